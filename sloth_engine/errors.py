@@ -1,0 +1,85 @@
+"""The error hierarchy shared by every layer.
+
+Each error carries its context as attributes so that the CLI, the gRPC layer and the
+console can render it without parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class SlothError(Exception):
+    """Root of every error Sloth Runner raises on purpose."""
+
+
+class UsageError(SlothError):
+    """Bad command-line usage or bad input given by the operator."""
+
+
+class DslError(SlothError):
+    """A workflow file that cannot be loaded: syntax, unknown method, bad value."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        return f"{where}{self.message}"
+
+
+class CycleError(DslError):
+    """The task dependencies of a workflow form a cycle."""
+
+    def __init__(self, cycle: list[str], path: str | None = None, workflow: str = "") -> None:
+        self.cycle = cycle
+        self.workflow = workflow
+        message = f"dependency cycle in workflow '{workflow}': " + " -> ".join(cycle)
+        super().__init__(message, path)
+
+
+class TaskFailed(SlothError):
+    """A task finished unsuccessfully."""
+
+
+class TaskTimeout(SlothError):
+    """A task ran longer than its timeout."""
+
+
+class TaskCancelled(SlothError):
+    """A task was cancelled (Ctrl-C, run cancel, workflow timeout)."""
+
+
+class StoreError(SlothError):
+    """The store cannot be opened, migrated or written."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer Sloth Runner."""
+
+
+class LockHeld(SlothError):
+    """A lock is held by someone else."""
+
+    def __init__(self, name: str, holder: str, since: float | None = None, reason: str = "") -> None:
+        self.name = name
+        self.holder = holder
+        self.since = since
+        self.reason = reason
+        text = f"lock '{name}' is held by {holder}"
+        if reason:
+            text += f" ({reason})"
+        super().__init__(text)
+
+
+class LuaRuntimeError(SlothError):
+    """An error raised by Lua code at run time, with the place it came from."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(message)

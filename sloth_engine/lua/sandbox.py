@@ -1,0 +1,265 @@
+"""One sandboxed Lua 5.4 runtime (lupa) and the boundary between Lua and Python values.
+
+Everything that crosses the boundary is converted: Lua tables become dicts and lists, Python
+values become Lua tables. No Python object is ever handed to Lua code, and attribute access
+on Python objects is refused, so workflow code cannot reach the interpreter.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import lupa.lua54 as lua54
+
+from sloth_engine.errors import LuaRuntimeError
+
+DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
+MAX_DEPTH = 200
+
+LuaError = lua54.LuaError
+LuaSyntaxError = lua54.LuaSyntaxError
+LuaMemoryError = lua54.LuaMemoryError
+lua_type = lua54.lua_type
+
+_PLACE = re.compile(r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
+
+
+class ModuleError(Exception):
+    """Raised by a module function: becomes a Lua error at the caller's line."""
+
+
+def _deny_get(obj: object, name: object) -> object:
+    raise AttributeError("access to Python attributes is not allowed in a workflow")
+
+
+def _deny_set(obj: object, name: object, value: object) -> None:
+    raise AttributeError("access to Python attributes is not allowed in a workflow")
+
+
+@dataclass
+class Guard:
+    """Stops Lua code that runs past its deadline or is cancelled (checked by a count hook)."""
+
+    deadline: float | None = None
+    reason: str | None = None
+
+    def check(self) -> str | None:
+        if self.reason is not None:
+            return self.reason
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.reason = "timeout: task exceeded its time limit"
+            return self.reason
+        return None
+
+    def cancel(self, reason: str) -> None:
+        self.reason = reason
+
+    def reset(self, deadline: float | None = None) -> None:
+        self.deadline = deadline
+        self.reason = None
+
+
+@dataclass
+class TaskScope:
+    """What the modules need to know about the task now running in this runtime."""
+
+    task_name: str = ""
+    run_id: str = ""
+    workflow: str = ""
+    workdir: str = ""
+    log: Callable[[str, str], None] = lambda stream, line: None
+    processes: set[Any] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Sandbox:
+    """A Lua runtime with the dangerous parts removed, a guard hook and a memory limit."""
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        self.memory_limit = memory_limit
+        self.lua = lua54.LuaRuntime(
+            unpack_returned_tuples=True,
+            register_eval=False,
+            register_builtins=False,
+            attribute_handlers=(_deny_get, _deny_set),
+            max_memory=memory_limit,
+        )
+        self.guard = Guard()
+        self.scope = TaskScope()
+        self.context: dict[str, Any] = {}
+        prelude = resources.files("sloth_engine.lua").joinpath("prelude.lua").read_text()
+        loader = self.lua.execute("return function(src) return load(src, '=prelude') end")
+        chunk = loader(prelude)
+        helpers = chunk(self.guard.check, self._print)
+        self._wrap = helpers["wrap"]
+        self._arm = helpers["arm"]
+        self._identity = helpers["identity"]
+        self._table_from = self.lua.table_from
+        self._new_table = self.lua.table
+
+    # ---- values across the boundary -------------------------------------------------
+
+    def to_lua(self, value: Any, _depth: int = 0) -> Any:
+        """Convert a Python value into Lua values (dicts and lists become tables)."""
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if _depth > MAX_DEPTH:
+            raise ModuleError("value nested too deeply")
+        if isinstance(value, dict):
+            table = self._new_table()
+            for key, item in value.items():
+                table[key] = self.to_lua(item, _depth + 1)
+            return table
+        if isinstance(value, (list, tuple)):
+            table = self._new_table()
+            for index, item in enumerate(value, 1):
+                table[index] = self.to_lua(item, _depth + 1)
+            return table
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        if lua_type(value) is not None:
+            return value
+        return str(value)
+
+    def to_py(self, value: Any, *, keep_functions: bool = True) -> Any:
+        """Convert a Lua value into plain Python: tables become lists (1..n) or dicts."""
+        return _to_py(value, keep_functions, set(), 0, self._identity)
+
+    # ---- functions exposed to Lua ------------------------------------------------------
+
+    def function(self, fn: Callable[..., Any], *, raw_args: bool = False) -> Any:
+        """Expose a Python function to Lua.
+
+        Arguments arrive converted to Python (unless raw_args) and the result is converted
+        back; a tuple result is several Lua return values. ModuleError, ValueError and
+        OSError raised by fn become a Lua error at the caller's line.
+        """
+        to_py, to_lua = self.to_py, self.to_lua
+
+        def call(*args: Any) -> Any:
+            try:
+                if not raw_args:
+                    args = tuple(to_py(a) for a in args)
+                result = fn(*args)
+            except (ModuleError, ValueError, OSError, TypeError, KeyError) as exc:
+                return (False, str(exc) or exc.__class__.__name__)
+            except LuaError:
+                raise
+            if isinstance(result, tuple):
+                return (True, *(to_lua(r) for r in result))
+            return (True, to_lua(result))
+
+        return self._wrap(call)
+
+    def set_module(self, name: str, functions: dict[str, Callable[..., Any]], **extra: Any) -> Any:
+        """Install a global table `name` holding the given functions (and plain values)."""
+        table = self._new_table()
+        for key, fn in functions.items():
+            table[key] = self.function(fn)
+        for key, value in extra.items():
+            table[key] = self.to_lua(value)
+        self.lua.globals()[name] = table
+        return table
+
+    def run_lua(self, source: str, name: str, *args: Any) -> Any:
+        """Run trusted Lua source (module code shipped with Sloth Runner) with args."""
+        loader = self.lua.globals().load
+        chunk, err = loader(source, "=" + name)
+        if chunk is None:
+            raise RuntimeError(f"module {name} does not compile: {err}")
+        return chunk(*args)
+
+    def globals(self) -> Any:
+        return self.lua.globals()
+
+    # ---- running code ----------------------------------------------------------------
+
+    def call(self, fn: Any, *args: Any, deadline: float | None = None) -> Any:
+        """Call a Lua function under the guard; Lua errors become LuaRuntimeError."""
+        self.guard.reset(deadline)
+        self._arm()
+        try:
+            result = fn(*args)
+            stopped = self.guard.reason
+            if stopped is not None:
+                # The guard tripped inside a coroutine whose error was caught: still stopped.
+                raise LuaRuntimeError(stopped)
+            return result
+        except LuaMemoryError:
+            raise LuaRuntimeError(
+                f"memory limit exceeded ({self.memory_limit // (1024 * 1024)} MB)"
+            ) from None
+        except LuaError as exc:
+            raise lua_error(exc) from None
+        finally:
+            self.guard.reset(None)
+
+    def _print(self, text: str) -> None:
+        self.scope.log("stdout", text)
+
+
+def lua_error(exc: BaseException) -> LuaRuntimeError:
+    """Turn a lupa error into a LuaRuntimeError with the file and line split out."""
+    text = str(exc)
+    text = text.split("\nstack traceback:", 1)[0].strip()
+    if text.startswith("error loading code: "):
+        text = text[len("error loading code: ") :]
+    match = _PLACE.match(text)
+    if match and not match.group("path").startswith("["):
+        return LuaRuntimeError(match.group("msg"), match.group("path"), int(match.group("line")))
+    return LuaRuntimeError(text)
+
+
+def _to_py(
+    value: Any, keep_functions: bool, seen: set[str], depth: int, identity: Callable[[Any], str]
+) -> Any:
+    kind = lua_type(value)
+    if kind is None:
+        return value
+    if kind == "table":
+        if depth > MAX_DEPTH:
+            raise ModuleError("table nested too deeply")
+        marker = identity(value)
+        if marker in seen:
+            raise ModuleError("cyclic table cannot be converted")
+        seen.add(marker)
+        try:
+            items = list(value.items())
+            keys = [k for k, _ in items]
+            if keys and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
+                if sorted(keys) == list(range(1, len(keys) + 1)):
+                    ordered = sorted(items, key=lambda kv: kv[0])
+                    return [_to_py(v, keep_functions, seen, depth + 1, identity) for _, v in ordered]
+            return {
+                _key(k): _to_py(v, keep_functions, seen, depth + 1, identity) for k, v in items
+            }
+        finally:
+            seen.discard(marker)
+    if kind == "function":
+        if keep_functions:
+            return value
+        raise ModuleError("a function cannot be converted to data")
+    raise ModuleError(f"a Lua {kind} cannot be converted to data")
+
+
+def _key(key: Any) -> Any:
+    if isinstance(key, (str, int, float, bool)):
+        return key
+    raise ModuleError(f"table key of type {lua_type(key) or type(key).__name__} cannot be converted")
+
+
+def iter_array(table: Any) -> Iterable[Any]:
+    """Items 1..n of a Lua array table."""
+    index = 1
+    while True:
+        item = table[index]
+        if item is None:
+            return
+        yield item
+        index += 1

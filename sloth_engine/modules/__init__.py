@@ -1,0 +1,55 @@
+"""The Lua modules a workflow sees as globals (exec, fs, log, json, ...).
+
+Each module is a Python file with `install(sandbox, env)`; `install_all` installs them in a
+fixed order into a fresh sandbox. Module functions run in the thread of the task that calls
+them, so they may block; anything that can run long must poll `sandbox.guard.check()` so a
+timeout or a cancel stops it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sloth_engine.lua.sandbox import Sandbox
+
+MODULE_NAMES = (
+    "log",
+    "exec",
+    "fs",
+    "data",
+    "strings",
+    "time",
+    "crypto",
+    "template",
+    "facts",
+    "goroutine",
+    "event",
+    "state",
+)
+
+
+@dataclass
+class ModuleEnv:
+    """What the modules may reach outside the sandbox, given by whoever creates the runtime."""
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    """Folder of the workflow file: relative paths in import/template resolve against it."""
+    values: dict[str, Any] = field(default_factory=dict)
+    emit_event: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
+    """Receives `event.dispatch(type, data)` calls."""
+    store: Any = None
+    """The open store (state module), or None where there is none."""
+    namespace: str = "default"
+    """Default state namespace: the workflow's stack."""
+    check_mode: bool = False
+    """`--check`: modules report what would change without changing it."""
+
+
+def install_all(sandbox: Sandbox, env: ModuleEnv) -> None:
+    for name in MODULE_NAMES:
+        module = importlib.import_module(f"sloth_engine.modules.{name}_mod")
+        module.install(sandbox, env)
