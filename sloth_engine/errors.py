@@ -64,7 +64,9 @@ class SchemaTooNew(StoreError):
 class LockHeld(SlothError):
     """A lock is held by someone else."""
 
-    def __init__(self, name: str, holder: str, since: float | None = None, reason: str = "") -> None:
+    def __init__(
+        self, name: str, holder: str, since: float | None = None, reason: str = ""
+    ) -> None:
         self.name = name
         self.holder = holder
         self.since = since
@@ -83,3 +85,13 @@ class LuaRuntimeError(SlothError):
         self.path = path
         self.line = line
         super().__init__(message)
+
+
+class StateValueError(SlothError):
+    """A value that cannot be stored under a state key: its type, a cycle or its size."""
+
+    def __init__(self, key: str, reason: str, namespace: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.namespace = namespace
+        super().__init__(f"state key '{key}': {reason}")

@@ -3,6 +3,7 @@
 local guard_check, print_sink = ...
 
 local sethook = debug.sethook
+local getinfo = debug.getinfo
 local GUARD_EVERY = 10000
 local tripped_hook
 
@@ -98,4 +99,11 @@ string_mt.__metatable = false
 local format = string.format
 local function identity(t) return format("%p", t) end
 
-return { wrap = wrap, arm = arm, identity = identity }
+-- Where trusted DSL code was called from: (source, line) of the given stack level.
+local function caller(level)
+  local info = getinfo(level + 1, "Sl")
+  if info then return info.short_src, info.currentline end
+  return nil, nil
+end
+
+return { wrap = wrap, arm = arm, identity = identity, caller = caller }

@@ -27,7 +27,9 @@ LuaSyntaxError = lua54.LuaSyntaxError
 LuaMemoryError = lua54.LuaMemoryError
 lua_type = lua54.lua_type
 
-_PLACE = re.compile(r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
+_PLACE = re.compile(
+    r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S
+)
 
 
 class ModuleError(Exception):
@@ -100,6 +102,8 @@ class Sandbox:
         self._wrap = helpers["wrap"]
         self._arm = helpers["arm"]
         self._identity = helpers["identity"]
+        self.caller = helpers["caller"]
+        """Trusted helper for the DSL: `caller(level)` gives (source, line) of a Lua frame."""
         self._table_from = self.lua.table_from
         self._new_table = self.lua.table
 
@@ -170,9 +174,9 @@ class Sandbox:
     def run_lua(self, source: str, name: str, *args: Any) -> Any:
         """Run trusted Lua source (module code shipped with Sloth Runner) with args."""
         loader = self.lua.globals().load
-        chunk, err = loader(source, "=" + name)
-        if chunk is None:
-            raise RuntimeError(f"module {name} does not compile: {err}")
+        chunk = loader(source, "=" + name)
+        if isinstance(chunk, tuple) or chunk is None:
+            raise RuntimeError(f"module {name} does not compile: {chunk!r}")
         return chunk(*args)
 
     def globals(self) -> Any:
@@ -235,10 +239,10 @@ def _to_py(
             if keys and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
                 if sorted(keys) == list(range(1, len(keys) + 1)):
                     ordered = sorted(items, key=lambda kv: kv[0])
-                    return [_to_py(v, keep_functions, seen, depth + 1, identity) for _, v in ordered]
-            return {
-                _key(k): _to_py(v, keep_functions, seen, depth + 1, identity) for k, v in items
-            }
+                    return [
+                        _to_py(v, keep_functions, seen, depth + 1, identity) for _, v in ordered
+                    ]
+            return {_key(k): _to_py(v, keep_functions, seen, depth + 1, identity) for k, v in items}
         finally:
             seen.discard(marker)
     if kind == "function":
@@ -251,7 +255,9 @@ def _to_py(
 def _key(key: Any) -> Any:
     if isinstance(key, (str, int, float, bool)):
         return key
-    raise ModuleError(f"table key of type {lua_type(key) or type(key).__name__} cannot be converted")
+    raise ModuleError(
+        f"table key of type {lua_type(key) or type(key).__name__} cannot be converted"
+    )
 
 
 def iter_array(table: Any) -> Iterable[Any]:

@@ -1,0 +1,1 @@
+"""Sloth Runner daemons (master, agent), the gRPC client library and the command line."""

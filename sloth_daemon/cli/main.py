@@ -1,0 +1,96 @@
+"""The `sloth-daemon` / `sloth-runner` command line: wiring only; each command lives in its module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from sloth_engine import __version__
+from sloth_engine.errors import DslError, SlothError, UsageError
+
+COMMAND_MODULES = ("run_cmd", "workflow_cmd", "state_cmd", "runs_cmd")
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "sloth-daemon"
+    if prog not in ("sloth-daemon", "sloth-runner"):
+        prog = "sloth-daemon"
+    parser = _Parser(
+        prog=prog,
+        description="Sloth Runner: Lua workflows run as a DAG on this machine or across agents.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("SLOTH_LOG_LEVEL", "warning"),
+        choices=("debug", "info", "warning", "error"),
+        help="diagnostics on stderr",
+    )
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="store URL (default: $SLOTH_DB or sqlite:///$SLOTH_HOME/sloth.db)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(func=lambda args: print(f"sloth-runner {__version__}") or 0)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"sloth_daemon.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"sloth_daemon.cli.{name}":
+                raise
+            continue
+        module.register(sub, [common])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except (DslError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SlothError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # the boundary: never a traceback for the user
+        if os.environ.get("SLOTH_DEBUG"):
+            raise
+        print(
+            f"internal error: {exc.__class__.__name__}: {exc} (set SLOTH_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

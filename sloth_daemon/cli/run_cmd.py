@@ -1,0 +1,166 @@
+"""`run`: execute a workflow file on this machine (headless, CI-friendly)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from sloth_engine.errors import UsageError
+from sloth_engine.executor.results import RunResult
+from sloth_engine.run import RunRequest, WorkflowRun, load
+from sloth_engine.spec import RunStatus
+
+from .progress import LiveProgress, PlainProgress
+from .workflow_cmd import plan_text, select
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        parents=parents,
+        help="run a workflow file on this machine",
+        description="Run FILE (or, in the original tool's form, `run STACK -f FILE`).",
+    )
+    run.add_argument("target", nargs="?", help="workflow file, or the stack name when -f is given")
+    run.add_argument("-f", "--file", help="workflow file (makes TARGET the stack name)")
+    run.add_argument("--workflow", "-w", help="run only this workflow of the file")
+    run.add_argument("--values", "-v", help="YAML file whose content is the `values` global")
+    run.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="task parameter (repeatable)",
+    )
+    run.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    run.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
+    run.add_argument("--plan", action="store_true", help="print the DAG and exit without running")
+    run.add_argument("--max-parallel", type=int, metavar="N", help="tasks in flight at most")
+    run.add_argument("--stack", help="stack the run belongs to")
+    run.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    run.add_argument(
+        "--show-output", action="store_true", help="print task output lines as they come"
+    )
+    run.set_defaults(func=cmd_run)
+
+
+def _request(args: argparse.Namespace) -> RunRequest:
+    if args.file:
+        path, stack = args.file, args.stack or args.target
+    elif args.target:
+        path, stack = args.target, args.stack
+    else:
+        raise UsageError("run needs a workflow file: `run FILE` or `run STACK -f FILE`")
+    if args.max_parallel is not None and args.max_parallel < 1:
+        raise UsageError("--max-parallel must be at least 1")
+    return RunRequest(
+        path=path,
+        values=_values(args.values),
+        params=_params(args.param),
+        max_parallel=args.max_parallel,
+        stack=stack,
+    )
+
+
+def _values(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read values file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: values must be a mapping at the top level")
+    return data
+
+
+def _params(items: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param expects KEY=VALUE, got '{item}'")
+        params[key] = value
+    return params
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    request = _request(args)
+    loaded = load(request)
+    workflows = select(loaded, args.workflow)
+    if args.plan:
+        for workflow in workflows:
+            print(plan_text(workflow, request.max_parallel))
+        return EXIT_OK
+    from sloth_engine.store import open_store
+
+    request.store = open_store(getattr(args, "db", None))
+    try:
+        results, interrupted = asyncio.run(_run_all(request, loaded, workflows, args))
+    finally:
+        request.store.close()
+    _write_reports(results, args)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(r.status is RunStatus.SUCCESS for r in results) else EXIT_FAILED
+
+
+async def _run_all(
+    request: RunRequest, loaded: Any, workflows: list[Any], args: argparse.Namespace
+) -> tuple[list[RunResult], bool]:
+    loop = asyncio.get_running_loop()
+    interrupted = False
+    current: list[WorkflowRun] = []
+
+    def on_signal() -> None:
+        nonlocal interrupted
+        interrupted = True
+        for run in current:
+            run.cancel("interrupted")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    results: list[RunResult] = []
+    live = sys.stderr.isatty() and args.output == "text" and not args.show_output
+    for workflow in workflows:
+        progress: Any = LiveProgress() if live else PlainProgress(show_output=args.show_output)
+        request.listeners = [progress]
+        run = WorkflowRun(request, loaded, workflow)
+        current[:] = [run]
+        progress.start(workflow, run.run_id)
+        result = await run.execute()
+        progress.finish(result)
+        results.append(result)
+        if interrupted:
+            break
+    return results, interrupted
+
+
+def _write_reports(results: list[RunResult], args: argparse.Namespace) -> None:
+    from sloth_engine.report import json_text, junit_xml
+
+    if args.junit:
+        try:
+            Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
+        except OSError as exc:
+            print(f"cannot write JUnit report {args.junit}: {exc.strerror}", file=sys.stderr)
+    if args.output == "json":
+        sys.stdout.write(json_text(results) + "\n")
+        sys.stdout.flush()

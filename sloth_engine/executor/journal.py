@@ -1,0 +1,137 @@
+"""Persist each transition of a run, then announce it: batched once per event-loop tick.
+
+Transitions that happen in the same tick of the loop are written in one transaction, and
+listeners hear of them only after that transaction committed. A run without a store (tests,
+`--plan`) still announces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .results import RunEvent, TaskResult
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[RunEvent], None]
+
+EVENT_SEVERITY = {"task.failed": "error", "task.timeout": "error", "workflow.failed": "error"}
+
+
+class Journal:
+    def __init__(
+        self, run_id: str, workflow: str, store: Any = None, stack: str | None = None
+    ) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        self.store = store
+        self.stack = stack
+        self.listeners: list[Listener] = []
+        self._attempts: dict[tuple[str, int], dict[str, Any]] = {}
+        self._logs: list[tuple[Any, ...]] = []
+        self._events: list[RunEvent] = []
+        self._seq = 0
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    # ---- what the executor reports ----------------------------------------------------
+
+    def attempt(self, result: TaskResult, finished_at: float | None = None) -> None:
+        """Record the current state of a task's latest attempt."""
+        attempt = max(result.attempts, 1)
+        self._attempts[(result.name, attempt)] = {
+            "run_id": self.run_id,
+            "task": result.name,
+            "attempt": attempt,
+            "status": result.status.value,
+            "started_at": result.started_at,
+            "finished_at": finished_at,
+            "duration_s": result.duration_s if finished_at else None,
+            "agent": result.agent,
+            "message": result.message,
+            "error": result.error,
+            "outputs": result.outputs,
+            "exit_code": result.outputs.get("exit_code") if result.outputs else None,
+        }
+        self._schedule()
+
+    def event(
+        self, kind: str, task: str | None = None, attempt: int = 0, status: str = "", **data: Any
+    ) -> None:
+        self._events.append(
+            RunEvent(kind, self.run_id, self.workflow, time.time(), task, attempt, status, data)
+        )
+        self._schedule()
+
+    def line(self, task: str, attempt: int, stream: str, text: str) -> None:
+        """A line of task output; called from the loop or from a worker thread."""
+        if self._loop is not None and not _on_loop(self._loop):
+            self._loop.call_soon_threadsafe(self.line, task, attempt, stream, text)
+            return
+        self._seq += 1
+        now = time.time()
+        self._logs.append((self.run_id, task, attempt, stream, self._seq, now, text))
+        self._events.append(
+            RunEvent(
+                "task.log", self.run_id, self.workflow, now, task, attempt, stream, {"line": text}
+            )
+        )
+        self._schedule()
+
+    # ---- writing and announcing ---------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._scheduled:
+            return
+        if self._loop is None:
+            self.flush()
+            return
+        self._scheduled = True
+        self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        attempts = list(self._attempts.values())
+        logs, events = self._logs, self._events
+        self._attempts, self._logs, self._events = {}, [], []
+        if self.store is not None and (attempts or logs or events):
+            rows = [self._event_row(e) for e in events if e.kind != "task.log"]
+            self.store.runs.write_batch(attempts, logs, rows)
+        for event in events:
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except Exception:  # a broken listener must not stop the run
+                    log.exception("run listener failed on %s", event.kind)
+
+    def _event_row(self, event: RunEvent) -> dict[str, Any]:
+        data = dict(event.data)
+        if event.task:
+            data["task"] = event.task
+            data["attempt"] = event.attempt
+        if event.status:
+            data["status"] = event.status
+        data["workflow"] = event.workflow
+        return {
+            "ts": event.ts,
+            "type": event.kind,
+            "severity": EVENT_SEVERITY.get(event.kind, "info"),
+            "source": "engine",
+            "stack": self.stack,
+            "run_id": event.run_id,
+            "data": data,
+        }
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,421 @@
+"""One task from start to end: conditions, hooks, attempts with retries, handlers, artifacts.
+
+Every state change of a task goes through `_set`, which updates the result, records the
+attempt and emits the event, in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sloth_engine.errors import LuaRuntimeError
+from sloth_engine.lua.sandbox import Sandbox, TaskScope
+from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec
+
+from . import artifacts
+from .journal import Journal
+from .lua_pool import LuaCall, LuaPool
+from .results import AttemptOutcome, TaskResult
+from .retry import backoff_delay
+from .shell import ShellCommand, run_shell
+
+EVENT_OF = {
+    TaskStatus.RUNNING: "task.started",
+    TaskStatus.SUCCESS: "task.completed",
+    TaskStatus.UNCHANGED: "task.completed",
+    TaskStatus.FAILED: "task.failed",
+    TaskStatus.TIMED_OUT: "task.timeout",
+    TaskStatus.RETRYING: "task.retrying",
+    TaskStatus.CANCELLED: "task.cancelled",
+    TaskStatus.SKIPPED: "task.skipped",
+}
+WORKFLOW_LOG = "(workflow)"
+"""Task name under which output of workflow-level hooks is logged."""
+THIS_SOURCE = """
+return function(name, workdir)
+  local this = { task_name = name }
+  this.name = function() return name end
+  this.workdir = { get = function() return workdir end }
+  return this
+end
+"""
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    workflow: WorkflowSpec
+    cwd: Path
+    run_dir: Path
+    params: dict[str, Any] = field(default_factory=dict)
+    retry_delay: float | None = None
+
+
+class TaskRunner:
+    def __init__(self, ctx: RunContext, journal: Journal, lua: LuaPool | None) -> None:
+        self.ctx = ctx
+        self.wf = ctx.workflow
+        self.journal = journal
+        self.lua = lua
+        self._stop_status = TaskStatus.CANCELLED
+        self._stop_reason = "cancelled"
+
+    # ---- transitions ------------------------------------------------------------------
+
+    def _set(
+        self,
+        result: TaskResult,
+        status: TaskStatus,
+        message: str = "",
+        error: str = "",
+        **data: Any,
+    ) -> None:
+        result.status = status
+        if message or status is TaskStatus.RUNNING:
+            result.message = message
+        result.error = error
+        finished = status.finished
+        now = time.time()
+        if status is TaskStatus.RUNNING and result.started_at is None:
+            result.started_at = now
+        if finished and result.started_at is not None:
+            result.duration_s = now - result.started_at
+        self.journal.attempt(result, now if finished else None)
+        self.journal.event(
+            EVENT_OF[status],
+            result.name,
+            result.attempts,
+            status.value,
+            message=result.message,
+            error=error,
+            **data,
+        )
+
+    def stopping(self, status: TaskStatus, reason: str) -> None:
+        self._stop_status, self._stop_reason = status, reason
+
+    def skip(self, result: TaskResult, reason: str, blocks: bool = True) -> None:
+        result.blocks_dependents = blocks
+        self._set(result, TaskStatus.SKIPPED, reason)
+
+    def interrupted(self, result: TaskResult, status: TaskStatus, reason: str) -> None:
+        result.blocks_dependents = True
+        self._set(result, status, reason, reason)
+
+    # ---- the task -----------------------------------------------------------------------
+
+    async def run(
+        self, name: str, result: TaskResult, results: dict[str, TaskResult]
+    ) -> TaskStatus:
+        spec = self.wf.tasks[name]
+        cwd = self._workdir(spec)
+        params = self._params(spec, cwd)
+        inputs = {dep: results[dep].outputs for dep in spec.depends_on}
+        try:
+            try:
+                if spec.run_if is not None and not await self._condition(
+                    spec, "run_if", cwd, params, inputs
+                ):
+                    self.skip(result, "run_if condition is false", blocks=False)
+                    return result.status
+                if spec.abort_if is not None and await self._condition(
+                    spec, "abort_if", cwd, params, inputs
+                ):
+                    text = "abort_if condition is true"
+                    return self._end(result, AttemptOutcome(TaskStatus.FAILED, "aborted", text))
+            except LuaRuntimeError as exc:
+                text = f"condition failed: {_where(exc)}"
+                return self._end(result, AttemptOutcome(TaskStatus.FAILED, text, text))
+            await self.workflow_hook("on_task_start", (name,))
+            outcome = await self._attempts(spec, result, cwd, params, inputs)
+            outcome = await self._after(spec, result, outcome, cwd, params)
+            self._end(result, outcome)
+            await self.workflow_hook("on_task_complete", (name, result.status.ok, result.outputs))
+        except asyncio.CancelledError:
+            result.blocks_dependents = True
+            self._set(result, self._stop_status, self._stop_reason, self._stop_reason)
+            raise
+        return result.status
+
+    def _end(self, result: TaskResult, outcome: AttemptOutcome) -> TaskStatus:
+        result.outputs = outcome.outputs
+        result.blocks_dependents = not outcome.status.ok
+        self._set(result, outcome.status, outcome.message, outcome.error)
+        return result.status
+
+    async def _attempts(
+        self,
+        spec: TaskSpec,
+        result: TaskResult,
+        cwd: Path,
+        params: dict[str, Any],
+        inputs: dict[str, Any],
+    ) -> AttemptOutcome:
+        policy = spec.retry
+        if self.ctx.retry_delay is not None:
+            policy = replace(policy, base_delay=self.ctx.retry_delay)
+        outcome = AttemptOutcome(TaskStatus.FAILED)
+        for attempt in range(1, policy.retries + 2):
+            result.attempts = attempt
+            self._set(result, TaskStatus.RUNNING)
+            if attempt == 1:
+                prepared = await self._prepare(spec, result, cwd, params, inputs)
+                if prepared is not None:
+                    return prepared
+            outcome = await self._execute(spec, result, cwd, params, inputs)
+            if outcome.status.ok or attempt > policy.retries:
+                return outcome
+            delay = backoff_delay(policy, attempt)
+            result.outputs = outcome.outputs
+            result.message, result.error = outcome.message, outcome.error
+            result.status = outcome.status
+            self.journal.attempt(result, time.time())
+            self._set(
+                result,
+                TaskStatus.RETRYING,
+                f"attempt {attempt} {outcome.status.value}: {outcome.error or outcome.message}; "
+                f"retrying in {delay:.2f}s",
+                outcome.error,
+                delay_s=delay,
+            )
+            await asyncio.sleep(delay)
+        return outcome
+
+    async def _prepare(
+        self,
+        spec: TaskSpec,
+        result: TaskResult,
+        cwd: Path,
+        params: dict[str, Any],
+        inputs: dict[str, Any],
+    ) -> AttemptOutcome | None:
+        """pre_hook and consumed artifacts, before the first attempt; an outcome means failure."""
+        if spec.consumes:
+            problem = artifacts.consume(self.ctx.run_dir, spec.consumes, cwd)
+            if problem:
+                return AttemptOutcome(TaskStatus.FAILED, problem, problem)
+        if spec.pre_hook is not None:
+            ok, detail = await self._hook(spec, "pre_hook", result, cwd, (params, inputs))
+            if not ok:
+                return AttemptOutcome(
+                    TaskStatus.FAILED, "pre_hook failed", f"pre_hook failed: {detail}"
+                )
+        return None
+
+    async def _after(
+        self,
+        spec: TaskSpec,
+        result: TaskResult,
+        outcome: AttemptOutcome,
+        cwd: Path,
+        params: dict[str, Any],
+    ) -> AttemptOutcome:
+        if outcome.status.ok and spec.artifacts:
+            problem = artifacts.save(self.ctx.run_dir, spec.artifacts, cwd)
+            if problem:
+                outcome = AttemptOutcome(TaskStatus.FAILED, problem, problem, outcome.outputs)
+        if outcome.status.ok:
+            if spec.on_success is not None:
+                await self._hook(spec, "on_success", result, cwd, (params, outcome.outputs))
+        else:
+            info = {"error": outcome.error or outcome.message, "task_name": spec.name}
+            handler = (
+                "on_timeout"
+                if outcome.status is TaskStatus.TIMED_OUT and spec.on_timeout
+                else "on_failure"
+            )
+            if getattr(spec, handler) is not None:
+                await self._hook(spec, handler, result, cwd, (params, info))
+        if spec.post_hook is not None:
+            ok, detail = await self._hook(spec, "post_hook", result, cwd, (params, outcome.outputs))
+            if not ok and outcome.status.ok:
+                outcome = AttemptOutcome(
+                    TaskStatus.FAILED,
+                    "post_hook failed",
+                    f"post_hook failed: {detail}",
+                    outcome.outputs,
+                )
+        return outcome
+
+    async def _execute(
+        self,
+        spec: TaskSpec,
+        result: TaskResult,
+        cwd: Path,
+        params: dict[str, Any],
+        inputs: dict[str, Any],
+    ) -> AttemptOutcome:
+        if spec.command is None:
+            return AttemptOutcome(TaskStatus.SUCCESS, "nothing to do")
+        if spec.command != LUA_FUNCTION:
+            return await run_shell(self._shell(spec, spec.command, cwd), self._sink(result))
+        try:
+            value, timed_out = await self._lua(
+                spec, "command", result, cwd, (params, inputs), this=not spec.legacy_signature
+            )
+        except LuaRuntimeError as exc:
+            return AttemptOutcome(TaskStatus.FAILED, _where(exc), _where(exc))
+        if timed_out:
+            text = f"timed out after {spec.timeout:g}s"
+            return AttemptOutcome(TaskStatus.TIMED_OUT, text, text)
+        return interpret(value)
+
+    # ---- conditions and hooks -----------------------------------------------------------
+
+    async def _condition(
+        self,
+        spec: TaskSpec,
+        field_name: str,
+        cwd: Path,
+        params: dict[str, Any],
+        inputs: dict[str, Any],
+    ) -> bool:
+        value = getattr(spec, field_name)
+        if value == LUA_FUNCTION:
+            result, timed_out = await self._lua(
+                spec, field_name, TaskResult(spec.name), cwd, (params, inputs)
+            )
+            if timed_out:
+                raise LuaRuntimeError(f"{field_name} timed out")
+            first = result[0] if isinstance(result, tuple) else result
+            return bool(first)
+        outcome = await run_shell(self._shell(spec, value, cwd), lambda s, line: None)
+        return outcome.status is TaskStatus.SUCCESS
+
+    async def _hook(
+        self, spec: TaskSpec, field_name: str, result: TaskResult, cwd: Path, args: tuple[Any, ...]
+    ) -> tuple[bool, str]:
+        value = getattr(spec, field_name)
+        if value != LUA_FUNCTION:
+            outcome = await run_shell(self._shell(spec, value, cwd), self._sink(result))
+            return outcome.status is TaskStatus.SUCCESS, outcome.error
+        try:
+            returned, timed_out = await self._lua(spec, field_name, result, cwd, args)
+        except LuaRuntimeError as exc:
+            self._sink(result)("stderr", f"{field_name} failed: {_where(exc)}")
+            return False, _where(exc)
+        if timed_out:
+            return False, "timed out"
+        first = returned[0] if isinstance(returned, tuple) else returned
+        return first is not False, ""
+
+    async def workflow_hook(self, name: str, args: tuple[Any, ...]) -> None:
+        if getattr(self.wf, name, None) != LUA_FUNCTION or self.lua is None:
+            return
+        scope = TaskScope(
+            task_name="",
+            run_id=self.ctx.run_id,
+            workflow=self.wf.name,
+            workdir=str(self.ctx.cwd),
+            log=self._sink(TaskResult(WORKFLOW_LOG)),
+        )
+        call = LuaCall(
+            self.wf.name, None, name, lambda sb: tuple(sb.to_lua(a) for a in args), scope, 60.0
+        )
+        try:
+            await self.lua.call(call)
+        except LuaRuntimeError as exc:
+            self.journal.event("workflow.hook_failed", hook=name, error=_where(exc))
+
+    async def _lua(
+        self,
+        spec: TaskSpec,
+        field_name: str,
+        result: TaskResult,
+        cwd: Path,
+        args: tuple[Any, ...],
+        this: bool = True,
+    ) -> tuple[Any, bool]:
+        assert self.lua is not None
+        scope = TaskScope(
+            task_name=spec.name,
+            run_id=self.ctx.run_id,
+            workflow=self.wf.name,
+            workdir=str(cwd),
+            log=self._sink(result),
+        )
+
+        def build(sb: Sandbox) -> tuple[Any, ...]:
+            converted = tuple(sb.to_lua(a) for a in args)
+            return (_this(sb, spec.name, str(cwd)), *converted) if this else converted
+
+        return await self.lua.call(
+            LuaCall(self.wf.name, spec.name, field_name, build, scope, spec.timeout)
+        )
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _sink(self, result: TaskResult) -> Any:
+        attempt = max(result.attempts, 1)
+        journal, name = self.journal, result.name
+        return lambda stream, line: journal.line(name, attempt, stream, line)
+
+    def _shell(self, spec: TaskSpec, command: str, cwd: Path) -> ShellCommand:
+        env = {
+            **spec.env,
+            "SLOTH_RUN_ID": self.ctx.run_id,
+            "SLOTH_WORKFLOW": self.wf.name,
+            "SLOTH_TASK": spec.name,
+        }
+        user = spec.user if spec.user and spec.user != _current_user() else None
+        return ShellCommand(command, str(cwd), env, user, spec.timeout)
+
+    def _workdir(self, spec: TaskSpec) -> Path:
+        chosen = spec.workdir or self.wf.workdir
+        return Path(chosen).expanduser() if chosen else self.ctx.cwd
+
+    def _params(self, spec: TaskSpec, cwd: Path) -> dict[str, Any]:
+        return {
+            **spec.params,
+            **self.ctx.params,
+            "task_name": spec.name,
+            "group_name": self.wf.name,
+            "workdir": str(cwd),
+        }
+
+
+def interpret(value: Any) -> AttemptOutcome:
+    """A Lua command's return values: (ok, message, outputs), nothing, or an outputs table."""
+    values = value if isinstance(value, tuple) else (value,)
+    ok = values[0] if values else None
+    message = values[1] if len(values) > 1 else None
+    outputs = values[2] if len(values) > 2 else None
+    if isinstance(ok, dict) and outputs is None:
+        ok, outputs = True, ok
+    if not isinstance(outputs, dict):
+        outputs = {} if outputs in (None, [], {}) else {"value": outputs}
+    text = "" if message is None else str(message)
+    if ok is False:
+        return AttemptOutcome(
+            TaskStatus.FAILED, text or "task returned false", text or "task returned false", outputs
+        )
+    status = TaskStatus.UNCHANGED if outputs.get("changed") is False else TaskStatus.SUCCESS
+    return AttemptOutcome(status, text, "", outputs)
+
+
+def _this(sandbox: Sandbox, name: str, workdir: str) -> Any:
+    make = sandbox.context.get("make_this")
+    if make is None:
+        make = sandbox.run_lua(THIS_SOURCE, "this")
+        sandbox.context["make_this"] = make
+    return make(name, workdir)
+
+
+def _where(exc: LuaRuntimeError) -> str:
+    if exc.path and exc.line:
+        return f"{exc.path}:{exc.line}: {exc.message}"
+    return exc.message
+
+
+def _current_user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return ""

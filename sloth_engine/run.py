@@ -1,0 +1,189 @@
+"""Run a workflow of a loaded file on this machine: the engine's entry point for a run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sloth_engine.dsl import LoadedFile, load_file
+from sloth_engine.executor.dag import DagExecutor
+from sloth_engine.executor.journal import Journal, Listener
+from sloth_engine.executor.lua_pool import LuaPool
+from sloth_engine.executor.results import RunResult
+from sloth_engine.executor.task_runner import RunContext, TaskRunner
+from sloth_engine.modules import ModuleEnv
+from sloth_engine.spec import LUA_FUNCTION, WorkflowSpec
+
+
+def sloth_home() -> Path:
+    return Path(os.environ.get("SLOTH_HOME") or Path.home() / ".sloth").expanduser()
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+
+
+@dataclass
+class RunRequest:
+    """What to run and how; built by the CLI (or a master) from its arguments."""
+
+    path: str
+    values: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    max_parallel: int | None = None
+    stack: str | None = None
+    home: Path = field(default_factory=sloth_home)
+    store: Any = None
+    listeners: list[Listener] = field(default_factory=list)
+    cwd: Path = field(default_factory=Path.cwd)
+    retry_delay: float | None = None
+
+
+def module_env(
+    request: RunRequest, workflow: WorkflowSpec | None, emit: Callable[[str, dict], None]
+) -> ModuleEnv:
+    stack = request.stack or (workflow.stack if workflow else None)
+    return ModuleEnv(
+        values=request.values, store=request.store, namespace=stack or "default", emit_event=emit
+    )
+
+
+def load(request: RunRequest) -> LoadedFile:
+    """Load the file once, for validation, planning and the first worker of a run."""
+    return load_file(request.path, values=request.values, env=module_env(request, None, _no_event))
+
+
+class WorkflowRun:
+    """One run of one workflow: its journal, executor and Lua workers."""
+
+    def __init__(
+        self, request: RunRequest, loaded: LoadedFile | None, workflow: WorkflowSpec
+    ) -> None:
+        self.request = request
+        self.workflow = workflow
+        self.run_id = new_run_id()
+        stack = request.stack or workflow.stack
+        self.journal = Journal(self.run_id, workflow.name, request.store, stack)
+        self.journal.listeners.extend(request.listeners)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.lua = self._lua_pool(loaded) if _uses_lua(workflow) else None
+        ctx = RunContext(
+            run_id=self.run_id,
+            workflow=workflow,
+            cwd=Path(workflow.workdir).expanduser() if workflow.workdir else request.cwd,
+            run_dir=request.home / "runs" / self.run_id,
+            params=request.params,
+            retry_delay=_retry_delay(workflow),
+        )
+        if request.retry_delay is not None:
+            ctx.retry_delay = request.retry_delay
+        self.ctx = ctx
+        self.executor = DagExecutor(
+            workflow, TaskRunner(ctx, self.journal, self.lua), self.journal, request.max_parallel
+        )
+
+    def _lua_pool(self, loaded: LoadedFile | None) -> LuaPool:
+        request = self.request
+
+        def emit(kind: str, data: dict[str, Any]) -> None:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(lambda: self.journal.event(kind, data=data))
+
+        def loader() -> LoadedFile:
+            return load_file(
+                request.path, values=request.values, env=module_env(request, self.workflow, emit)
+            )
+
+        workers = min(
+            request.max_parallel or self.workflow.max_parallel or os.cpu_count() or 1,
+            max(1, len(self.workflow.tasks)),
+        )
+        return LuaPool(loader, workers, None)
+
+    def cancel(self, reason: str = "interrupted") -> None:
+        self.executor.cancel(reason)
+
+    async def execute(self) -> RunResult:
+        self._loop = asyncio.get_running_loop()
+        store, wf = self.request.store, self.workflow
+        if wf.workdir and wf.create_workdir:
+            Path(wf.workdir).expanduser().mkdir(parents=True, exist_ok=True)
+        if store is not None:
+            store.runs.create_run(
+                self.run_id,
+                wf.name,
+                str(self.request.path),
+                self.journal.stack,
+                self.request.params,
+                time.time(),
+            )
+        try:
+            result = await self.executor.run()
+        finally:
+            if self.lua is not None:
+                self.lua.close()
+        if store is not None:
+            store.runs.finish_run(
+                self.run_id,
+                result.status.value,
+                time.time(),
+                result.duration_s,
+                result.error or None,
+            )
+        self._clean_workdir(result)
+        return result
+
+    def _clean_workdir(self, result: RunResult) -> None:
+        wf = self.workflow
+        if not wf.workdir or wf.clean_workdir is False or wf.clean_workdir == LUA_FUNCTION:
+            return
+        target = Path(wf.workdir).expanduser().resolve()
+        protected = {Path("/"), Path.home().resolve(), self.request.cwd.resolve()}
+        if target in protected or self.request.cwd.resolve().is_relative_to(target):
+            return
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def _uses_lua(workflow: WorkflowSpec) -> bool:
+    hooks = (
+        workflow.on_start,
+        workflow.on_complete,
+        workflow.on_task_start,
+        workflow.on_task_complete,
+    )
+    if LUA_FUNCTION in hooks:
+        return True
+    fields = (
+        "command",
+        "run_if",
+        "abort_if",
+        "pre_hook",
+        "post_hook",
+        "on_success",
+        "on_failure",
+        "on_timeout",
+    )
+    return any(getattr(t, f) == LUA_FUNCTION for t in workflow.tasks.values() for f in fields)
+
+
+def _retry_delay(workflow: WorkflowSpec) -> float | None:
+    from sloth_engine.durations import parse_duration
+
+    value = workflow.config.get("retry_delay")
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _no_event(kind: str, data: dict[str, Any]) -> None:
+    return None

@@ -1,0 +1,149 @@
+"""The workflow model: plain data produced by the DSL loader and consumed by the executor.
+
+Lua functions are not stored here: a task field that holds a function records only that it
+is a function (`LUA_FUNCTION`), and whoever runs the task looks it up by workflow and task
+name in its own runtime. This keeps a spec picklable and free of interpreter objects.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+LUA_FUNCTION = "<lua function>"
+"""Marker for a field whose value is a Lua function in the runtime that loaded the file."""
+
+Hook = str | None
+"""A shell command, LUA_FUNCTION, or None."""
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCESS = "success"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING)
+
+    @property
+    def ok(self) -> bool:
+        """True when dependents may run after this state."""
+        return self in (TaskStatus.SUCCESS, TaskStatus.UNCHANGED)
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+BackoffKind = Literal["fixed", "linear", "exponential"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 0
+    strategy: BackoffKind = "exponential"
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    jitter: float = 0.1
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a task runs: locally, on a named agent, on agents with tags, or on any agent."""
+
+    agent: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    any_agent: bool = False
+
+    @property
+    def local(self) -> bool:
+        return self.agent is None and not self.tags and not self.any_agent
+
+    def describe(self) -> str:
+        if self.agent:
+            return f"agent {self.agent}"
+        if self.tags:
+            return "agents with " + ",".join(f"{k}={v}" for k, v in self.tags)
+        if self.any_agent:
+            return "any agent"
+        return "local"
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    line: int | None = None
+    description: str = ""
+    command: str | None = None
+    """A shell command, LUA_FUNCTION, or None (a task with nothing to do succeeds)."""
+    timeout: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    depends_on: list[str] = field(default_factory=list)
+    placement: Placement = field(default_factory=Placement)
+    workdir: str | None = None
+    user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    run_if: Hook = None
+    abort_if: Hook = None
+    pre_hook: Hook = None
+    post_hook: Hook = None
+    on_success: Hook = None
+    on_failure: Hook = None
+    on_timeout: Hook = None
+    on_rollback: Hook = None
+    artifacts: list[str] = field(default_factory=list)
+    consumes: list[str] = field(default_factory=list)
+    legacy_signature: bool = False
+    """TaskDefinitions form: command(params, deps) instead of command(this, params, input)."""
+
+
+@dataclass
+class WorkflowSpec:
+    name: str
+    path: str
+    line: int | None = None
+    description: str = ""
+    version: str = ""
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    max_parallel: int | None = None
+    placement: Placement = field(default_factory=Placement)
+    workdir: str | None = None
+    create_workdir: bool = False
+    clean_workdir: Hook | bool = False
+    on_start: Hook = None
+    on_complete: Hook = None
+    on_task_start: Hook = None
+    on_task_complete: Hook = None
+
+    @property
+    def stack(self) -> str | None:
+        stack = self.config.get("stack")
+        return str(stack) if stack else None
+
+
+@dataclass
+class WorkflowFile:
+    """Everything one file defines, in definition order."""
+
+    path: str
+    workflows: list[WorkflowSpec] = field(default_factory=list)
+
+    def get(self, name: str) -> WorkflowSpec | None:
+        for workflow in self.workflows:
+            if workflow.name == name:
+                return workflow
+        return None
