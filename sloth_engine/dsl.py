@@ -7,6 +7,7 @@ every value, and reports the first problem as a DslError naming the file and the
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,6 @@ from sloth_engine.lua.sandbox import (
     LuaMemoryError,
     ModuleError,
     Sandbox,
-    lua_error,
     lua_type,
 )
 from sloth_engine.modules import ModuleEnv, install_all
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 """Largest workflow (or imported) file accepted."""
+LOAD_TIMEOUT = 30.0
+"""Seconds the top-level code of a workflow file may run while it is loaded."""
 
 
 @dataclass
@@ -71,6 +73,7 @@ def load_file(
     values: dict[str, Any] | None = None,
     env: ModuleEnv | None = None,
     sandbox: Sandbox | None = None,
+    load_timeout: float = LOAD_TIMEOUT,
 ) -> LoadedFile:
     """Run a workflow file and return its definitions. Raises DslError on any problem."""
     file_path = Path(path)
@@ -83,9 +86,10 @@ def load_file(
     sandbox = sandbox or Sandbox()
     install_all(sandbox, env)
     dsl = _install_dsl(sandbox, env.base_dir)
-    sandbox.globals().values = sandbox.to_lua(env.values)
-    sandbox.globals().Values = sandbox.globals().values
-    _run_chunk(sandbox, source, display)
+    lua_values = sandbox.to_lua(env.values)
+    sandbox.globals()["values"] = lua_values
+    sandbox.globals()["Values"] = lua_values
+    _run_chunk(sandbox, source, display, load_timeout)
     loaded = LoadedFile(WorkflowFile(display), sandbox)
     _collect(loaded, dsl["registry"], display)
     return loaded
@@ -100,6 +104,7 @@ def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
             raise ModuleError(f"import of '{rel}': no such file in {base_dir}")
         if target.stat().st_size > MAX_FILE_BYTES:
             raise ModuleError(f"import of '{rel}': file over {MAX_FILE_BYTES} bytes")
+        sandbox.chunk_names.add(rel)
         return target.read_text(encoding="utf-8"), rel
 
     source = resources.files("sloth_engine.lua").joinpath("dsl.lua").read_text()
@@ -108,26 +113,22 @@ def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
     return dsl
 
 
-def _run_chunk(sandbox: Sandbox, source: str, display: str) -> None:
-    load = sandbox.globals().load
-    chunk = load(source, "@" + display, "t")
+def _run_chunk(sandbox: Sandbox, source: str, display: str, timeout: float) -> None:
+    sandbox.chunk_names.add(display)
+    chunk = sandbox.load(source, "@" + display)
     if isinstance(chunk, tuple) or chunk is None:
-        raise _dsl_error(str(chunk[1] if isinstance(chunk, tuple) else chunk), display, syntax=True)
+        text = str(chunk[1] if isinstance(chunk, tuple) else chunk)
+        err = sandbox.error(Exception(text))
+        raise DslError(f"syntax error: {err.message}", err.path or display, err.line)
     try:
-        sandbox.call(chunk)
+        sandbox.call(chunk, deadline=time.monotonic() + timeout)
     except LuaRuntimeError as exc:
         raise DslError(exc.message, exc.path or display, exc.line) from None
     except LuaMemoryError:
         raise DslError("memory limit exceeded while loading", display) from None
     except LuaError as exc:
-        err2 = lua_error(exc)
-        raise DslError(err2.message, err2.path or display, err2.line) from None
-
-
-def _dsl_error(text: str, display: str, syntax: bool = False) -> DslError:
-    err = lua_error(Exception(text))
-    message = f"syntax error: {err.message}" if syntax else err.message
-    return DslError(message, err.path or display, err.line)
+        err = sandbox.error(exc)
+        raise DslError(err.message, err.path or display, err.line) from None
 
 
 def _collect(loaded: LoadedFile, registry: Any, display: str) -> None:
@@ -145,7 +146,7 @@ def _collect(loaded: LoadedFile, registry: Any, display: str) -> None:
             sandbox, name, definition, entry["_lines"], display, line, entry["_form"]
         )
         _add(loaded, wf, task_fns, wf_fns)
-    legacy = sandbox.globals().TaskDefinitions
+    legacy = sandbox.globals()["TaskDefinitions"]
     if lua_type(legacy) == "table":
         for group, definition in sorted(legacy.items(), key=lambda kv: str(kv[0])):
             if str(group) in seen:

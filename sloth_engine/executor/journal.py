@@ -23,9 +23,7 @@ EVENT_SEVERITY = {"task.failed": "error", "task.timeout": "error", "workflow.fai
 
 
 class Journal:
-    def __init__(
-        self, run_id: str, workflow: str, store: Any = None, stack: str | None = None
-    ) -> None:
+    def __init__(self, run_id: str, workflow: str, store: Any = None, stack: str | None = None) -> None:
         self.run_id = run_id
         self.workflow = workflow
         self.store = store
@@ -79,9 +77,7 @@ class Journal:
         now = time.time()
         self._logs.append((self.run_id, task, attempt, stream, self._seq, now, text))
         self._events.append(
-            RunEvent(
-                "task.log", self.run_id, self.workflow, now, task, attempt, stream, {"line": text}
-            )
+            RunEvent("task.log", self.run_id, self.workflow, now, task, attempt, stream, {"line": text})
         )
         self._schedule()
 

@@ -86,9 +86,7 @@ class LuaPool:
         else:
             fn = loaded.task_function(call.workflow, call.task, call.field)
         if fn is None:
-            raise LuaRuntimeError(
-                f"function {call.field} of {call.task or call.workflow} not found"
-            )
+            raise LuaRuntimeError(f"function {call.field} of {call.task or call.workflow} not found")
         deadline = None if call.timeout is None else time.monotonic() + call.timeout
         sandbox.scope = call.scope
         ident = id(call.scope)

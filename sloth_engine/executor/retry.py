@@ -7,9 +7,7 @@ import random
 from sloth_engine.spec import RetryPolicy
 
 
-def backoff_delay(
-    policy: RetryPolicy, failed_attempt: int, rand: random.Random | None = None
-) -> float:
+def backoff_delay(policy: RetryPolicy, failed_attempt: int, rand: random.Random | None = None) -> float:
     """Seconds to wait after attempt number `failed_attempt` (1-based) failed."""
     base = policy.base_delay
     if policy.strategy == "fixed":

@@ -54,22 +54,17 @@ async def run_shell(cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
         env = {**os.environ, **cmd.env}
     argv = argv_for(cmd.command)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cmd.cwd,
-            env=env,
-            user=cmd.user,
-            start_new_session=True,
-            limit=MAX_LINE_BYTES,
-        )
+        try:
+            proc = await _spawn(argv, cmd, env)
+        except FileNotFoundError:
+            if argv[0] == "/bin/sh" or (cmd.cwd and not os.path.isdir(cmd.cwd)):
+                raise
+            # Not a program: a shell builtin such as `exit` or `cd`; the shell knows it.
+            proc = await _spawn(["/bin/sh", "-c", cmd.command], cmd, env)
     except FileNotFoundError as exc:
-        missing = exc.filename or argv[0]
         if cmd.cwd and not os.path.isdir(cmd.cwd):
             return _failed(f"workdir {cmd.cwd} does not exist", 127)
-        return _failed(f"command not found: {missing}", 127)
+        return _failed(f"command not found: {exc.filename or argv[0]}", 127)
     except PermissionError as exc:
         return _failed(f"cannot run command: {exc.strerror}", 126)
     except OSError as exc:
@@ -98,9 +93,7 @@ async def run_shell(cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
         raise
     outputs = _outputs(captured, code)
     if code == 0:
-        return AttemptOutcome(
-            TaskStatus.SUCCESS, message="exit code 0", outputs=outputs, exit_code=0
-        )
+        return AttemptOutcome(TaskStatus.SUCCESS, message="exit code 0", outputs=outputs, exit_code=0)
     tail = "\n".join(captured["stderr"][-5:]).strip()
     reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
     return AttemptOutcome(
@@ -112,9 +105,23 @@ async def run_shell(cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
     )
 
 
-async def _pump(
-    stream: asyncio.StreamReader | None, name: str, sink: LineSink, keep: list[str]
-) -> None:
+async def _spawn(
+    argv: list[str], cmd: ShellCommand, env: dict[str, str] | None
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cmd.cwd,
+        env=env,
+        user=cmd.user,
+        start_new_session=True,
+        limit=MAX_LINE_BYTES,
+    )
+
+
+async def _pump(stream: asyncio.StreamReader | None, name: str, sink: LineSink, keep: list[str]) -> None:
     if stream is None:
         return
     kept = 0

@@ -109,23 +109,17 @@ class TaskRunner:
 
     # ---- the task -----------------------------------------------------------------------
 
-    async def run(
-        self, name: str, result: TaskResult, results: dict[str, TaskResult]
-    ) -> TaskStatus:
+    async def run(self, name: str, result: TaskResult, results: dict[str, TaskResult]) -> TaskStatus:
         spec = self.wf.tasks[name]
         cwd = self._workdir(spec)
         params = self._params(spec, cwd)
         inputs = {dep: results[dep].outputs for dep in spec.depends_on}
         try:
             try:
-                if spec.run_if is not None and not await self._condition(
-                    spec, "run_if", cwd, params, inputs
-                ):
+                if spec.run_if is not None and not await self._condition(spec, "run_if", cwd, params, inputs):
                     self.skip(result, "run_if condition is false", blocks=False)
                     return result.status
-                if spec.abort_if is not None and await self._condition(
-                    spec, "abort_if", cwd, params, inputs
-                ):
+                if spec.abort_if is not None and await self._condition(spec, "abort_if", cwd, params, inputs):
                     text = "abort_if condition is true"
                     return self._end(result, AttemptOutcome(TaskStatus.FAILED, "aborted", text))
             except LuaRuntimeError as exc:
@@ -202,9 +196,7 @@ class TaskRunner:
         if spec.pre_hook is not None:
             ok, detail = await self._hook(spec, "pre_hook", result, cwd, (params, inputs))
             if not ok:
-                return AttemptOutcome(
-                    TaskStatus.FAILED, "pre_hook failed", f"pre_hook failed: {detail}"
-                )
+                return AttemptOutcome(TaskStatus.FAILED, "pre_hook failed", f"pre_hook failed: {detail}")
         return None
 
     async def _after(
@@ -225,9 +217,7 @@ class TaskRunner:
         else:
             info = {"error": outcome.error or outcome.message, "task_name": spec.name}
             handler = (
-                "on_timeout"
-                if outcome.status is TaskStatus.TIMED_OUT and spec.on_timeout
-                else "on_failure"
+                "on_timeout" if outcome.status is TaskStatus.TIMED_OUT and spec.on_timeout else "on_failure"
             )
             if getattr(spec, handler) is not None:
                 await self._hook(spec, handler, result, cwd, (params, info))
@@ -314,9 +304,7 @@ class TaskRunner:
             workdir=str(self.ctx.cwd),
             log=self._sink(TaskResult(WORKFLOW_LOG)),
         )
-        call = LuaCall(
-            self.wf.name, None, name, lambda sb: tuple(sb.to_lua(a) for a in args), scope, 60.0
-        )
+        call = LuaCall(self.wf.name, None, name, lambda sb: tuple(sb.to_lua(a) for a in args), scope, 60.0)
         try:
             await self.lua.call(call)
         except LuaRuntimeError as exc:
@@ -344,9 +332,7 @@ class TaskRunner:
             converted = tuple(sb.to_lua(a) for a in args)
             return (_this(sb, spec.name, str(cwd)), *converted) if this else converted
 
-        return await self.lua.call(
-            LuaCall(self.wf.name, spec.name, field_name, build, scope, spec.timeout)
-        )
+        return await self.lua.call(LuaCall(self.wf.name, spec.name, field_name, build, scope, spec.timeout))
 
     # ---- helpers --------------------------------------------------------------------------
 

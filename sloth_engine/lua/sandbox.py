@@ -27,9 +27,7 @@ LuaSyntaxError = lua54.LuaSyntaxError
 LuaMemoryError = lua54.LuaMemoryError
 lua_type = lua54.lua_type
 
-_PLACE = re.compile(
-    r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S
-)
+_PLACE = re.compile(r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
 
 
 class ModuleError(Exception):
@@ -55,7 +53,7 @@ class Guard:
         if self.reason is not None:
             return self.reason
         if self.deadline is not None and time.monotonic() > self.deadline:
-            self.reason = "timeout: task exceeded its time limit"
+            self.reason = "stopped: time limit exceeded"
             return self.reason
         return None
 
@@ -95,6 +93,8 @@ class Sandbox:
         self.guard = Guard()
         self.scope = TaskScope()
         self.context: dict[str, Any] = {}
+        self.chunk_names: set[str] = set()
+        """Names of loaded chunks, to restore names Lua shortened with '...' in messages."""
         prelude = resources.files("sloth_engine.lua").joinpath("prelude.lua").read_text()
         loader = self.lua.execute("return function(src) return load(src, '=prelude') end")
         chunk = loader(prelude)
@@ -104,6 +104,8 @@ class Sandbox:
         self._identity = helpers["identity"]
         self.caller = helpers["caller"]
         """Trusted helper for the DSL: `caller(level)` gives (source, line) of a Lua frame."""
+        self.load = self.lua.globals()["load"]
+        """The sandbox's text-only `load`, kept before workflow code can replace the global."""
         self._table_from = self.lua.table_from
         self._new_table = self.lua.table
 
@@ -173,8 +175,7 @@ class Sandbox:
 
     def run_lua(self, source: str, name: str, *args: Any) -> Any:
         """Run trusted Lua source (module code shipped with Sloth Runner) with args."""
-        loader = self.lua.globals().load
-        chunk = loader(source, "=" + name)
+        chunk = self.load(source, "=" + name)
         if isinstance(chunk, tuple) or chunk is None:
             raise RuntimeError(f"module {name} does not compile: {chunk!r}")
         return chunk(*args)
@@ -200,9 +201,20 @@ class Sandbox:
                 f"memory limit exceeded ({self.memory_limit // (1024 * 1024)} MB)"
             ) from None
         except LuaError as exc:
-            raise lua_error(exc) from None
+            raise self.error(exc) from None
         finally:
             self.guard.reset(None)
+
+    def error(self, exc: BaseException) -> LuaRuntimeError:
+        """A lupa error as LuaRuntimeError, with the full chunk name restored."""
+        err = lua_error(exc)
+        if err.path and err.path.startswith("..."):
+            tail = err.path[3:]
+            for name in self.chunk_names:
+                if name.endswith(tail):
+                    err.path = name
+                    break
+        return err
 
     def _print(self, text: str) -> None:
         self.scope.log("stdout", text)
@@ -239,9 +251,7 @@ def _to_py(
             if keys and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
                 if sorted(keys) == list(range(1, len(keys) + 1)):
                     ordered = sorted(items, key=lambda kv: kv[0])
-                    return [
-                        _to_py(v, keep_functions, seen, depth + 1, identity) for _, v in ordered
-                    ]
+                    return [_to_py(v, keep_functions, seen, depth + 1, identity) for _, v in ordered]
             return {_key(k): _to_py(v, keep_functions, seen, depth + 1, identity) for k, v in items}
         finally:
             seen.discard(marker)
@@ -255,9 +265,7 @@ def _to_py(
 def _key(key: Any) -> Any:
     if isinstance(key, (str, int, float, bool)):
         return key
-    raise ModuleError(
-        f"table key of type {lua_type(key) or type(key).__name__} cannot be converted"
-    )
+    raise ModuleError(f"table key of type {lua_type(key) or type(key).__name__} cannot be converted")
 
 
 def iter_array(table: Any) -> Iterable[Any]:
