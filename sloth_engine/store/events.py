@@ -1,0 +1,92 @@
+"""The events table: the audit trail of everything that happened (runs, locks, agents, ...)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sloth_engine.store.backend import Backend
+
+EVENT_HEAD = "INSERT INTO events (ts, type, severity, source, stack, run_id, data)"
+EVENT_WIDTH = 7
+
+
+def event_row(event: Mapping[str, Any], now: float) -> tuple[Any, ...]:
+    """The events row for a dict with keys type, data, severity, source, stack, run_id, ts."""
+    data = event.get("data")
+    return (
+        event.get("ts") or now,
+        event["type"],
+        event.get("severity") or "info",
+        event.get("source") or "",
+        event.get("stack"),
+        event.get("run_id"),
+        json.dumps(data if data is not None else {}, default=str),
+    )
+
+
+class EventLog:
+    def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
+        self._b = backend
+        self.clock = clock
+        self._append_sql = backend.sql(f"{EVENT_HEAD} VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+
+    def append(
+        self,
+        type: str,
+        data: Mapping[str, Any] | None = None,
+        severity: str = "info",
+        source: str = "",
+        stack: str | None = None,
+        run_id: str | None = None,
+    ) -> int:
+        """Record one event now; its id."""
+        event = {
+            "type": type,
+            "data": data,
+            "severity": severity,
+            "source": source,
+            "stack": stack,
+            "run_id": run_id,
+        }
+        row = self._b.query_one(self._append_sql, event_row(event, self.clock()))
+        return int(row[0]) if row else 0
+
+    def append_many(self, events: Iterable[Mapping[str, Any]]) -> None:
+        now = self.clock()
+        rows = [event_row(e, now) for e in events]
+        with self._b.transaction():
+            self._b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", rows)
+
+    def list(
+        self,
+        type_prefix: str | None = None,
+        since: float | None = None,
+        stack: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Events in time order: the newest `limit`, or with `since` (a timestamp) the first
+        `limit` after it. `type_prefix` 'task.' matches 'task.failed'."""
+        from peewee import fn
+
+        from sloth_engine.store.models import Event as E
+
+        query = E.select().limit(int(limit))
+        if type_prefix:
+            query = query.where(fn.substr(E.type, 1, len(type_prefix)) == type_prefix)
+        if since is not None:
+            query = query.where(E.ts > since)
+        if stack is not None:
+            query = query.where(E.stack == stack)
+        query = query.order_by(E.id.asc() if since is not None else E.id.desc())
+        rows = [_event(r) for r in query.bind(self._b.peewee()).dicts()]
+        if since is None:
+            rows.reverse()
+        return rows
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    row["data"] = json.loads(row["data"]) if row.get("data") else {}
+    return row

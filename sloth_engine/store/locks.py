@@ -1,0 +1,153 @@
+"""Locks as leases: a grant lasts `ttl` seconds unless renewed, and carries a fencing token.
+
+Every grant takes the next value of the store-wide `lock_fencing` counter in the same
+transaction that writes the lock row, and all grants queue on that counter row, so tokens
+strictly increase in the order grants commit, across locks, threads, processes and (on
+PostgreSQL) machines. A lease whose expiry has passed is free: any holder may take it, and its
+old holder can neither renew nor rely on it. Locks are not reentrant: a second `lock` by the
+same holder waits like anyone else.
+
+Waiting is polling with jittered backoff (2 ms growing to 50 ms, never past the current lease's
+expiry); a release in this process wakes this process's waiters at once.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sloth_engine.errors import LockHeld, UsageError
+from sloth_engine.store.backend import Backend, Rollback
+
+FIRST_POLL_S = 0.002
+MAX_POLL_S = 0.05
+
+_COLUMNS = "name, holder, token, acquired_at, expires_at, reason"
+_SELECT = f"SELECT {_COLUMNS} FROM locks WHERE name = ?"
+_NEXT_TOKEN = "UPDATE lock_fencing SET value = value + 1 WHERE id = 1 RETURNING value"
+_GRANT = (
+    f"INSERT INTO locks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+    "holder = excluded.holder, token = excluded.token, acquired_at = excluded.acquired_at, "
+    "expires_at = excluded.expires_at, reason = excluded.reason"
+)
+_RENEW = (
+    "UPDATE locks SET expires_at = ? WHERE name = ? AND token = ? AND expires_at > ? "
+    "RETURNING holder, token, expires_at"
+)
+
+
+@dataclass(frozen=True)
+class LockGrant:
+    """A lease obtained: `token` is the fencing token to hand to guarded resources."""
+
+    name: str
+    holder: str
+    token: int
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """A lock as stored."""
+
+    name: str
+    holder: str
+    token: int
+    acquired_at: float
+    expires_at: float
+    reason: str
+
+
+class LockTable:
+    def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
+        self._b = backend
+        self._clock = clock
+        sql = backend.sql
+        self._select_sql = sql(_SELECT)
+        self._locked_select_sql = sql(_SELECT + backend.for_update)
+        self._next_token_sql = sql(_NEXT_TOKEN)
+        self._grant_sql = sql(_GRANT)
+        self._renew_sql = sql(_RENEW)
+        self._released = threading.Condition()
+
+    def lock(self, name: str, holder: str, ttl: float, wait: float, reason: str) -> LockGrant:
+        deadline = time.monotonic() + wait
+        delay = FIRST_POLL_S
+        while True:
+            outcome = self.try_lock(name, holder, ttl, reason)
+            if isinstance(outcome, LockGrant):
+                return outcome
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LockHeld(name, outcome.holder, outcome.acquired_at, outcome.reason)
+            until_expiry = max(outcome.expires_at - self._clock(), 0.0)
+            pause = min(delay * (0.75 + random.random() / 2), left, until_expiry + 0.0005)
+            with self._released:
+                self._released.wait(pause)
+            delay = min(delay * 1.5, MAX_POLL_S)
+
+    def try_lock(self, name: str, holder: str, ttl: float, reason: str) -> LockGrant | LockInfo:
+        if not name or not holder:
+            raise UsageError("a lock needs a name and a holder")
+        current = self._live(self._b.query_one(self._select_sql, (name,)))
+        if current is not None:
+            return current
+        grant: LockGrant | None = None
+        with self._b.transaction():
+            token = self._b.query_one(self._next_token_sql)
+            current = self._live(self._b.query_one(self._locked_select_sql, (name,)))
+            if current is not None or token is None:
+                raise Rollback
+            now = self._clock()
+            params = (name, holder, int(token[0]), now, now + ttl, reason)
+            self._b.execute(self._grant_sql, params)
+            grant = LockGrant(name, holder, int(token[0]), now + ttl)
+        if grant is not None:
+            return grant
+        if current is None:
+            raise UsageError("the lock_fencing counter is missing: the store is not migrated")
+        return current
+
+    def renew(self, name: str, token: int, ttl: float) -> LockGrant | None:
+        now = self._clock()
+        row = self._b.query_one(self._renew_sql, (now + ttl, name, int(token), now))
+        if row is None:
+            return None
+        return LockGrant(name, row[0], int(row[1]), row[2])
+
+    def unlock(self, name: str, owner: str | int | None, force: bool) -> bool:
+        if force:
+            sql, params = "DELETE FROM locks WHERE name = ? RETURNING 1", (name,)
+        elif isinstance(owner, int) and not isinstance(owner, bool):
+            sql, params = "DELETE FROM locks WHERE name = ? AND token = ? RETURNING 1", (name, owner)
+        elif isinstance(owner, str) and owner:
+            sql, params = "DELETE FROM locks WHERE name = ? AND holder = ? RETURNING 1", (name, owner)
+        else:
+            raise UsageError(f"unlock '{name}' needs the holder or the token (or force)")
+        released = self._b.query_one(self._b.sql(sql), params) is not None
+        if released:
+            with self._released:
+                self._released.notify_all()
+        return released
+
+    def info(self, name: str) -> LockInfo | None:
+        return self._live(self._b.query_one(self._select_sql, (name,)))
+
+    def list(self) -> list[LockInfo]:
+        rows = self._b.query_all(
+            self._b.sql(f"SELECT {_COLUMNS} FROM locks WHERE expires_at > ?"), (self._clock(),)
+        )
+        return sorted((_info(r) for r in rows), key=lambda i: i.name)
+
+    def _live(self, row: tuple | None) -> LockInfo | None:
+        if row is None or row[4] <= self._clock():
+            return None
+        return _info(row)
+
+
+def _info(row: tuple) -> LockInfo:
+    name, holder, token, acquired_at, expires_at, reason = row
+    return LockInfo(name, holder, int(token), acquired_at, expires_at, reason or "")

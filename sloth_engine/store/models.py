@@ -1,0 +1,141 @@
+"""The peewee models: the schema of the store, the same on SQLite and PostgreSQL.
+
+The models are not bound to a database (several stores may be open in one process): the
+migrations create tables with `SchemaManager(model, database)`, and queries are bound per call
+with `query.bind(database)` (see `Backend`'s `peewee()`). Times are epoch seconds (floats);
+structured values (params, outputs, event data, state values) are JSON text.
+
+Importing this module imports peewee; the store's hot paths do not need it.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    SQL,
+    BigAutoField,
+    BigIntegerField,
+    DoubleField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+
+class SchemaVersion(Model):
+    version = IntegerField(primary_key=True)
+    description = TextField(default="")
+    applied_at = DoubleField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+class Kv(Model):
+    namespace = TextField()
+    key = TextField()
+    value = TextField()
+    value_type = TextField()
+    version = BigIntegerField(default=1)
+    expires_at = DoubleField(null=True, index=True)
+    owner = TextField(default="")
+    updated_at = DoubleField()
+
+    class Meta:
+        table_name = "kv"
+        indexes = ((("namespace", "key"), True),)
+
+
+class Lock(Model):
+    name = TextField(primary_key=True)
+    holder = TextField()
+    token = BigIntegerField()
+    acquired_at = DoubleField()
+    expires_at = DoubleField()
+    reason = TextField(default="")
+
+    class Meta:
+        table_name = "locks"
+
+
+class LockFencing(Model):
+    """One row (id 1): the last fencing token handed out by this store."""
+
+    id = IntegerField(primary_key=True)
+    value = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "lock_fencing"
+
+
+class Run(Model):
+    run_id = TextField(primary_key=True)
+    workflow = TextField(index=True)
+    file = TextField(default="")
+    stack = TextField(null=True)
+    status = TextField(index=True)
+    started_at = DoubleField(index=True)
+    finished_at = DoubleField(null=True)
+    duration_s = DoubleField(null=True)
+    params = TextField(null=True)
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "runs"
+
+
+_RUN_FK = SQL("FOREIGN KEY (run_id) REFERENCES runs (run_id) ON DELETE CASCADE")
+
+
+class TaskRun(Model):
+    """One row per task attempt."""
+
+    id = BigAutoField()
+    run_id = TextField()
+    task = TextField()
+    attempt = IntegerField()
+    status = TextField()
+    started_at = DoubleField(null=True)
+    finished_at = DoubleField(null=True)
+    duration_s = DoubleField(null=True)
+    agent = TextField(null=True)
+    message = TextField(null=True)
+    error = TextField(null=True)
+    outputs = TextField(null=True)
+    exit_code = IntegerField(null=True)
+
+    class Meta:
+        table_name = "task_runs"
+        indexes = ((("run_id", "task", "attempt"), True),)
+        constraints = [_RUN_FK]
+
+
+class RunLogLine(Model):
+    """One captured line of a task attempt's stdout or stderr."""
+
+    id = BigAutoField()
+    run_id = TextField()
+    task = TextField()
+    attempt = IntegerField()
+    stream = TextField()
+    seq = BigIntegerField()
+    ts = DoubleField()
+    line = TextField()
+
+    class Meta:
+        table_name = "run_logs"
+        indexes = ((("run_id", "task"), False),)
+        constraints = [_RUN_FK]
+
+
+class Event(Model):
+    id = BigAutoField()
+    ts = DoubleField(index=True)
+    type = TextField(index=True)
+    severity = TextField(default="info")
+    source = TextField(default="")
+    stack = TextField(null=True)
+    run_id = TextField(null=True, index=True)
+    data = TextField(default="{}")
+
+    class Meta:
+        table_name = "events"

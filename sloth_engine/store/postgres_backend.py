@@ -1,0 +1,107 @@
+"""PostgreSQL through psycopg2 (imported only when a PostgreSQL store is opened)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sloth_engine.errors import StoreError
+from sloth_engine.store.backend import Backend
+
+_MIGRATION_LOCK_CLASS = 5107
+"""First key of the transaction-level advisory lock taken while migrating a schema."""
+
+
+class PostgresBackend(Backend):
+    kind = "postgresql"
+    for_update = " FOR UPDATE"
+    placeholder_rows = True
+
+    def __init__(self, dsn: str, display: str, schema: str | None = None) -> None:
+        super().__init__(display)
+        import psycopg2
+        import psycopg2.extras
+
+        self._pg = psycopg2
+        self._execute_values = psycopg2.extras.execute_values
+        self.driver_errors = (psycopg2.Error,)
+        self.dsn = dsn
+        self.schema = schema
+
+    def _connect(self) -> Any:
+        try:
+            conn = self._pg.connect(self.dsn)
+        except self._pg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL {self.display}: {_first_line(exc)}") from None
+        conn.autocommit = True
+        return conn
+
+    def _on_open(self, conn: Any) -> None:
+        self._local.cursor = conn.cursor()
+
+    def _cursor(self) -> Any:
+        try:
+            return self._local.cursor
+        except AttributeError:
+            self.connection()
+            return self._local.cursor
+
+    def sql(self, text: str) -> str:
+        return text.replace("%", "%%").replace("?", "%s")
+
+    def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params)
+            return cur.fetchall()
+        except self._pg.Error as exc:
+            raise self._failed(exc) from None
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params)
+            return cur.fetchone()
+        except self._pg.Error as exc:
+            raise self._failed(exc) from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params)
+        except self._pg.Error as exc:
+            raise self._failed(exc) from None
+
+    def insert_rows(self, head: str, width: int, tail: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        try:
+            self._execute_values(self._cursor(), f"{head} VALUES %s {tail}", rows, page_size=1000)
+        except self._pg.Error as exc:
+            raise self._failed(exc) from None
+
+    def table_exists(self, name: str) -> bool:
+        row = self.query_one("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        return bool(row and row[0])
+
+    def prepare_migration(self) -> None:
+        """Inside the migration transaction: serialise migrators, create the schema if needed."""
+        self.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(current_setting('search_path')))",
+            (_MIGRATION_LOCK_CLASS,),
+        )
+        if self.schema:
+            self.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+
+    def _failed(self, exc: BaseException) -> StoreError:
+        conn = getattr(self._local, "conn", None)
+        if isinstance(exc, (self._pg.OperationalError, self._pg.InterfaceError)) and (
+            conn is None or conn.closed
+        ):
+            self._forget_thread_connection()
+        return self.error(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,208 @@
+"""Run history: runs, task attempts, captured output lines.
+
+The write side is built for the executor's event loop: it calls `write_batch` once per tick with
+everything that changed, and the batch lands in one transaction of raw SQL (executemany on
+SQLite, execute_values on PostgreSQL). Attempt rows are upserts keyed by (run_id, task,
+attempt) where a missing or None field keeps what the row had (so a "finished" row need not
+repeat `started_at`); several rows for one attempt in a batch are merged first.
+The read side (CLI, console, master restart) goes through the peewee models.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sloth_engine.errors import StoreError
+from sloth_engine.store.backend import Backend
+from sloth_engine.store.events import EVENT_HEAD, EVENT_WIDTH, event_row
+
+ATTEMPT_FIELDS = (
+    "run_id",
+    "task",
+    "attempt",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "agent",
+    "message",
+    "error",
+    "outputs",
+    "exit_code",
+)
+_ATTEMPT_HEAD = f"INSERT INTO task_runs ({', '.join(ATTEMPT_FIELDS)})"
+_ATTEMPT_TAIL = "ON CONFLICT (run_id, task, attempt) DO UPDATE SET " + ", ".join(
+    f"{c} = COALESCE(excluded.{c}, task_runs.{c})" for c in ATTEMPT_FIELDS[3:]
+)
+LOG_FIELDS = ("run_id", "task", "attempt", "stream", "seq", "ts", "line")
+_LOG_HEAD = f"INSERT INTO run_logs ({', '.join(LOG_FIELDS)})"
+_CREATE_RUN = (
+    "INSERT INTO runs (run_id, workflow, file, stack, status, started_at, params) "
+    "VALUES (?, ?, ?, ?, 'running', ?, ?)"
+)
+_FINISH_RUN = (
+    "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ? RETURNING run_id"
+)
+
+AttemptRow = Mapping[str, Any]
+LogRow = Sequence[Any]
+
+
+class RunLog:
+    def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
+        self._b = backend
+        self.clock = clock
+        self._create_sql = backend.sql(_CREATE_RUN)
+        self._finish_sql = backend.sql(_FINISH_RUN)
+
+    # ---- writes ---------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str,
+        workflow: str,
+        file: str,
+        stack: str | None,
+        params: Mapping[str, Any] | None,
+        started_at: float,
+    ) -> None:
+        """Record a new run with status 'running'."""
+        text = json.dumps(dict(params or {}), default=str)
+        try:
+            self._b.execute(self._create_sql, (run_id, workflow, file, stack, started_at, text))
+        except StoreError as exc:
+            if self.get_run(run_id, with_tasks=False) is not None:
+                raise StoreError(f"run {run_id} exists already") from None
+            raise exc
+
+    def save_attempts(self, rows: Sequence[AttemptRow]) -> None:
+        """Upsert task attempts, all in one transaction."""
+        self.write_batch(rows, (), ())
+
+    def append_logs(self, rows: Sequence[LogRow]) -> None:
+        """Append (run_id, task, attempt, stream, seq, ts, line) tuples in one transaction."""
+        self.write_batch((), rows, ())
+
+    def write_batch(
+        self,
+        attempts: Sequence[AttemptRow],
+        logs: Sequence[LogRow],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Attempts, log lines and events (dicts as for EventLog) in one transaction."""
+        if not attempts and not logs and not events:
+            return
+        attempt_rows = _attempt_rows(attempts) if attempts else ()
+        event_rows = [event_row(e, self.clock()) for e in events] if events else ()
+        b = self._b
+        with b.transaction():
+            if attempt_rows:
+                b.insert_rows(_ATTEMPT_HEAD, len(ATTEMPT_FIELDS), _ATTEMPT_TAIL, attempt_rows)
+            if logs:
+                b.insert_rows(_LOG_HEAD, len(LOG_FIELDS), "", logs)
+            if event_rows:
+                b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", event_rows)
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        finished_at: float,
+        duration_s: float,
+        error: str | None = None,
+    ) -> None:
+        row = self._b.query_one(self._finish_sql, (status, finished_at, duration_s, error, run_id))
+        if row is None:
+            raise StoreError(f"no run {run_id} to finish")
+
+    # ---- reads ----------------------------------------------------------------------
+
+    def list_runs(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """The most recent runs first."""
+        from sloth_engine.store.models import Run
+
+        query = Run.select().order_by(Run.started_at.desc(), Run.run_id).limit(int(limit))
+        if workflow:
+            query = query.where(Run.workflow == workflow)
+        if status:
+            query = query.where(Run.status == status)
+        return [_run(r) for r in query.bind(self._b.peewee()).dicts()]
+
+    def get_run(self, run_id: str, with_tasks: bool = True) -> dict[str, Any] | None:
+        """The run, with "tasks": its attempts in the order they were first recorded."""
+        from sloth_engine.store.models import Run, TaskRun
+
+        db = self._b.peewee()
+        found = list(Run.select().where(Run.run_id == run_id).bind(db).dicts())
+        if not found:
+            return None
+        run = _run(found[0])
+        if with_tasks:
+            query = TaskRun.select().where(TaskRun.run_id == run_id).order_by(TaskRun.id)
+            run["tasks"] = [_attempt(a) for a in query.bind(db).dicts()]
+        return run
+
+    def get_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]:
+        """Captured lines: of one task by attempt and sequence, else of the run by time."""
+        from sloth_engine.store.models import RunLogLine as L
+
+        query = L.select(L.task, L.attempt, L.stream, L.seq, L.ts, L.line).where(L.run_id == run_id)
+        if task is not None:
+            query = query.where(L.task == task).order_by(L.attempt, L.seq, L.id)
+        else:
+            query = query.order_by(L.ts, L.id)
+        return list(query.bind(self._b.peewee()).dicts())
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        """Runs without a finish time (a master restarting resumes them), oldest first."""
+        from sloth_engine.store.models import Run
+
+        query = Run.select().where(Run.finished_at.is_null()).order_by(Run.started_at)
+        return [_run(r) for r in query.bind(self._b.peewee()).dicts()]
+
+
+def _attempt_rows(rows: Sequence[AttemptRow]) -> list[tuple[Any, ...]]:
+    merged: dict[tuple[Any, Any, Any], AttemptRow] = {}
+    for row in rows:
+        key = (row["run_id"], row["task"], row["attempt"])
+        earlier = merged.get(key)
+        if earlier is None:
+            merged[key] = row
+        else:
+            merged[key] = {**earlier, **{k: v for k, v in row.items() if v is not None}}
+    out = []
+    for r in merged.values():
+        outputs = r.get("outputs")
+        out.append(
+            (
+                r["run_id"],
+                r["task"],
+                r["attempt"],
+                r.get("status"),
+                r.get("started_at"),
+                r.get("finished_at"),
+                r.get("duration_s"),
+                r.get("agent"),
+                r.get("message"),
+                r.get("error"),
+                json.dumps(outputs, default=str) if outputs is not None else None,
+                r.get("exit_code"),
+            )
+        )
+    return out
+
+
+def _run(row: dict[str, Any]) -> dict[str, Any]:
+    row["params"] = json.loads(row["params"]) if row.get("params") else {}
+    return row
+
+
+def _attempt(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("id", None)
+    row["outputs"] = json.loads(row["outputs"]) if row.get("outputs") else None
+    return row

@@ -1,0 +1,129 @@
+"""Schema versions and the ordered migrations that reach them.
+
+Opening a store reads `MAX(version)` from `schema_version` (one query). Only when that is behind
+`LATEST` does it import peewee and migrate: in one transaction (SQLite `BEGIN IMMEDIATE`;
+PostgreSQL `BEGIN` plus an advisory lock), it reads the version again (another process may just
+have migrated), applies each missing migration in order and records it. DDL is transactional on
+both backends, so a failed migration leaves the previous version intact.
+
+Adding a table later: define its model in `models.py`, then append
+
+    Migration(2, "hooks", lambda ctx: ctx.create_tables(m.Hook, m.HookExecution))
+
+to MIGRATIONS (reach the models through `ctx.models`). A migration that changes an existing
+table must be safe on a database that an earlier migration created from the newer model: use
+`ctx.add_column(model, field_name)`, which skips a column that exists already.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from sloth_engine.errors import SchemaTooNew, StoreError
+from sloth_engine.store.backend import Backend
+
+
+class MigrationContext:
+    """What a migration may use: raw SQL and the models, on the migrating transaction."""
+
+    def __init__(self, backend: Backend) -> None:
+        from sloth_engine.store import models
+
+        self.backend = backend
+        self.database = backend.peewee()
+        self.models: ModuleType = models
+
+    def create_tables(self, *models: Any) -> None:
+        from peewee import SchemaManager
+
+        for model in models:
+            SchemaManager(model, self.database).create_all(safe=True)
+
+    def add_column(self, model: Any, field_name: str) -> None:
+        from playhouse.migrate import SchemaMigrator, migrate
+
+        table = model._meta.table_name
+        present = {c.name for c in self.database.get_columns(table)}
+        field = model._meta.fields[field_name]
+        if field.column_name not in present:
+            migrator = SchemaMigrator.from_database(self.database)
+            migrate(migrator.add_column(table, field.column_name, field))
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        self.backend.execute(self.backend.sql(sql), params)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[MigrationContext], None]
+
+
+def _v1(ctx: MigrationContext) -> None:
+    m = ctx.models
+    ctx.create_tables(m.Kv, m.Lock, m.LockFencing, m.Run, m.TaskRun, m.RunLogLine, m.Event)
+    ctx.execute("INSERT INTO lock_fencing (id, value) VALUES (1, 0)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "state, locks, run history, events", _v1),)
+LATEST = MIGRATIONS[-1].version
+
+_VERSION_SQL = "SELECT MAX(version) FROM schema_version"
+
+
+def current_version(backend: Backend) -> int | None:
+    """The schema version of the database, None when it has no schema_version table."""
+    if not backend.table_exists("schema_version"):
+        return None
+    row = backend.query_one(_VERSION_SQL)
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def ensure_schema(backend: Backend) -> int:
+    """Bring the database to LATEST; SchemaTooNew if it is ahead of this program."""
+    version = _quick_version(backend)
+    if version == LATEST:
+        return version
+    _check_not_newer(version)
+    with backend.transaction():
+        backend.prepare_migration()
+        version = current_version(backend)
+        if version is None:
+            from sloth_engine.store.models import SchemaVersion
+
+            MigrationContext(backend).create_tables(SchemaVersion)
+            version = 0
+        _check_not_newer(version)
+        if version < LATEST:
+            _apply(backend, version)
+    return LATEST
+
+
+def _quick_version(backend: Backend) -> int | None:
+    """One query in the common case; a missing table reads as 'needs migrating'."""
+    try:
+        row = backend.query_one(_VERSION_SQL)
+    except StoreError:  # no schema_version table yet: the migration path finds out
+        return None
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def _check_not_newer(version: int | None) -> None:
+    if version is not None and version > LATEST:
+        raise SchemaTooNew(
+            f"database schema v{version} is newer than this Sloth Runner (v{LATEST}); upgrade sloth-runner"
+        )
+
+
+def _apply(backend: Backend, version: int) -> None:
+    ctx = MigrationContext(backend)
+    record = backend.sql("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)")
+    for migration in MIGRATIONS:
+        if migration.version > version:
+            migration.apply(ctx)
+            backend.execute(record, (migration.version, migration.description, time.time()))

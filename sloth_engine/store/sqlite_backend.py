@@ -1,0 +1,123 @@
+"""SQLite through apsw: WAL, synchronous=NORMAL, a short-sleep busy handler, foreign keys."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from sloth_engine.errors import StoreError
+from sloth_engine.store.backend import Backend
+
+BUSY_TIMEOUT_S = 15.0
+"""How long a statement waits for another connection's write lock before failing."""
+
+
+class SqliteBackend(Backend):
+    kind = "sqlite"
+    begin_sql = "BEGIN IMMEDIATE"
+    driver_errors = (apsw.Error,)
+
+    def __init__(self, path: str, display: str, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        super().__init__(display)
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._write_lock = threading.Lock()
+        parent = Path(path).parent
+        if not parent.is_dir():
+            raise StoreError(f"cannot open {display}: directory {parent} does not exist")
+
+    def _connect(self) -> Any:
+        try:
+            conn = apsw.Connection(self.path)
+            conn.setbusyhandler(_busy_handler(self.busy_timeout))
+            mode = conn.execute("PRAGMA journal_mode").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except apsw.Error as exc:
+            raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
+        return conn
+
+    def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except apsw.Error as exc:
+            raise self.error(exc) from None
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        try:
+            return self.connection().execute(sql, params).fetchone()
+        except apsw.Error as exc:
+            raise self.error(exc) from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        try:
+            self.connection().execute(sql, params).fetchall()
+        except apsw.Error as exc:
+            raise self.error(exc) from None
+
+    def insert_rows(self, head: str, width: int, tail: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        sql = f"{head} VALUES ({', '.join('?' * width)}) {tail}"
+        try:
+            self.connection().executemany(sql, rows)
+        except apsw.Error as exc:
+            raise self.error(exc) from None
+
+    def table_exists(self, name: str) -> bool:
+        row = self.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return row is not None
+
+    def integrity_check(self) -> str:
+        """`PRAGMA integrity_check`: 'ok' or the problems found."""
+        rows = self.query_all("PRAGMA integrity_check")
+        return "\n".join(str(r[0]) for r in rows)
+
+    def error(self, exc: BaseException, doing: str = "") -> StoreError:
+        if isinstance(exc, apsw.BusyError):
+            return StoreError(
+                f"{self.display} is busy: another process held its write lock for more than "
+                f"{self.busy_timeout:g}s"
+            )
+        return super().error(exc, doing)
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        # Threads of one process queue here instead of sleeping in SQLite's busy handler.
+        with self._write_lock:
+            yield
+
+
+def _busy_handler(timeout: float) -> Any:
+    """Retry a locked database with short, growing, jittered sleeps until `timeout`."""
+    started = [0.0]
+
+    def handler(prior_calls: int) -> bool:
+        now = time.monotonic()
+        if prior_calls == 0:
+            started[0] = now
+        elif now - started[0] > timeout:
+            return False
+        delay = min(0.0002 * (1.5 ** min(prior_calls, 20)), 0.005)
+        time.sleep(delay * (0.5 + random.random()))
+        return True
+
+    return handler
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, apsw.NotADBError):
+        return "the file is not a SQLite database"
+    if isinstance(exc, apsw.CantOpenError):
+        return "the file cannot be opened (missing directory or no permission)"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
