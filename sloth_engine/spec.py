@@ -39,6 +39,19 @@ class TaskStatus(enum.StrEnum):
         return self in (TaskStatus.SUCCESS, TaskStatus.UNCHANGED)
 
 
+_ENDS = frozenset({"success", "unchanged", "failed", "timed_out", "cancelled"})
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"running", "skipped", "failed", "cancelled", "timed_out"}),
+    "running": _ENDS | {"retrying"},
+    "retrying": frozenset({"running", "failed", "cancelled", "timed_out"}),
+}
+"""Allowed task state changes; a finished state changes no more."""
+
+
+def can_move(old: TaskStatus, new: TaskStatus) -> bool:
+    return new.value in TRANSITIONS.get(old.value, frozenset())
+
+
 class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCESS = "success"

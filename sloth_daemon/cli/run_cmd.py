@@ -103,16 +103,16 @@ def _params(items: list[str]) -> dict[str, str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     request = _request(args)
-    loaded = load(request)
-    workflows = select(loaded, args.workflow)
     if args.plan:
-        for workflow in workflows:
+        for workflow in select(load(request), args.workflow):
             print(plan_text(workflow, request.max_parallel))
         return EXIT_OK
     from sloth_engine.store import open_store
 
     request.store = open_store(getattr(args, "db", None))
     try:
+        loaded = load(request)
+        workflows = select(loaded, args.workflow)
         results, interrupted = asyncio.run(_run_all(request, loaded, workflows, args))
     finally:
         request.store.close()

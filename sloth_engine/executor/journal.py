@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sloth_engine.spec import TaskStatus
+
 from .results import RunEvent, TaskResult
 
 log = logging.getLogger(__name__)
@@ -41,17 +43,21 @@ class Journal:
 
     # ---- what the executor reports ----------------------------------------------------
 
-    def attempt(self, result: TaskResult, finished_at: float | None = None) -> None:
-        """Record the current state of a task's latest attempt."""
+    def attempt(
+        self, result: TaskResult, finished_at: float | None = None, status: TaskStatus | None = None
+    ) -> None:
+        """Record the current state of a task's latest attempt (`status` for a failed try)."""
         attempt = max(result.attempts, 1)
         self._attempts[(result.name, attempt)] = {
             "run_id": self.run_id,
             "task": result.name,
             "attempt": attempt,
-            "status": result.status.value,
-            "started_at": result.started_at,
+            "status": (status or result.status).value,
+            "started_at": result.attempt_started_at,
             "finished_at": finished_at,
-            "duration_s": result.duration_s if finished_at else None,
+            "duration_s": (finished_at - result.attempt_started_at)
+            if finished_at and result.attempt_started_at
+            else None,
             "agent": result.agent,
             "message": result.message,
             "error": result.error,

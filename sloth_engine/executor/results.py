@@ -25,6 +25,7 @@ class TaskResult:
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0
     started_at: float | None = None
+    attempt_started_at: float | None = None
     duration_s: float = 0.0
     agent: str = "local"
     message: str = ""

@@ -15,7 +15,7 @@ from typing import Any
 
 from sloth_engine.errors import LuaRuntimeError
 from sloth_engine.lua.sandbox import Sandbox, TaskScope
-from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec
+from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec, can_move
 
 from . import artifacts
 from .journal import Journal
@@ -75,14 +75,18 @@ class TaskRunner:
         error: str = "",
         **data: Any,
     ) -> None:
+        if not can_move(result.status, status):
+            raise RuntimeError(f"task {result.name}: invalid transition {result.status} -> {status}")
         result.status = status
         if message or status is TaskStatus.RUNNING:
             result.message = message
         result.error = error
         finished = status.finished
         now = time.time()
-        if status is TaskStatus.RUNNING and result.started_at is None:
-            result.started_at = now
+        if status is TaskStatus.RUNNING:
+            result.attempt_started_at = now
+            if result.started_at is None:
+                result.started_at = now
         if finished and result.started_at is not None:
             result.duration_s = now - result.started_at
         self.journal.attempt(result, now if finished else None)
@@ -167,8 +171,7 @@ class TaskRunner:
             delay = backoff_delay(policy, attempt)
             result.outputs = outcome.outputs
             result.message, result.error = outcome.message, outcome.error
-            result.status = outcome.status
-            self.journal.attempt(result, time.time())
+            self.journal.attempt(result, time.time(), outcome.status)
             self._set(
                 result,
                 TaskStatus.RETRYING,
