@@ -74,11 +74,19 @@ def load_file(
     env: ModuleEnv | None = None,
     sandbox: Sandbox | None = None,
     load_timeout: float = LOAD_TIMEOUT,
+    source: str | None = None,
 ) -> LoadedFile:
-    """Run a workflow file and return its definitions. Raises DslError on any problem."""
+    """Run a workflow file and return its definitions. Raises DslError on any problem.
+
+    With `source`, that text is loaded under the name `path` (an agent loading what a master
+    sent it) and the file itself is not read.
+    """
     file_path = Path(path)
     display = str(path)
-    source = read_source(file_path)
+    if source is None:
+        source = read_source(file_path)
+    elif len(source.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+        raise DslError(f"workflow source is over the {MAX_FILE_BYTES} byte limit", display)
     env = env or ModuleEnv()
     env.base_dir = file_path.resolve().parent
     if values is not None:

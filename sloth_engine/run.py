@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from sloth_engine.dsl import LoadedFile, load_file
+from sloth_engine.errors import DslError
 from sloth_engine.executor.dag import DagExecutor
 from sloth_engine.executor.journal import Journal, Listener
 from sloth_engine.executor.lua_pool import LuaPool
-from sloth_engine.executor.results import RunResult
+from sloth_engine.executor.remote import RemotePort
+from sloth_engine.executor.results import AttemptOutcome, RunResult, TaskResult
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.spec import LUA_FUNCTION, WorkflowSpec
@@ -64,7 +66,11 @@ class WorkflowRun:
     """One run of one workflow: its journal, executor and Lua workers."""
 
     def __init__(
-        self, request: RunRequest, loaded: LoadedFile | None, workflow: WorkflowSpec
+        self,
+        request: RunRequest,
+        loaded: LoadedFile | None,
+        workflow: WorkflowSpec,
+        remote: RemotePort | None = None,
     ) -> None:
         self.request = request
         self.workflow = workflow
@@ -86,7 +92,7 @@ class WorkflowRun:
             ctx.retry_delay = request.retry_delay
         self.ctx = ctx
         self.executor = DagExecutor(
-            workflow, TaskRunner(ctx, self.journal, self.lua), self.journal, request.max_parallel
+            workflow, TaskRunner(ctx, self.journal, self.lua, remote), self.journal, request.max_parallel
         )
 
     def _lua_pool(self, loaded: LoadedFile | None) -> LuaPool:
@@ -187,3 +193,55 @@ def _retry_delay(workflow: WorkflowSpec) -> float | None:
 
 def _no_event(kind: str, data: dict[str, Any]) -> None:
     return None
+
+
+async def run_delegated_attempt(
+    request: RunRequest,
+    *,
+    source: str,
+    workflow: str,
+    task: str,
+    run_id: str,
+    params: dict[str, Any],
+    inputs: dict[str, Any],
+    attempt: int = 1,
+) -> AttemptOutcome:
+    """Run one attempt of one task of a workflow sent by a master (the agent's side).
+
+    `request.path` names the file for messages; `source` is its text. Output lines reach
+    `request.listeners` as task.log events. Raises DslError when the source does not load.
+    """
+    loop = asyncio.get_running_loop()
+    journal = Journal(run_id, workflow, None)
+    journal.listeners.extend(request.listeners)
+    journal.bind(loop)
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(lambda: journal.event(kind, data=data))
+
+    def loader() -> LoadedFile:
+        return load_file(
+            request.path, values=request.values, env=module_env(request, None, emit), source=source
+        )
+
+    first = await asyncio.to_thread(loader)
+    spec = first.spec.get(workflow)
+    if spec is None or task not in spec.tasks:
+        raise DslError(f"workflow '{workflow}' has no task '{task}'", request.path)
+    lua = LuaPool(loader, 1, first)
+    ctx = RunContext(
+        run_id=run_id,
+        workflow=spec,
+        cwd=Path(spec.workdir).expanduser() if spec.workdir else request.cwd,
+        run_dir=request.home / "runs" / run_id,
+        params={},
+    )
+    runner = TaskRunner(ctx, journal, lua)
+    result = TaskResult(task, attempts=attempt)
+    task_spec = spec.tasks[task]
+    try:
+        cwd = Path(task_spec.workdir).expanduser() if task_spec.workdir else ctx.cwd
+        return await runner.execute_here(task_spec, result, cwd, params, inputs)
+    finally:
+        journal.flush()
+        lua.close()

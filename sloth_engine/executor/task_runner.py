@@ -20,6 +20,7 @@ from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec, 
 from . import artifacts
 from .journal import Journal
 from .lua_pool import LuaCall, LuaPool
+from .remote import RemotePort, RemoteTask
 from .results import AttemptOutcome, TaskResult
 from .retry import backoff_delay
 from .shell import ShellCommand, run_shell
@@ -57,7 +58,11 @@ class RunContext:
 
 
 class TaskRunner:
-    def __init__(self, ctx: RunContext, journal: Journal, lua: LuaPool | None) -> None:
+    def __init__(
+        self, ctx: RunContext, journal: Journal, lua: LuaPool | None, remote: RemotePort | None = None
+    ) -> None:
+        self.remote = remote
+        """Runs delegated tasks on agents; None on a machine without a master."""
         self.ctx = ctx
         self.wf = ctx.workflow
         self.journal = journal
@@ -236,13 +241,36 @@ class TaskRunner:
         return outcome
 
     async def _execute(
-        self,
-        spec: TaskSpec,
-        result: TaskResult,
-        cwd: Path,
-        params: dict[str, Any],
-        inputs: dict[str, Any],
+        self, spec: TaskSpec, result: TaskResult, cwd: Path, params: dict[str, Any], inputs: dict[str, Any]
     ) -> AttemptOutcome:
+        if not spec.placement.local:
+            if self.remote is not None:
+                task = RemoteTask(
+                    run_id=self.ctx.run_id,
+                    workflow=self.wf.name,
+                    task=spec.name,
+                    path=self.wf.path,
+                    params=params,
+                    inputs=inputs,
+                    timeout=spec.timeout,
+                    attempt=result.attempts,
+                    placement=spec.placement,
+                    config=self.wf.config,
+                )
+                outcome, result.agent = await self.remote.execute(task, self._sink(result))
+                return outcome
+            if not self.wf.config.get("fallback_local"):
+                text = (
+                    f"task '{spec.name}' is delegated to {spec.placement.describe()}, but this run has "
+                    "no master to find agents (use --master, or config.fallback_local = true)"
+                )
+                return AttemptOutcome(TaskStatus.FAILED, text, text)
+        return await self.execute_here(spec, result, cwd, params, inputs)
+
+    async def execute_here(
+        self, spec: TaskSpec, result: TaskResult, cwd: Path, params: dict[str, Any], inputs: dict[str, Any]
+    ) -> AttemptOutcome:
+        """One attempt of the task's command on this machine (also what an agent runs)."""
         if spec.command is None:
             return AttemptOutcome(TaskStatus.SUCCESS, "nothing to do")
         if spec.command != LUA_FUNCTION:

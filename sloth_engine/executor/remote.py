@@ -1,0 +1,37 @@
+"""The seam between the executor and whatever runs delegated tasks on agents.
+
+The engine knows nothing of the network: a master passes a RemotePort to the run, and an
+agent runs what it receives with `run_attempt_here`, through the same task runner as a local run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sloth_engine.spec import Placement
+
+from .results import AttemptOutcome
+
+
+@dataclass
+class RemoteTask:
+    """One attempt of a delegated task, as handed to whatever places it on an agent."""
+
+    run_id: str
+    workflow: str
+    task: str
+    path: str
+    params: dict[str, Any]
+    inputs: dict[str, Any]
+    timeout: float | None
+    attempt: int
+    placement: Placement
+    config: dict[str, Any]
+
+
+class RemotePort(Protocol):
+    async def execute(self, task: RemoteTask, sink: Callable[[str, str], None]) -> tuple[AttemptOutcome, str]:
+        """Run the attempt on a matching agent: (outcome, agent name)."""
+        ...
