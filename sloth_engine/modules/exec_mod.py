@@ -1,0 +1,216 @@
+"""`exec`: run a command and capture its output.
+
+`exec.run(cmd[, opts])`: `cmd` is a string (run by `/bin/sh -c`) or a list (argv, no shell).
+`opts`: `workdir` (default: the task's workdir, else the process cwd), `env` (merged over the
+host environment), `timeout` (seconds or `"30s"`), `input` (text for stdin; stdin is
+/dev/null otherwise). The result `{stdout, stderr, exit_code, success}` also behaves as its
+stdout: `tostring(r)`, `r .. "x"`, `r:match(...)`, `#r`. A failing command is not an error:
+check `r.success`. On its own timeout the command's process group is killed and the result
+has `exit_code = 124`. When the task is stopped (timeout, cancel) the process group is
+killed and exec.run raises. Output is returned, not logged.
+
+`exec.command(cmd, ...)`: the same; string arguments after `cmd` make an argv.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+from sloth_engine.durations import format_duration, parse_duration
+from sloth_engine.lua.sandbox import ModuleError, Sandbox
+from sloth_engine.modules import ModuleEnv
+
+POLL = 0.03
+TERM_GRACE = 0.2
+DRAIN_TIMEOUT = 1.0
+TIMEOUT_EXIT = 124
+
+_RESULT_LUA = """
+local string_, tostring_, rawget_, setmetatable_ = string, tostring, rawget, setmetatable
+local mt = {}
+mt.__tostring = function(r) return rawget_(r, "stdout") end
+mt.__concat = function(a, b) return tostring_(a) .. tostring_(b) end
+mt.__len = function(r) return #rawget_(r, "stdout") end
+mt.__index = function(r, key)
+  if key == "output" then return rawget_(r, "stdout") end
+  local method = string_[key]
+  if method == nil then return nil end
+  return function(self, ...)
+    if self == r then return method(rawget_(r, "stdout"), ...) end
+    return method(self, ...)
+  end
+end
+return function(stdout, stderr, exit_code)
+  return setmetatable_({
+    stdout = stdout, stderr = stderr, exit_code = exit_code, success = exit_code == 0,
+  }, mt)
+end
+"""
+
+
+def _argv(cmd: Any) -> tuple[list[str], bool]:
+    """The argv to start and whether it goes through the shell."""
+    if isinstance(cmd, str):
+        if not cmd.strip():
+            raise ValueError("exec.run: empty command")
+        return ["/bin/sh", "-c", cmd], True
+    if isinstance(cmd, list) and cmd:
+        if not all(isinstance(part, (str, int, float)) for part in cmd):
+            raise ValueError("exec.run: every argv item must be a string")
+        return [str(part) for part in cmd], False
+    raise ValueError("exec.run: command must be a string or a non-empty list of strings")
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ValueError(f"exec.run: env values must be strings, got {type(value).__name__}")
+
+
+def _environment(extra: Any) -> dict[str, str]:
+    env = dict(os.environ)
+    if extra is None:
+        return env
+    if not isinstance(extra, dict):
+        raise ValueError("exec.run: env must be a table of NAME = value")
+    env.update({str(key): _env_value(value) for key, value in extra.items()})
+    return env
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group, wait briefly, then SIGKILL whatever is left."""
+    for sig, grace in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if grace is not None:
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """Collect what is left after a kill; give up if an escaped grandchild keeps a pipe."""
+    try:
+        return proc.communicate(timeout=DRAIN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
+        return b"", b""
+
+
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", "replace")
+
+
+class _Run:
+    """One command started in its own session and watched until it ends."""
+
+    def __init__(self, sandbox: Sandbox, argv: list[str], shell: bool) -> None:
+        self.sandbox = sandbox
+        self.argv = argv
+        self.shell = shell
+
+    def execute(
+        self, cwd: str, env: dict[str, str], timeout: float | None, stdin: str | None
+    ) -> tuple[str, str, int]:
+        try:
+            proc = subprocess.Popen(
+                self.argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            if self.shell:
+                raise
+            return "", f"command not found: {self.argv[0]}", 127
+        except PermissionError:
+            if self.shell:
+                raise
+            return "", f"permission denied: {self.argv[0]}", 126
+        scope = self.sandbox.scope
+        with scope.lock:
+            scope.processes.add(proc)
+        try:
+            return self._watch(proc, timeout, stdin.encode() if stdin is not None else None)
+        finally:
+            with scope.lock:
+                scope.processes.discard(proc)
+
+    def _watch(
+        self, proc: subprocess.Popen[bytes], timeout: float | None, pending: bytes | None
+    ) -> tuple[str, str, int]:
+        deadline = time.monotonic() + timeout if timeout else None
+        while True:
+            try:
+                out, err = proc.communicate(input=pending, timeout=POLL)
+                return _text(out), _text(err), proc.returncode
+            except subprocess.TimeoutExpired:
+                pending = None  # communicate() keeps feeding what it was given first
+            reason = self.sandbox.guard.check()
+            if reason is not None:
+                _kill_group(proc)
+                _drain(proc)
+                raise ModuleError(reason)
+            if deadline is not None and time.monotonic() > deadline:
+                _kill_group(proc)
+                out, err = _drain(proc)
+                note = f"command timed out after {format_duration(timeout or 0)}"
+                stderr = _text(err)
+                if stderr and not stderr.endswith("\n"):
+                    stderr += "\n"
+                return _text(out), stderr + note, TIMEOUT_EXIT
+
+
+def install(sandbox: Sandbox, env: ModuleEnv) -> None:
+    make_result = sandbox.run_lua(_RESULT_LUA, "exec")
+
+    def workdir(value: Any) -> str:
+        base = sandbox.scope.workdir or os.getcwd()
+        if value is None or value == "":
+            return base
+        path = os.path.join(base, os.path.expanduser(str(value)))
+        if not os.path.isdir(path):
+            raise ModuleError(f"exec.run: workdir {path} does not exist")
+        return path
+
+    def run(cmd: Any = None, opts: Any = None) -> Any:
+        if opts is None:
+            opts = {}
+        if not isinstance(opts, dict):
+            raise ValueError("exec.run: options must be a table")
+        argv, shell = _argv(cmd)
+        raw_timeout = opts.get("timeout")
+        timeout = parse_duration(raw_timeout) if raw_timeout not in (None, "", 0) else None
+        stdin = opts.get("input", opts.get("stdin"))
+        out, err, code = _Run(sandbox, argv, shell).execute(
+            workdir(opts.get("workdir", opts.get("cwd"))),
+            _environment(opts.get("env")),
+            timeout,
+            None if stdin is None else str(stdin),
+        )
+        return make_result(out, err, code)
+
+    def command(cmd: Any = None, *rest: Any) -> Any:
+        opts = rest[-1] if rest and isinstance(rest[-1], dict) else None
+        args = rest[:-1] if opts is not None else rest
+        if args:
+            base = cmd if isinstance(cmd, list) else [cmd]
+            return run([*base, *args], opts)
+        return run(cmd, opts)
+
+    sandbox.set_module("exec", {"run": run, "command": command})
