@@ -81,7 +81,7 @@ def _sqlite(url: str) -> StoreLocation:
     if not rest or rest.startswith(":memory:") or rest.startswith("?"):
         raise StoreError(f"unsupported database URL '{url}': the store needs a file (sqlite:///PATH)")
     path = Path(rest.split("?", 1)[0]).expanduser()
-    return StoreLocation(kind="sqlite", path=str(path), display=f"sqlite:///{path}")
+    return StoreLocation(kind="sqlite", path=str(path), display=f"sqlite://{path}")
 
 
 def _postgresql(url: str) -> StoreLocation:

@@ -16,14 +16,18 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sloth_engine.errors import LockHeld, UsageError
+from sloth_engine.errors import LockHeld, StoreError, TaskCancelled, UsageError
 from sloth_engine.store.backend import Backend, Rollback
 
 FIRST_POLL_S = 0.002
 MAX_POLL_S = 0.05
+
+StopCheck = Callable[[], str | None] | None
+"""Called between polls: a reason to give up waiting (task timeout, cancel) or None."""
 
 _COLUMNS = "name, holder, token, acquired_at, expires_at, reason"
 _SELECT = f"SELECT {_COLUMNS} FROM locks WHERE name = ?"
@@ -73,13 +77,19 @@ class LockTable:
         self._renew_sql = sql(_RENEW)
         self._released = threading.Condition()
 
-    def lock(self, name: str, holder: str, ttl: float, wait: float, reason: str) -> LockGrant:
+    def lock(
+        self, name: str, holder: str, ttl: float, wait: float, reason: str, stop: StopCheck = None
+    ) -> LockGrant:
+        """Poll until granted; LockHeld after `wait`, TaskCancelled when `stop()` gives a reason."""
         deadline = time.monotonic() + wait
         delay = FIRST_POLL_S
         while True:
             outcome = self.try_lock(name, holder, ttl, reason)
             if isinstance(outcome, LockGrant):
                 return outcome
+            stopped = stop() if stop is not None else None
+            if stopped:
+                raise TaskCancelled(stopped)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LockHeld(name, outcome.holder, outcome.acquired_at, outcome.reason)
@@ -88,6 +98,19 @@ class LockTable:
             with self._released:
                 self._released.wait(pause)
             delay = min(delay * 1.5, MAX_POLL_S)
+
+    @contextmanager
+    def hold(
+        self, name: str, holder: str, ttl: float, wait: float, reason: str, stop: StopCheck = None
+    ) -> Iterator[LockGrant]:
+        """Hold `name` for the body: renewed every ttl/3 by a thread, released at the end."""
+        grant = self.lock(name, holder, ttl, wait, reason, stop)
+        keeper = _LeaseKeeper(self, grant, ttl)
+        try:
+            yield grant
+        finally:
+            keeper.stop()
+            self.unlock(name, grant.token, False)
 
     def try_lock(self, name: str, holder: str, ttl: float, reason: str) -> LockGrant | LockInfo:
         if not name or not holder:
@@ -146,6 +169,31 @@ class LockTable:
         if row is None or row[4] <= self._clock():
             return None
         return _info(row)
+
+
+class _LeaseKeeper:
+    """Renews a grant every ttl/3 from a daemon thread until stopped or the lease is lost."""
+
+    def __init__(self, table: LockTable, grant: LockGrant, ttl: float) -> None:
+        self._table, self._grant, self._ttl = table, grant, ttl
+        self._stopped = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._run, name=f"lease {grant.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._ttl / 3):
+            try:
+                renewed = self._table.renew(self._grant.name, self._grant.token, self._ttl)
+            except StoreError:
+                continue  # a transient failure: the lease still has two thirds left
+            if renewed is None:
+                self.lost = True
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 def _info(row: tuple) -> LockInfo:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import StateValueError, UsageError
 from sloth_engine.store.backend import Backend, Rollback
-from sloth_engine.store.locks import LockGrant, LockInfo, LockTable
+from sloth_engine.store.locks import LockGrant, LockInfo, LockTable, StopCheck
 from sloth_engine.store.values import decode, encode, same
 
 _COLUMNS = 'namespace, "key", "value", value_type, version, expires_at, owner, updated_at'
@@ -202,10 +203,30 @@ class StateStore:
     # ---- locks ----------------------------------------------------------------------
 
     def lock(
-        self, name: str, holder: str, ttl: float | str, wait: float | str = 0.0, reason: str = ""
+        self,
+        name: str,
+        holder: str,
+        ttl: float | str,
+        wait: float | str = 0.0,
+        reason: str = "",
+        stop: StopCheck = None,
     ) -> LockGrant:
         """Take the lease `name` for `ttl`, waiting up to `wait`; LockHeld if not obtained."""
-        return self._locks.lock(name, holder, _ttl(name, ttl), _seconds(wait, "wait"), reason)
+        seconds = _seconds(wait, "wait")
+        return self._locks.lock(name, holder, _ttl(name, ttl), seconds, reason, stop)
+
+    def hold(
+        self,
+        name: str,
+        holder: str,
+        ttl: float | str,
+        wait: float | str = 0.0,
+        reason: str = "",
+        stop: StopCheck = None,
+    ) -> AbstractContextManager[LockGrant]:
+        """`with state.hold(...) as grant:` the lease, renewed while the body runs, then released."""
+        seconds = _seconds(wait, "wait")
+        return self._locks.hold(name, holder, _ttl(name, ttl), seconds, reason, stop)
 
     def try_lock(self, name: str, holder: str, ttl: float | str, reason: str = "") -> LockGrant | LockInfo:
         """One attempt: the grant, or the current holder's LockInfo."""

@@ -1,0 +1,114 @@
+"""`runs list|show|logs`: the run history kept in the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .store_access import duration, fail, print_json, print_table, when, with_store
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    runs = sub.add_parser("runs", help="past and current runs, their tasks and output")
+    rsub = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
+    lst = rsub.add_parser("list", help="the most recent runs", parents=parents)
+    lst.add_argument("--workflow", "-w", help="only runs of this workflow")
+    lst.add_argument("--status", help="only runs with this status (running, succeeded, failed, ...)")
+    lst.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst.set_defaults(func=with_store(cmd_list))
+    show = rsub.add_parser(
+        "show", help="a run: its tasks, attempts, durations, errors, outputs", parents=parents
+    )
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(func=with_store(cmd_show))
+    logs = rsub.add_parser(
+        "logs", help="captured output of a run's tasks (stderr lines marked with !)", parents=parents
+    )
+    logs.add_argument("run_id")
+    logs.add_argument("task", nargs="?", help="only this task")
+    logs.set_defaults(func=with_store(cmd_logs))
+
+
+def cmd_list(args: argparse.Namespace, store: Any) -> int:
+    runs = store.runs.list_runs(workflow=args.workflow, status=args.status, limit=args.limit)
+    if args.json:
+        print_json(runs)
+        return 0
+    if not runs:
+        print("no runs recorded", file=sys.stderr)
+        return 0
+    rows = [
+        (
+            r["run_id"],
+            r["workflow"],
+            r["status"],
+            when(r["started_at"]),
+            duration(r["duration_s"]),
+            r["error"],
+        )
+        for r in runs
+    ]
+    print_table(("RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "ERROR"), rows)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, store: Any) -> int:
+    run = store.runs.get_run(args.run_id)
+    if run is None:
+        return fail(f"no run '{args.run_id}'")
+    if args.json:
+        print_json(run)
+        return 0
+    print(f"run       {run['run_id']}")
+    print(f"workflow  {run['workflow']}  ({run['file'] or '-'})")
+    if run["stack"]:
+        print(f"stack     {run['stack']}")
+    print(f"status    {run['status']}")
+    print(f"started   {when(run['started_at'])}   duration {duration(run['duration_s'])}")
+    if run["params"]:
+        print(f"params    {json.dumps(run['params'], ensure_ascii=False)}")
+    if run["error"]:
+        print(f"error     {run['error']}")
+    tasks = run["tasks"]
+    if not tasks:
+        print("no task attempts recorded")
+        return 0
+    print()
+    rows = [
+        (
+            t["task"],
+            t["attempt"],
+            t["status"],
+            duration(t["duration_s"]),
+            t["agent"] or "local",
+            t["exit_code"],
+            t["error"] or t["message"],
+            t["outputs"],
+        )
+        for t in tasks
+    ]
+    print_table(("TASK", "ATTEMPT", "STATUS", "DURATION", "AGENT", "EXIT", "ERROR/MESSAGE", "OUTPUTS"), rows)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, store: Any) -> int:
+    if store.runs.get_run(args.run_id, with_tasks=False) is None:
+        return fail(f"no run '{args.run_id}'")
+    lines = store.runs.get_logs(args.run_id, args.task)
+    if not lines:
+        which = f"task '{args.task}' of run" if args.task else "run"
+        print(f"no output captured for {which} {args.run_id}", file=sys.stderr)
+        return 0
+    attempts = {line["attempt"] for line in lines}
+    for line in lines:
+        if args.task is None:
+            prefix = f"[{line['task']}#{line['attempt']}] "
+        else:
+            prefix = f"[#{line['attempt']}] " if len(attempts) > 1 else ""
+        marker = "! " if line["stream"] == "stderr" else ""
+        print(f"{prefix}{marker}{line['line']}")
+    return 0
