@@ -186,6 +186,7 @@ def test_exec_stopped_by_guard_kills_the_process_group(lua: Lua) -> None:
 
 def test_time_sleep_is_interrupted_by_the_guard(lua: Lua) -> None:
     started = time.monotonic()
+    lua.sandbox.chunk_names.add("test.sloth")  # as the loader does for a workflow file
     fn = lua.sandbox.run_lua("return function()\n  time.sleep(30)\nend", "test.sloth")
     with pytest.raises(LuaRuntimeError, match="stopped") as info:
         lua.sandbox.call(fn, deadline=time.monotonic() + 0.3)

@@ -7,6 +7,7 @@ on Python objects is refused, so workflow code cannot reach the interpreter.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -18,6 +19,8 @@ from typing import Any
 import lupa.lua54 as lua54
 
 from sloth_engine.errors import LuaRuntimeError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
 MAX_DEPTH = 200
@@ -157,6 +160,9 @@ class Sandbox:
                 return (False, str(exc) or exc.__class__.__name__)
             except LuaError:
                 raise
+            except Exception as exc:  # the Lua boundary: a module bug is a Lua error, logged
+                log.exception("module function %s failed", getattr(fn, "__name__", fn))
+                return (False, f"internal error in {getattr(fn, '__name__', 'module')}: {exc}")
             if isinstance(result, tuple):
                 return (True, *(to_lua(r) for r in result))
             return (True, to_lua(result))
@@ -201,7 +207,11 @@ class Sandbox:
                 f"memory limit exceeded ({self.memory_limit // (1024 * 1024)} MB)"
             ) from None
         except LuaError as exc:
-            raise self.error(exc) from None
+            err = self.error(exc)
+            if self.guard.reason is not None and err.path not in self.chunk_names:
+                # Stopped inside Sloth Runner's own Lua: that place means nothing to the user.
+                raise LuaRuntimeError(self.guard.reason) from None
+            raise err from None
         finally:
             self.guard.reset(None)
 
