@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from typing import Any
 
 from sloth_engine.executor.results import RunResult
@@ -33,6 +32,7 @@ def json_text(results: list[RunResult]) -> str:
 
 def junit_xml(results: list[RunResult]) -> str:
     """One testsuite per workflow run, one testcase per task."""
+    import xml.etree.ElementTree as ET  # only when a report is asked for
     suites = ET.Element("testsuites")
     for run in results:
         failures = sum(t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) for t in run.tasks)

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json as _json
 from typing import Any
 
-import yaml as _yaml
-
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
 from sloth_engine.modules import ModuleEnv
 
@@ -72,6 +70,8 @@ def json_decode(text: Any) -> Any:
 
 
 def yaml_encode(value: Any = None) -> str:
+    import yaml as _yaml  # imported on use: it costs a whole run's start-up time
+
     try:
         return _yaml.safe_dump(plain(value), sort_keys=True, allow_unicode=True, default_flow_style=False)
     except _yaml.YAMLError as exc:
@@ -81,6 +81,8 @@ def yaml_encode(value: Any = None) -> str:
 def yaml_decode(text: Any) -> Any:
     if not isinstance(text, str):
         raise ModuleError("yaml decode: expected a string")
+    import yaml as _yaml
+
     try:
         return _yaml.safe_load(text)
     except _yaml.YAMLError as exc:

@@ -17,8 +17,6 @@ import socket
 import time
 from typing import Any
 
-import psutil
-
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 
@@ -61,6 +59,8 @@ def platform_facts() -> dict[str, Any]:
 
 
 def memory() -> dict[str, Any]:
+    import psutil
+
     mem = psutil.virtual_memory()
     return {
         "total": mem.total,
@@ -73,6 +73,8 @@ def memory() -> dict[str, Any]:
 
 
 def disk(mountpoint: str = "/") -> dict[str, Any]:
+    import psutil
+
     usage = psutil.disk_usage(mountpoint)
     return {
         "mountpoint": mountpoint,
@@ -84,6 +86,8 @@ def disk(mountpoint: str = "/") -> dict[str, Any]:
 
 
 def interfaces() -> list[dict[str, Any]]:
+    import psutil
+
     stats = psutil.net_if_stats()
     result = []
     for name, addrs in sorted(psutil.net_if_addrs().items()):
@@ -104,6 +108,8 @@ def interfaces() -> list[dict[str, Any]]:
 
 
 def uptime() -> float:
+    import psutil
+
     return max(0.0, time.time() - psutil.boot_time())
 
 
@@ -113,6 +119,8 @@ def load() -> dict[str, float]:
 
 
 def cpu() -> dict[str, Any]:
+    import psutil
+
     return {"count": psutil.cpu_count() or 0, "percent": psutil.cpu_percent(interval=None)}
 
 
@@ -131,7 +139,6 @@ def all_facts() -> dict[str, Any]:
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
-    psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
 
     def plain(fn: Any) -> Any:
         def call(opts: Any = None) -> Any:
@@ -142,6 +149,8 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
 
     def guarded(fn: Any) -> Any:
         def call(opts: Any = None) -> Any:
+            import psutil
+
             try:
                 return fn(opts)
             except psutil.Error as exc:  # not an OSError: would escape the sandbox's wrapper

@@ -10,10 +10,10 @@ line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
 from sloth_engine.modules import ModuleEnv
@@ -36,6 +36,9 @@ def _variables(value: Any) -> dict[str, Any]:
 
 
 def _environment(search: list[str]) -> SandboxedEnvironment:
+    import jinja2  # imported on first use: it costs a whole run's start-up time
+    from jinja2.sandbox import SandboxedEnvironment
+
     return SandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -45,6 +48,8 @@ def _environment(search: list[str]) -> SandboxedEnvironment:
 
 
 def _render(env: SandboxedEnvironment, source: str, variables: Any, name: str) -> str:
+    import jinja2
+
     try:
         return env.from_string(source).render(_variables(variables))
     except jinja2.TemplateSyntaxError as exc:
