@@ -139,3 +139,44 @@ class Event(Model):
 
     class Meta:
         table_name = "events"
+
+
+class Agent(Model):
+    """One row per agent name: a re-registering agent updates its row."""
+
+    name = TextField(primary_key=True)
+    instance_id = TextField(default="")
+    address = TextField(default="")
+    tags = TextField(default="{}")
+    status = TextField(index=True)
+    version = TextField(default="")
+    max_tasks = IntegerField(default=1)
+    heartbeat_interval_s = DoubleField(default=5.0)
+    registered_at = DoubleField()
+    connected_at = DoubleField(null=True)
+    last_heartbeat = DoubleField(null=True)
+    disconnected_at = DoubleField(null=True)
+    metrics = TextField(default="{}")
+    facts = TextField(default="{}")
+    modules = TextField(default="[]")
+
+    class Meta:
+        table_name = "agents"
+
+
+class RunSubmission(Model):
+    """What a client submitted to a master for a run, so a restarted master can resume it."""
+
+    run_id = TextField(primary_key=True)
+    path = TextField()
+    workflow = TextField()
+    source = TextField()
+    values = TextField(default="{}")
+    params = TextField(default="{}")
+    max_parallel = IntegerField(null=True)
+    stack = TextField(null=True)
+    delegate_to = TextField(null=True)
+    submitted_at = DoubleField()
+
+    class Meta:
+        table_name = "run_submissions"

@@ -70,7 +70,14 @@ def _v1(ctx: MigrationContext) -> None:
     ctx.execute("INSERT INTO lock_fencing (id, value) VALUES (1, 0)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "state, locks, run history, events", _v1),)
+def _v2(ctx: MigrationContext) -> None:
+    ctx.create_tables(ctx.models.Agent, ctx.models.RunSubmission)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "state, locks, run history, events", _v1),
+    Migration(2, "agents, run submissions (master)", _v2),
+)
 LATEST = MIGRATIONS[-1].version
 
 _VERSION_SQL = "SELECT MAX(version) FROM schema_version"
