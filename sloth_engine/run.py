@@ -62,6 +62,15 @@ def load(request: RunRequest) -> LoadedFile:
     return load_file(request.path, values=request.values, env=module_env(request, None, _no_event))
 
 
+@dataclass
+class Resume:
+    """A run that a previous process started and did not finish (a master restarting)."""
+
+    run_id: str
+    finished: dict[str, TaskResult] = field(default_factory=dict)
+    """Tasks that had ended: they keep their results and are not run again."""
+
+
 class WorkflowRun:
     """One run of one workflow: its journal, executor and Lua workers."""
 
@@ -71,10 +80,12 @@ class WorkflowRun:
         loaded: LoadedFile | None,
         workflow: WorkflowSpec,
         remote: RemotePort | None = None,
+        resume: Resume | None = None,
     ) -> None:
         self.request = request
         self.workflow = workflow
-        self.run_id = new_run_id()
+        self.resume = resume
+        self.run_id = resume.run_id if resume else new_run_id()
         stack = request.stack or workflow.stack
         self.journal = Journal(self.run_id, workflow.name, request.store, stack)
         self.journal.listeners.extend(request.listeners)
@@ -92,7 +103,11 @@ class WorkflowRun:
             ctx.retry_delay = request.retry_delay
         self.ctx = ctx
         self.executor = DagExecutor(
-            workflow, TaskRunner(ctx, self.journal, self.lua, remote), self.journal, request.max_parallel
+            workflow,
+            TaskRunner(ctx, self.journal, self.lua, remote),
+            self.journal,
+            request.max_parallel,
+            resume.finished if resume else None,
         )
 
     def _lua_pool(self, loaded: LoadedFile | None) -> LuaPool:
@@ -121,7 +136,7 @@ class WorkflowRun:
         store, wf = self.request.store, self.workflow
         if wf.workdir and wf.create_workdir:
             Path(wf.workdir).expanduser().mkdir(parents=True, exist_ok=True)
-        if store is not None:
+        if store is not None and self.resume is None:
             store.runs.create_run(
                 self.run_id,
                 wf.name,

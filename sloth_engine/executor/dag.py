@@ -27,12 +27,17 @@ class DagExecutor:
         runner: TaskRunner,
         journal: Journal,
         max_parallel: int | None = None,
+        finished: dict[str, TaskResult] | None = None,
     ) -> None:
         self.workflow = workflow
         self.runner = runner
         self.journal = journal
         self.max_parallel = max(1, max_parallel or workflow.max_parallel or os.cpu_count() or 1)
         self.results = {name: TaskResult(name) for name in workflow.tasks}
+        self._finished = {n for n, r in (finished or {}).items() if n in self.results and r.status.finished}
+        """Tasks a previous process of a resumed run finished: kept, never run again."""
+        for name in self._finished:
+            self.results[name] = (finished or {})[name]
         self._dependents = dependents(workflow)
         self._remaining = {n: len(t.depends_on) for n, t in workflow.tasks.items()}
         self._blocked_by: dict[str, str] = {}
@@ -91,7 +96,9 @@ class DagExecutor:
         return result
 
     async def _loop(self) -> None:
-        ready = deque(n for n, c in self._remaining.items() if c == 0)
+        ready = deque(n for n, c in self._remaining.items() if c == 0 and n not in self._finished)
+        for name in self._finished:
+            self._release(name, ready)
         while ready or self._running:
             while ready and len(self._running) < self.max_parallel and self._cancel_reason is None:
                 name = ready.popleft()
@@ -117,7 +124,7 @@ class DagExecutor:
                 if blocking and child not in self._blocked_by:
                     self._blocked_by[child] = self._blocked_by.get(current, current)
                 self._remaining[child] -= 1
-                if self._remaining[child] > 0:
+                if self._remaining[child] > 0 or child in self._finished:
                     continue
                 if child in self._blocked_by:
                     self.runner.skip(
