@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[RunEvent], None]
 
+FLUSH_WINDOW = 0.005
+"""Seconds transitions wait to be written together; announced only after the write."""
+
 EVENT_SEVERITY = {"task.failed": "error", "task.timeout": "error", "workflow.failed": "error"}
 
 
@@ -96,7 +99,11 @@ class Journal:
             self.flush()
             return
         self._scheduled = True
-        self._loop.call_soon(self.flush)
+        if self.store is None:
+            self._loop.call_soon(self.flush)
+        else:
+            # A short window lets the transitions of many ticks share one transaction.
+            self._loop.call_later(FLUSH_WINDOW, self.flush)
 
     def flush(self) -> None:
         self._scheduled = False

@@ -67,9 +67,10 @@ class LuaPool:
         """Run the call; returns (result, timed_out). Lua errors raise LuaRuntimeError."""
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, self._call_sync, call)
-        wait = None if call.timeout is None else call.timeout + STUCK_GRACE
         try:
-            return await asyncio.wait_for(asyncio.shield(future), wait)
+            if call.timeout is None:
+                return await asyncio.shield(future)
+            return await asyncio.wait_for(asyncio.shield(future), call.timeout + STUCK_GRACE)
         except TimeoutError:
             return None, True
         except asyncio.CancelledError:
