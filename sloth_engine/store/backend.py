@@ -31,10 +31,12 @@ class Backend:
 
     kind: str = ""
     begin_sql: str = "BEGIN"
-    for_update: str = ""
-    """Suffix locking the rows a write transaction reads (`FOR UPDATE` on PostgreSQL)."""
-    placeholder_rows: bool = False
-    """True when a write transaction must insert a row before it can lock it (PostgreSQL)."""
+    row_locks: bool = False
+    """True when concurrent writers are isolated by row locks (PostgreSQL), False when a write
+    transaction excludes every other writer (SQLite's BEGIN IMMEDIATE). With row locks, a
+    read-modify-write locks its row by an upsert and a lock grant is one statement."""
+    int_type: str = "INTEGER"
+    """The 64-bit integer type for CAST."""
     driver_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, display: str) -> None:
@@ -148,7 +150,7 @@ class Backend:
         if getattr(self._local, "in_txn", False):
             raise StoreError("nested store transactions are not supported")
         with self._writer():
-            self.execute(self.begin_sql)
+            self._begin()
             self._local.in_txn = True
             try:
                 yield
@@ -160,12 +162,18 @@ class Backend:
                 raise
             else:
                 self._local.in_txn = False
-                self.execute("COMMIT")
+                self._commit()
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
         """Serialises this process's write transactions where the database would anyway."""
         yield
+
+    def _begin(self) -> None:
+        self.execute(self.begin_sql)
+
+    def _commit(self) -> None:
+        self.execute("COMMIT")
 
     def _rollback(self) -> None:
         try:

@@ -37,6 +37,13 @@ _GRANT = (
     "holder = excluded.holder, token = excluded.token, acquired_at = excluded.acquired_at, "
     "expires_at = excluded.expires_at, reason = excluded.reason"
 )
+_GRANT_IN_ONE = (  # with row locks: take a token and grant in one statement, if free
+    "WITH t AS (UPDATE lock_fencing SET value = value + 1 WHERE id = 1 RETURNING value) "
+    f"INSERT INTO locks ({_COLUMNS}) SELECT ?, ?, t.value, ?, ?, ? FROM t "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token, "
+    "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, reason = excluded.reason "
+    "WHERE locks.expires_at <= ? RETURNING token"
+)
 _RENEW = (
     "UPDATE locks SET expires_at = ? WHERE name = ? AND token = ? AND expires_at > ? "
     "RETURNING holder, token, expires_at"
@@ -71,9 +78,9 @@ class LockTable:
         self._clock = clock
         sql = backend.sql
         self._select_sql = sql(_SELECT)
-        self._locked_select_sql = sql(_SELECT + backend.for_update)
         self._next_token_sql = sql(_NEXT_TOKEN)
         self._grant_sql = sql(_GRANT)
+        self._grant_in_one_sql = sql(_GRANT_IN_ONE)
         self._renew_sql = sql(_RENEW)
         self._released = threading.Condition()
 
@@ -113,26 +120,38 @@ class LockTable:
             self.unlock(name, grant.token, False)
 
     def try_lock(self, name: str, holder: str, ttl: float, reason: str) -> LockGrant | LockInfo:
+        """One attempt: the grant, or who holds the lock now."""
         if not name or not holder:
             raise UsageError("a lock needs a name and a holder")
-        current = self._live(self._b.query_one(self._select_sql, (name,)))
-        if current is not None:
-            return current
+        while True:
+            current = self._live(self._b.query_one(self._select_sql, (name,)))
+            if current is not None:
+                return current
+            grant = self._grant(name, holder, ttl, reason)
+            if grant is not None:
+                return grant
+            # Someone was granted it between our read and our attempt: report them.
+
+    def _grant(self, name: str, holder: str, ttl: float, reason: str) -> LockGrant | None:
+        """Grant `name` if it is free now. Every grant queues on the lock_fencing row."""
+        now = self._clock()
+        expires = now + ttl
+        if self._b.row_locks:
+            params = (name, holder, now, expires, reason, now)
+            row = self._b.query_one(self._grant_in_one_sql, params)
+            return LockGrant(name, holder, int(row[0]), expires) if row else None
         grant: LockGrant | None = None
         with self._b.transaction():
             token = self._b.query_one(self._next_token_sql)
-            current = self._live(self._b.query_one(self._locked_select_sql, (name,)))
-            if current is not None or token is None:
+            if token is None:
+                raise UsageError("the lock_fencing counter is missing: the store is not migrated")
+            if self._live(self._b.query_one(self._select_sql, (name,))) is not None:
                 raise Rollback
             now = self._clock()
-            params = (name, holder, int(token[0]), now, now + ttl, reason)
-            self._b.execute(self._grant_sql, params)
-            grant = LockGrant(name, holder, int(token[0]), now + ttl)
-        if grant is not None:
-            return grant
-        if current is None:
-            raise UsageError("the lock_fencing counter is missing: the store is not migrated")
-        return current
+            expires = now + ttl
+            self._b.execute(self._grant_sql, (name, holder, int(token[0]), now, expires, reason))
+            grant = LockGrant(name, holder, int(token[0]), expires)
+        return grant
 
     def renew(self, name: str, token: int, ttl: float) -> LockGrant | None:
         now = self._clock()

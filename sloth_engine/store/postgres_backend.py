@@ -14,8 +14,8 @@ _MIGRATION_LOCK_CLASS = 5107
 
 class PostgresBackend(Backend):
     kind = "postgresql"
-    for_update = " FOR UPDATE"
-    placeholder_rows = True
+    row_locks = True
+    int_type = "BIGINT"
 
     def __init__(self, dsn: str, display: str, schema: str | None = None) -> None:
         super().__init__(display)
@@ -50,35 +50,57 @@ class PostgresBackend(Backend):
         return text.replace("%", "%%").replace("?", "%s")
 
     def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._cursor()
-        try:
-            cur.execute(sql, params)
-            return cur.fetchall()
-        except self._pg.Error as exc:
-            raise self._failed(exc) from None
+        cur = self._run(sql, params)
+        return cur.fetchall()
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        cur = self._cursor()
-        try:
-            cur.execute(sql, params)
-            return cur.fetchone()
-        except self._pg.Error as exc:
-            raise self._failed(exc) from None
+        cur = self._run(sql, params)
+        return cur.fetchone()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        cur = self._cursor()
-        try:
-            cur.execute(sql, params)
-        except self._pg.Error as exc:
-            raise self._failed(exc) from None
+        self._run(sql, params)
 
     def insert_rows(self, head: str, width: int, tail: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
+        if getattr(self._local, "begin_pending", False):
+            self._run("SELECT 1", ())  # execute_values may send several statements: begin first
+        cur = self._cursor()
         try:
-            self._execute_values(self._cursor(), f"{head} VALUES %s {tail}", rows, page_size=1000)
+            self._execute_values(cur, f"{head} VALUES %s {tail}", rows, page_size=1000)
         except self._pg.Error as exc:
             raise self._failed(exc) from None
+
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+        cur = self._cursor()
+        try:
+            cur.execute(self._with_begin(sql), params)
+        except self._pg.Error as exc:
+            raise self._failed(exc) from None
+        return cur
+
+    # A transaction's BEGIN travels with its first statement: one round trip fewer.
+
+    def _begin(self) -> None:
+        self._local.begin_pending = True
+
+    def _with_begin(self, sql: str) -> str:
+        if getattr(self._local, "begin_pending", False):
+            self._local.begin_pending = False
+            return "BEGIN; " + sql
+        return sql
+
+    def _commit(self) -> None:
+        if getattr(self._local, "begin_pending", False):
+            self._local.begin_pending = False  # nothing was sent: nothing to commit
+            return
+        self.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if getattr(self._local, "begin_pending", False):
+            self._local.begin_pending = False
+            return
+        super()._rollback()
 
     def table_exists(self, name: str) -> bool:
         row = self.query_one("SELECT to_regclass(%s) IS NOT NULL", (name,))
