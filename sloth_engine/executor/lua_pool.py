@@ -1,10 +1,11 @@
-"""Run a workflow's Lua functions on worker threads, each with its own runtime.
+"""Run a workflow's Lua functions as coroutines of one runtime, driven by the event loop.
 
-A lupa runtime serialises every call into it, so one shared runtime would run the Lua tasks
-of a run one at a time. Each worker thread therefore loads the workflow file into a runtime of
-its own (a few milliseconds) and finds the task's function there by workflow and task name.
-Top-level code of a workflow file thus runs once per worker: tasks share data through their
-outputs and the state module, not through Lua globals.
+The workflow file is loaded once per run. Each Lua call (a task's command, a condition, a
+hook) runs as a coroutine resumed on the event loop's thread, so a task that only computes
+costs no thread hop. When it calls a blocking module function (exec.run, time.sleep, a lock
+wait), the coroutine yields the call; it runs on a worker thread while other tasks go on,
+and the coroutine resumes with the answer. Each call has its own guard: its deadline and
+cancel stop runaway Lua (the count hook) and blocking calls (which poll the guard).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +22,10 @@ from typing import Any
 
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import LuaRuntimeError
-from sloth_engine.lua.sandbox import ModuleError, Sandbox, TaskScope
+from sloth_engine.lua.sandbox import Guard, LuaError, ModuleError, Sandbox, TaskScope, invoke
 
 STUCK_GRACE = 2.0
-"""How long a stopped Lua call may take to notice before the run stops waiting for it."""
+"""How long a stopped blocking call may take to notice before the run stops waiting for it."""
 
 Loader = Callable[[], LoadedFile]
 
@@ -38,49 +38,28 @@ class LuaCall:
     task: str | None
     field: str
     args: Callable[[Sandbox], tuple[Any, ...]]
-    """Builds the Lua arguments inside the worker's runtime."""
+    """Builds the Lua arguments in the runtime."""
     scope: TaskScope
     timeout: float | None = None
 
 
 class LuaPool:
+    """The Lua side of one run: its runtime and the threads its blocking calls run on."""
+
     def __init__(self, loader: Loader, workers: int, first: LoadedFile | None = None) -> None:
         self._loader = loader
-        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="sloth-lua")
-        self._local = threading.local()
-        self._spare = first
-        self._spare_lock = threading.Lock()
-        self._active: dict[int, Sandbox] = {}
-        self._active_lock = threading.Lock()
+        self._loaded = first
+        self._threads = ThreadPoolExecutor(max(2, workers), thread_name_prefix="sloth-lua-io")
+        self._active: dict[int, tuple[TaskScope, Guard]] = {}
 
-    def _runtime(self) -> LoadedFile:
-        loaded = getattr(self._local, "loaded", None)
-        if loaded is None:
-            with self._spare_lock:
-                loaded, self._spare = self._spare, None
-            if loaded is None:
-                loaded = self._loader()
-            self._local.loaded = loaded
-        return loaded
+    def _file(self) -> LoadedFile:
+        if self._loaded is None:
+            self._loaded = self._loader()
+        return self._loaded
 
     async def call(self, call: LuaCall) -> tuple[Any, bool]:
         """Run the call; returns (result, timed_out). Lua errors raise LuaRuntimeError."""
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, self._call_sync, call)
-        try:
-            if call.timeout is None:
-                return await asyncio.shield(future)
-            return await asyncio.wait_for(asyncio.shield(future), call.timeout + STUCK_GRACE)
-        except TimeoutError:
-            return None, True
-        except asyncio.CancelledError:
-            self._stop(call.scope, "cancelled")
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(future, STUCK_GRACE)
-            raise
-
-    def _call_sync(self, call: LuaCall) -> tuple[Any, bool]:
-        loaded = self._runtime()
+        loaded = self._file()
         sandbox = loaded.sandbox
         if call.task is None:
             fn = loaded.workflow_function(call.workflow, call.field)
@@ -88,49 +67,113 @@ class LuaPool:
             fn = loaded.task_function(call.workflow, call.task, call.field)
         if fn is None:
             raise LuaRuntimeError(f"function {call.field} of {call.task or call.workflow} not found")
-        deadline = None if call.timeout is None else time.monotonic() + call.timeout
-        sandbox.scope = call.scope
-        ident = id(call.scope)
-        with self._active_lock:
-            self._active[ident] = sandbox
+        guard = Guard(deadline=None if call.timeout is None else time.monotonic() + call.timeout)
+        key = id(guard)
+        self._active[key] = (call.scope, guard)
         try:
-            args = call.args(sandbox)
-            result = sandbox.call(fn, *args, deadline=deadline)
-            return _plain(sandbox, result), False
-        except LuaRuntimeError:
-            if deadline is not None and time.monotonic() >= deadline:
-                return None, True
+            return await self._drive(sandbox, fn, call, guard)
+        except asyncio.CancelledError:
+            guard.cancel("cancelled")
+            kill_scope_processes(call.scope)
             raise
         finally:
-            with self._active_lock:
-                self._active.pop(ident, None)
-            sandbox.scope = TaskScope()
+            self._active.pop(key, None)
 
-    def _stop(self, scope: TaskScope, reason: str) -> None:
-        with self._active_lock:
-            sandbox = self._active.get(id(scope))
-        if sandbox is not None:
-            sandbox.guard.cancel(reason)
-        kill_scope_processes(scope)
+    async def _drive(self, sandbox: Sandbox, fn: Any, call: LuaCall, guard: Guard) -> tuple[Any, bool]:
+        co = sandbox.start(fn)
+        try:
+            return await self._steps(sandbox, co, call, guard)
+        finally:
+            sandbox.discard(co)
+
+    async def _steps(self, sandbox: Sandbox, co: int, call: LuaCall, guard: Guard) -> tuple[Any, bool]:
+        reply = self._enter(sandbox, call.scope, guard, call.args, sandbox)
+        while True:
+            outcome = self._enter(sandbox, call.scope, guard, sandbox.step, co, *reply)
+            if not isinstance(outcome, tuple):
+                outcome = (outcome,)  # lupa hands a single return value over bare
+            kind = outcome[0]
+            if kind == "done":
+                return _plain(sandbox, outcome[1:]), False
+            if kind == "error":
+                if guard.reason is not None:
+                    if guard.deadline is not None and time.monotonic() >= guard.deadline:
+                        return None, True
+                    raise LuaRuntimeError(guard.reason)
+                raise _task_error(sandbox, outcome[1] if len(outcome) > 1 else None)
+            answer = await self._offload(sandbox, call.scope, guard, outcome[1], outcome[2:])
+            if answer is None:
+                return None, True
+            reply = sandbox.lua_result(answer)
+
+    def _enter(
+        self, sandbox: Sandbox, scope: TaskScope, guard: Guard, action: Callable[..., Any], *args: Any
+    ) -> Any:
+        """Run `action(*args)` with the runtime working for this call's task."""
+        previous = sandbox.scope, sandbox.guard
+        sandbox.scope, sandbox.guard = scope, guard
+        try:
+            return action(*args)
+        except LuaError as exc:
+            raise sandbox.error(exc) from None
+        finally:
+            sandbox.scope, sandbox.guard = previous
+
+    async def _offload(
+        self, sandbox: Sandbox, scope: TaskScope, guard: Guard, index: int, lua_args: tuple[Any, ...]
+    ) -> tuple[bool, Any] | None:
+        """Run a blocking call on a thread; None when it outlived its task's deadline."""
+        try:
+            args = tuple(sandbox.to_py(a) for a in lua_args)
+        except ModuleError as exc:
+            return False, str(exc)
+        fn = sandbox.blocking_function(index)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._threads, _bound_call, sandbox, fn, args, scope, guard)
+        if guard.deadline is None:
+            return await asyncio.shield(future)
+        limit = max(0.0, guard.deadline - time.monotonic()) + STUCK_GRACE
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), limit)
+        except TimeoutError:
+            guard.cancel("stopped: time limit exceeded")
+            kill_scope_processes(scope)
+            return None
 
     def cancel_all(self, reason: str) -> None:
-        with self._active_lock:
-            active = list(self._active.values())
-        for sandbox in active:
-            sandbox.guard.cancel(reason)
-            kill_scope_processes(sandbox.scope)
+        for scope, guard in list(self._active.values()):
+            guard.cancel(reason)
+            kill_scope_processes(scope)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
-def _plain(sandbox: Sandbox, result: Any) -> Any:
+def _bound_call(
+    sandbox: Sandbox, fn: Callable[..., Any], args: tuple[Any, ...], scope: TaskScope, guard: Guard
+) -> tuple[bool, Any]:
+    sandbox.bind_thread(scope, guard)
     try:
-        if isinstance(result, tuple):
-            return tuple(sandbox.to_py(r, keep_functions=False) for r in result)
-        return sandbox.to_py(result, keep_functions=False)
+        return invoke(fn, args)
+    finally:
+        sandbox.bind_thread(None, None)
+
+
+def _task_error(sandbox: Sandbox, message: Any) -> LuaRuntimeError:
+    text = "error" if message is None else str(message)
+    if text == "not enough memory":
+        return LuaRuntimeError(f"memory limit exceeded ({sandbox.memory_limit // (1024 * 1024)} MB)")
+    return sandbox.error(Exception(text))
+
+
+def _plain(sandbox: Sandbox, values: tuple[Any, ...]) -> Any:
+    try:
+        converted = tuple(sandbox.to_py(v, keep_functions=False) for v in values)
     except ModuleError as exc:
         raise LuaRuntimeError(f"returned value cannot be kept: {exc}") from None
+    if not converted:
+        return None
+    return converted[0] if len(converted) == 1 else converted
 
 
 def kill_scope_processes(scope: TaskScope) -> None:

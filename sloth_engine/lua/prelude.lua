@@ -27,31 +27,104 @@ local function arm()
 end
 arm()
 
+local pack, unpack = table.pack, table.unpack
+local co_create, co_resume, co_status = coroutine.create, coroutine.resume, coroutine.status
+local co_yield, isyieldable = coroutine.yield, coroutine.isyieldable
+
+-- Blocking module calls (exec.run, time.sleep, ...) made inside a task's coroutine are not
+-- run here: the call is yielded up as an OFFLOAD request, Python runs it on a thread and
+-- resumes the task with the answer, so other tasks go on meanwhile. `offloading` is true
+-- only while Python resumes a task coroutine.
+local OFFLOAD = setmetatable({}, { __metatable = false, __tostring = function() return "offload" end })
+local offloading = false
+local direct_calls = {}
+
+-- Pass an offload request of an inner coroutine up to the task, or run it here when the
+-- context cannot yield (a C boundary) or offloading is off.
+local function forward(co, r, direct)
+  while r[1] and r[2] == OFFLOAD and co_status(co) == "suspended" do
+    local reply
+    if offloading and not direct and isyieldable() then
+      reply = pack(co_yield(unpack(r, 2, r.n)))
+    else
+      reply = pack(direct_calls[r[3]](unpack(r, 4, r.n)))
+    end
+    r = pack(co_resume(co, unpack(reply, 1, reply.n)))
+  end
+  return r
+end
+
 -- Coroutines do not inherit hooks: install the guard in every new one.
-local co_create, co_wrap, co_resume = coroutine.create, coroutine.wrap, coroutine.resume
 coroutine.create = function(fn)
   local co = co_create(fn)
   sethook(co, guard_hook, "", GUARD_EVERY)
   return co
 end
+coroutine.resume = function(co, ...)
+  local r = forward(co, pack(co_resume(co, ...)), false)
+  return unpack(r, 1, r.n)
+end
 coroutine.wrap = function(fn)
   local co = coroutine.create(fn)
   return function(...)
-    local res = table.pack(co_resume(co, ...))
-    if not res[1] then error(res[2], 2) end
-    return table.unpack(res, 2, res.n)
+    local r = forward(co, pack(co_resume(co, ...)), false)
+    if not r[1] then error(r[2], 2) end
+    return unpack(r, 2, r.n)
   end
+end
+-- For schedulers shared by every task of the runtime (goroutine): blocking calls made in
+-- their coroutines run in place, never suspending the task half-way through the scheduler.
+local function resume_direct(co, ...)
+  local r = forward(co, pack(co_resume(co, ...)), true)
+  return unpack(r, 1, r.n)
 end
 
 -- Wrap a Python function so its failures become ordinary Lua errors at the caller's line.
 -- The Python side returns (true, results...) or (false, message).
-local pack, unpack = table.pack, table.unpack
 local function wrap(fn)
   return function(...)
     local r = pack(fn(...))
     if not r[1] then error(r[2], 2) end
     return unpack(r, 2, r.n)
   end
+end
+
+local function wrap_blocking(fn, index)
+  direct_calls[index] = fn
+  return function(...)
+    local r
+    if offloading and isyieldable() then
+      r = pack(co_yield(OFFLOAD, index, ...))
+    else
+      r = pack(fn(...))
+    end
+    if not r[1] then error(r[2], 2) end
+    return unpack(r, 2, r.n)
+  end
+end
+
+-- Python drives a task as a coroutine, named by a number (a Lua thread does not cross into
+-- Python intact): start() makes it, step() resumes it once and says how it stopped:
+-- "done", values... | "offload", index, args... | "error", message; discard() forgets it.
+local running, next_handle = {}, 0
+local function start(fn)
+  next_handle = next_handle + 1
+  running[next_handle] = coroutine.create(fn)
+  return next_handle
+end
+local function step(handle, ...)
+  local co = running[handle]
+  offloading = true
+  local r = pack(co_resume(co, ...))
+  offloading = false
+  if not r[1] then running[handle] = nil return "error", r[2] end
+  if co_status(co) == "dead" then running[handle] = nil return "done", unpack(r, 2, r.n) end
+  if r[2] == OFFLOAD then return "offload", unpack(r, 3, r.n) end
+  running[handle] = nil
+  return "error", "coroutine.yield() outside a coroutine of the workflow"
+end
+local function discard(handle)
+  running[handle] = nil
 end
 
 -- print goes to the current task's log, never to the host's stdout.
@@ -106,4 +179,7 @@ local function caller(level)
   return nil, nil
 end
 
-return { wrap = wrap, arm = arm, identity = identity, caller = caller }
+return {
+  wrap = wrap, wrap_blocking = wrap_blocking, arm = arm, identity = identity, caller = caller,
+  start = start, step = step, discard = discard, resume_direct = resume_direct,
+}

@@ -7,6 +7,7 @@ on Python objects is refused, so workflow code cannot reach the interpreter.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -31,6 +32,9 @@ LuaMemoryError = lua54.LuaMemoryError
 lua_type = lua54.lua_type
 
 _PLACE = re.compile(r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
+
+
+_SERIALS = itertools.count(1)
 
 
 class ModuleError(Exception):
@@ -79,6 +83,8 @@ class TaskScope:
     log: Callable[[str, str], None] = lambda stream, line: None
     processes: set[Any] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    serial: int = field(default_factory=lambda: next(_SERIALS))
+    """Tells calls apart (modules keep per-call state under it)."""
 
 
 class Sandbox:
@@ -93,16 +99,27 @@ class Sandbox:
             attribute_handlers=(_deny_get, _deny_set),
             max_memory=memory_limit,
         )
-        self.guard = Guard()
-        self.scope = TaskScope()
+        self._guard = Guard()
+        self._scope = TaskScope()
+        self._local = threading.local()
+        self._blocking: list[Callable[..., Any]] = []
         self.context: dict[str, Any] = {}
         self.chunk_names: set[str] = set()
         """Names of loaded chunks, to restore names Lua shortened with '...' in messages."""
         prelude = resources.files("sloth_engine.lua").joinpath("prelude.lua").read_text()
         loader = self.lua.execute("return function(src) return load(src, '=prelude') end")
         chunk = loader(prelude)
-        helpers = chunk(self.guard.check, self._print)
+        helpers = chunk(self.check_guard, self._print)
         self._wrap = helpers["wrap"]
+        self._wrap_blocking = helpers["wrap_blocking"]
+        self.start = helpers["start"]
+        """`start(fn)`: a handle on a new coroutine running fn, with the guard hook installed."""
+        self.step = helpers["step"]
+        """`step(handle, ...)`: resume once; ("done", ...) | ("offload", i, args...) | ("error", msg)."""
+        self.discard = helpers["discard"]
+        """`discard(handle)`: forget a coroutine that will not be resumed again."""
+        self.resume_direct = helpers["resume_direct"]
+        """coroutine.resume for shared schedulers: blocking calls inside run in place."""
         self._arm = helpers["arm"]
         self._identity = helpers["identity"]
         self.caller = helpers["caller"]
@@ -111,6 +128,34 @@ class Sandbox:
         """The sandbox's text-only `load`, kept before workflow code can replace the global."""
         self._table_from = self.lua.table_from
         self._new_table = self.lua.table
+
+    # ---- the task this runtime works for ------------------------------------------------
+    # A worker thread running an offloaded call sees that call's task; the thread that
+    # resumes task coroutines sees whichever task it resumes now.
+
+    @property
+    def guard(self) -> Guard:
+        return getattr(self._local, "guard", None) or self._guard
+
+    @guard.setter
+    def guard(self, value: Guard) -> None:
+        self._guard = value
+
+    @property
+    def scope(self) -> TaskScope:
+        return getattr(self._local, "scope", None) or self._scope
+
+    @scope.setter
+    def scope(self, value: TaskScope) -> None:
+        self._scope = value
+
+    def check_guard(self) -> str | None:
+        return self.guard.check()
+
+    def bind_thread(self, scope: TaskScope | None, guard: Guard | None) -> None:
+        """Make this thread see the given task (None: back to the runtime's current one)."""
+        self._local.scope = scope
+        self._local.guard = guard
 
     # ---- values across the boundary -------------------------------------------------
 
@@ -142,38 +187,56 @@ class Sandbox:
 
     # ---- functions exposed to Lua ------------------------------------------------------
 
-    def function(self, fn: Callable[..., Any], *, raw_args: bool = False) -> Any:
+    def function(self, fn: Callable[..., Any], *, raw_args: bool = False, blocking: bool = False) -> Any:
         """Expose a Python function to Lua.
 
         Arguments arrive converted to Python (unless raw_args) and the result is converted
         back; a tuple result is several Lua return values. ModuleError, ValueError and
-        OSError raised by fn become a Lua error at the caller's line.
+        OSError raised by fn become a Lua error at the caller's line. A `blocking` function
+        (one that waits: a process, a sleep, a lock) called from a task is run on a worker
+        thread while other tasks go on; it must not touch Lua objects.
         """
-        to_py, to_lua = self.to_py, self.to_lua
+        to_py = self.to_py
 
         def call(*args: Any) -> Any:
             try:
                 if not raw_args:
                     args = tuple(to_py(a) for a in args)
-                result = fn(*args)
-            except (ModuleError, ValueError, OSError, TypeError, KeyError) as exc:
-                return (False, str(exc) or exc.__class__.__name__)
-            except LuaError:
-                raise
-            except Exception as exc:  # the Lua boundary: a module bug is a Lua error, logged
-                log.exception("module function %s failed", getattr(fn, "__name__", fn))
-                return (False, f"internal error in {getattr(fn, '__name__', 'module')}: {exc}")
-            if isinstance(result, tuple):
-                return (True, *(to_lua(r) for r in result))
-            return (True, to_lua(result))
+            except ModuleError as exc:
+                return (False, str(exc))
+            return self.lua_result(invoke(fn, args))
 
+        if blocking:
+            self._blocking.append(fn)
+            return self._wrap_blocking(call, len(self._blocking))
         return self._wrap(call)
 
-    def set_module(self, name: str, functions: dict[str, Callable[..., Any]], **extra: Any) -> Any:
-        """Install a global table `name` holding the given functions (and plain values)."""
+    def blocking_function(self, index: int) -> Callable[..., Any]:
+        return self._blocking[index - 1]
+
+    def lua_result(self, outcome: tuple[bool, Any]) -> tuple[Any, ...]:
+        """(ok, value) from `invoke` as the (true, values...) | (false, message) Lua expects."""
+        ok, value = outcome
+        if not ok:
+            return (False, value)
+        if isinstance(value, tuple):
+            return (True, *(self.to_lua(v) for v in value))
+        return (True, self.to_lua(value))
+
+    def set_module(
+        self,
+        name: str,
+        functions: dict[str, Callable[..., Any]],
+        blocking: set[str] | frozenset[str] = frozenset(),
+        **extra: Any,
+    ) -> Any:
+        """Install a global table `name` holding the given functions (and plain values).
+
+        Functions named in `blocking` wait on something (see `function`).
+        """
         table = self._new_table()
         for key, fn in functions.items():
-            table[key] = self.function(fn)
+            table[key] = self.function(fn, blocking=key in blocking)
         for key, value in extra.items():
             table[key] = self.to_lua(value)
         self.lua.globals()[name] = table
@@ -228,6 +291,19 @@ class Sandbox:
 
     def _print(self, text: str) -> None:
         self.scope.log("stdout", text)
+
+
+def invoke(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+    """Call a module function: (True, result) or (False, message for a Lua error)."""
+    try:
+        return True, fn(*args)
+    except (ModuleError, ValueError, OSError, TypeError, KeyError) as exc:
+        return False, str(exc) or exc.__class__.__name__
+    except LuaError:
+        raise
+    except Exception as exc:  # the Lua boundary: a module bug is a Lua error, logged
+        log.exception("module function %s failed", getattr(fn, "__name__", fn))
+        return False, f"internal error in {getattr(fn, '__name__', 'module')}: {exc}"
 
 
 def lua_error(exc: BaseException) -> LuaRuntimeError:

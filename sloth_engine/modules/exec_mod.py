@@ -213,4 +213,4 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             return run([*base, *args], opts)
         return run(cmd, opts)
 
-    sandbox.set_module("exec", {"run": run, "command": command})
+    sandbox.set_module("exec", {"run": run, "command": command}, blocking={"run", "command"})

@@ -37,8 +37,8 @@ from sloth_engine.modules.goroutine_sync import SYNC_LUA
 from sloth_engine.modules.time_mod import sleep_guarded
 
 _SCHEDULER = r"""
-local nap, stopped, report, clock, wall, scope_epoch = ...
-local co_create, co_resume, co_status = coroutine.create, coroutine.resume, coroutine.status
+local nap, stopped, report, clock, wall, scope_epoch, co_resume = ...
+local co_create, co_status = coroutine.create, coroutine.status
 local co_yield, co_running, co_close = coroutine.yield, coroutine.running, coroutine.close
 local pack, unpack = table.pack, table.unpack
 local pcall, error, type, tostring, tonumber = pcall, error, type, tostring, tonumber
@@ -87,17 +87,28 @@ local function step(p)
   if co_status(p.co) == "dead" then finish(p, unpack(r, 1, r.n)) end
 end
 
--- Goroutines belong to the task that started them. The runtime is reused by the next task,
--- which starts with none: a leftover sleeper never runs under another task's name.
-local epoch, resets = nil, {}
+-- Goroutines belong to the call (a task's command, a hook) that started them. Calls of
+-- several tasks interleave in one runtime (a task waiting on a process lets others run), so
+-- each call has its own world of goroutines; switching calls parks one world and resumes
+-- the other. A world whose goroutines have all ended is dropped.
+local epoch, resets, worlds = nil, {}, {}
 local function enter_task()
   local now_epoch = scope_epoch()
   if now_epoch == epoch then return end
-  for _, p in ipairs(procs) do
-    p.done, p.err, by_co[p.co] = true, "goroutine abandoned: its task ended", nil
+  if epoch ~= nil then
+    local live = false
+    for _, p in ipairs(procs) do
+      if not p.done then live = true break end
+    end
+    worlds[epoch] = live and { procs = procs, last_failure = last_failure, extra = {} } or nil
+    if live then
+      for _, reset in ipairs(resets) do reset(worlds[epoch].extra, true) end
+    end
   end
-  procs, last_failure, epoch = {}, nil, now_epoch
-  for _, reset in ipairs(resets) do reset() end
+  local world = worlds[now_epoch]
+  worlds[now_epoch] = nil
+  procs, last_failure, epoch = world and world.procs or {}, world and world.last_failure, now_epoch
+  for _, reset in ipairs(resets) do reset(world and world.extra or {}, false) end
 end
 
 local function start(fn, args, handled)
@@ -247,18 +258,13 @@ return M, kernel
 
 
 class _ScopeEpoch:
-    """Numbers the task scopes the sandbox runs under; a new number means a new task."""
+    """The serial number of the call the sandbox works for now: a new number, a new call."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.scope: object = None
-        self.count = 0
 
     def __call__(self) -> int:
-        if self.sandbox.scope is not self.scope:
-            self.scope = self.sandbox.scope  # held, so compared by identity, never by id()
-            self.count += 1
-        return self.count
+        return self.sandbox.scope.serial
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
@@ -272,11 +278,12 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         _SCHEDULER,
         "goroutine",
         sandbox.function(nap),
-        sandbox.function(sandbox.guard.check),
+        sandbox.function(sandbox.check_guard),
         sandbox.function(report),
         sandbox.function(time.monotonic),
         sandbox.function(time.time),
         sandbox.function(_ScopeEpoch(sandbox)),
+        sandbox.resume_direct,
     )
     sandbox.run_lua(SYNC_LUA, "goroutine", module, kernel)
     sandbox.globals()["goroutine"] = module

@@ -265,7 +265,10 @@ M.with_timeout = api(function(ms) return context(nil, clock() + (tonumber(ms) or
 M.with_cancel = api(function() local c = context(nil, nil); return c, c.cancel end)
 
 local pools = {}
-kernel.resets[#kernel.resets + 1] = function() pools = {} end
+-- Park (save) or resume the pools of a call's world of goroutines.
+kernel.resets[#kernel.resets + 1] = function(extra, save)
+  if save then extra.pools = pools else pools = extra.pools or {} end
+end
 M.pool_create = api(function(name, opts)
   local workers = floor(tonumber(type(opts) == "table" and opts.workers or opts) or 4)
   pools[name] = { name = name, workers = workers, free = workers, pending = 0, active = 0,

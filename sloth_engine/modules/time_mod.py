@@ -103,4 +103,5 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             "format_duration": lambda seconds: format_duration(float(seconds)),
             "since": since,
         },
+        blocking={"sleep"},
     )
