@@ -34,11 +34,13 @@ class DslError(SlothError):
 class CycleError(DslError):
     """The task dependencies of a workflow form a cycle."""
 
-    def __init__(self, cycle: list[str], path: str | None = None, workflow: str = "") -> None:
+    def __init__(
+        self, cycle: list[str], path: str | None = None, workflow: str = "", line: int | None = None
+    ) -> None:
         self.cycle = cycle
         self.workflow = workflow
         message = f"dependency cycle in workflow '{workflow}': " + " -> ".join(cycle)
-        super().__init__(message, path)
+        super().__init__(message, path, line)
 
 
 class TaskFailed(SlothError):

@@ -22,7 +22,7 @@ def check_graph(workflow: WorkflowSpec) -> None:
                     task.line or workflow.line,
                 )
             if dep == task.name:
-                raise CycleError([task.name, task.name], workflow.path, workflow.name)
+                raise CycleError([task.name, task.name], workflow.path, workflow.name, task.line)
     find_cycle({name: t.depends_on for name, t in workflow.tasks.items()}, workflow)
 
 
@@ -32,7 +32,10 @@ def find_cycle(deps: Mapping[str, Sequence[str]], workflow: WorkflowSpec) -> Non
         sorter.prepare()
     except graphlib.CycleError as exc:
         cycle = list(reversed(exc.args[1]))
-        raise CycleError(cycle, workflow.path, workflow.name) from None
+        # The line of the cycle's first task as written, else of the workflow.
+        lines = [workflow.tasks[n].line for n in cycle if workflow.tasks[n].line]
+        line = min(lines) if lines else workflow.line
+        raise CycleError(cycle, workflow.path, workflow.name, line) from None
 
 
 def levels(workflow: WorkflowSpec) -> list[list[str]]:
