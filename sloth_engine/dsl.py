@@ -40,6 +40,8 @@ class LoadedFile:
 
     spec: WorkflowFile
     sandbox: Sandbox
+    env: ModuleEnv = field(default_factory=ModuleEnv)
+    """What the runtime's modules reach; a run may point `emit_event` at its own journal."""
     task_functions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     workflow_functions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -98,7 +100,7 @@ def load_file(
     sandbox.globals()["values"] = lua_values
     sandbox.globals()["Values"] = lua_values
     _run_chunk(sandbox, source, display, load_timeout)
-    loaded = LoadedFile(WorkflowFile(display), sandbox)
+    loaded = LoadedFile(WorkflowFile(display), sandbox, env)
     _collect(loaded, dsl["registry"], display)
     return loaded
 

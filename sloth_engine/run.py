@@ -117,16 +117,26 @@ class WorkflowRun:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(lambda: self.journal.event(kind, data=data))
 
+        wanted = module_env(request, self.workflow, emit)
+
         def loader() -> LoadedFile:
-            return load_file(
-                request.path, values=request.values, env=module_env(request, self.workflow, emit)
-            )
+            return load_file(request.path, values=request.values, env=wanted)
+
+        first = None
+        same_env = loaded is not None and (loaded.env.namespace, loaded.env.store) == (
+            wanted.namespace,
+            request.store,
+        )
+        if loaded is not None and same_env:
+            # The file is already loaded with what this run needs: run in that runtime.
+            loaded.env.emit_event = emit
+            first = loaded
 
         workers = min(
             request.max_parallel or self.workflow.max_parallel or os.cpu_count() or 1,
             max(1, len(self.workflow.tasks)),
         )
-        return LuaPool(loader, workers, None)
+        return LuaPool(loader, workers, first)
 
     def cancel(self, reason: str = "interrupted") -> None:
         self.executor.cancel(reason)

@@ -439,12 +439,7 @@ def test_bad_input_exits_2_naming_the_file(case: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(reason="CycleError carries no line", strict=True))
-        if c == "cycle"
-        else c
-        for c in sorted(BAD_INPUTS)
-    ],
+    [c for c in sorted(BAD_INPUTS)],
 )
 def test_bad_input_names_the_line(case: str, tmp_path: Path) -> None:
     source, line, _ = BAD_INPUTS[case]
