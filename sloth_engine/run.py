@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -102,9 +104,10 @@ class WorkflowRun:
         if request.retry_delay is not None:
             ctx.retry_delay = request.retry_delay
         self.ctx = ctx
+        self.runner = TaskRunner(ctx, self.journal, self.lua, remote)
         self.executor = DagExecutor(
             workflow,
-            TaskRunner(ctx, self.journal, self.lua, remote),
+            self.runner,
             self.journal,
             request.max_parallel,
             resume.finished if resume else None,
@@ -139,7 +142,18 @@ class WorkflowRun:
         return LuaPool(loader, workers, first)
 
     def cancel(self, reason: str = "interrupted") -> None:
+        """Stop the run; safe to call from a signal handler while Lua code runs."""
+        if self.lua is not None:
+            self.lua.cancel_all(reason)  # trips the guard of Lua code running right now
         self.executor.cancel(reason)
+
+    def kill_processes(self) -> None:
+        """Last resort (a second Ctrl-C): kill every process group the run started, now."""
+        for pgid in list(self.runner.process_groups):
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)
+        if self.lua is not None:
+            self.lua.cancel_all("killed")
 
     async def execute(self) -> RunResult:
         self._loop = asyncio.get_running_loop()

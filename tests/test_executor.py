@@ -331,3 +331,55 @@ TaskDefinitions = { legacy = { tasks = {
 """,
     )
     assert result.tasks[1].message == "got first"
+
+
+def test_blocking_calls_of_lua_tasks_overlap(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    result, _ = run_file(
+        tmp_path,
+        f"""
+local function waiter(name, other)
+  return task(name):command(function()
+    fs.write("{marks}/" .. name, "started")
+    -- wait (in exec.run, a blocking call) until the other task has started too
+    local r = exec.run("for i in $(seq 100); do test -f {marks}/" .. other .. " && exit 0; sleep 0.05; done; exit 1")
+    return r.success, r.success and "saw " .. other or "never saw " .. other
+  end):timeout("10s")
+end
+workflow.define("both"):tasks({{ waiter("a", "b"), waiter("b", "a") }})
+""",
+        max_parallel=2,
+    )
+    assert statuses(result) == {"a": "success", "b": "success"}
+
+
+def test_goroutines_of_interleaved_tasks_stay_apart(tmp_path: Path) -> None:
+    result, _ = run_file(
+        tmp_path,
+        """
+local function fan(name, base)
+  return task(name):command(function()
+    local ch = goroutine.channel(10)
+    local wg = goroutine.wait_group()
+    for i = 1, 3 do
+      wg:add(1)
+      goroutine.spawn(function()
+        goroutine.sleep(20 * i)
+        ch:send(base + i)
+        wg:done()
+      end)
+    end
+    exec.run("sleep 0.05")   -- a blocking call at task level: the other task runs meanwhile
+    wg:wait()
+    local sum = 0
+    for _ = 1, 3 do sum = sum + ch:receive() end
+    return true, "sum", { sum = sum }
+  end):timeout("10s")
+end
+workflow.define("g"):tasks({ fan("x", 100), fan("y", 200) })
+""",
+        max_parallel=2,
+    )
+    assert statuses(result) == {"x": "success", "y": "success"}
+    assert [t.outputs["sum"] for t in result.tasks] == [306, 606]

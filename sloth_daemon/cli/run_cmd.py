@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -45,9 +46,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     run.add_argument("--max-parallel", type=int, metavar="N", help="tasks in flight at most")
     run.add_argument("--stack", help="stack the run belongs to")
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    run.add_argument(
-        "--show-output", action="store_true", help="print task output lines as they come"
-    )
+    run.add_argument("--show-output", action="store_true", help="print task output lines as they come")
     run.set_defaults(func=cmd_run)
 
 
@@ -129,14 +128,23 @@ async def _run_all(
     interrupted = False
     current: list[WorkflowRun] = []
 
-    def on_signal() -> None:
+    def on_signal(signum: int, frame: Any) -> None:
+        # A plain handler, not the loop's: it runs even while Lua code holds the loop
+        # (the guard hook calls into Python), and trips that code's guard.
         nonlocal interrupted
+        if interrupted:
+            print("interrupted again: exiting now", file=sys.stderr)
+            for run in current:
+                run.kill_processes()
+            os._exit(EXIT_INTERRUPTED)
         interrupted = True
         for run in current:
-            run.cancel("interrupted")
+            loop.call_soon_threadsafe(run.cancel, "interrupted")
+            if run.lua is not None:
+                run.lua.cancel_all("interrupted")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
+        signal.signal(sig, on_signal)
     results: list[RunResult] = []
     live = sys.stderr.isatty() and args.output == "text" and not args.show_output
     for workflow in workflows:

@@ -99,7 +99,7 @@ class LuaPool:
                 if guard.reason is not None:
                     if guard.deadline is not None and time.monotonic() >= guard.deadline:
                         return None, True
-                    raise LuaRuntimeError(guard.reason)
+                    raise asyncio.CancelledError(guard.reason)
                 raise _task_error(sandbox, outcome[1] if len(outcome) > 1 else None)
             answer = await self._offload(sandbox, call.scope, guard, outcome[1], outcome[2:])
             if answer is None:

@@ -36,6 +36,8 @@ class ShellCommand:
     env: dict[str, str] | None = None
     user: str | None = None
     timeout: float | None = None
+    groups: set[int] | None = None
+    """Where the running process group is registered, so a last-resort exit can kill it."""
 
 
 def argv_for(command: str) -> list[str]:
@@ -69,6 +71,16 @@ async def run_shell(cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
         return _failed(f"cannot run command: {exc.strerror}", 126)
     except OSError as exc:
         return _failed(f"cannot start command: {exc}", 126)
+    if cmd.groups is not None:
+        cmd.groups.add(proc.pid)
+    try:
+        return await _follow(proc, cmd, sink)
+    finally:
+        if cmd.groups is not None:
+            cmd.groups.discard(proc.pid)
+
+
+async def _follow(proc: asyncio.subprocess.Process, cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
     captured: dict[str, list[str]] = {"stdout": [], "stderr": []}
     readers = asyncio.gather(
         _pump(proc.stdout, "stdout", sink, captured["stdout"]),

@@ -67,6 +67,8 @@ class TaskRunner:
         self.wf = ctx.workflow
         self.journal = journal
         self.lua = lua
+        self.process_groups: set[int] = set()
+        """Process groups of the shell commands running now."""
         self._stop_status = TaskStatus.CANCELLED
         self._stop_reason = "cancelled"
 
@@ -380,7 +382,7 @@ class TaskRunner:
             "SLOTH_TASK": spec.name,
         }
         user = spec.user if spec.user and spec.user != _current_user() else None
-        return ShellCommand(command, str(cwd), env, user, spec.timeout)
+        return ShellCommand(command, str(cwd), env, user, spec.timeout, self.process_groups)
 
     def _workdir(self, spec: TaskSpec) -> Path:
         chosen = spec.workdir or self.wf.workdir

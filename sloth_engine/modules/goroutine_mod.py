@@ -170,6 +170,8 @@ local function drive(cond, wake)
       for _, at in pairs(timers) do if not soonest or at < soonest then soonest = at end end
       if not soonest then deadlock() end
       local why = nap(soonest - clock())
+      -- nap lets other tasks run meanwhile; one of them may have switched worlds.
+      enter_task()
       if why then fail(why) end
     end
   end
@@ -277,7 +279,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     module, kernel = sandbox.run_lua(
         _SCHEDULER,
         "goroutine",
-        sandbox.function(nap),
+        sandbox.function(nap, blocking=True),
         sandbox.function(sandbox.check_guard),
         sandbox.function(report),
         sandbox.function(time.monotonic),
