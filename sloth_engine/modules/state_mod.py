@@ -15,31 +15,37 @@ writes nothing. Setting nil deletes. The default namespace is the workflow's sta
 are store-wide (not namespaced), so the CLI and every workflow see the same locks. The default
 holder is "RUN_ID:TASK". `lock` waits `wait` (default 0; a bare number is the wait, as in the
 original) and holds for `ttl` (default 60s) unless renewed; `with_lock` waits up to 300s by
-default and renews the lease while fn runs. Waiting stops at the task's timeout or cancel.
+default and renews the lease while fn runs (until fn ends, or the task's time limit passes).
+
+Values are checked and encoded on the Lua thread; the store calls themselves are blocking
+calls (run on a worker thread while other tasks go on) on PostgreSQL, where each is a network
+round trip, and inline on SQLite, where most take microseconds. Lock waits are always blocking.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from fnmatch import fnmatchcase
 from typing import Any
 
 from sloth_engine.errors import LockHeld, SlothError
-from sloth_engine.lua.sandbox import LuaError, ModuleError, Sandbox, lua_type
+from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.store.locks import LeaseKeeper
+from sloth_engine.store.values import Encoded, encode
 
 DEFAULT_LOCK_TTL = 60.0
 DEFAULT_WITH_LOCK_WAIT = 300.0
 
 _SHIM = """
-local py_lock, py_unlock, py_renew, py_with_lock = ...
-local pack, unpack, setmetatable = table.pack, table.unpack, setmetatable
+local py = ...
+local pack, unpack, pairs, type, error, pcall = table.pack, table.unpack, pairs, type, error, pcall
 local methods = {}
-function methods:unlock() return py_unlock(self) end
+function methods:unlock() return py.unlock(self) end
 function methods:renew(ttl)
-  local status, value = py_renew(self.name, self.token, ttl)
+  local status, value = py.renew(self.name, self.token, ttl)
   if status == "error" then error(value, 2) end
   if status == "lost" then return false, value end
   self.expires_at = value
@@ -51,73 +57,80 @@ local function grant(name, status, a, b, c)
   if status == "held" then return nil, a end
   return setmetatable({ name = name, holder = a, token = b, expires_at = c }, handle_mt)
 end
-local function lock(name, opts) return grant(name, py_lock(name, opts)) end
-local function try_lock(name, ttl) return grant(name, py_lock(name, { ttl = ttl })) end
-local function with_lock(name, fn, opts)
-  if type(fn) ~= "function" then
-    error("state.with_lock: the second argument must be a function", 2)
-  end
-  local r = pack(py_with_lock(name, fn, opts))
-  if r[1] == "ok" then return unpack(r, 2, r.n) end
-  if r[1] == "raise" then error(r[2], 0) end
-  error(r[2], 2)
+local shared = { unlock = py.unlock }
+function shared.lock(name, opts) return grant(name, py.lock(name, opts)) end
+function shared.try_lock(name, ttl) return grant(name, py.lock(name, { ttl = ttl })) end
+function shared.with_lock(name, fn, opts)
+  if type(fn) ~= "function" then error("state.with_lock: the second argument must be a function", 2) end
+  local status, token = py.acquire(name, opts)
+  if status ~= "ok" then error(token, 2) end
+  local r = pack(pcall(fn))
+  py.release(name, token)
+  if not r[1] then error(r[2], 0) end
+  return unpack(r, 2, r.n)
 end
-return lock, try_lock, with_lock
+local function encoded(key, value)
+  if value == nil then return nil end
+  local text, kind = py.encode(key, value)
+  if text == nil then error(kind, 3) end
+  return text, kind
+end
+local make
+make = function(ns)
+  local t = {}
+  for k, f in pairs(shared) do t[k] = f end
+  function t.get(key, default) return py.get(ns, key, default) end
+  function t.exists(key) return py.exists(ns, key) end
+  function t.delete(key) return py.delete(ns, key) end
+  function t.keys(pattern) return py.keys(ns, pattern) end
+  function t.increment(key, delta) return py.increment(ns, key, delta) end
+  function t.set(key, value, ttl)
+    if value == nil then return py.delete(ns, key) end
+    local text, kind = encoded(key, value)
+    return py.set(ns, key, text, kind, ttl)
+  end
+  function t.set_with_ttl(key, value, ttl)
+    if ttl == nil then error("state.set_with_ttl: a ttl is required", 2) end
+    local text, kind = encoded(key, value)
+    return py.set(ns, key, text, kind, ttl)
+  end
+  function t.compare_and_swap(key, old, new)
+    local old_text, old_kind = encoded(key, old)
+    local new_text, new_kind = encoded(key, new)
+    return py.cas(ns, key, old_text, old_kind, new_text, new_kind)
+  end
+  function t.namespace(name)
+    if type(name) ~= "string" or name == "" then
+      error("state.namespace: expected a non-empty namespace name", 2)
+    end
+    return make(name)
+  end
+  return t
+end
+return make
 """
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     api = _StateApi(sandbox, env)
-    unlock = sandbox.function(api.unlock)
-    lock, try_lock, with_lock = sandbox.run_lua(
-        _SHIM,
-        "state",
-        sandbox.function(api.lock, raw_args=True),
-        unlock,
-        sandbox.function(api.renew),
-        sandbox.function(api.with_lock, raw_args=True),
-    )
-    shared = {"lock": lock, "try_lock": try_lock, "unlock": unlock, "with_lock": with_lock}
-
-    def namespace(name: Any = None) -> Any:
-        if not isinstance(name, str) or not name:
-            raise ModuleError("state.namespace: expected a non-empty namespace name")
-        return _table(sandbox, api, name, shared)
-
-    shared["namespace"] = sandbox.function(namespace)
-    sandbox.globals()["state"] = _table(sandbox, api, env.namespace or "default", shared)
-
-
-def _table(sandbox: Sandbox, api: _StateApi, ns: str, shared: dict[str, Any]) -> Any:
-    """The `state` table for namespace `ns`."""
-    table = sandbox.lua.table()
-    plain = {
-        "get": lambda key=None, default=None: api.get(ns, key, default),
-        "delete": lambda key=None: api.call(lambda st, k: st.delete(ns, k), key),
-        "exists": lambda key=None: api.call(lambda st, k: st.exists(ns, k), key),
-        "keys": lambda pattern=None: api.keys(ns, pattern),
-        "increment": lambda key=None, delta=1: api.increment(ns, key, delta),
-    }
-    for name, fn in plain.items():
-        table[name] = sandbox.function(fn)
-    raw = {
-        "set": lambda key=None, value=None, ttl=None: api.set(ns, key, value, ttl),
-        "set_with_ttl": lambda key=None, value=None, ttl=None: api.set(ns, key, value, ttl, True),
-        "compare_and_swap": lambda key=None, old=None, new=None: api.cas(ns, key, old, new),
-    }
-    for name, fn in raw.items():
-        table[name] = sandbox.function(fn, raw_args=True)
-    for name, fn in shared.items():
-        table[name] = fn
-    return table
+    on_pg = env.store is not None and getattr(env.store, "kind", "") == "postgresql"
+    store_calls = {"get", "exists", "delete", "keys", "increment", "set", "cas", "unlock", "renew", "release"}
+    waits = {"lock", "acquire"}
+    py = sandbox.lua.table()
+    for name in store_calls | waits:
+        py[name] = sandbox.function(getattr(api, name), blocking=name in waits or on_pg)
+    py["encode"] = sandbox.function(api.encode, raw_args=True)
+    make = sandbox.run_lua(_SHIM, "state", py)
+    sandbox.globals()["state"] = make(env.namespace or "default")
 
 
 class _StateApi:
-    """The Python side of the module: argument checks, conversions, errors as Lua errors."""
+    """The Python side: arguments checked, errors turned into Lua errors or status answers."""
 
     def __init__(self, sandbox: Sandbox, env: ModuleEnv) -> None:
         self._sandbox = sandbox
         self._env = env
+        self._kept: dict[int, LeaseKeeper] = {}
 
     @property
     def store(self) -> Any:
@@ -131,52 +144,68 @@ class _StateApi:
             return f"{scope.run_id}:{scope.task_name}"
         return f"lua:{os.getpid()}"
 
-    def call(self, fn: Callable[[Any, str], Any], key: Any) -> Any:
-        state = self.store
-        key = _key(key)
+    def _call(self, fn: Callable[[Any], Any]) -> Any:
         try:
-            return fn(state, key)
+            return fn(self.store)
         except SlothError as exc:
             raise ModuleError(str(exc)) from None
 
-    def get(self, ns: str, key: Any, default: Any) -> Any:
-        return self.call(lambda st, k: st.get(ns, k, default), key)
+    # ---- values (on the Lua thread) --------------------------------------------------
 
-    def keys(self, ns: str, pattern: Any) -> list[str]:
+    def encode(self, key: Any = None, value: Any = None) -> tuple[Any, Any]:
+        """(json text, type) for a Lua value, or (nil, message naming the key)."""
+        try:
+            name = _key(key)
+            data = self._sandbox.to_py(value, keep_functions=False)
+            return encode(name, data)
+        except ModuleError as exc:
+            return None, f"state key '{key}': {exc}, nothing was stored"
+        except SlothError as exc:
+            return None, f"{exc}, nothing was stored"
+
+    # ---- store calls ------------------------------------------------------------------
+
+    def get(self, ns: str, key: Any = None, default: Any = None) -> Any:
+        return self._call(lambda st: st.get(ns, _key(key), default))
+
+    def exists(self, ns: str, key: Any = None) -> bool:
+        return self._call(lambda st: st.exists(ns, _key(key)))
+
+    def delete(self, ns: str, key: Any = None) -> bool:
+        return self._call(lambda st: st.delete(ns, _key(key)))
+
+    def keys(self, ns: str, pattern: Any = None) -> list[str]:
         """Keys starting with `pattern`, or matching it as a glob when it has * ? or [."""
         text = "" if pattern is None else str(pattern)
         cut = min((i for i, ch in enumerate(text) if ch in "*?["), default=len(text))
-        try:
-            keys = self.store.keys(ns, text[:cut])
-        except SlothError as exc:
-            raise ModuleError(str(exc)) from None
+        keys = self._call(lambda st: st.keys(ns, text[:cut]))
         return keys if cut == len(text) else [k for k in keys if fnmatchcase(k, text)]
 
-    def increment(self, ns: str, key: Any, delta: Any) -> Any:
-        return self.call(lambda st, k: st.increment(ns, k, delta, owner=self.holder()), key)
+    def increment(self, ns: str, key: Any = None, delta: Any = 1) -> Any:
+        step = 1 if delta is None else delta
+        return self._call(lambda st: st.increment(ns, _key(key), step, owner=self.holder()))
 
-    def set(self, ns: str, key: Any, value: Any, ttl: Any, ttl_required: bool = False) -> bool:
-        name = _key(key)
-        if ttl_required and ttl is None:
-            raise ModuleError(f"state.set_with_ttl: key '{name}': a ttl is required")
-        data = self._data(name, value)
-        self.call(lambda st, k: st.set(ns, k, data, ttl=ttl, owner=self.holder()), name)
+    def set(self, ns: str, key: str, text: str, kind: Any, ttl: Any = None) -> bool:
+        value = Encoded(text, kind)
+        self._call(lambda st: st.set(ns, key, value, ttl=ttl, owner=self.holder()))
         return True
 
-    def cas(self, ns: str, key: Any, old: Any, new: Any) -> bool:
-        name = _key(key)
-        expected, data = self._data(name, old), self._data(name, new)
-        return self.call(lambda st, k: st.compare_and_swap(ns, k, expected, data, owner=self.holder()), name)
+    def cas(
+        self,
+        ns: str,
+        key: Any,
+        old_text: Any = None,
+        old_kind: Any = None,
+        new_text: Any = None,
+        new_kind: Any = None,
+    ) -> bool:
+        old = Encoded(old_text, old_kind) if old_text is not None else None
+        new = Encoded(new_text, new_kind) if new_text is not None else None
+        return self._call(lambda st: st.compare_and_swap(ns, _key(key), old, new, owner=self.holder()))
 
-    def _data(self, key: str, value: Any) -> Any:
-        try:
-            return self._sandbox.to_py(value, keep_functions=False)
-        except ModuleError as exc:
-            raise ModuleError(f"state key '{key}': {exc}, nothing was stored") from None
+    # ---- locks (status answers for the shim: errors at the caller's line) --------------
 
-    # ---- locks (answers for the Lua shim: a status first, never an exception) ----------
-
-    def lock(self, name: Any, opts: Any = None) -> tuple[Any, ...]:
+    def lock(self, name: Any = None, opts: Any = None) -> tuple[Any, ...]:
         try:
             ttl, wait, reason, holder = self._lock_options(name, opts, 0.0)
             grant = self.store.lock(name, holder, ttl, wait, reason, stop=self._sandbox.guard.check)
@@ -186,7 +215,7 @@ class _StateApi:
             return ("error", str(exc))
         return ("ok", grant.holder, grant.token, grant.expires_at)
 
-    def renew(self, name: Any, token: Any, ttl: Any = None) -> tuple[Any, ...]:
+    def renew(self, name: Any = None, token: Any = None, ttl: Any = None) -> tuple[Any, ...]:
         try:
             grant = self.store.renew(str(name), int(token), DEFAULT_LOCK_TTL if ttl is None else ttl)
         except (SlothError, ModuleError, ValueError, TypeError) as exc:
@@ -196,47 +225,52 @@ class _StateApi:
         return ("ok", grant.expires_at)
 
     def unlock(self, target: Any = None) -> bool:
-        state = self.store
-        try:
-            if isinstance(target, dict):
-                return bool(state.unlock(str(target.get("name")), int(target.get("token") or 0)))
-            if isinstance(target, str) and target:
-                return bool(state.unlock(target, self.holder()))
-        except SlothError as exc:
-            raise ModuleError(str(exc)) from None
+        if isinstance(target, dict) and target.get("token") is not None:
+            return self._call(lambda st: st.unlock(str(target.get("name")), int(target["token"])))
+        if isinstance(target, str) and target:
+            return self._call(lambda st: st.unlock(target, self.holder()))
         raise ModuleError("state.unlock: expected a lock name or the handle state.lock returned")
 
-    def with_lock(self, name: Any, fn: Any, opts: Any = None) -> tuple[Any, ...]:
-        # The pcall happens here, in Python: after a task timeout the guard fails every Lua
-        # instruction, so a Lua-side cleanup would never run, while this ExitStack always does.
-        with ExitStack() as held:
-            try:
-                ttl, wait, reason, holder = self._lock_options(name, opts, DEFAULT_WITH_LOCK_WAIT)
-                stop = self._sandbox.guard.check
-                held.enter_context(self.store.hold(name, holder, ttl, wait, reason, stop=stop))
-            except (SlothError, ModuleError, ValueError) as exc:
-                return ("error", f"state.with_lock: {exc}")
-            try:
-                result = fn()
-            except LuaError as exc:
-                return ("raise", str(exc).split("\nstack traceback:", 1)[0])
-        return ("ok", *result) if isinstance(result, tuple) else ("ok", result)
+    def acquire(self, name: Any = None, opts: Any = None) -> tuple[Any, ...]:
+        """with_lock's grant, kept alive until `release` (or until the task's limit passes)."""
+        guard = self._sandbox.guard
+        deadline = guard.deadline
+
+        def stopped() -> str | None:
+            if deadline is not None and time.monotonic() > deadline:
+                return "time limit passed"
+            return guard.check()
+
+        try:
+            ttl, wait, reason, holder = self._lock_options(name, opts, DEFAULT_WITH_LOCK_WAIT)
+            grant = self.store.lock(name, holder, ttl, wait, reason, stop=guard.check)
+            keeper = self.store.keep(grant, ttl, stop=stopped)
+        except (SlothError, ModuleError, ValueError) as exc:
+            return ("error", f"state.with_lock: {exc}")
+        self._kept = {t: k for t, k in self._kept.items() if not k.finished}
+        self._kept[grant.token] = keeper
+        return ("ok", grant.token)
+
+    def release(self, name: Any = None, token: Any = None) -> bool:
+        keeper = self._kept.pop(int(token), None) if token is not None else None
+        if keeper is None:
+            return self._call(lambda st: st.unlock(str(name), int(token)))
+        try:
+            return keeper.release()
+        except SlothError as exc:
+            raise ModuleError(str(exc)) from None
 
     def _lock_options(self, name: Any, opts: Any, wait_default: float) -> tuple[Any, Any, str, str]:
         if not isinstance(name, str) or not name:
             raise ModuleError("a lock needs a non-empty name")
         if opts is None or isinstance(opts, (int, float, str)):
-            wait = wait_default if opts is None else opts
-            return DEFAULT_LOCK_TTL, wait, "", self.holder()
-        if lua_type(opts) != "table":
+            return DEFAULT_LOCK_TTL, wait_default if opts is None else opts, "", self.holder()
+        if not isinstance(opts, dict):
             raise ModuleError(f"lock '{name}': options must be a table {{ttl=, wait=}}")
-        options = self._sandbox.to_py(opts, keep_functions=False)
-        if not isinstance(options, dict):
-            raise ModuleError(f"lock '{name}': options must be a table {{ttl=, wait=}}")
-        ttl = options.get("ttl") if options.get("ttl") is not None else DEFAULT_LOCK_TTL
-        wait = options.get("wait") if options.get("wait") is not None else wait_default
-        holder = str(options.get("holder") or self.holder())
-        return ttl, wait, str(options.get("reason") or ""), holder
+        ttl = opts.get("ttl") if opts.get("ttl") is not None else DEFAULT_LOCK_TTL
+        wait = opts.get("wait") if opts.get("wait") is not None else wait_default
+        holder = str(opts.get("holder") or self.holder())
+        return ttl, wait, str(opts.get("reason") or ""), holder
 
 
 def _key(key: Any) -> str:

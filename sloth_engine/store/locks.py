@@ -13,6 +13,7 @@ expiry); a release in this process wakes this process's waiters at once.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -25,6 +26,9 @@ from sloth_engine.store.backend import Backend, Rollback
 
 FIRST_POLL_S = 0.002
 MAX_POLL_S = 0.05
+
+KEEPER_TICK_S = 0.25
+"""How often a LeaseKeeper looks at its stop check (it renews every ttl/3)."""
 
 StopCheck = Callable[[], str | None] | None
 """Called between polls: a reason to give up waiting (task timeout, cancel) or None."""
@@ -111,13 +115,11 @@ class LockTable:
         self, name: str, holder: str, ttl: float, wait: float, reason: str, stop: StopCheck = None
     ) -> Iterator[LockGrant]:
         """Hold `name` for the body: renewed every ttl/3 by a thread, released at the end."""
-        grant = self.lock(name, holder, ttl, wait, reason, stop)
-        keeper = _LeaseKeeper(self, grant, ttl)
+        keeper = LeaseKeeper(self, self.lock(name, holder, ttl, wait, reason, stop), ttl)
         try:
-            yield grant
+            yield keeper.grant
         finally:
-            keeper.stop()
-            self.unlock(name, grant.token, False)
+            keeper.release()
 
     def try_lock(self, name: str, holder: str, ttl: float, reason: str) -> LockGrant | LockInfo:
         """One attempt: the grant, or who holds the lock now."""
@@ -190,29 +192,51 @@ class LockTable:
         return _info(row)
 
 
-class _LeaseKeeper:
-    """Renews a grant every ttl/3 from a daemon thread until stopped or the lease is lost."""
+class LeaseKeeper:
+    """Keeps a grant alive from a daemon thread (renewing every ttl/3) until `release()`.
 
-    def __init__(self, table: LockTable, grant: LockGrant, ttl: float) -> None:
-        self._table, self._grant, self._ttl = table, grant, ttl
+    If `stop()` reports a reason (the task holding it timed out or was cancelled, so it will
+    never call release), the keeper releases the lock itself.
+    """
+
+    def __init__(self, table: LockTable, grant: LockGrant, ttl: float, stop: StopCheck = None) -> None:
+        self.grant = grant
+        self._table, self._ttl, self._stop_check = table, ttl, stop
         self._stopped = threading.Event()
         self.lost = False
         self._thread = threading.Thread(target=self._run, name=f"lease {grant.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
+
+    def release(self) -> bool:
+        """Stop renewing and unlock; False if the lease had been lost meanwhile."""
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        return self._table.unlock(self.grant.name, self.grant.token, False)
+
     def _run(self) -> None:
-        while not self._stopped.wait(self._ttl / 3):
+        tick = min(self._ttl / 3, KEEPER_TICK_S)
+        renewed_at = time.monotonic()
+        while not self._stopped.wait(tick):
+            if self._stop_check is not None and self._stop_check():
+                self._stopped.set()
+                with contextlib.suppress(StoreError):  # else the lease runs out at its ttl
+                    self._table.unlock(self.grant.name, self.grant.token, False)
+                return
+            if time.monotonic() - renewed_at < self._ttl / 3:
+                continue
             try:
-                renewed = self._table.renew(self._grant.name, self._grant.token, self._ttl)
+                renewed = self._table.renew(self.grant.name, self.grant.token, self._ttl)
             except StoreError:
                 continue  # a transient failure: the lease still has two thirds left
             if renewed is None:
                 self.lost = True
                 return
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
+            renewed_at = time.monotonic()
 
 
 def _info(row: tuple) -> LockInfo:

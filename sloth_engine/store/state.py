@@ -18,8 +18,8 @@ from typing import Any
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import StateValueError, UsageError
 from sloth_engine.store.backend import Backend, Rollback
-from sloth_engine.store.locks import LockGrant, LockInfo, LockTable, StopCheck
-from sloth_engine.store.values import decode, encode, same
+from sloth_engine.store.locks import LeaseKeeper, LockGrant, LockInfo, LockTable, StopCheck
+from sloth_engine.store.values import Encoded, decode, encode, same
 
 _COLUMNS = 'namespace, "key", "value", value_type, version, expires_at, owner, updated_at'
 _SET = (
@@ -178,6 +178,8 @@ class StateStore:
     ) -> bool:
         """Set `key` to `new` only if it holds `expected` (None: only if absent). New None deletes."""
         encoded = encode(key, new) if new is not None else None
+        if type(expected) is Encoded:
+            expected = expected.value()
         seconds = _ttl(key, ttl) if ttl is not None else None
         swapped = False
         with self._b.transaction():
@@ -239,6 +241,11 @@ class StateStore:
         """`with state.hold(...) as grant:` the lease, renewed while the body runs, then released."""
         seconds = _seconds(wait, "wait")
         return self._locks.hold(name, holder, _ttl(name, ttl), seconds, reason, stop)
+
+    def keep(self, grant: LockGrant, ttl: float | str, stop: StopCheck = None) -> LeaseKeeper:
+        """Renew `grant` from a thread until the keeper's `release()` (or until `stop()` gives a
+        reason: then the keeper releases it)."""
+        return LeaseKeeper(self._locks, grant, _ttl(grant.name, ttl), stop)
 
     def try_lock(self, name: str, holder: str, ttl: float | str, reason: str = "") -> LockGrant | LockInfo:
         """One attempt: the grant, or the current holder's LockInfo."""

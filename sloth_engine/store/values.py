@@ -9,6 +9,7 @@ value may not exceed MAX_VALUE_BYTES (1 MiB).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sloth_engine.errors import StateValueError
@@ -30,8 +31,21 @@ _SCALAR_TYPES: dict[type, ValueType] = {
 _encoder = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A value `encode` already checked and encoded (say on the Lua thread): stored as is."""
+
+    text: str
+    kind: ValueType
+
+    def value(self) -> Any:
+        return decode(self.text, self.kind)
+
+
 def encode(key: str, value: Any) -> tuple[str, ValueType]:
     """JSON text and type tag for `value`; StateValueError naming `key` if it cannot be stored."""
+    if type(value) is Encoded:
+        return value.text, value.kind
     kind = _SCALAR_TYPES.get(type(value))
     if kind is not None:
         text = _encoder.encode(value)
