@@ -1,0 +1,144 @@
+"""Running the task attempts a master assigns, with the engine's task runner.
+
+A master sends each workflow file (a bundle: path, source, values) once per connection. The
+agent loads it once and keeps the loaded file and its Lua workers for the attempts that follow,
+so an attempt costs a call into a warm runtime rather than a fresh load of the file (which is
+what `sloth_engine.run.run_delegated_attempt` does for a single attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_engine.dsl import LoadedFile, load_file
+from sloth_engine.errors import DslError
+from sloth_engine.executor.journal import Journal
+from sloth_engine.executor.lua_pool import LuaPool
+from sloth_engine.executor.results import AttemptOutcome, RunEvent, TaskResult
+from sloth_engine.executor.task_runner import RunContext, TaskRunner
+from sloth_engine.run import RunRequest, module_env
+from sloth_engine.spec import TaskStatus
+
+MAX_BUNDLES = 16
+"""Workflow files kept loaded; the least recently used one is dropped beyond this."""
+
+LineSink = Callable[[str, str], None]
+
+
+@dataclass
+class LoadedBundle:
+    key: str
+    path: str
+    first: LoadedFile
+    lua: LuaPool
+
+
+class Attempts:
+    """The bundles this agent knows and the attempts it runs with them."""
+
+    def __init__(self, home: Path, cwd: Path, workers: int) -> None:
+        self.home = home
+        self.cwd = cwd
+        self.workers = max(1, workers)
+        self._sources: dict[str, apb.Bundle] = {}
+        self._loaded: OrderedDict[str, LoadedBundle] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[LoadedBundle]] = {}
+
+    def learn(self, bundle: apb.Bundle) -> None:
+        """A bundle the master sent along with an assignment."""
+        self._sources[bundle.key] = bundle
+
+    def knows(self, key: str) -> bool:
+        return key in self._sources or key in self._loaded
+
+    async def run(self, assign: apb.AssignTask, sink: LineSink) -> AttemptOutcome:
+        try:
+            bundle = await self._bundle(assign.bundle_key)
+        except DslError as exc:
+            return AttemptOutcome(TaskStatus.FAILED, str(exc), str(exc))
+        except KeyError:
+            text = f"the master never sent workflow bundle {assign.bundle_key}"
+            return AttemptOutcome(TaskStatus.FAILED, text, text)
+        workflow = bundle.first.spec.get(assign.workflow)
+        task = assign.ref.task
+        if workflow is None or task not in workflow.tasks:
+            text = f"workflow '{assign.workflow}' has no task '{task}'"
+            return AttemptOutcome(TaskStatus.FAILED, text, text)
+        journal = Journal(assign.ref.run_id, workflow.name, None)
+        journal.bind(asyncio.get_running_loop())
+        journal.listeners.append(lambda event: _forward(event, sink))
+        ctx = RunContext(
+            run_id=assign.ref.run_id,
+            workflow=workflow,
+            cwd=Path(workflow.workdir).expanduser() if workflow.workdir else self.cwd,
+            run_dir=self.home / "runs" / assign.ref.run_id,
+        )
+        spec = workflow.tasks[task]
+        cwd = Path(spec.workdir).expanduser() if spec.workdir else ctx.cwd
+        runner = TaskRunner(ctx, journal, bundle.lua)
+        result = TaskResult(task, attempts=max(1, assign.ref.attempt))
+        params = _object(assign.params_json)
+        inputs = _object(assign.inputs_json)
+        try:
+            return await runner.execute_here(spec, result, cwd, params, inputs)
+        finally:
+            journal.flush()
+
+    async def _bundle(self, key: str) -> LoadedBundle:
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            self._loaded.move_to_end(key)
+            return loaded
+        waiting = self._loading.get(key)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        source = self._sources[key]
+        future: asyncio.Future[LoadedBundle] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            loaded = await asyncio.to_thread(self._load, source)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            self._loading.pop(key, None)
+        future.set_result(loaded)
+        self._loaded[key] = loaded
+        while len(self._loaded) > MAX_BUNDLES:
+            _, old = self._loaded.popitem(last=False)
+            old.lua.close()
+        return loaded
+
+    def _load(self, bundle: apb.Bundle) -> LoadedBundle:
+        values = json.loads(bundle.values_json) if bundle.values_json else {}
+        request = RunRequest(path=bundle.path, values=values, home=self.home, cwd=self.cwd)
+
+        def loader() -> LoadedFile:
+            env = module_env(request, None, lambda kind, data: None)
+            return load_file(bundle.path, values=values, env=env, source=bundle.source)
+
+        first = loader()
+        return LoadedBundle(bundle.key, bundle.path, first, LuaPool(loader, self.workers, first))
+
+    def close(self) -> None:
+        for loaded in self._loaded.values():
+            loaded.lua.close()
+        self._loaded.clear()
+
+
+def _forward(event: RunEvent, sink: LineSink) -> None:
+    if event.kind == "task.log":
+        sink(event.status, str(event.data.get("line", "")))
+
+
+def _object(data: bytes) -> dict[str, Any]:
+    value = json.loads(data) if data else {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,222 @@
+"""`sloth-daemon agent`: dial the master, register, heartbeat, run what is assigned.
+
+The agent needs no inbound port: it holds one Connect stream to the master. When the stream
+breaks it reconnects with exponential backoff (with jitter) and registers again under the same
+name and process id, listing the tasks it still runs and the results it could not deliver, so
+work goes on across a master restart. `Stop` from the master, SIGTERM or SIGINT end it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from sloth_daemon.agent import metrics
+from sloth_daemon.agent.attempts import Attempts
+from sloth_daemon.agent.remote_exec import ExecRunner
+from sloth_daemon.agent.tasks import TaskSlots
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+from sloth_daemon.master.outbox import Outbox
+from sloth_daemon.wire import to_json
+from sloth_engine import __version__
+
+log = logging.getLogger(__name__)
+
+FACTS_EVERY = 10
+"""Facts travel with every this-many heartbeats (metrics with each)."""
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+    ("grpc.max_send_message_length", 8 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.enable_retries", 0),
+]
+
+
+@dataclass
+class AgentConfig:
+    master: str
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    max_tasks: int = 4
+    heartbeat: float = 5.0
+    reconnect_max: float = 5.0
+    home: Path = Path.home() / ".sloth"
+    cwd: Path = field(default_factory=Path.cwd)
+    ready_file: str | None = None
+
+
+class AgentService:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.instance_id = uuid.uuid4().hex
+        self.attempts = Attempts(config.home, config.cwd, config.max_tasks)
+        self.slots = TaskSlots(self.attempts, config.max_tasks)
+        self.execs = ExecRunner()
+        self.stopping = asyncio.Event()
+        self.stop_reason = ""
+        self.connections = 0
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect, until stopped."""
+        backoff = 0.1
+        while not self.stopping.is_set():
+            registered = await self._connect_once()
+            if self.stopping.is_set():
+                break
+            backoff = 0.1 if registered else min(self.config.reconnect_max, backoff * 2)
+            delay = backoff * random.uniform(0.8, 1.2)
+            log.info("master %s away; reconnecting in %.2fs", self.config.master, delay)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            except TimeoutError:
+                pass
+        self.slots.cancel_all(self.stop_reason or "agent stopping")
+        await self.slots.wait_idle(5.0)
+        self.execs.cancel_all()
+        self.attempts.close()
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        self.stopping.set()
+
+    async def _connect_once(self) -> bool:
+        """One connection, from Register to the end of the stream; True if it was registered."""
+        outbox: Outbox[apb.AgentToMaster] = Outbox()
+        outbox.put(apb.AgentToMaster(register=self._register()))
+        registered = False
+        async with grpc.aio.insecure_channel(self.config.master, options=CHANNEL_OPTIONS) as channel:
+            call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages())
+            self._bind(outbox)
+            beats = asyncio.create_task(self._heartbeats(outbox))
+            stopper = asyncio.create_task(self._close_on_stop(outbox, call))
+            try:
+                async for message in call:
+                    if message.WhichOneof("kind") == "registered":
+                        registered = True
+                        self.connections += 1
+                        self.slots.abandon(list(message.registered.abandon))
+                        self._ready()
+                    self._handle(message)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                    log.error("master refused this agent: %s", exc.details())
+                else:
+                    log.info("stream ended: %s %s", exc.code().name, exc.details())
+            finally:
+                self._bind(None)
+                beats.cancel()
+                stopper.cancel()
+                outbox.close()
+        return registered
+
+    def _handle(self, message: apb.MasterToAgent) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "assign":
+            for assign in message.assign.tasks:
+                self.slots.start(assign)
+        elif kind == "cancel":
+            self.slots.cancel(message.cancel.ref, message.cancel.reason or "cancelled")
+        elif kind == "exec":
+            self.execs.start(message.exec)
+        elif kind == "cancel_exec":
+            self.execs.cancel(message.cancel_exec.exec_id)
+        elif kind == "stop":
+            log.warning("stopped by the master: %s", message.stop.reason)
+            self.stop(message.stop.reason or "stopped by the master")
+
+    def _bind(self, outbox: Outbox[apb.AgentToMaster] | None) -> None:
+        """Route output, results and exec output to this connection (None: no connection)."""
+        if outbox is None:
+            self.slots.emit_output = lambda ref, stream, line: None
+            self.slots.emit_result = lambda result: False
+            self.execs.emit = lambda out: None
+            return
+
+        def output(ref: apb.TaskRef, stream: str, line: str) -> None:
+            outbox.put_merged((ref, stream, line), _updates, _merge_output)
+
+        def result(res: apb.TaskResult) -> bool:
+            if outbox.closed:
+                return False
+            outbox.put_merged(res, _updates, _merge_result)
+            return True
+
+        self.slots.emit_output = output
+        self.slots.emit_result = result
+        self.execs.emit = lambda out: outbox.put(apb.AgentToMaster(exec_output=out))
+
+    async def _heartbeats(self, outbox: Outbox[apb.AgentToMaster]) -> None:
+        beat = 0
+        while True:
+            await asyncio.sleep(self.config.heartbeat)
+            beat += 1
+            msg = apb.Heartbeat(metrics=metrics.metrics(len(self.slots.running)))
+            if beat % FACTS_EVERY == 0:
+                msg.facts_json = to_json(await asyncio.to_thread(metrics.facts))
+            outbox.put(apb.AgentToMaster(heartbeat=msg))
+
+    async def _close_on_stop(
+        self, outbox: Outbox[apb.AgentToMaster], call: grpc.aio.StreamStreamCall
+    ) -> None:
+        await self.stopping.wait()
+        self.slots.cancel_all(self.stop_reason or "agent stopping")
+        await self.slots.wait_idle(5.0)
+        outbox.close()  # ends our side of the stream: the master sees a clean goodbye
+        await asyncio.sleep(2.0)
+        call.cancel()
+
+    def _register(self) -> apb.Register:
+        running, finished = self.slots.for_register()
+        return apb.Register(
+            name=self.config.name,
+            instance_id=self.instance_id,
+            address=socket.gethostname(),
+            tags=self.config.tags,
+            max_tasks=self.config.max_tasks,
+            heartbeat_interval_s=self.config.heartbeat,
+            version=__version__,
+            modules=metrics.modules(),
+            facts_json=to_json(metrics.facts()),
+            running=running,
+            finished=finished,
+        )
+
+    def _ready(self) -> None:
+        if self.config.ready_file and self.connections == 1:
+            path = Path(self.config.ready_file)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(f"{self.config.name} {os.getpid()}\n", encoding="utf-8")
+            tmp.replace(path)
+
+
+def _updates() -> apb.AgentToMaster:
+    return apb.AgentToMaster(updates=apb.TaskUpdates())
+
+
+def _merge_output(message: apb.AgentToMaster, item: tuple[apb.TaskRef, str, str]) -> bool:
+    if message.WhichOneof("kind") != "updates":
+        return False
+    ref, stream, line = item
+    outputs = message.updates.outputs
+    if outputs and outputs[-1].stream == stream and outputs[-1].ref == ref:
+        outputs[-1].lines.append(line)
+    else:
+        outputs.add(ref=ref, stream=stream, lines=[line])
+    return True
+
+
+def _merge_result(message: apb.AgentToMaster, result: apb.TaskResult) -> bool:
+    if message.WhichOneof("kind") != "updates":
+        return False
+    message.updates.results.append(result)
+    return True

@@ -1,0 +1,313 @@
+"""`agent`: run an agent (`agent --master HOST:PORT --name NAME`), or look at and steer agents
+(`agent list|show|metrics|modules|exec|stop`). Without --master (or $SLOTH_MASTER) the reading
+commands use the agents table of the local store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import socket
+import sys
+from typing import Any
+
+from sloth_engine.durations import format_duration, parse_duration
+from sloth_engine.errors import UsageError
+
+from .store_access import print_json, print_table, when
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    agent = sub.add_parser(
+        "agent",
+        parents=parents,
+        help="run an agent, or list, inspect and steer agents",
+        description="With no COMMAND: run this machine as an agent of --master.",
+    )
+    agent.add_argument(
+        "--master", dest="daemon_master", metavar="HOST:PORT", help="master to dial ($SLOTH_MASTER)"
+    )
+    agent.add_argument("--name", help="agent name (default: the host name)")
+    agent.add_argument("--tags", default="", metavar="K=V,...", help="tags tasks can ask for")
+    agent.add_argument("--max-tasks", type=int, default=4, metavar="N", help="tasks at once (default 4)")
+    agent.add_argument(
+        "--heartbeat", default="5s", metavar="DURATION", help="heartbeat interval (default 5s)"
+    )
+    agent.add_argument("--reconnect-max", default="5s", metavar="DURATION", help="longest reconnect backoff")
+    agent.add_argument("--ready-file", metavar="PATH", help="written once registered with the master")
+    agent.set_defaults(func=cmd_agent)
+    asub = agent.add_subparsers(dest="agent_command", metavar="COMMAND")
+    for name, help_text in (
+        ("list", "agents: name, address, tags, status, last heartbeat, CPU/memory"),
+        ("show", "one agent in detail"),
+        ("metrics", "an agent's latest metrics (--watch: as they come)"),
+        ("modules", "the modules and tools an agent offers"),
+        ("exec", "run a shell command on an agent, output streamed: agent exec NAME -- CMD"),
+        ("stop", "ask an agent to stop"),
+    ):
+        cmd = asub.add_parser(name, help=help_text, parents=parents)
+        cmd.add_argument("--master", metavar="HOST:PORT", help="the master ($SLOTH_MASTER)")
+        if name != "list":
+            cmd.add_argument("name", help="agent name")
+        if name in ("list", "show", "metrics"):
+            cmd.add_argument("--json", action="store_true", help="machine-readable output")
+        cmd.set_defaults(func=HANDLERS[name])
+    metrics = asub.choices["metrics"]
+    metrics.add_argument("--watch", action="store_true", help="print each new heartbeat's metrics")
+    execute = asub.choices["exec"]
+    execute.add_argument("--timeout", default="0", metavar="DURATION", help="kill the command after this")
+    execute.add_argument("command", nargs=argparse.REMAINDER, help="the command (after --)")
+
+
+# ---- the agent daemon ----------------------------------------------------------------------
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from sloth_daemon.agent.service import AgentConfig, AgentService
+    from sloth_daemon.client import master_address
+    from sloth_engine.run import sloth_home
+
+    master = master_address(args.daemon_master)
+    if not master:
+        raise UsageError("agent needs --master HOST:PORT (or $SLOTH_MASTER), or a COMMAND (see --help)")
+    if args.max_tasks < 1:
+        raise UsageError("--max-tasks must be at least 1")
+    config = AgentConfig(
+        master=master,
+        name=args.name or socket.gethostname(),
+        tags=parse_tags(args.tags),
+        max_tasks=args.max_tasks,
+        heartbeat=_duration(args.heartbeat, "--heartbeat"),
+        reconnect_max=_duration(args.reconnect_max, "--reconnect-max"),
+        home=sloth_home(),
+        ready_file=args.ready_file,
+    )
+    service = AgentService(config)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop, f"signal {sig.name}")
+        print(f"agent {config.name} dialing {master}", file=sys.stderr, flush=True)
+        await service.run()
+
+    asyncio.run(main())
+    return EXIT_OK
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--tags expects K=V,..., got '{item}'")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _duration(text: str, flag: str) -> float:
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    if value <= 0:
+        raise UsageError(f"{flag} must be positive")
+    return value
+
+
+# ---- looking at agents -----------------------------------------------------------------------
+
+
+def _master(args: argparse.Namespace) -> str | None:
+    from sloth_daemon.client import master_address
+
+    return master_address(args.master or getattr(args, "daemon_master", None))
+
+
+def _agents(args: argparse.Namespace, name: str | None = None) -> list[dict[str, Any]]:
+    """From the master when one is given, else from the local store's agents table."""
+    master = _master(args)
+    if master:
+        from sloth_daemon.client import MasterClient
+
+        with MasterClient(master) as client:
+            return [client.get_agent(name)] if name else client.list_agents()
+    from sloth_daemon.errors import NotFound
+    from sloth_daemon.master.agent_rows import AgentRows
+    from sloth_engine.store import open_store
+
+    with open_store(args.db) as store:
+        rows = AgentRows(store).load()
+    for row in rows:
+        row["running_tasks"] = row.get("metrics", {}).get("running_tasks", 0)
+    if name is None:
+        return rows
+    found = [r for r in rows if r["name"] == name]
+    if not found:
+        raise NotFound(f"no agent named '{name}'")
+    return found
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    agents = _agents(args)
+    if args.json:
+        print_json(agents)
+        return EXIT_OK
+    if not agents:
+        print("no agents known", file=sys.stderr)
+        return EXIT_OK
+    rows = [
+        (
+            a["name"],
+            a["address"],
+            ",".join(f"{k}={v}" for k, v in sorted((a.get("tags") or {}).items())),
+            a["status"],
+            when(a.get("last_heartbeat")),
+            f"{(a.get('metrics') or {}).get('cpu_percent', 0):.0f}%",
+            f"{(a.get('metrics') or {}).get('mem_percent', 0):.0f}%",
+            f"{a.get('running_tasks', 0)}/{a.get('max_tasks', 0)}",
+        )
+        for a in agents
+    ]
+    print_table(("NAME", "ADDRESS", "TAGS", "STATUS", "LAST HEARTBEAT", "CPU", "MEM", "TASKS"), rows)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    agent = _agents(args, args.name)[0]
+    if args.json:
+        print_json(agent)
+        return EXIT_OK
+    tags = ", ".join(f"{k}={v}" for k, v in sorted((agent.get("tags") or {}).items())) or "-"
+    facts = agent.get("facts") or {}
+    platform = facts.get("platform") or {}
+    for label, value in (
+        ("name", agent["name"]),
+        ("address", agent["address"]),
+        ("status", agent["status"]),
+        ("tags", tags),
+        ("version", agent.get("version") or "-"),
+        ("tasks", f"{agent.get('running_tasks', 0)} running, at most {agent.get('max_tasks')}"),
+        (
+            "heartbeat",
+            f"every {format_duration(agent.get('heartbeat_interval_s') or 0)}, "
+            f"last {when(agent.get('last_heartbeat'))}",
+        ),
+        ("host", f"{facts.get('hostname', '-')} {platform.get('os', '')} {platform.get('arch', '')}".strip()),
+    ):
+        print(f"{label:<10} {value}")
+    _print_metrics(agent.get("metrics") or {})
+    return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    if not args.watch:
+        agent = _agents(args, args.name)[0]
+        if args.json:
+            print_json(agent.get("metrics") or {})
+        else:
+            _print_metrics(agent.get("metrics") or {})
+        return EXIT_OK
+    client = _client(args)
+    try:
+        for agent in client.watch_agents(args.name):
+            metrics = agent.get("metrics") or {}
+            if args.json:
+                print(json.dumps({"name": agent["name"], "status": agent["status"], **metrics}), flush=True)
+            else:
+                load = metrics.get("load") or [0, 0, 0]
+                print(
+                    f"{when(agent.get('last_heartbeat'))} {agent['status']:<11} "
+                    f"cpu {metrics.get('cpu_percent', 0):5.1f}% "
+                    f"mem {metrics.get('mem_percent', 0):5.1f}% disk {metrics.get('disk_percent', 0):5.1f}% "
+                    f"load {load[0]:.2f} tasks {metrics.get('running_tasks', 0)}",
+                    flush=True,
+                )
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        client.close()
+    return EXIT_OK
+
+
+def cmd_modules(args: argparse.Namespace) -> int:
+    agent = _agents(args, args.name)[0]
+    for module in agent.get("modules") or []:
+        print(module)
+    return EXIT_OK
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from sloth_daemon.client import ExecExit
+
+    words = list(args.command)
+    if words and words[0] == "--":
+        words = words[1:]
+    if not words:
+        raise UsageError("agent exec needs a command: agent exec NAME -- CMD")
+    command = " ".join(words)
+    client = _client(args)
+    code = EXIT_FAILED
+    try:
+        for item in client.exec_on_agent(args.name, command, _duration_or_zero(args.timeout)):
+            if isinstance(item, ExecExit):
+                if item.error:
+                    print(f"error: {item.error}", file=sys.stderr)
+                code = item.exit_code if 0 <= item.exit_code < 256 else EXIT_FAILED
+                break
+            print(item.line, file=sys.stderr if item.stream == "stderr" else sys.stdout, flush=True)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        client.close()
+    return code
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        client.stop_agent(args.name)
+    finally:
+        client.close()
+    print(f"agent {args.name}: stop sent", file=sys.stderr)
+    return EXIT_OK
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from sloth_daemon.client import MasterClient
+
+    master = _master(args)
+    if not master:
+        raise UsageError("this command needs a master: --master HOST:PORT (or $SLOTH_MASTER)")
+    return MasterClient(master)
+
+
+def _duration_or_zero(text: str) -> float:
+    return 0.0 if text in ("", "0") else _duration(text, "--timeout")
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    if not metrics:
+        print("metrics    none reported yet")
+        return
+    gib = 1024**3
+    load = metrics.get("load") or [0, 0, 0]
+    print(f"cpu        {metrics.get('cpu_percent', 0):.1f}%")
+    print(f"memory     {metrics.get('mem_percent', 0):.1f}% of {metrics.get('mem_total', 0) / gib:.1f} GiB")
+    print(f"disk       {metrics.get('disk_percent', 0):.1f}% of {metrics.get('disk_total', 0) / gib:.1f} GiB")
+    print(f"load       {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"uptime     {format_duration(metrics.get('uptime_s', 0))}")
+    print(f"running    {metrics.get('running_tasks', 0)} tasks")
+
+
+HANDLERS = {
+    "list": cmd_list,
+    "show": cmd_show,
+    "metrics": cmd_metrics,
+    "modules": cmd_modules,
+    "exec": cmd_exec,
+    "stop": cmd_stop,
+}

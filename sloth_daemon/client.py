@@ -1,0 +1,211 @@
+"""The client library of a master: plain Python values in and out, the project's errors raised.
+
+Upper layers (CLI, console) use this facade and never import grpc: a failed call raises
+NotFound, UsageError, Rejected, MasterUnavailable (from sloth_daemon.errors / sloth_engine.errors,
+all SlothError) through the single status table of sloth_daemon.status.
+
+    with MasterClient("127.0.0.1:50053") as master:
+        plan = master.submit_run("deploy.sloth", source)
+        for item in master.follow_run(plan[0].run_id):
+            ...  # RunEvent, then the RunResult at the end
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+
+from sloth_daemon.errors import MasterUnavailable
+from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
+from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+from sloth_daemon.status import error_of
+from sloth_daemon.wire import (
+    agent_from_proto,
+    event_from_proto,
+    log_from_proto,
+    report_from_proto,
+    run_from_proto,
+    to_json,
+)
+from sloth_engine.executor.results import RunEvent, RunResult
+
+T = TypeVar("T")
+DEFAULT_MASTER = "127.0.0.1:50053"
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 8 * 1024 * 1024),
+]
+
+
+def master_address(given: str | None = None) -> str | None:
+    """`--master`, else $SLOTH_MASTER, else None (work locally)."""
+    return given or os.environ.get("SLOTH_MASTER") or None
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: str
+    workflow: str
+    tasks: list[str]
+
+
+@dataclass(frozen=True)
+class ExecLine:
+    stream: str
+    line: str
+
+
+@dataclass(frozen=True)
+class ExecExit:
+    exit_code: int
+    error: str = ""
+
+
+class MasterClient:
+    def __init__(self, address: str = DEFAULT_MASTER, timeout: float = 15.0) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._stub = mgrpc.MasterServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> MasterClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- runs -------------------------------------------------------------------------------
+
+    def submit_run(
+        self,
+        path: str,
+        source: str,
+        workflow: str = "",
+        values: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        max_parallel: int | None = None,
+        stack: str | None = None,
+        delegate_to: str | None = None,
+    ) -> list[PlannedRun]:
+        request = mpb.SubmitRunRequest(
+            path=path,
+            source=source,
+            workflow=workflow or "",
+            values_json=to_json(values or {}),
+            params_json=to_json(params or {}),
+            max_parallel=max_parallel or 0,
+            stack=stack or "",
+            delegate_to=delegate_to or "",
+        )
+        answer = self._call(self._stub.SubmitRun, request, timeout=max(self.timeout, 60.0))
+        return [PlannedRun(r.run_id, r.workflow, list(r.tasks)) for r in answer.runs]
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        return run_from_proto(self._call(self._stub.GetRun, mpb.GetRunRequest(run_id=run_id)))
+
+    def list_runs(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        request = mpb.ListRunsRequest(workflow=workflow or "", status=status or "", limit=limit)
+        return [run_from_proto(r, with_tasks=False) for r in self._call(self._stub.ListRuns, request).runs]
+
+    def cancel_run(self, run_id: str, reason: str = "") -> None:
+        self._call(self._stub.CancelRun, mpb.CancelRunRequest(run_id=run_id, reason=reason))
+
+    def run_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]:
+        request = mpb.GetRunLogsRequest(run_id=run_id, task=task or "")
+        return [log_from_proto(line) for line in self._call(self._stub.GetRunLogs, request).lines]
+
+    def watch_run(self, run_id: str, epoch: str = "", after_seq: int = 0) -> Iterator[mpb.RunUpdate]:
+        """The raw updates of one watch (events, then the report); errors as project errors."""
+        request = mpb.WatchRunRequest(run_id=run_id, epoch=epoch, after_seq=after_seq)
+        return self._stream(lambda: self._stub.WatchRun(request))
+
+    def follow_run(
+        self, run_id: str, reconnect_for: float = 60.0, on_reconnect: Callable[[str], None] | None = None
+    ) -> Iterator[RunEvent | RunResult]:
+        """Events of a run as they happen, then its RunResult; rides out a master restart."""
+        epoch, seq, gave_up_at = "", 0, None
+        while True:
+            try:
+                for update in self.watch_run(run_id, epoch, seq):
+                    epoch, seq, gave_up_at = update.epoch, update.seq, None
+                    if update.WhichOneof("kind") == "finished":
+                        yield report_from_proto(update.finished)
+                        return
+                    yield event_from_proto(update.event)
+                raise MasterUnavailable("the watch ended before the run did")
+            except MasterUnavailable as exc:
+                now = time.monotonic()
+                gave_up_at = gave_up_at or now + reconnect_for
+                if now >= gave_up_at:
+                    raise
+                if on_reconnect is not None:
+                    on_reconnect(str(exc))
+                time.sleep(0.5)
+
+    # ---- agents -----------------------------------------------------------------------------
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        return [
+            agent_from_proto(a) for a in self._call(self._stub.ListAgents, mpb.ListAgentsRequest()).agents
+        ]
+
+    def get_agent(self, name: str) -> dict[str, Any]:
+        return agent_from_proto(self._call(self._stub.GetAgent, mpb.GetAgentRequest(name=name)))
+
+    def stop_agent(self, name: str, reason: str = "") -> None:
+        self._call(self._stub.StopAgent, mpb.StopAgentRequest(name=name, reason=reason))
+
+    def exec_on_agent(self, name: str, command: str, timeout: float = 0.0) -> Iterator[ExecLine | ExecExit]:
+        request = mpb.ExecOnAgentRequest(name=name, command=command, timeout_s=timeout)
+        for out in self._stream(lambda: self._stub.ExecOnAgent(request)):
+            if out.done:
+                yield ExecExit(out.exit_code, out.error)
+                return
+            yield ExecLine(out.stream, out.line)
+
+    def watch_agents(self, name: str = "") -> Iterator[dict[str, Any]]:
+        for info in self._stream(lambda: self._stub.WatchAgents(mpb.WatchAgentsRequest(name=name))):
+            yield agent_from_proto(info)
+
+    def health(self) -> str:
+        """'SERVING' when the master is up (the standard gRPC health service)."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        answer = self._call(stub.Check, health_pb2.HealthCheckRequest(service=""))
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+    # ---- inside -------------------------------------------------------------------------------
+
+    def _call(self, method: Callable[..., T], request: Any, timeout: float | None = None) -> T:
+        try:
+            return method(request, timeout=timeout or self.timeout)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    def _stream(self, start: Callable[[], Iterator[T]]) -> Iterator[T]:
+        call = start()
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+        finally:
+            cancel = getattr(call, "cancel", None)
+            if cancel is not None:
+                cancel()
+
+
+def _error(exc: grpc.RpcError) -> Exception:
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    return error_of(code, details)

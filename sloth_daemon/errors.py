@@ -1,0 +1,21 @@
+"""Errors of the daemons and the client, beside the engine's (all are SlothError)."""
+
+from __future__ import annotations
+
+from sloth_engine.errors import SlothError
+
+
+class NotFound(SlothError):
+    """An unknown run, agent or other named thing."""
+
+
+class AgentNotConnected(SlothError):
+    """The agent exists but has no live connection to the master."""
+
+
+class Rejected(SlothError):
+    """The master refused a request it understood (too large, wrong order, conflicting)."""
+
+
+class MasterUnavailable(SlothError):
+    """The master cannot be reached, or stopped answering."""

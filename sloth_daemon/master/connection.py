@@ -1,0 +1,98 @@
+"""One agent's Connect stream on the master: Register first, then route what the agent sends.
+
+The reader task hands heartbeats to the registry, output and results to the dispatcher and
+`agent exec` output to RemoteExec; the response side drains the agent's outbox. A protocol
+mistake (a first message that is not Register, a second Register, an empty message) ends the
+stream with a gRPC status; the master and every other agent go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_daemon.master.dispatcher import Dispatcher
+from sloth_daemon.master.outbox import Outbox
+from sloth_daemon.master.registry import AgentSession, Registry
+from sloth_daemon.master.remote_exec import RemoteExec
+from sloth_engine.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+class AgentConnections:
+    def __init__(
+        self, registry: Registry, dispatcher: Dispatcher, remote_exec: RemoteExec, master_id: str
+    ) -> None:
+        self.registry = registry
+        self.dispatcher = dispatcher
+        self.remote_exec = remote_exec
+        self.master_id = master_id
+
+    async def serve(
+        self, requests: AsyncIterator[apb.AgentToMaster], context: Any
+    ) -> AsyncIterator[apb.MasterToAgent]:
+        try:
+            first = await anext(aiter(requests))
+        except StopAsyncIteration:
+            return
+        if first.WhichOneof("kind") != "register":
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "the first message on Connect must be Register"
+            )
+        outbox: Outbox[apb.MasterToAgent] = Outbox()
+        try:
+            session, _same = self.registry.register(first.register, outbox, context.peer())
+        except UsageError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        abandon = self.dispatcher.reconnected(session, first.register)
+        yield apb.MasterToAgent(registered=apb.Registered(master_id=self.master_id, abandon=abandon))
+        clean = [False]
+        reader = asyncio.create_task(self._read(requests, session, outbox, clean))
+        try:
+            async for message in outbox.messages():
+                yield message
+        finally:
+            if not reader.done():
+                reader.cancel()
+            self.registry.disconnected(session, outbox, clean[0])
+        if outbox.close_code is not None:
+            await context.abort(outbox.close_code, outbox.close_details)
+
+    async def _read(
+        self,
+        requests: AsyncIterator[apb.AgentToMaster],
+        session: AgentSession,
+        outbox: Outbox[apb.MasterToAgent],
+        clean: list[bool],
+    ) -> None:
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("kind")
+                if kind == "heartbeat":
+                    self.registry.heartbeat(session, message.heartbeat)
+                elif kind == "updates":
+                    self.registry.seen(session)
+                    self.dispatcher.deliver(session, message.updates)
+                elif kind == "exec_output":
+                    self.remote_exec.deliver(message.exec_output)
+                elif kind == "register":
+                    outbox.close(
+                        grpc.StatusCode.FAILED_PRECONDITION, "Register may be sent only once per stream"
+                    )
+                    return
+                else:
+                    outbox.close(grpc.StatusCode.INVALID_ARGUMENT, "empty message on Connect")
+                    return
+            clean[0] = True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the stream broke: the agent is unreachable, not gone yet
+            log.info("agent %s stream ended: %s", session.name, exc)
+        finally:
+            outbox.close(outbox.close_code, outbox.close_details)

@@ -1,0 +1,296 @@
+"""The master's RemotePort: places delegated task attempts on agents and waits for them.
+
+`execute` picks a connected agent that matches the task's placement (by name or address, by
+tags, or any) with the workflow's `config.load_balancing`, queues an AssignTask on the
+agent's stream, forwards the agent's output lines to the run's sink and returns the agent's
+outcome. When no agent matches: `config.fallback_local` runs the attempt in the master's own
+process, otherwise the attempt fails with "no agent matches ...". When the agent is lost the
+attempt fails with "agent lost"; the engine's retries then place it again, on another agent.
+
+After a master restart, tasks that were running on an agent are adopted when that agent
+reconnects and reports them (still running, or finished while the master was away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_daemon.master.placement import Chooser, describe_miss, matching, strategy_of
+from sloth_daemon.master.registry import AgentSession, AgentStatus, Registry
+from sloth_daemon.wire import outcome_from_proto, to_json
+from sloth_engine.errors import DslError
+from sloth_engine.executor.remote import RemoteTask
+from sloth_engine.executor.results import AttemptOutcome, RunEvent
+from sloth_engine.run import RunRequest, run_delegated_attempt
+from sloth_engine.spec import TaskStatus
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_GRACE = 10.0
+"""How long past a task's own timeout the master waits for the agent to report it."""
+
+Key = tuple[str, str]
+Sink = Callable[[str, str], None]
+
+
+@dataclass
+class Bundle:
+    """A run's workflow file as agents receive it (once per connection)."""
+
+    key: str
+    path: str
+    source: str
+    values_json: bytes
+
+    def to_proto(self) -> apb.Bundle:
+        return apb.Bundle(key=self.key, path=self.path, source=self.source, values_json=self.values_json)
+
+
+@dataclass
+class Pending:
+    key: Key
+    attempt: int
+    agent: str
+    sink: Sink
+    future: asyncio.Future[AttemptOutcome]
+
+
+class Dispatcher:
+    def __init__(self, registry: Registry, home: Path) -> None:
+        self.registry = registry
+        self.home = home
+        self.bundles: dict[str, Bundle] = {}
+        self.expected: dict[Key, str] = {}
+        """Tasks of resumed runs that were running on an agent when the master stopped."""
+        self._orphan_results: dict[Key, tuple[str, apb.TaskResult]] = {}
+        self._orphan_running: dict[Key, tuple[str, int]] = {}
+        self._chooser = Chooser()
+        self._change = asyncio.Event()
+        self.dispatched = 0
+        registry.on_lost.append(self._agent_gone)
+        registry.on_change.append(lambda session: self._wake())
+
+    # ---- runs tell the dispatcher what they run --------------------------------------------
+
+    def add_bundle(self, run_id: str, path: str, source: str, values: dict[str, Any]) -> None:
+        values_json = to_json(values)
+        digest = hashlib.sha256(b"\0".join((path.encode(), source.encode(), values_json))).hexdigest()
+        self.bundles[run_id] = Bundle(digest[:24], path, source, values_json)
+
+    def forget_run(self, run_id: str) -> None:
+        self.bundles.pop(run_id, None)
+        for key in [k for k in self.expected if k[0] == run_id]:
+            del self.expected[key]
+
+    # ---- RemotePort ------------------------------------------------------------------------
+
+    async def execute(self, task: RemoteTask, sink: Sink) -> tuple[AttemptOutcome, str]:
+        key = (task.run_id, task.task)
+        adopted = await self._adopt(key, task, sink)
+        if adopted is not None:
+            return adopted
+        if task.run_id not in self.bundles:
+            text = f"run {task.run_id} has no workflow source on this master"
+            return AttemptOutcome(TaskStatus.FAILED, text, text), ""
+        session = await self._place(task)
+        if session is None:
+            if task.config.get("fallback_local"):
+                return await self._run_here(task, sink), "local"
+            text = describe_miss(task.placement)
+            return AttemptOutcome(TaskStatus.FAILED, text, text), ""
+        pending = self._pending(session, key, task.attempt, sink)
+        self._send_assignment(session, task)
+        return await self._wait(session, pending, task.timeout)
+
+    async def _place(self, task: RemoteTask) -> AgentSession | None:
+        """A connected matching agent with a free slot; waits while all are busy or coming back."""
+        strategy = strategy_of(task.config)
+        while True:
+            change = self._change
+            agents = matching(self.registry.agents.values(), task.placement)
+            live = [a for a in agents if a.status is AgentStatus.CONNECTED and a.outbox is not None]
+            if live:
+                chosen = self._chooser.choose(live, task.placement, strategy)
+                if chosen is not None:
+                    return chosen  # type: ignore[return-value]
+            elif not any(a.status is AgentStatus.UNREACHABLE for a in agents):
+                return None
+            await _wait_event(change, 1.0)
+
+    def _pending(self, session: AgentSession, key: Key, attempt: int, sink: Sink) -> Pending:
+        pending = Pending(key, attempt, session.name, sink, asyncio.get_running_loop().create_future())
+        session.pending[key] = pending
+        return pending
+
+    def _send_assignment(self, session: AgentSession, task: RemoteTask) -> None:
+        bundle = self.bundles[task.run_id]
+        msg = apb.AssignTask(
+            ref=apb.TaskRef(run_id=task.run_id, task=task.task, attempt=task.attempt),
+            workflow=task.workflow,
+            bundle_key=bundle.key,
+            params_json=to_json(task.params),
+            inputs_json=to_json(task.inputs),
+            timeout_s=task.timeout or 0.0,
+        )
+        if bundle.key not in session.sent_bundles:
+            msg.bundle.CopyFrom(bundle.to_proto())
+            session.sent_bundles.add(bundle.key)
+        assert session.outbox is not None
+        session.outbox.put_merged(msg, _assignments, _merge_assignment)
+        self.dispatched += 1
+
+    async def _wait(
+        self, session: AgentSession, pending: Pending, timeout: float | None
+    ) -> tuple[AttemptOutcome, str]:
+        try:
+            limit = timeout + TIMEOUT_GRACE if timeout else None
+            outcome = await asyncio.wait_for(pending.future, limit)
+        except TimeoutError:
+            self._cancel_on_agent(session, pending, "timed out")
+            text = f"timed out after {timeout:g}s (agent {session.name} did not report)"
+            outcome = AttemptOutcome(TaskStatus.TIMED_OUT, text, text)
+        except asyncio.CancelledError:
+            self._cancel_on_agent(session, pending, "cancelled")
+            raise
+        finally:
+            if session.pending.get(pending.key) is pending:
+                del session.pending[pending.key]
+            self._wake()
+        return outcome, pending.agent
+
+    def _cancel_on_agent(self, session: AgentSession, pending: Pending, reason: str) -> None:
+        ref = apb.TaskRef(run_id=pending.key[0], task=pending.key[1], attempt=pending.attempt)
+        session.send(apb.MasterToAgent(cancel=apb.CancelTask(ref=ref, reason=reason)))
+
+    # ---- what agents report ----------------------------------------------------------------
+
+    def deliver(self, session: AgentSession, updates: apb.TaskUpdates) -> None:
+        for out in updates.outputs:
+            pending = session.pending.get((out.ref.run_id, out.ref.task))
+            if pending is not None:
+                for line in out.lines:
+                    pending.sink(out.stream, line)
+        for result in updates.results:
+            key = (result.ref.run_id, result.ref.task)
+            pending = session.pending.get(key)
+            if pending is not None and pending.attempt == result.ref.attempt:
+                if not pending.future.done():
+                    pending.future.set_result(outcome_from_proto(result))
+            elif key in self.expected:
+                self._orphan_results[key] = (session.name, result)
+                self._wake()
+
+    def reconnected(self, session: AgentSession, reg: apb.Register) -> list[apb.TaskRef]:
+        """Reconcile what a (re)connecting agent still runs; the tasks it must abandon."""
+        running = {(r.run_id, r.task): r for r in reg.running}
+        finished = {(r.ref.run_id, r.ref.task): r for r in reg.finished}
+        for key, pending in list(session.pending.items()):
+            if key in finished:
+                if not pending.future.done():
+                    pending.future.set_result(outcome_from_proto(finished.pop(key)))
+            elif key not in running and not pending.future.done():
+                text = f"agent lost: {session.name} came back without task {key[1]}"
+                pending.future.set_result(AttemptOutcome(TaskStatus.FAILED, text, text))
+        for key, result in finished.items():
+            if self.expected.get(key) == session.name:
+                self._orphan_results[key] = (session.name, result)
+        abandon = []
+        for key, ref in running.items():
+            if key in session.pending:
+                continue
+            if self.expected.get(key) == session.name:
+                self._orphan_running[key] = (session.name, ref.attempt)
+            else:
+                abandon.append(ref)
+        self._wake()
+        return abandon
+
+    def _agent_gone(self, session: AgentSession) -> None:
+        text = f"agent lost: {session.name} ({session.status.value})"
+        for pending in session.pending.values():
+            if not pending.future.done():
+                pending.future.set_result(AttemptOutcome(TaskStatus.FAILED, text, text))
+        self._wake()
+
+    # ---- a resumed run adopts what its agents still hold -------------------------------------
+
+    async def _adopt(self, key: Key, task: RemoteTask, sink: Sink) -> tuple[AttemptOutcome, str] | None:
+        agent = self.expected.get(key)
+        if agent is None:
+            return None
+        session = self.registry.get(agent)
+        while session is not None and session.status is AgentStatus.UNREACHABLE:
+            await _wait_event(self._change, 1.0)
+        self.expected.pop(key, None)
+        found = self._orphan_results.pop(key, None)
+        if found is not None:
+            return outcome_from_proto(found[1]), found[0]
+        running = self._orphan_running.pop(key, None)
+        if running is not None and running[0] == agent and session is not None and session.outbox:
+            pending = self._pending(session, key, running[1], sink)
+            return await self._wait(session, pending, task.timeout)
+        return None
+
+    # ---- running here when no agent fits -----------------------------------------------------
+
+    async def _run_here(self, task: RemoteTask, sink: Sink) -> AttemptOutcome:
+        bundle = self.bundles[task.run_id]
+
+        def listener(event: RunEvent) -> None:
+            if event.kind == "task.log":
+                sink(event.status, str(event.data.get("line", "")))
+
+        values = _values(bundle.values_json)
+        request = RunRequest(path=bundle.path, values=values, home=self.home, listeners=[listener])
+        try:
+            return await run_delegated_attempt(
+                request,
+                source=bundle.source,
+                workflow=task.workflow,
+                task=task.task,
+                run_id=task.run_id,
+                params=task.params,
+                inputs=task.inputs,
+                attempt=task.attempt,
+            )
+        except DslError as exc:
+            return AttemptOutcome(TaskStatus.FAILED, str(exc), str(exc))
+
+    # ---- waking waiters ---------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Wake everyone waiting for an agent or a slot; they look again."""
+        change, self._change = self._change, asyncio.Event()
+        change.set()
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
+
+
+def _assignments() -> apb.MasterToAgent:
+    return apb.MasterToAgent(assign=apb.Assignments())
+
+
+def _merge_assignment(message: apb.MasterToAgent, task: apb.AssignTask) -> bool:
+    if message.WhichOneof("kind") != "assign":
+        return False
+    message.assign.tasks.append(task)
+    return True
+
+
+def _values(data: bytes) -> dict[str, Any]:
+    import json
+
+    value = json.loads(data) if data else {}
+    return value if isinstance(value, dict) else {}

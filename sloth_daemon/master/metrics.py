@@ -1,0 +1,60 @@
+"""Prometheus `/metrics` of a master: agents by status, tasks dispatched, heartbeats, runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+def serve_metrics(listen: str, registry: Any, dispatcher: Any, runs: Any) -> tuple[str, int]:
+    """Start the HTTP exporter on a thread; the bound (host, port)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    class MasterCollector:
+        def collect(self) -> Iterator[Any]:
+            sessions = list(registry.agents.values())
+            agents = GaugeMetricFamily(
+                "sloth_agents", "Agents known to the master, by status", labels=["status"]
+            )
+            counts: dict[str, int] = {}
+            for session in sessions:
+                counts[session.status.value] = counts.get(session.status.value, 0) + 1
+            for status, count in sorted(counts.items()):
+                agents.add_metric([status], count)
+            yield agents
+            yield GaugeMetricFamily(
+                "sloth_agent_tasks_running",
+                "Tasks running on agents",
+                value=sum(len(s.pending) for s in sessions),
+            )
+            yield CounterMetricFamily(
+                "sloth_tasks_dispatched", "Task attempts sent to agents", value=dispatcher.dispatched
+            )
+            yield CounterMetricFamily(
+                "sloth_agent_heartbeats", "Heartbeats received", value=registry.heartbeats
+            )
+            yield CounterMetricFamily(
+                "sloth_agent_registrations", "Registrations", value=registry.registrations
+            )
+            active = sum(1 for a in list(runs.active.values()) if a.result is None)
+            yield GaugeMetricFamily("sloth_runs_active", "Runs in progress on this master", value=active)
+
+    host, port = split_listen(listen, "0.0.0.0")
+    collectors = CollectorRegistry()
+    collectors.register(MasterCollector())  # type: ignore[arg-type]
+    server, _thread = start_http_server(port, addr=host, registry=collectors)
+    return host, server.server_port
+
+
+def split_listen(listen: str, default_host: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep:
+        host, port = "", listen
+    try:
+        number = int(port)
+    except ValueError:
+        from sloth_engine.errors import UsageError
+
+        raise UsageError(f"listen address must be HOST:PORT, got '{listen}'") from None
+    return host.strip("[]") or default_host, number

@@ -1,0 +1,277 @@
+"""Runs on a master: submitted by clients, executed by the engine with the dispatcher, resumed
+after a restart, watched live, cancelled.
+
+A submitted file is written under `$SLOTH_HOME/master/sources/` (the engine's Lua workers load
+it from there for tasks that run on the master) and kept in `run_submissions` with its values
+and parameters. Every run of the submission gets its `runs` row at once, so a master killed at
+any point finds all of them among the unfinished runs and resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sloth_daemon.errors import NotFound, Rejected
+from sloth_daemon.master.dispatcher import Dispatcher
+from sloth_daemon.master.run_feed import RunFeed
+from sloth_daemon.master.submissions import Submission, SubmissionRows
+from sloth_engine.dsl import LoadedFile
+from sloth_engine.errors import DslError, SlothError
+from sloth_engine.executor.results import RunResult, TaskResult
+from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
+from sloth_engine.spec import Placement, TaskStatus, WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActiveRun:
+    run_id: str
+    spec: WorkflowSpec
+    run: WorkflowRun
+    feed: RunFeed
+    cancelled: str | None = None
+    result: RunResult | None = None
+
+
+@dataclass
+class Plan:
+    """What `submit` answers: the run ids in the order they will run, with their task names."""
+
+    runs: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+
+class RunService:
+    def __init__(self, store: Any, dispatcher: Dispatcher, home: Path) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.home = home
+        self.epoch = uuid.uuid4().hex[:12]
+        self.active: dict[str, ActiveRun] = {}
+        self.submissions = SubmissionRows(store)
+        self._jobs: set[asyncio.Task[None]] = set()
+
+    # ---- submitting -------------------------------------------------------------------------
+
+    async def submit(self, sub: Submission) -> Plan:
+        request, loaded = await asyncio.to_thread(self._load, sub)
+        specs = _select(loaded, sub.workflow, sub.path)
+        runs: list[ActiveRun] = []
+        for spec in specs:
+            run_id = new_run_id()
+            spec = _delegated(spec, sub.delegate_to)
+            self.submissions.save(run_id, spec.name, sub)
+            self.store.runs.create_run(
+                run_id, spec.name, sub.path, request.stack or spec.stack, sub.params, time.time()
+            )
+            runs.append(self._prepare(request, loaded, spec, sub, Resume(run_id)))
+        self._start(runs)
+        return Plan([(r.run_id, r.spec.name, list(r.spec.tasks)) for r in runs])
+
+    def _load(self, sub: Submission) -> tuple[RunRequest, LoadedFile]:
+        digest = hashlib.sha256(sub.source.encode("utf-8", "replace")).hexdigest()[:16]
+        copy = self.home / "master" / "sources" / digest / (Path(sub.path).name or "workflow.sloth")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if not copy.exists():
+            copy.write_text(sub.source, encoding="utf-8")
+        request = RunRequest(
+            path=str(copy),
+            values=sub.values,
+            params=sub.params,
+            max_parallel=sub.max_parallel,
+            stack=sub.stack,
+            home=self.home,
+            store=self.store,
+        )
+        return request, load(request)
+
+    def _prepare(
+        self, request: RunRequest, loaded: LoadedFile, spec: WorkflowSpec, sub: Submission, resume: Resume
+    ) -> ActiveRun:
+        feed = RunFeed(self.epoch)
+        request = replace(request, listeners=[feed])
+        run = WorkflowRun(request, loaded, spec, remote=self.dispatcher, resume=resume)
+        self.dispatcher.add_bundle(run.run_id, sub.path, sub.source, sub.values)
+        active = ActiveRun(run.run_id, spec, run, feed)
+        self.active[run.run_id] = active
+        return active
+
+    def _start(self, runs: list[ActiveRun]) -> None:
+        job = asyncio.create_task(self._execute(runs))
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    async def _execute(self, runs: list[ActiveRun]) -> None:
+        """The runs of one submission, one after the other (as a local `run` does)."""
+        for active in runs:
+            try:
+                if active.cancelled is not None:
+                    result = _cancelled_result(active)
+                    self.store.runs.finish_run(active.run_id, "cancelled", time.time(), 0.0, active.cancelled)
+                else:
+                    result = await active.run.execute()
+            except Exception as exc:  # a broken run must not take the master down
+                log.exception("run %s failed inside the master", active.run_id)
+                result = _cancelled_result(active, f"internal error: {exc}")
+                self._finish_quietly(active.run_id, result)
+            active.result = result
+            active.feed.finish(result)
+            self.dispatcher.forget_run(active.run_id)
+            asyncio.get_running_loop().call_later(60.0, self.active.pop, active.run_id, None)
+
+    def _finish_quietly(self, run_id: str, result: RunResult) -> None:
+        try:
+            self.store.runs.finish_run(run_id, result.status.value, time.time(), 0.0, result.error)
+        except SlothError:
+            log.exception("cannot record the end of run %s", run_id)
+
+    # ---- resuming after a restart -----------------------------------------------------------
+
+    async def resume_unfinished(self) -> list[str]:
+        """Prepare every unfinished run of the store; call before agents can connect."""
+        resumed: list[ActiveRun] = []
+        for row in self.store.runs.unfinished_runs():
+            run_id = row["run_id"]
+            sub = self.submissions.get(run_id)
+            if sub is None:
+                continue  # a run of a local `run` process, not this master's
+            try:
+                request, loaded = await asyncio.to_thread(self._load, replace(sub, workflow=row["workflow"]))
+                spec = _delegated(_select(loaded, row["workflow"], sub.path)[0], sub.delegate_to)
+            except SlothError as exc:
+                self.store.runs.finish_run(run_id, "failed", time.time(), 0.0, f"cannot resume: {exc}")
+                continue
+            run = self.store.runs.get_run(run_id) or {}
+            finished = self._finished_tasks(run_id, run.get("tasks") or [], spec)
+            resumed.append(self._prepare(request, loaded, spec, sub, Resume(run_id, finished)))
+        for active in resumed:
+            self._start([active])
+        return [a.run_id for a in resumed]
+
+    def _finished_tasks(
+        self, run_id: str, attempts: list[dict[str, Any]], spec: WorkflowSpec
+    ) -> dict[str, TaskResult]:
+        latest: dict[str, dict[str, Any]] = {}
+        for row in attempts:
+            if row["task"] in spec.tasks and row["attempt"] >= latest.get(row["task"], {}).get("attempt", 0):
+                latest[row["task"]] = row
+        finished: dict[str, TaskResult] = {}
+        for name, row in latest.items():
+            status = TaskStatus(row["status"])
+            if not status.finished:
+                agent = row.get("agent")
+                if agent and agent != "local":
+                    self.dispatcher.expected[(run_id, name)] = agent
+                continue
+            result = TaskResult(
+                name,
+                status,
+                row["attempt"],
+                started_at=row.get("started_at"),
+                duration_s=row.get("duration_s") or 0.0,
+                agent=row.get("agent") or "local",
+                message=row.get("message") or "",
+                error=row.get("error") or "",
+                outputs=row.get("outputs") or {},
+            )
+            run_if_skip = status is TaskStatus.SKIPPED and result.message.startswith("run_if")
+            result.blocks_dependents = not status.ok and not run_if_skip
+            finished[name] = result
+        return finished
+
+    # ---- steering and reading ---------------------------------------------------------------
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        active = self.active.get(run_id)
+        if active is None or active.result is not None:
+            run = self.store.runs.get_run(run_id, with_tasks=False)
+            if run is None:
+                raise NotFound(f"no run {run_id}")
+            raise Rejected(f"run {run_id} has already finished ({run['status']})")
+        active.cancelled = reason or "cancelled"
+        active.run.cancel(active.cancelled)
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        run = self.store.runs.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        return run
+
+    def report_of(self, run_id: str) -> RunResult:
+        """A finished run's report, rebuilt from the store (the run is not in memory)."""
+        run = self.get(run_id)
+        latest: dict[str, dict[str, Any]] = {}
+        for row in run["tasks"]:
+            latest[row["task"]] = row
+        tasks = [
+            TaskResult(
+                name,
+                TaskStatus(row["status"]),
+                row["attempt"],
+                duration_s=row.get("duration_s") or 0.0,
+                agent=row.get("agent") or "local",
+                message=row.get("message") or "",
+                error=row.get("error") or "",
+                outputs=row.get("outputs") or {},
+            )
+            for name, row in latest.items()
+        ]
+        from sloth_engine.spec import RunStatus
+
+        status = (
+            RunStatus(run["status"]) if run["status"] in RunStatus._value2member_map_ else RunStatus.RUNNING
+        )
+        return RunResult(
+            run_id,
+            run["workflow"],
+            status,
+            run.get("duration_s") or 0.0,
+            tasks,
+            run.get("error") or "",
+            run.get("started_at") or 0.0,
+        )
+
+    async def close(self) -> None:
+        for active in list(self.active.values()):
+            if active.result is None:
+                active.run.executor.cancel("master shutting down")
+        if self._jobs:
+            await asyncio.wait(self._jobs, timeout=5.0)
+
+
+def _select(loaded: LoadedFile, name: str, path: str) -> list[WorkflowSpec]:
+    workflows = loaded.spec.workflows
+    if not workflows:
+        raise DslError("the file defines no workflow", path)
+    if not name:
+        return list(workflows)
+    spec = loaded.spec.get(name)
+    if spec is None:
+        known = ", ".join(w.name for w in workflows)
+        raise DslError(f"no workflow named '{name}' (the file has: {known})", path)
+    return [spec]
+
+
+def _delegated(spec: WorkflowSpec, agent: str | None) -> WorkflowSpec:
+    """`run -d AGENT`: every task without a placement of its own goes to AGENT."""
+    if not agent:
+        return spec
+    placement = Placement(agent=agent)
+    tasks = {n: replace(t, placement=placement) if t.placement.local else t for n, t in spec.tasks.items()}
+    return replace(spec, tasks=tasks)
+
+
+def _cancelled_result(active: ActiveRun, error: str = "") -> RunResult:
+    from sloth_engine.spec import RunStatus
+
+    tasks = [TaskResult(n, TaskStatus.CANCELLED) for n in active.spec.tasks]
+    return RunResult(
+        active.run_id, active.spec.name, RunStatus.CANCELLED, 0.0, tasks, error or active.cancelled or ""
+    )

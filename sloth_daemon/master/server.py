@@ -1,0 +1,137 @@
+"""`sloth-daemon master`: wiring of the store, registry, dispatcher, run service and gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+from sloth_daemon.master.agent_rows import AgentRows
+from sloth_daemon.master.connection import AgentConnections
+from sloth_daemon.master.dispatcher import Dispatcher
+from sloth_daemon.master.registry import Registry
+from sloth_daemon.master.remote_exec import RemoteExec
+from sloth_daemon.master.run_service import RunService
+from sloth_daemon.master.servicer import MasterServicer
+from sloth_engine.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""Largest message the master accepts or sends (a 4 MiB workflow file fits with room to spare)."""
+SERVICE_NAME = "sloth.v1.MasterService"
+
+
+@dataclass
+class MasterConfig:
+    listen: str = "127.0.0.1:50053"
+    db: str | None = None
+    home: Path = Path.home() / ".sloth"
+    metrics_listen: str | None = None
+    ready_file: str | None = None
+    startup_grace: float = 10.0
+
+
+def server_options() -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+class Master:
+    def __init__(self, config: MasterConfig, store: Any) -> None:
+        self.config = config
+        self.store = store
+        self.master_id = uuid.uuid4().hex[:12]
+        self.registry = Registry(AgentRows(store), config.startup_grace)
+        self.dispatcher = Dispatcher(self.registry, config.home)
+        self.runs = RunService(store, self.dispatcher, config.home)
+        self.remote_exec = RemoteExec(self.registry)
+        self.connections = AgentConnections(self.registry, self.dispatcher, self.remote_exec, self.master_id)
+        self.server: grpc.aio.Server | None = None
+        self.address = ""
+        self._background: list[asyncio.Task[None]] = []
+
+    async def start(self) -> str:
+        """Load agents, resume unfinished runs, then serve; the bound "host:port"."""
+        self.registry.load()
+        resumed = await self.runs.resume_unfinished()
+        if resumed:
+            log.warning("resuming %d unfinished run(s): %s", len(resumed), ", ".join(resumed))
+        server = grpc.aio.server(options=server_options())
+        mgrpc.add_MasterServiceServicer_to_server(
+            MasterServicer(self.runs, self.registry, self.connections, self.remote_exec), server
+        )
+        checker = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+        host = self.config.listen.rpartition(":")[0] or "127.0.0.1"
+        try:
+            port = server.add_insecure_port(self.config.listen)
+        except RuntimeError as exc:
+            raise UsageError(f"cannot listen on {self.config.listen}: {exc}") from None
+        await server.start()
+        for name in ("", SERVICE_NAME):
+            await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.server = server
+        self.address = f"{host.strip('[]')}:{port}"
+        self._background = [
+            asyncio.create_task(self.registry.watch()),
+            asyncio.create_task(self.registry.flush_forever()),
+        ]
+        if self.config.metrics_listen:
+            from sloth_daemon.master.metrics import serve_metrics
+
+            mhost, mport = serve_metrics(
+                self.config.metrics_listen, self.registry, self.dispatcher, self.runs
+            )
+            log.warning("metrics on http://%s:%d/metrics", mhost, mport)
+        if self.config.ready_file:
+            _write_atomically(self.config.ready_file, self.address)
+        return self.address
+
+    async def stop(self) -> None:
+        """Stop serving; unfinished runs stay unfinished in the store and resume at the next start."""
+        if self.server is not None:
+            await self.server.stop(1.0)
+        for task in self._background:
+            task.cancel()
+        await self.registry.flush()
+
+
+async def serve(config: MasterConfig, store: Any) -> None:
+    master = Master(config, store)
+    address = await master.start()
+    print(f"master listening on {address}", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await master.stop()
+    store.close()
+    # Leave the runs in flight as they are (unfinished, resumable): cancelling them at exit
+    # would record them as cancelled.
+    os._exit(0)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(target)

@@ -1,0 +1,178 @@
+"""MasterService on the wire: decode, call the run service / registry / dispatcher, encode.
+
+Every project error becomes a gRPC status through sloth_daemon.status (one table); anything
+else is logged and answered INTERNAL, and the master goes on serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+
+from sloth_daemon.errors import NotFound
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
+from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+from sloth_daemon.master.connection import AgentConnections
+from sloth_daemon.master.registry import Registry
+from sloth_daemon.master.remote_exec import RemoteExec
+from sloth_daemon.master.run_service import RunService
+from sloth_daemon.master.submissions import Submission
+from sloth_daemon.master.watch import watch_agents
+from sloth_daemon.status import code_of
+from sloth_daemon.wire import json_object, log_to_proto, report_to_proto, run_to_proto
+from sloth_engine.errors import SlothError, UsageError
+
+log = logging.getLogger(__name__)
+MAX_LIST = 1000
+
+
+def _unary(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return await fn(self, request, context)
+        except SlothError as exc:
+            await context.abort(code_of(exc), str(exc))
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:
+            log.exception("%s failed", fn.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc.__class__.__name__}: {exc}")
+
+    return wrapper
+
+
+def _streaming(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[Any]:
+        try:
+            async for item in fn(self, request, context):
+                yield item
+        except SlothError as exc:
+            await context.abort(code_of(exc), str(exc))
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:
+            log.exception("%s failed", fn.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc.__class__.__name__}: {exc}")
+
+    return wrapper
+
+
+class MasterServicer(mgrpc.MasterServiceServicer):
+    def __init__(
+        self, runs: RunService, registry: Registry, connections: AgentConnections, remote_exec: RemoteExec
+    ) -> None:
+        self.runs = runs
+        self.registry = registry
+        self.connections = connections
+        self.remote_exec = remote_exec
+
+    # ---- agents' stream ----------------------------------------------------------------------
+
+    async def Connect(self, request_iterator: Any, context: Any) -> AsyncIterator[apb.MasterToAgent]:  # noqa: N802
+        async for message in self.connections.serve(request_iterator, context):
+            yield message
+
+    # ---- runs ---------------------------------------------------------------------------------
+
+    @_unary
+    async def SubmitRun(self, request: mpb.SubmitRunRequest, context: Any) -> mpb.SubmitRunResponse:  # noqa: N802
+        if not request.source:
+            raise UsageError("SubmitRun needs the workflow file's source")
+        sub = Submission(
+            path=request.path or "workflow.sloth",
+            source=request.source,
+            workflow=request.workflow,
+            values=json_object(request.values_json, "values"),
+            params=json_object(request.params_json, "params"),
+            max_parallel=request.max_parallel or None,
+            stack=request.stack or None,
+            delegate_to=request.delegate_to or None,
+        )
+        if sub.max_parallel is not None and sub.max_parallel < 1:
+            raise UsageError("max_parallel must be at least 1")
+        plan = await self.runs.submit(sub)
+        return mpb.SubmitRunResponse(
+            runs=[mpb.PlannedRun(run_id=r, workflow=w, tasks=t) for r, w, t in plan.runs]
+        )
+
+    @_unary
+    async def GetRun(self, request: mpb.GetRunRequest, context: Any) -> mpb.RunInfo:  # noqa: N802
+        return run_to_proto(await asyncio.to_thread(self.runs.get, request.run_id))
+
+    @_unary
+    async def ListRuns(self, request: mpb.ListRunsRequest, context: Any) -> mpb.ListRunsResponse:  # noqa: N802
+        limit = min(MAX_LIST, request.limit or 20)
+        rows = await asyncio.to_thread(
+            self.runs.store.runs.list_runs, request.workflow or None, request.status or None, limit
+        )
+        return mpb.ListRunsResponse(runs=[run_to_proto(r) for r in rows])
+
+    @_unary
+    async def CancelRun(self, request: mpb.CancelRunRequest, context: Any) -> mpb.CancelRunResponse:  # noqa: N802
+        self.runs.cancel(request.run_id, request.reason)
+        return mpb.CancelRunResponse()
+
+    @_unary
+    async def GetRunLogs(self, request: mpb.GetRunLogsRequest, context: Any) -> mpb.GetRunLogsResponse:  # noqa: N802
+        await asyncio.to_thread(self.runs.get, request.run_id)
+        rows = await asyncio.to_thread(self.runs.store.runs.get_logs, request.run_id, request.task or None)
+        return mpb.GetRunLogsResponse(lines=[log_to_proto(r) for r in rows])
+
+    @_streaming
+    async def WatchRun(self, request: mpb.WatchRunRequest, context: Any) -> AsyncIterator[mpb.RunUpdate]:  # noqa: N802
+        active = self.runs.active.get(request.run_id)
+        if active is not None:
+            after = request.after_seq if request.epoch == self.runs.epoch else 0
+            async for update in active.feed.follow(after):
+                yield update
+            return
+        report = await asyncio.to_thread(self.runs.report_of, request.run_id)
+        yield mpb.RunUpdate(epoch=self.runs.epoch, seq=1, finished=report_to_proto(report))
+
+    # ---- agents, for clients -------------------------------------------------------------------
+
+    @_unary
+    async def ListAgents(self, request: mpb.ListAgentsRequest, context: Any) -> mpb.ListAgentsResponse:  # noqa: N802
+        agents = sorted(self.registry.agents.values(), key=lambda s: s.name)
+        return mpb.ListAgentsResponse(agents=[self.registry.info(s) for s in agents])
+
+    @_unary
+    async def GetAgent(self, request: mpb.GetAgentRequest, context: Any) -> mpb.AgentInfo:  # noqa: N802
+        return self.registry.info(self._agent(request.name))
+
+    @_unary
+    async def StopAgent(self, request: mpb.StopAgentRequest, context: Any) -> mpb.StopAgentResponse:  # noqa: N802
+        self.registry.stop(self._agent(request.name), request.reason or "stopped by an operator")
+        return mpb.StopAgentResponse()
+
+    @_streaming
+    async def ExecOnAgent(
+        self, request: mpb.ExecOnAgentRequest, context: Any
+    ) -> AsyncIterator[apb.ExecOutput]:  # noqa: N802
+        if not request.command.strip():
+            raise UsageError("exec needs a command")
+        async for out in self.remote_exec.run(request.name, request.command, request.timeout_s):
+            yield out
+
+    @_streaming
+    async def WatchAgents(
+        self, request: mpb.WatchAgentsRequest, context: Any
+    ) -> AsyncIterator[mpb.AgentInfo]:  # noqa: N802
+        if request.name:
+            self._agent(request.name)
+        async for info in watch_agents(self.registry, request.name):
+            yield info
+
+    def _agent(self, name: str) -> Any:
+        session = self.registry.get(name)
+        if session is None:
+            raise NotFound(f"no agent named '{name}'")
+        return session

@@ -1,0 +1,55 @@
+"""The one table between the project's errors and gRPC status codes, both directions."""
+
+from __future__ import annotations
+
+import grpc
+
+from sloth_engine.errors import (
+    DslError,
+    LockHeld,
+    SlothError,
+    StateValueError,
+    StoreError,
+    UsageError,
+)
+
+from .errors import AgentNotConnected, MasterUnavailable, NotFound, Rejected
+
+TO_CODE: tuple[tuple[type[SlothError], grpc.StatusCode], ...] = (
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (DslError, grpc.StatusCode.INVALID_ARGUMENT),
+    (UsageError, grpc.StatusCode.INVALID_ARGUMENT),
+    (StateValueError, grpc.StatusCode.INVALID_ARGUMENT),
+    (AgentNotConnected, grpc.StatusCode.FAILED_PRECONDITION),
+    (Rejected, grpc.StatusCode.FAILED_PRECONDITION),
+    (LockHeld, grpc.StatusCode.FAILED_PRECONDITION),
+    (MasterUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (StoreError, grpc.StatusCode.INTERNAL),
+)
+"""Most specific first: the first class an error is an instance of gives its code."""
+
+FROM_CODE: dict[grpc.StatusCode, type[SlothError]] = {
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.INVALID_ARGUMENT: UsageError,
+    grpc.StatusCode.FAILED_PRECONDITION: Rejected,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Rejected,
+    grpc.StatusCode.ALREADY_EXISTS: Rejected,
+    grpc.StatusCode.UNAVAILABLE: MasterUnavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: MasterUnavailable,
+}
+
+
+def code_of(exc: SlothError) -> grpc.StatusCode:
+    for kind, code in TO_CODE:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def error_of(code: grpc.StatusCode | None, details: str | None) -> SlothError:
+    """The project's error for a failed call (what the client raises)."""
+    kind = FROM_CODE.get(code or grpc.StatusCode.UNKNOWN, SlothError)
+    text = details or (code.name.lower() if code else "call failed")
+    if kind is MasterUnavailable:
+        text = f"master unavailable: {text}"
+    return kind(text)
