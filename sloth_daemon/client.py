@@ -54,6 +54,14 @@ class PlannedRun:
     tasks: list[str]
 
 
+@dataclass
+class RunCursor:
+    """Where a watch of a run got to (the master's incarnation and the last update)."""
+
+    epoch: str = ""
+    seq: int = 0
+
+
 @dataclass(frozen=True)
 class ExecLine:
     stream: str
@@ -130,14 +138,22 @@ class MasterClient:
         return self._stream(lambda: self._stub.WatchRun(request))
 
     def follow_run(
-        self, run_id: str, reconnect_for: float = 60.0, on_reconnect: Callable[[str], None] | None = None
+        self,
+        run_id: str,
+        reconnect_for: float = 60.0,
+        on_reconnect: Callable[[str], None] | None = None,
+        cursor: RunCursor | None = None,
     ) -> Iterator[RunEvent | RunResult]:
-        """Events of a run as they happen, then its RunResult; rides out a master restart."""
-        epoch, seq, gave_up_at = "", 0, None
+        """Events of a run as they happen, then its RunResult; rides out a master restart.
+
+        Pass the same `cursor` to a second call to go on where an interrupted one stopped.
+        """
+        cursor = cursor or RunCursor()
+        give_up_at: float | None = None
         while True:
             try:
-                for update in self.watch_run(run_id, epoch, seq):
-                    epoch, seq, gave_up_at = update.epoch, update.seq, None
+                for update in self.watch_run(run_id, cursor.epoch, cursor.seq):
+                    cursor.epoch, cursor.seq, give_up_at = update.epoch, update.seq, None
                     if update.WhichOneof("kind") == "finished":
                         yield report_from_proto(update.finished)
                         return
@@ -145,8 +161,8 @@ class MasterClient:
                 raise MasterUnavailable("the watch ended before the run did")
             except MasterUnavailable as exc:
                 now = time.monotonic()
-                gave_up_at = gave_up_at or now + reconnect_for
-                if now >= gave_up_at:
+                give_up_at = give_up_at or now + reconnect_for
+                if now >= give_up_at:
                     raise
                 if on_reconnect is not None:
                     on_reconnect(str(exc))

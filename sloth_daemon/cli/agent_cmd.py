@@ -244,8 +244,18 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from sloth_daemon.client import ExecExit
 
     words = list(args.command)
-    if words and words[0] == "--":
-        words = words[1:]
+    if "--" in words:  # options given between NAME and -- (REMAINDER took them)
+        cut = words.index("--")
+        late = argparse.ArgumentParser(prog="agent exec", add_help=False)
+        late.add_argument("--master")
+        late.add_argument("--timeout")
+        late.add_argument("--db")
+        found, unknown = late.parse_known_args(words[:cut])
+        if unknown:
+            raise UsageError(f"agent exec: unknown options {' '.join(unknown)}")
+        args.master = found.master or args.master
+        args.timeout = found.timeout or args.timeout
+        words = words[cut + 1 :]
     if not words:
         raise UsageError("agent exec needs a command: agent exec NAME -- CMD")
     command = " ".join(words)

@@ -47,6 +47,13 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     run.add_argument("--stack", help="stack the run belongs to")
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     run.add_argument("--show-output", action="store_true", help="print task output lines as they come")
+    run.add_argument(
+        "--master", metavar="HOST:PORT", help="submit the run to this master and follow it ($SLOTH_MASTER)"
+    )
+    run.add_argument("--detach", action="store_true", help="with --master: print the run id and return")
+    run.add_argument(
+        "--delegate-to", "-d", metavar="AGENT", help="with --master: tasks without a placement run on AGENT"
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -106,6 +113,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         for workflow in select(load(request), args.workflow):
             print(plan_text(workflow, request.max_parallel))
         return EXIT_OK
+    from sloth_daemon.client import master_address
+
+    master = master_address(getattr(args, "master", None))
+    if master:
+        from .remote_run import run_on_master
+
+        return run_on_master(args, request, master)
+    if getattr(args, "detach", False) or getattr(args, "delegate_to", None):
+        raise UsageError("--detach and --delegate-to need a master (--master HOST:PORT)")
     from sloth_engine.store import open_store
 
     request.store = open_store(getattr(args, "db", None))

@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from .store_access import duration, fail, print_json, print_table, when, with_store
+from .remote_store import add_master_option, cmd_cancel, with_master_or_store
+from .store_access import duration, fail, print_json, print_table, when
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -18,19 +19,27 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     lst.add_argument("--status", help="only runs with this status (running, succeeded, failed, ...)")
     lst.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
-    lst.set_defaults(func=with_store(cmd_list))
+    add_master_option(lst)
+    lst.set_defaults(func=with_master_or_store(cmd_list))
     show = rsub.add_parser(
         "show", help="a run: its tasks, attempts, durations, errors, outputs", parents=parents
     )
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true", help="machine-readable output")
-    show.set_defaults(func=with_store(cmd_show))
+    add_master_option(show)
+    show.set_defaults(func=with_master_or_store(cmd_show))
     logs = rsub.add_parser(
         "logs", help="captured output of a run's tasks (stderr lines marked with !)", parents=parents
     )
     logs.add_argument("run_id")
     logs.add_argument("task", nargs="?", help="only this task")
-    logs.set_defaults(func=with_store(cmd_logs))
+    add_master_option(logs)
+    logs.set_defaults(func=with_master_or_store(cmd_logs))
+    cancel = rsub.add_parser("cancel", help="cancel a run in progress on a master")
+    cancel.add_argument("run_id")
+    cancel.add_argument("--reason", default="cancelled by an operator")
+    add_master_option(cancel)
+    cancel.set_defaults(func=cmd_cancel)
 
 
 def cmd_list(args: argparse.Namespace, store: Any) -> int:
