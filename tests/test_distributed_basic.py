@@ -1,0 +1,170 @@
+"""A master and three agents as real processes: delegation, load balancing, fallback, live
+output, reports, runs and agent commands through the CLI and the client library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from distributed_cluster import Cluster, wait_for
+
+PIPELINE = """
+local a = task("a")
+  :command(function(this, params, input) log.info("hello from a") return true, "made", { v = 41 } end)
+  :delegate_to({ any = true })
+local b = task("b"):depends_on({ "a" })
+  :command(function(this, params, input) return true, "got " .. input.a.v, { w = input.a.v + 1 } end)
+  :delegate_to({ tags = { role = "build" } })
+local c = task("c"):depends_on({ "b" })
+  :command("echo shell on $SLOTH_TASK")
+  :delegate_to("gamma")
+local d = task("d"):depends_on({ "b", "c" })
+  :command(function(this, params, input) return true, "local with " .. input.b.w end)
+workflow.define("pipeline"):tasks({ a, b, c, d })
+"""
+
+SPREAD = """
+local tasks = {}
+for i = 1, 12 do
+  tasks[#tasks + 1] = task("t" .. i):command(function() return true, "ok" end):delegate_to({ tags = { pool = "p" } })
+end
+workflow.define("spread"):tasks(tasks):config({ max_parallel_tasks = 4, load_balancing = "%s" })
+"""
+
+NO_MATCH = """
+local x = task("x"):command(function() return true, "ran" end):delegate_to({ tags = { role = "gpu" } })
+workflow.define("nomatch"):tasks({ x }):config({ fallback_local = %s })
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        c.start_master()
+        c.start_agent("alpha", "pool=p")
+        c.start_agent("beta", "pool=p,role=build")
+        c.start_agent("gamma", "")
+        yield c
+    finally:
+        c.close()
+
+
+def test_run_follows_live_with_agents_inputs_and_reports(cluster: Cluster) -> None:
+    path = cluster.write("pipeline.sloth", PIPELINE)
+    junit = cluster.root / "junit.xml"
+    done = cluster.cli("run", str(path), "--master", cluster.address, "-o", "json", "--junit", str(junit), "--show-output")
+    assert done.returncode == 0, done.stderr + cluster.logs()
+    doc = json.loads(done.stdout)
+    tasks = {t["name"]: t for t in doc["tasks"]}
+    assert doc["status"] == "success"
+    assert tasks["b"]["agent"] == "beta" and tasks["b"]["message"] == "got 41"
+    assert tasks["c"]["agent"] == "gamma" and tasks["c"]["outputs"]["exit_code"] == 0
+    assert tasks["d"]["agent"] == "local" and tasks["d"]["message"] == "local with 42"
+    assert tasks["a"]["agent"] in ("alpha", "beta", "gamma")
+    assert "[pipeline] a | [INFO] hello from a" in done.stderr
+    assert "[pipeline] c | shell on c" in done.stderr
+    assert 'testsuite name="pipeline"' in junit.read_text()
+    run = cluster.cli_json("runs", "show", doc["run_id"], "--master", cluster.address, "--json")
+    assert run["status"] == "success" and {t["agent"] for t in run["tasks"]} >= {"beta", "gamma", "local"}
+    logs = cluster.cli("runs", "logs", doc["run_id"], "--master", cluster.address)
+    assert "[a#1] [INFO] hello from a" in logs.stdout and "[c#1] shell on c" in logs.stdout
+    listed = cluster.cli("runs", "list", "--master", cluster.address)
+    assert doc["run_id"] in listed.stdout
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "least_loaded", "tags"])
+def test_load_balancing_spreads_over_matching_agents(cluster: Cluster, strategy: str) -> None:
+    path = cluster.write(f"spread-{strategy}.sloth", SPREAD % strategy)
+    doc = cluster.cli_json("run", str(path), "--master", cluster.address, "-o", "json")
+    used = [t["agent"] for t in doc["tasks"]]
+    assert set(used) <= {"alpha", "beta"}
+    if strategy == "round_robin":
+        assert used.count("alpha") == used.count("beta") == 6
+    elif strategy == "tags":
+        assert set(used) == {"alpha"}  # the most specific match: alpha has only pool=p
+    else:
+        assert set(used) == {"alpha", "beta"}
+
+
+def test_no_matching_agent_fails_clearly_or_falls_back(cluster: Cluster) -> None:
+    path = cluster.write("nomatch.sloth", NO_MATCH % "false")
+    done = cluster.cli("run", str(path), "--master", cluster.address, "-o", "json")
+    assert done.returncode == 1
+    task = json.loads(done.stdout)["tasks"][0]
+    assert task["status"] == "failed" and "no agent matches tags role=gpu" in task["error"]
+    path = cluster.write("fallback.sloth", NO_MATCH % "true")
+    doc = cluster.cli_json("run", str(path), "--master", cluster.address, "-o", "json")
+    assert doc["tasks"][0]["agent"] == "local" and doc["tasks"][0]["message"] == "ran"
+
+
+def test_delegate_flag_detach_and_cancel(cluster: Cluster) -> None:
+    path = cluster.write(
+        "slow.sloth",
+        'local s = task("s"):command("sleep 30")\nworkflow.define("slow"):tasks({ s })\n',
+    )
+    done = cluster.cli("run", str(path), "--master", cluster.address, "-d", "gamma", "--detach")
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    with cluster.client() as client:
+        wait_for(lambda: client.get_agent("gamma")["running_tasks"] == 1, what="the task on gamma")
+    cancel = cluster.cli("runs", "cancel", run_id, "--master", cluster.address)
+    assert cancel.returncode == 0, cancel.stderr
+    with cluster.client() as client:
+        result = list(client.follow_run(run_id))[-1]
+    assert result.status.value == "cancelled"
+    assert result.tasks[0].status.value == "cancelled"
+    with cluster.client() as client:
+        wait_for(lambda: client.get_agent("gamma")["running_tasks"] == 0, what="gamma to stop the task")
+    again = cluster.cli("runs", "cancel", run_id, "--master", cluster.address)
+    assert again.returncode == 1 and "already finished" in again.stderr
+
+
+def test_agent_commands(cluster: Cluster) -> None:
+    listed = cluster.cli("agent", "list", "--master", cluster.address)
+    assert listed.returncode == 0
+    for name in ("alpha", "beta", "gamma"):
+        assert name in listed.stdout
+    shown = cluster.cli_json("agent", "show", "beta", "--master", cluster.address, "--json")
+    assert shown["tags"] == {"pool": "p", "role": "build"} and shown["status"] == "connected"
+    assert shown["facts"]["hostname"] and shown["metrics"]["mem_total"] > 0
+    modules = cluster.cli("agent", "modules", "alpha", "--master", cluster.address)
+    assert "exec" in modules.stdout.split()
+    metrics = cluster.cli_json("agent", "metrics", "alpha", "--master", cluster.address, "--json")
+    assert "cpu_percent" in metrics
+    ran = cluster.cli("agent", "exec", "alpha", "--master", cluster.address, "--", "echo out; echo err >&2; exit 3")
+    assert ran.returncode == 3 and "out" in ran.stdout and "err" in ran.stderr
+    missing = cluster.cli("agent", "show", "nobody", "--master", cluster.address)
+    assert missing.returncode == 1 and "no agent named 'nobody'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    with cluster.client() as client:
+        watched = client.watch_agents("alpha")
+        first = next(watched)
+        second = next(watched)  # the next heartbeat
+        watched.close()
+        assert first["name"] == second["name"] == "alpha"
+        assert client.health() == "SERVING"
+
+
+def test_agent_stop_and_local_agent_table(cluster: Cluster) -> None:
+    proc = cluster.start_agent("short-lived")
+    done = cluster.cli("agent", "stop", "short-lived", "--master", cluster.address)
+    assert done.returncode == 0, done.stderr
+    assert proc.wait(timeout=15) == 0
+    with cluster.client() as client:
+        wait_for(lambda: client.get_agent("short-lived")["status"] == "stopped", what="status stopped")
+    # Without --master, `agent list` reads the store's agents table.
+    rows = wait_for(
+        lambda: [a for a in cluster.cli_json("agent", "list", "--json") if a["name"] == "short-lived" and a["status"] == "stopped"],
+        what="the stopped agent's row",
+    )
+    assert len(rows) == 1
+
+
+def test_unreadable_file_and_bad_workflow_are_usage_errors(cluster: Cluster, tmp_path: Path) -> None:
+    missing = cluster.cli("run", str(tmp_path / "nope.sloth"), "--master", cluster.address)
+    assert missing.returncode == 2 and "cannot read workflow file" in missing.stderr
+    bad = cluster.write("bad.sloth", 'local x = task("x"):nonsense()\nworkflow.define("w"):tasks({x})\n')
+    done = cluster.cli("run", str(bad), "--master", cluster.address)
+    assert done.returncode == 2 and "bad.sloth:1" in done.stderr and "Traceback" not in done.stderr
