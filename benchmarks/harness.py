@@ -44,6 +44,17 @@ def scratch(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def child_env() -> dict[str, str]:
+    """The environment for timed child processes: bytecode caching on, as for a user.
+
+    With PYTHONDONTWRITEBYTECODE set (as in some CI shells) every process would compile
+    the engine's modules again, which is not what a user's `sloth-daemon run` pays.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
@@ -165,6 +176,7 @@ def run_cli(path: Path, *args: str, timeout: float = 300) -> float:
         text=True,
         timeout=timeout,
         cwd=path.parent,
+        env=child_env(),
     )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
