@@ -171,7 +171,8 @@ class AgentService:
         await self.stopping.wait()
         self.slots.cancel_all(self.stop_reason or "agent stopping")
         await self.slots.wait_idle(5.0)
-        outbox.close()  # ends our side of the stream: the master sees a clean goodbye
+        outbox.put(apb.AgentToMaster(goodbye=apb.Goodbye(reason=self.stop_reason)))
+        outbox.close()  # ends our side of the stream after the goodbye
         await asyncio.sleep(2.0)
         call.cancel()
 

@@ -1,7 +1,9 @@
 """One agent's Connect stream on the master: Register first, then route what the agent sends.
 
 The reader task hands heartbeats to the registry, output and results to the dispatcher and
-`agent exec` output to RemoteExec; the response side drains the agent's outbox. A protocol
+`agent exec` output to RemoteExec; the response side drains the agent's outbox. A stream that
+ends without Goodbye is a failure (a killed agent's stream ends like any other), so the agent
+is unreachable until it comes back or is lost. A protocol
 mistake (a first message that is not Register, a second Register, an empty message) ends the
 stream with a gRPC status; the master and every other agent go on.
 """
@@ -81,6 +83,8 @@ class AgentConnections:
                     self.dispatcher.deliver(session, message.updates)
                 elif kind == "exec_output":
                     self.remote_exec.deliver(message.exec_output)
+                elif kind == "goodbye":
+                    clean[0] = True
                 elif kind == "register":
                     outbox.close(
                         grpc.StatusCode.FAILED_PRECONDITION, "Register may be sent only once per stream"
@@ -89,10 +93,9 @@ class AgentConnections:
                 else:
                     outbox.close(grpc.StatusCode.INVALID_ARGUMENT, "empty message on Connect")
                     return
-            clean[0] = True
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the stream broke: the agent is unreachable, not gone yet
             log.info("agent %s stream ended: %s", session.name, exc)
         finally:
-            outbox.close(outbox.close_code, outbox.close_details)
+            outbox.close()

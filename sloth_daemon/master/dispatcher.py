@@ -67,8 +67,8 @@ class Dispatcher:
         self.registry = registry
         self.home = home
         self.bundles: dict[str, Bundle] = {}
-        self.expected: dict[Key, str] = {}
-        """Tasks of resumed runs that were running on an agent when the master stopped."""
+        self.expected: set[Key] = set()
+        """Tasks of resumed runs that were running on agents when the master stopped."""
         self._orphan_results: dict[Key, tuple[str, apb.TaskResult]] = {}
         self._orphan_running: dict[Key, tuple[str, int]] = {}
         self._chooser = Chooser()
@@ -86,8 +86,7 @@ class Dispatcher:
 
     def forget_run(self, run_id: str) -> None:
         self.bundles.pop(run_id, None)
-        for key in [k for k in self.expected if k[0] == run_id]:
-            del self.expected[key]
+        self.expected = {k for k in self.expected if k[0] != run_id}
 
     # ---- RemotePort ------------------------------------------------------------------------
 
@@ -199,13 +198,13 @@ class Dispatcher:
                 text = f"agent lost: {session.name} came back without task {key[1]}"
                 pending.future.set_result(AttemptOutcome(TaskStatus.FAILED, text, text))
         for key, result in finished.items():
-            if self.expected.get(key) == session.name:
+            if key in self.expected:
                 self._orphan_results[key] = (session.name, result)
         abandon = []
         for key, ref in running.items():
             if key in session.pending:
                 continue
-            if self.expected.get(key) == session.name:
+            if key in self.expected:
                 self._orphan_running[key] = (session.name, ref.attempt)
             else:
                 abandon.append(ref)
@@ -222,18 +221,26 @@ class Dispatcher:
     # ---- a resumed run adopts what its agents still hold -------------------------------------
 
     async def _adopt(self, key: Key, task: RemoteTask, sink: Sink) -> tuple[AttemptOutcome, str] | None:
-        agent = self.expected.get(key)
-        if agent is None:
+        """A resumed run's task that was on an agent: its result or its run, once agents are back.
+
+        The store does not say which agent a running attempt was on (the engine learns the agent
+        when the attempt ends), so the task waits until every agent that was connected before
+        the restart has come back or is lost, or until one of them reports the task.
+        """
+        if key not in self.expected:
             return None
-        session = self.registry.get(agent)
-        while session is not None and session.status is AgentStatus.UNREACHABLE:
-            await _wait_event(self._change, 1.0)
-        self.expected.pop(key, None)
+        while key not in self._orphan_results and key not in self._orphan_running:
+            change = self._change
+            if not any(a.status is AgentStatus.UNREACHABLE for a in self.registry.agents.values()):
+                break
+            await _wait_event(change, 1.0)
+        self.expected.discard(key)
         found = self._orphan_results.pop(key, None)
         if found is not None:
             return outcome_from_proto(found[1]), found[0]
         running = self._orphan_running.pop(key, None)
-        if running is not None and running[0] == agent and session is not None and session.outbox:
+        session = self.registry.get(running[0]) if running else None
+        if running is not None and session is not None and session.outbox is not None:
             pending = self._pending(session, key, running[1], sink)
             return await self._wait(session, pending, task.timeout)
         return None

@@ -166,9 +166,8 @@ class RunService:
         for name, row in latest.items():
             status = TaskStatus(row["status"])
             if not status.finished:
-                agent = row.get("agent")
-                if agent and agent != "local":
-                    self.dispatcher.expected[(run_id, name)] = agent
+                if not spec.tasks[name].placement.local:
+                    self.dispatcher.expected.add((run_id, name))
                 continue
             result = TaskResult(
                 name,

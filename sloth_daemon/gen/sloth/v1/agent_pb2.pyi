@@ -7,16 +7,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AgentToMaster(_message.Message):
-    __slots__ = ("register", "heartbeat", "updates", "exec_output")
+    __slots__ = ("register", "heartbeat", "updates", "exec_output", "goodbye")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     EXEC_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    GOODBYE_FIELD_NUMBER: _ClassVar[int]
     register: Register
     heartbeat: Heartbeat
     updates: TaskUpdates
     exec_output: ExecOutput
-    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., updates: _Optional[_Union[TaskUpdates, _Mapping]] = ..., exec_output: _Optional[_Union[ExecOutput, _Mapping]] = ...) -> None: ...
+    goodbye: Goodbye
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., updates: _Optional[_Union[TaskUpdates, _Mapping]] = ..., exec_output: _Optional[_Union[ExecOutput, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ...) -> None: ...
 
 class MasterToAgent(_message.Message):
     __slots__ = ("registered", "assign", "cancel", "stop", "exec", "cancel_exec")
@@ -164,6 +166,12 @@ class ExecOutput(_message.Message):
     exit_code: int
     error: str
     def __init__(self, exec_id: _Optional[str] = ..., stream: _Optional[str] = ..., line: _Optional[str] = ..., done: _Optional[bool] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class Goodbye(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ("master_id", "abandon")
