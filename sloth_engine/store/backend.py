@@ -57,12 +57,18 @@ class Backend:
         return text
 
     def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read: its rows."""
         raise NotImplementedError
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         raise NotImplementedError
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A statement that changes something (or BEGIN/COMMIT)."""
+        raise NotImplementedError
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A statement that changes something, with the rows of its RETURNING clause."""
         raise NotImplementedError
 
     def insert_rows(self, head: str, width: int, tail: str, rows: Sequence[Sequence[Any]]) -> None:

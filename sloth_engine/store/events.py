@@ -51,8 +51,8 @@ class EventLog:
             "stack": stack,
             "run_id": run_id,
         }
-        row = self._b.query_one(self._append_sql, event_row(event, self.clock()))
-        return int(row[0]) if row else 0
+        rows = self._b.write(self._append_sql, event_row(event, self.clock()))
+        return int(rows[0][0]) if rows else 0
 
     def append_many(self, events: Iterable[Mapping[str, Any]]) -> None:
         now = self.clock()

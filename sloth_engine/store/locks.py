@@ -17,6 +17,7 @@ import contextlib
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,28 +87,72 @@ class LockTable:
         self._grant_sql = sql(_GRANT)
         self._grant_in_one_sql = sql(_GRANT_IN_ONE)
         self._renew_sql = sql(_RENEW)
-        self._released = threading.Condition()
+        self._queue_lock = threading.Lock()
+        self._queues: dict[str, deque[threading.Event]] = {}
+        """This process's waiters per lock name; the first one's event is set on a release."""
 
     def lock(
         self, name: str, holder: str, ttl: float, wait: float, reason: str, stop: StopCheck = None
     ) -> LockGrant:
-        """Poll until granted; LockHeld after `wait`, TaskCancelled when `stop()` gives a reason."""
-        deadline = time.monotonic() + wait
-        delay = FIRST_POLL_S
-        while True:
+        """Poll until granted; LockHeld after `wait`, TaskCancelled when `stop()` gives a reason.
+
+        Waiters of this process queue per lock name and only the first one polls, so a
+        release here hands the lock to the longest waiter at once.
+        """
+        if not self._queues.get(name):  # else queue behind this process's earlier waiters
             outcome = self.try_lock(name, holder, ttl, reason)
             if isinstance(outcome, LockGrant):
                 return outcome
-            stopped = stop() if stop is not None else None
-            if stopped:
-                raise TaskCancelled(stopped)
+            if wait <= 0:
+                raise LockHeld(name, outcome.holder, outcome.acquired_at, outcome.reason)
+        deadline = time.monotonic() + wait
+        turn = threading.Event()
+        with self._queue_lock:
+            queue = self._queues.setdefault(name, deque())
+            queue.append(turn)
+            if queue[0] is turn:
+                turn.set()
+        try:
+            return self._wait_turn(name, holder, ttl, reason, stop, deadline, turn)
+        finally:
+            with self._queue_lock:
+                queue = self._queues[name]
+                queue.remove(turn)
+                if queue:
+                    queue[0].set()
+                else:
+                    del self._queues[name]
+
+    def _wait_turn(
+        self,
+        name: str,
+        holder: str,
+        ttl: float,
+        reason: str,
+        stop: StopCheck,
+        deadline: float,
+        turn: threading.Event,
+    ) -> LockGrant:
+        """Wait to be first in this process's queue for `name`, then poll the store."""
+        delay = FIRST_POLL_S
+        while not turn.wait(min(max(deadline - time.monotonic(), 0.0), KEEPER_TICK_S)):
+            if stop is not None and (why := stop()):
+                raise TaskCancelled(why)
+            if time.monotonic() >= deadline:
+                current = self.info(name)
+                raise LockHeld(name, current.holder if current else "earlier waiters in this process")
+        while True:
+            turn.clear()
+            outcome = self.try_lock(name, holder, ttl, reason)
+            if isinstance(outcome, LockGrant):
+                return outcome
+            if stop is not None and (why := stop()):
+                raise TaskCancelled(why)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LockHeld(name, outcome.holder, outcome.acquired_at, outcome.reason)
             until_expiry = max(outcome.expires_at - self._clock(), 0.0)
-            pause = min(delay * (0.75 + random.random() / 2), left, until_expiry + 0.0005)
-            with self._released:
-                self._released.wait(pause)
+            turn.wait(min(delay * (0.75 + random.random() / 2), left, until_expiry + 0.0005))
             delay = min(delay * 1.5, MAX_POLL_S)
 
     @contextmanager
@@ -140,11 +185,11 @@ class LockTable:
         expires = now + ttl
         if self._b.row_locks:
             params = (name, holder, now, expires, reason, now)
-            row = self._b.query_one(self._grant_in_one_sql, params)
-            return LockGrant(name, holder, int(row[0]), expires) if row else None
+            rows = self._b.write(self._grant_in_one_sql, params)
+            return LockGrant(name, holder, int(rows[0][0]), expires) if rows else None
         grant: LockGrant | None = None
         with self._b.transaction():
-            token = self._b.query_one(self._next_token_sql)
+            token = next(iter(self._b.write(self._next_token_sql)), None)
             if token is None:
                 raise UsageError("the lock_fencing counter is missing: the store is not migrated")
             if self._live(self._b.query_one(self._select_sql, (name,))) is not None:
@@ -157,10 +202,11 @@ class LockTable:
 
     def renew(self, name: str, token: int, ttl: float) -> LockGrant | None:
         now = self._clock()
-        row = self._b.query_one(self._renew_sql, (now + ttl, name, int(token), now))
-        if row is None:
+        rows = self._b.write(self._renew_sql, (now + ttl, name, int(token), now))
+        if not rows:
             return None
-        return LockGrant(name, row[0], int(row[1]), row[2])
+        holder, token, expires_at = rows[0]
+        return LockGrant(name, holder, int(token), expires_at)
 
     def unlock(self, name: str, owner: str | int | None, force: bool) -> bool:
         if force:
@@ -171,10 +217,12 @@ class LockTable:
             sql, params = "DELETE FROM locks WHERE name = ? AND holder = ? RETURNING 1", (name, owner)
         else:
             raise UsageError(f"unlock '{name}' needs the holder or the token (or force)")
-        released = self._b.query_one(self._b.sql(sql), params) is not None
+        released = bool(self._b.write(self._b.sql(sql), params))
         if released:
-            with self._released:
-                self._released.notify_all()
+            with self._queue_lock:
+                queue = self._queues.get(name)
+                if queue:
+                    queue[0].set()
         return released
 
     def info(self, name: str) -> LockInfo | None:

@@ -114,8 +114,7 @@ class RunLog:
         duration_s: float,
         error: str | None = None,
     ) -> None:
-        row = self._b.query_one(self._finish_sql, (status, finished_at, duration_s, error, run_id))
-        if row is None:
+        if not self._b.write(self._finish_sql, (status, finished_at, duration_s, error, run_id)):
             raise StoreError(f"no run {run_id} to finish")
 
     # ---- reads ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ class SqliteBackend(Backend):
         super().__init__(display)
         self.path = path
         self.busy_timeout = busy_timeout
-        self._write_lock = threading.Lock()
+        self._write_lock = FifoLock()
         parent = Path(path).parent
         if not parent.is_dir():
             raise StoreError(f"cannot open {display}: directory {parent} does not exist")
@@ -59,19 +60,26 @@ class SqliteBackend(Backend):
             raise self.error(exc) from None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        try:
-            self.connection().execute(sql, params).fetchall()
-        except apsw.Error as exc:
-            raise self.error(exc) from None
+        self.write(sql, params)
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # Writers of this process queue on a Python lock (woken at once, in turn) rather than
+        # polling in SQLite's busy handler, which lets a few threads starve the others.
+        with self._write_lock:
+            try:
+                return self.connection().execute(sql, params).fetchall()
+            except apsw.Error as exc:
+                raise self.error(exc) from None
 
     def insert_rows(self, head: str, width: int, tail: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         sql = f"{head} VALUES ({', '.join('?' * width)}) {tail}"
-        try:
-            self.connection().executemany(sql, rows)
-        except apsw.Error as exc:
-            raise self.error(exc) from None
+        with self._write_lock:
+            try:
+                self.connection().executemany(sql, rows)
+            except apsw.Error as exc:
+                raise self.error(exc) from None
 
     def table_exists(self, name: str) -> bool:
         row = self.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
@@ -92,9 +100,46 @@ class SqliteBackend(Backend):
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
-        # Threads of one process queue here instead of sleeping in SQLite's busy handler.
         with self._write_lock:
             yield
+
+
+class FifoLock:
+    """A reentrant lock handed to waiting threads in arrival order.
+
+    threading.Lock lets the thread that just released it take it straight back, so under
+    load a few threads get every write and the others wait tens of milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[tuple[int, threading.Lock]] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me or self._owner is None:
+                self._owner = me
+                self._depth += 1
+                return
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiters.append((me, gate))
+        gate.acquire()  # released by the previous owner, who made us the owner
+
+    def __exit__(self, *exc: object) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiters:
+                self._owner, gate = self._waiters.popleft()
+                self._depth = 1
+                gate.release()
+            else:
+                self._owner = None
 
 
 def _busy_handler(timeout: float) -> Any:

@@ -141,8 +141,8 @@ class StateStore:
 
     def delete(self, namespace: str, key: str) -> bool:
         """Remove `key`; True if it held a live value."""
-        row = self._b.query_one(self._delete_sql, (namespace, key))
-        return row is not None and (row[0] is None or row[0] > self.clock())
+        rows = self._b.write(self._delete_sql, (namespace, key))
+        return bool(rows) and (rows[0][0] is None or rows[0][0] > self.clock())
 
     def increment(self, namespace: str, key: str, delta: int | float = 1, owner: str = "") -> int | float:
         """Add `delta` to a numeric key (absent counts as 0) atomically; the new value."""
@@ -151,9 +151,9 @@ class StateStore:
         if type(delta) is int and abs(delta) < _SAFE_INT:
             # The common case, a live integer counter, in one atomic statement.
             now = self.clock()
-            row = self._b.query_one(self._add_int_sql, (delta, owner, now, namespace, key, now))
-            if row is not None:
-                return int(row[0])
+            rows = self._b.write(self._add_int_sql, (delta, owner, now, namespace, key, now))
+            if rows:
+                return int(rows[0][0])
         result: int | float = delta
         with self._b.transaction():
             row, now = self._locked_read(namespace, key)
@@ -201,14 +201,13 @@ class StateStore:
 
     def purge_expired(self) -> int:
         """Delete expired rows; how many went."""
-        rows = self._b.query_all(
-            self._b.sql("DELETE FROM kv WHERE expires_at <= ? RETURNING 1"), (self.clock(),)
-        )
+        rows = self._b.write(self._b.sql("DELETE FROM kv WHERE expires_at <= ? RETURNING 1"), (self.clock(),))
         return len(rows)
 
     def _locked_read(self, namespace: str, key: str) -> tuple[tuple[Any, ...] | None, float]:
         """Inside a write transaction: the live row of `key`, locked against other writers."""
-        row = self._b.query_one(self._locked_get_sql, (namespace, key))
+        rows = self._b.write(self._locked_get_sql, (namespace, key))
+        row = rows[0] if rows else None
         now = self.clock()
         if row is not None and row[2] is not None and row[2] <= now:
             row = None
