@@ -132,9 +132,13 @@ class MasterClient:
         request = mpb.GetRunLogsRequest(run_id=run_id, task=task or "")
         return [log_from_proto(line) for line in self._call(self._stub.GetRunLogs, request).lines]
 
-    def watch_run(self, run_id: str, epoch: str = "", after_seq: int = 0) -> Iterator[mpb.RunUpdate]:
+    def watch_run(
+        self, run_id: str, epoch: str = "", after_seq: int = 0, report_only: bool = False
+    ) -> Iterator[mpb.RunUpdate]:
         """The raw updates of one watch (events, then the report); errors as project errors."""
-        request = mpb.WatchRunRequest(run_id=run_id, epoch=epoch, after_seq=after_seq)
+        request = mpb.WatchRunRequest(
+            run_id=run_id, epoch=epoch, after_seq=after_seq, report_only=report_only
+        )
         return self._stream(lambda: self._stub.WatchRun(request))
 
     def follow_run(
@@ -143,16 +147,18 @@ class MasterClient:
         reconnect_for: float = 60.0,
         on_reconnect: Callable[[str], None] | None = None,
         cursor: RunCursor | None = None,
+        events: bool = True,
     ) -> Iterator[RunEvent | RunResult]:
         """Events of a run as they happen, then its RunResult; rides out a master restart.
 
-        Pass the same `cursor` to a second call to go on where an interrupted one stopped.
+        Pass the same `cursor` to a second call to go on where an interrupted one stopped;
+        `events=False` waits for the report alone.
         """
         cursor = cursor or RunCursor()
         give_up_at: float | None = None
         while True:
             try:
-                for update in self.watch_run(run_id, cursor.epoch, cursor.seq):
+                for update in self.watch_run(run_id, cursor.epoch, cursor.seq, not events):
                     cursor.epoch, cursor.seq, give_up_at = update.epoch, update.seq, None
                     if update.WhichOneof("kind") == "finished":
                         yield report_from_proto(update.finished)

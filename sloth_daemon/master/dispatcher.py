@@ -29,7 +29,7 @@ from sloth_engine.errors import DslError
 from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.executor.results import AttemptOutcome, RunEvent
 from sloth_engine.run import RunRequest, run_delegated_attempt
-from sloth_engine.spec import TaskStatus
+from sloth_engine.spec import Placement, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class Dispatcher:
         self._orphan_results: dict[Key, tuple[str, apb.TaskResult]] = {}
         self._orphan_running: dict[Key, tuple[str, int]] = {}
         self._chooser = Chooser()
+        self._matches: dict[Placement, tuple[int, list[AgentSession], bool]] = {}
         self._change = asyncio.Event()
         self.dispatched = 0
         registry.on_lost.append(self._agent_gone)
@@ -113,15 +114,29 @@ class Dispatcher:
         strategy = strategy_of(task.config)
         while True:
             change = self._change
-            agents = matching(self.registry.agents.values(), task.placement)
-            live = [a for a in agents if a.status is AgentStatus.CONNECTED and a.outbox is not None]
+            live, coming_back = self._candidates(task.placement)
             if live:
                 chosen = self._chooser.choose(live, task.placement, strategy)
                 if chosen is not None:
                     return chosen  # type: ignore[return-value]
-            elif not any(a.status is AgentStatus.UNREACHABLE for a in agents):
+            elif not coming_back:
                 return None
             await _wait_event(change, 1.0)
+
+    def _candidates(self, placement: Placement) -> tuple[list[AgentSession], bool]:
+        """(connected matching agents by name, whether a matching one may come back); cached
+        until an agent comes, goes or changes status."""
+        cached = self._matches.get(placement)
+        if cached is not None and cached[0] == self.registry.generation:
+            return cached[1], cached[2]
+        agents = matching(self.registry.agents.values(), placement)
+        live = sorted(
+            (a for a in agents if a.status is AgentStatus.CONNECTED and a.outbox is not None),
+            key=lambda a: a.name,
+        )
+        coming_back = any(a.status is AgentStatus.UNREACHABLE for a in agents)
+        self._matches[placement] = (self.registry.generation, live, coming_back)  # type: ignore[assignment]
+        return live, coming_back  # type: ignore[return-value]
 
     def _pending(self, session: AgentSession, key: Key, attempt: int, sink: Sink) -> Pending:
         pending = Pending(key, attempt, session.name, sink, asyncio.get_running_loop().create_future())

@@ -60,7 +60,7 @@ class Chooser:
     def choose(
         self, candidates: Sequence[AgentView], placement: Placement, strategy: str
     ) -> AgentView | None:
-        """One of the candidates with a free slot, or None when all are full."""
+        """One of the candidates (in a stable order) with a free slot, or None when all are full."""
         free = [a for a in candidates if a.free_slots > 0]
         if not free:
             return None
@@ -69,7 +69,7 @@ class Chooser:
         if strategy == "tags":
             asked = len(placement.tags)
             return min(free, key=lambda a: (len(a.tags) - asked, *_load(a)))
-        ordered = sorted(candidates, key=lambda a: a.name)
+        ordered = candidates
         start = self._turn.get(placement, 0)
         for step in range(len(ordered)):
             agent = ordered[(start + step) % len(ordered)]

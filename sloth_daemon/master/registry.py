@@ -93,6 +93,8 @@ class Registry:
         self._dirty: set[str] = set()
         self.heartbeats = 0
         self.registrations = 0
+        self.generation = 0
+        """Grows whenever an agent comes, goes or changes status (not on heartbeats)."""
 
     # ---- start-up -----------------------------------------------------------------------
 
@@ -177,12 +179,14 @@ class Registry:
             self._give_up(session)
             self._record(session, "agent.disconnected", reason="closed by the agent")
         elif session.status is AgentStatus.CONNECTED:
+            self.generation += 1
             session.status = AgentStatus.UNREACHABLE
             session.lost_at = session.last_seen + LOST_AFTER_BEATS * session.heartbeat_interval
             self._dirty.add(session.name)
             self._changed(session)
 
     def stop(self, session: AgentSession, reason: str) -> None:
+        self.generation += 1
         session.status = AgentStatus.STOPPED
         session.send(apb.MasterToAgent(stop=apb.Stop(reason=reason)))
         if session.outbox is not None:
@@ -271,6 +275,7 @@ class Registry:
         session.pending.clear()
 
     def _record(self, session: AgentSession, kind: str, **data: Any) -> None:
+        self.generation += 1
         self._events.append(
             {
                 "type": kind,

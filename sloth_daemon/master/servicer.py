@@ -132,7 +132,8 @@ class MasterServicer(mgrpc.MasterServiceServicer):
         if active is not None:
             after = request.after_seq if request.epoch == self.runs.epoch else 0
             async for update in active.feed.follow(after):
-                yield update
+                if not request.report_only or update.WhichOneof("kind") == "finished":
+                    yield update
             return
         report = await asyncio.to_thread(self.runs.report_of, request.run_id)
         yield mpb.RunUpdate(epoch=self.runs.epoch, seq=1, finished=report_to_proto(report))

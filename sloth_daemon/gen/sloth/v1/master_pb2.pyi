@@ -160,14 +160,16 @@ class GetRunLogsResponse(_message.Message):
     def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
 
 class WatchRunRequest(_message.Message):
-    __slots__ = ("run_id", "epoch", "after_seq")
+    __slots__ = ("run_id", "epoch", "after_seq", "report_only")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ONLY_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     epoch: str
     after_seq: int
-    def __init__(self, run_id: _Optional[str] = ..., epoch: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+    report_only: bool
+    def __init__(self, run_id: _Optional[str] = ..., epoch: _Optional[str] = ..., after_seq: _Optional[int] = ..., report_only: _Optional[bool] = ...) -> None: ...
 
 class RunEvent(_message.Message):
     __slots__ = ("kind", "run_id", "workflow", "ts", "task", "attempt", "status", "data_json")
