@@ -9,6 +9,9 @@ from typing import Any
 
 from sloth_engine.store.backend import Backend
 
+to_json = json.JSONEncoder(default=str, separators=(",", ":")).encode
+"""JSON text of run data (params, outputs, event data): anything odd becomes its str()."""
+
 EVENT_HEAD = "INSERT INTO events (ts, type, severity, source, stack, run_id, data)"
 EVENT_WIDTH = 7
 
@@ -23,7 +26,7 @@ def event_row(event: Mapping[str, Any], now: float) -> tuple[Any, ...]:
         event.get("source") or "",
         event.get("stack"),
         event.get("run_id"),
-        json.dumps(data if data is not None else {}, default=str),
+        to_json(data if data is not None else {}),
     )
 
 

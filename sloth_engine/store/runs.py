@@ -17,7 +17,7 @@ from typing import Any
 
 from sloth_engine.errors import StoreError
 from sloth_engine.store.backend import Backend
-from sloth_engine.store.events import EVENT_HEAD, EVENT_WIDTH, event_row
+from sloth_engine.store.events import EVENT_HEAD, EVENT_WIDTH, event_row, to_json
 
 ATTEMPT_FIELDS = (
     "run_id",
@@ -70,7 +70,7 @@ class RunLog:
         started_at: float,
     ) -> None:
         """Record a new run with status 'running'."""
-        text = json.dumps(dict(params or {}), default=str)
+        text = to_json(dict(params or {}))
         try:
             self._b.execute(self._create_sql, (run_id, workflow, file, stack, started_at, text))
         except StoreError as exc:
@@ -189,7 +189,7 @@ def _attempt_rows(rows: Sequence[AttemptRow]) -> list[tuple[Any, ...]]:
                 r.get("agent"),
                 r.get("message"),
                 r.get("error"),
-                json.dumps(outputs, default=str) if outputs is not None else None,
+                to_json(outputs) if outputs is not None else None,
                 r.get("exit_code"),
             )
         )
