@@ -168,6 +168,23 @@ string.dump = nil
 local string_mt = getmetatable("")
 string_mt.__metatable = false
 
+-- Modules are installed when a workflow first names them: a file pays only for what it uses.
+local lazy = {}
+local rawget_ = rawget
+setmetatable(_G, {
+  __index = function(t, name)
+    local install = lazy[name]
+    if install == nil then return nil end
+    lazy[name] = nil
+    install(name)
+    return rawget_(t, name)
+  end,
+  __metatable = false,
+})
+local function lazy_global(name, install)
+  lazy[name] = install
+end
+
 -- Identity of a table for cycle detection on the Python side (ignores __tostring).
 local format = string.format
 local function identity(t) return format("%p", t) end
@@ -182,4 +199,5 @@ end
 return {
   wrap = wrap, wrap_blocking = wrap_blocking, arm = arm, identity = identity, caller = caller,
   start = start, step = step, discard = discard, resume_direct = resume_direct,
+  lazy_global = lazy_global,
 }

@@ -118,6 +118,7 @@ class Sandbox:
         """`step(handle, ...)`: resume once; ("done", ...) | ("offload", i, args...) | ("error", msg)."""
         self.discard = helpers["discard"]
         """`discard(handle)`: forget a coroutine that will not be resumed again."""
+        self._lazy_global = helpers["lazy_global"]
         self.resume_direct = helpers["resume_direct"]
         """coroutine.resume for shared schedulers: blocking calls inside run in place."""
         self._arm = helpers["arm"]
@@ -210,6 +211,10 @@ class Sandbox:
             self._blocking.append(fn)
             return self._wrap_blocking(call, len(self._blocking))
         return self._wrap(call)
+
+    def lazy_global(self, name: str, install: Callable[[], None]) -> None:
+        """Run `install` (which sets the global `name`) when workflow code first reads it."""
+        self._lazy_global(name, self.function(lambda _name: install()))
 
     def blocking_function(self, index: int) -> Callable[..., Any]:
         return self._blocking[index - 1]

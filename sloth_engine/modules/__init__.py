@@ -49,7 +49,23 @@ class ModuleEnv:
     """`--check`: modules report what would change without changing it."""
 
 
+GLOBALS = {name: name for name in MODULE_NAMES} | {"json": "data", "yaml": "data"}
+"""Each global a workflow sees, and the module that installs it."""
+
+
 def install_all(sandbox: Sandbox, env: ModuleEnv) -> None:
-    for name in MODULE_NAMES:
-        module = importlib.import_module(f"sloth_engine.modules.{name}_mod")
-        module.install(sandbox, env)
+    """Make every module available; each is installed when a workflow first uses it."""
+    installed: set[str] = set()
+
+    def installer(module_name: str) -> Callable[[], None]:
+        def install() -> None:
+            if module_name in installed:
+                return
+            installed.add(module_name)
+            module = importlib.import_module(f"sloth_engine.modules.{module_name}_mod")
+            module.install(sandbox, env)
+
+        return install
+
+    for global_name, module_name in GLOBALS.items():
+        sandbox.lazy_global(global_name, installer(module_name))
