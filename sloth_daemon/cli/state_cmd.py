@@ -154,7 +154,7 @@ def cmd_unlock(args: argparse.Namespace, store: Any) -> int:
 def cmd_locks(args: argparse.Namespace, store: Any) -> int:
     locks = store.state.locks()
     if args.json:
-        print_json([lock.__dict__ for lock in locks])
+        print_json([lock._asdict() for lock in locks])
         return 0
     if not locks:
         print("no locks held", file=sys.stderr)

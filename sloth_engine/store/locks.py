@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sloth_engine.errors import LockHeld, StoreError, TaskCancelled, UsageError
 from sloth_engine.store.backend import Backend, Rollback
@@ -55,8 +55,7 @@ _RENEW = (
 )
 
 
-@dataclass(frozen=True)
-class LockGrant:
+class LockGrant(NamedTuple):
     """A lease obtained: `token` is the fencing token to hand to guarded resources."""
 
     name: str
@@ -65,8 +64,7 @@ class LockGrant:
     expires_at: float
 
 
-@dataclass(frozen=True)
-class LockInfo:
+class LockInfo(NamedTuple):
     """A lock as stored."""
 
     name: str

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sloth_engine.errors import SchemaTooNew, StoreError
 from sloth_engine.store.backend import Backend
@@ -57,8 +56,7 @@ class MigrationContext:
         self.backend.execute(self.backend.sql(sql), params)
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):
     version: int
     description: str
     apply: Callable[[MigrationContext], None]

@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import StateValueError, UsageError
@@ -49,8 +48,7 @@ _ENTRIES = (
 )
 
 
-@dataclass(frozen=True)
-class StateEntry:
+class StateEntry(NamedTuple):
     """One live key with its metadata."""
 
     namespace: str

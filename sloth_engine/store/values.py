@@ -9,8 +9,7 @@ value may not exceed MAX_VALUE_BYTES (1 MiB).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sloth_engine.errors import StateValueError
 
@@ -31,8 +30,7 @@ _SCALAR_TYPES: dict[type, ValueType] = {
 _encoder = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 
-@dataclass(frozen=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A value `encode` already checked and encoded (say on the Lua thread): stored as is."""
 
     text: str
