@@ -168,17 +168,24 @@ def task_spec(
             raise f.error(
                 hook, f"task '{name}': {hook} must be a function or a shell command string"
             )
+    present = raw.keys()
     spec.description = _string(f, "description", name)
     spec.timeout = _duration(f, "timeout", name)
     spec.retry = _retry(f, name)
     spec.depends_on = _depends(sandbox, f, name)
     spec.placement = _placement(sandbox, f, "delegate_to", name) or wf.placement
-    spec.workdir = _string(f, "workdir", name) or None
-    spec.user = _string(f, "user", name) or None
-    spec.env = {str(k): str(v) for k, v in _table(sandbox, f, "env", name).items()}
-    spec.params = _table(sandbox, f, "params", name)
-    spec.artifacts = _string_list(sandbox, f, "artifacts", name)
-    spec.consumes = _string_list(sandbox, f, "consumes", name)
+    if "workdir" in present:
+        spec.workdir = _string(f, "workdir", name) or None
+    if "user" in present:
+        spec.user = _string(f, "user", name) or None
+    if "env" in present:
+        spec.env = {str(k): str(v) for k, v in _table(sandbox, f, "env", name).items()}
+    if "params" in present:
+        spec.params = _table(sandbox, f, "params", name)
+    if "artifacts" in present:
+        spec.artifacts = _string_list(sandbox, f, "artifacts", name)
+    if "consumes" in present:
+        spec.consumes = _string_list(sandbox, f, "consumes", name)
     return spec, functions
 
 

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
 MAX_DEPTH = 200
+TRACK_FROM_DEPTH = 8
 
 LuaError = lua54.LuaError
 LuaSyntaxError = lua54.LuaSyntaxError
@@ -332,8 +333,10 @@ def _to_py(
     if kind == "table":
         if depth > MAX_DEPTH:
             raise ModuleError("table nested too deeply")
-        marker = identity(value)
-        if marker in seen:
+        # A cycle repeats forever, so it is still caught when tracking starts a few levels
+        # down; shallow tables, nearly all of them, skip the identity lookup.
+        marker = identity(value) if depth >= TRACK_FROM_DEPTH else ""
+        if marker and marker in seen:
             raise ModuleError("cyclic table cannot be converted")
         seen.add(marker)
         try:
