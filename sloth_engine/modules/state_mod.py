@@ -25,6 +25,7 @@ round trip, and inline on SQLite, where most take microseconds. Lock waits are a
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from fnmatch import fnmatchcase
@@ -131,6 +132,7 @@ class _StateApi:
         self._sandbox = sandbox
         self._env = env
         self._kept: dict[int, LeaseKeeper] = {}
+        self._kept_lock = threading.Lock()  # acquire/release run on several worker threads
 
     @property
     def store(self) -> Any:
@@ -247,12 +249,14 @@ class _StateApi:
             keeper = self.store.keep(grant, ttl, stop=stopped)
         except (SlothError, ModuleError, ValueError) as exc:
             return ("error", f"state.with_lock: {exc}")
-        self._kept = {t: k for t, k in self._kept.items() if not k.finished}
-        self._kept[grant.token] = keeper
+        with self._kept_lock:
+            self._kept = {t: k for t, k in self._kept.items() if not k.finished}
+            self._kept[grant.token] = keeper
         return ("ok", grant.token)
 
     def release(self, name: Any = None, token: Any = None) -> bool:
-        keeper = self._kept.pop(int(token), None) if token is not None else None
+        with self._kept_lock:
+            keeper = self._kept.pop(int(token), None) if token is not None else None
         if keeper is None:
             return self._call(lambda st: st.unlock(str(name), int(token)))
         try:

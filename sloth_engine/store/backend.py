@@ -1,11 +1,11 @@
 """The connection layer under the store: one driver connection per thread, raw SQL, transactions.
 
 Every SQL text in the store is written once with `?` placeholders and translated by the backend
-at construction time of its user (`Backend.sql`). Reads and single-statement writes run in the
-driver's autocommit mode; `transaction()` brackets several statements (`BEGIN IMMEDIATE` on
-SQLite, so a read-modify-write never meets a busy upgrade; `BEGIN` on PostgreSQL, where rows are
-locked with `SELECT ... FOR UPDATE`). Driver exceptions never leave this layer: they become
-StoreError with a readable message.
+when its user is built (`Backend.sql`). Reads and single-statement writes run in the driver's
+autocommit mode; `transaction()` brackets several statements (`BEGIN IMMEDIATE` on SQLite, so a
+read-modify-write never meets a busy upgrade; `BEGIN` on PostgreSQL, where a read-modify-write
+locks its row with an upsert first, see `row_locks`). Driver exceptions never leave this layer:
+they become StoreError with a readable message.
 
 A thread's connection is opened on its first use and closed by `close()`, or when another
 thread opens a connection after the first thread has ended. A Store must not cross a fork().
@@ -37,7 +37,6 @@ class Backend:
     read-modify-write locks its row by an upsert and a lock grant is one statement."""
     int_type: str = "INTEGER"
     """The 64-bit integer type for CAST."""
-    driver_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, display: str) -> None:
         self.display = display
@@ -81,11 +80,10 @@ class Backend:
     def prepare_migration(self) -> None:
         """Inside the migration transaction, before the schema version is read again."""
 
-    def error(self, exc: BaseException, doing: str = "") -> StoreError:
+    def error(self, exc: BaseException) -> StoreError:
         """A StoreError describing a driver error."""
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        what = f" while {doing}" if doing else ""
-        return StoreError(f"database error{what} ({self.display}): {first}")
+        return StoreError(f"database error ({self.display}): {first}")
 
     def peewee(self) -> Any:
         """A peewee Database on this backend's connections, for model queries (lazy import)."""
@@ -140,10 +138,6 @@ class Backend:
             _close_quietly(conn)
         self._local = threading.local()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     # ---- transactions -----------------------------------------------------------------
 
     @contextmanager
@@ -168,7 +162,11 @@ class Backend:
                 raise
             else:
                 self._local.in_txn = False
-                self._commit()
+                try:
+                    self._commit()
+                except StoreError:
+                    self._rollback()  # a failed COMMIT can leave the transaction open
+                    raise
 
     @contextmanager
     def _writer(self) -> Iterator[None]:

@@ -7,8 +7,10 @@ PostgreSQL) machines. A lease whose expiry has passed is free: any holder may ta
 old holder can neither renew nor rely on it. Locks are not reentrant: a second `lock` by the
 same holder waits like anyone else.
 
-Waiting is polling with jittered backoff (2 ms growing to 50 ms, never past the current lease's
-expiry); a release in this process wakes this process's waiters at once.
+Waiting: the waiters of one process queue per lock name (first come, first served) and only
+the first polls the store, with jittered backoff (2 ms growing to 50 ms, never past the current
+lease's expiry); a release in this process wakes that first waiter at once. Waiters in other
+processes find out at their next poll.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ class PostgresBackend(Backend):
 
         self._pg = psycopg2
         self._execute_values = psycopg2.extras.execute_values
-        self.driver_errors = (psycopg2.Error,)
         self.dsn = dsn
         self.schema = schema
 

@@ -23,7 +23,6 @@ BUSY_TIMEOUT_S = 15.0
 class SqliteBackend(Backend):
     kind = "sqlite"
     begin_sql = "BEGIN IMMEDIATE"
-    driver_errors = (apsw.Error,)
 
     def __init__(self, path: str, display: str, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         super().__init__(display)
@@ -37,6 +36,9 @@ class SqliteBackend(Backend):
     def _connect(self) -> Any:
         try:
             conn = apsw.Connection(self.path)
+        except apsw.Error as exc:
+            raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
+        try:
             conn.setbusyhandler(_busy_handler(self.busy_timeout))
             mode = conn.execute("PRAGMA journal_mode").fetchone()
             if mode is None or str(mode[0]).lower() != "wal":
@@ -44,6 +46,7 @@ class SqliteBackend(Backend):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except apsw.Error as exc:
+            conn.close()
             raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
         return conn
 
@@ -90,13 +93,13 @@ class SqliteBackend(Backend):
         rows = self.query_all("PRAGMA integrity_check")
         return "\n".join(str(r[0]) for r in rows)
 
-    def error(self, exc: BaseException, doing: str = "") -> StoreError:
+    def error(self, exc: BaseException) -> StoreError:
         if isinstance(exc, apsw.BusyError):
             return StoreError(
                 f"{self.display} is busy: another process held its write lock for more than "
                 f"{self.busy_timeout:g}s"
             )
-        return super().error(exc, doing)
+        return super().error(exc)
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
