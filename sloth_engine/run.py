@@ -172,6 +172,7 @@ class WorkflowRun:
         try:
             result = await self.executor.run()
         finally:
+            self.runner.close()
             if self.lua is not None:
                 self.lua.close()
         if store is not None:

@@ -1,7 +1,9 @@
 """Run a shell command as a task attempt: own process group, live lines, timeout, kill.
 
 A command with no shell syntax is executed directly (as make does), which saves starting
-a shell per task; anything else goes through `/bin/sh -c`.
+a shell per task; anything else goes through `/bin/sh -c`. The process is started and
+followed on a worker thread (fork, exec and pipe reads never hold the event loop, and no
+child watcher is needed); a cancel from the loop kills its process group.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import asyncio
 import contextlib
 import os
 import re
+import selectors
 import shlex
 import signal
+import subprocess
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 from sloth_engine.spec import TaskStatus
 
@@ -27,6 +33,7 @@ KILL_GRACE = 2.0
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\\"'*?\[\]#~=%{}\n!]")
 
 LineSink = Callable[[str, str], None]
+"""Receives (stream, line); called from the worker thread."""
 
 
 @dataclass
@@ -49,20 +56,50 @@ def argv_for(command: str) -> list[str]:
     return ["/bin/sh", "-c", command]
 
 
-async def run_shell(cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
+@dataclass
+class _Process:
+    """The process of one attempt, shared by its worker thread and the loop."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    cancelled: bool = False
+    captured: dict[str, list[str]] = field(default_factory=lambda: {"stdout": [], "stderr": []})
+
+    def kill(self, sig: int) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+
+
+async def run_shell(cmd: ShellCommand, sink: LineSink, executor: Executor | None = None) -> AttemptOutcome:
     """Run the command to its end, its timeout or a cancel (which kills its process group)."""
-    env = None
-    if cmd.env:
-        env = {**os.environ, **cmd.env}
+    loop = asyncio.get_running_loop()
+    state = _Process()
+    future = loop.run_in_executor(executor, _run, cmd, sink, state)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        state.cancelled = True
+        state.kill(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), KILL_GRACE)
+        except TimeoutError:
+            state.kill(signal.SIGKILL)
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(future, KILL_GRACE)
+        raise
+
+
+def _run(cmd: ShellCommand, sink: LineSink, state: _Process) -> AttemptOutcome:
+    env = {**os.environ, **cmd.env} if cmd.env else None
     argv = argv_for(cmd.command)
     try:
         try:
-            proc = await _spawn(argv, cmd, env)
+            proc = _spawn(argv, cmd, env)
         except FileNotFoundError:
             if argv[0] == "/bin/sh" or (cmd.cwd and not os.path.isdir(cmd.cwd)):
                 raise
             # Not a program: a shell builtin such as `exit` or `cd`; the shell knows it.
-            proc = await _spawn(["/bin/sh", "-c", cmd.command], cmd, env)
+            proc = _spawn(["/bin/sh", "-c", cmd.command], cmd, env)
     except FileNotFoundError as exc:
         if cmd.cwd and not os.path.isdir(cmd.cwd):
             return _failed(f"workdir {cmd.cwd} does not exist", 127)
@@ -71,42 +108,45 @@ async def run_shell(cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
         return _failed(f"cannot run command: {exc.strerror}", 126)
     except OSError as exc:
         return _failed(f"cannot start command: {exc}", 126)
+    state.proc = proc
     if cmd.groups is not None:
         cmd.groups.add(proc.pid)
     try:
-        return await _follow(proc, cmd, sink)
+        if state.cancelled:
+            state.kill(signal.SIGKILL)
+        return _follow(proc, cmd, sink, state)
     finally:
         if cmd.groups is not None:
             cmd.groups.discard(proc.pid)
 
 
-async def _follow(proc: asyncio.subprocess.Process, cmd: ShellCommand, sink: LineSink) -> AttemptOutcome:
-    captured: dict[str, list[str]] = {"stdout": [], "stderr": []}
-    readers = asyncio.gather(
-        _pump(proc.stdout, "stdout", sink, captured["stdout"]),
-        _pump(proc.stderr, "stderr", sink, captured["stderr"]),
+def _spawn(argv: list[str], cmd: ShellCommand, env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cmd.cwd,
+        env=env,
+        user=cmd.user,
+        start_new_session=True,
     )
-    try:
-        async with asyncio.timeout(cmd.timeout):
-            await readers
-            code = await proc.wait()
-    except TimeoutError:
-        await kill_group(proc)
-        readers.cancel()
-        return AttemptOutcome(
-            TaskStatus.TIMED_OUT,
-            message=f"timed out after {cmd.timeout:g}s",
-            error=f"timed out after {cmd.timeout:g}s",
-            outputs=_outputs(captured, None),
-        )
-    except asyncio.CancelledError:
-        await kill_group(proc)
-        readers.cancel()
-        raise
-    outputs = _outputs(captured, code)
+
+
+def _follow(
+    proc: subprocess.Popen[bytes], cmd: ShellCommand, sink: LineSink, state: _Process
+) -> AttemptOutcome:
+    deadline = None if cmd.timeout is None else time.monotonic() + cmd.timeout
+    timed_out = not _pump(proc, deadline, sink, state)
+    if timed_out:
+        _stop(proc, state)
+        text = f"timed out after {cmd.timeout:g}s"
+        return AttemptOutcome(TaskStatus.TIMED_OUT, text, text, _outputs(state.captured, None))
+    code = proc.wait()
+    outputs = _outputs(state.captured, code)
     if code == 0:
         return AttemptOutcome(TaskStatus.SUCCESS, message="exit code 0", outputs=outputs, exit_code=0)
-    tail = "\n".join(captured["stderr"][-5:]).strip()
+    tail = "\n".join(state.captured["stderr"][-5:]).strip()
     reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
     return AttemptOutcome(
         TaskStatus.FAILED,
@@ -117,42 +157,61 @@ async def _follow(proc: asyncio.subprocess.Process, cmd: ShellCommand, sink: Lin
     )
 
 
-async def _spawn(
-    argv: list[str], cmd: ShellCommand, env: dict[str, str] | None
-) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cmd.cwd,
-        env=env,
-        user=cmd.user,
-        start_new_session=True,
-        limit=MAX_LINE_BYTES,
-    )
+def _pump(proc: subprocess.Popen[bytes], deadline: float | None, sink: LineSink, state: _Process) -> bool:
+    """Read both pipes line by line until they close; False when the deadline passed first."""
+    streams = {proc.stdout: "stdout", proc.stderr: "stderr"}
+    pending = {"stdout": b"", "stderr": b""}
+    kept = {"stdout": 0, "stderr": 0}
+    with selectors.DefaultSelector() as selector:
+        for pipe in streams:
+            selector.register(pipe, selectors.EVENT_READ)
+        while selector.get_map():
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                return False
+            for key, _ in selector.select(wait):
+                name = streams[key.fileobj]  # type: ignore[index]
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    if pending[name]:
+                        _emit(name, pending[name], sink, state, kept)
+                    continue
+                *lines, pending[name] = (pending[name] + chunk).split(b"\n")
+                for raw in lines:
+                    _emit(name, raw, sink, state, kept)
+                if len(pending[name]) > MAX_LINE_BYTES:
+                    _emit(name, pending[name][:MAX_LINE_BYTES] + b" [line truncated]", sink, state, kept)
+                    pending[name] = b""
+    for pipe in streams:
+        pipe.close()  # type: ignore[union-attr]
+    return True
 
 
-async def _pump(stream: asyncio.StreamReader | None, name: str, sink: LineSink, keep: list[str]) -> None:
-    if stream is None:
+def _emit(name: str, raw: bytes, sink: LineSink, state: _Process, kept: dict[str, int]) -> None:
+    if kept[name] >= MAX_OUTPUT_BYTES:
         return
-    kept = 0
-    while True:
-        try:
-            raw = await stream.readline()
-        except ValueError:
-            # A line over the limit: take what is buffered and mark the cut.
-            raw = await stream.read(MAX_LINE_BYTES)
-            raw = raw + b" [line truncated]\n"
-        if not raw:
-            return
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        if kept < MAX_OUTPUT_BYTES:
-            kept += len(raw)
-            if kept >= MAX_OUTPUT_BYTES:
-                line = "[output truncated: over 1 MiB]"
-            keep.append(line)
-            sink(name, line)
+    kept[name] += len(raw) + 1
+    line = raw.decode("utf-8", "replace")
+    if kept[name] >= MAX_OUTPUT_BYTES:
+        line = "[output truncated: over 1 MiB]"
+    state.captured[name].append(line)
+    sink(name, line)
+
+
+def _stop(proc: subprocess.Popen[bytes], state: _Process) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after a grace period."""
+    state.kill(signal.SIGTERM)
+    try:
+        proc.wait(KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    state.kill(signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(KILL_GRACE)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def _outputs(captured: dict[str, list[str]], code: int | None) -> dict[str, object]:
@@ -162,21 +221,3 @@ def _outputs(captured: dict[str, list[str]], code: int | None) -> dict[str, obje
 
 def _failed(message: str, code: int) -> AttemptOutcome:
     return AttemptOutcome(TaskStatus.FAILED, message=message, error=message, exit_code=code)
-
-
-async def kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after a grace period."""
-    if proc.returncode is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), KILL_GRACE)
-    except TimeoutError:
-        pass
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(proc.wait(), KILL_GRACE)

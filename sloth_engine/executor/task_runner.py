@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ EVENT_OF = {
     TaskStatus.CANCELLED: "task.cancelled",
     TaskStatus.SKIPPED: "task.skipped",
 }
+SHELL_THREADS = 64
+"""Threads that start and follow shell commands (made as needed, one per running command)."""
 WORKFLOW_LOG = "(workflow)"
 """Task name under which output of workflow-level hooks is logged."""
 THIS_SOURCE = """
@@ -67,6 +70,7 @@ class TaskRunner:
         self.wf = ctx.workflow
         self.journal = journal
         self.lua = lua
+        self._shell_threads = ThreadPoolExecutor(SHELL_THREADS, thread_name_prefix="sloth-shell")
         self.process_groups: set[int] = set()
         """Process groups of the shell commands running now."""
         self._stop_status = TaskStatus.CANCELLED
@@ -106,6 +110,9 @@ class TaskRunner:
             error=error,
             **data,
         )
+
+    def close(self) -> None:
+        self._shell_threads.shutdown(wait=False)
 
     def stopping(self, status: TaskStatus, reason: str) -> None:
         self._stop_status, self._stop_reason = status, reason
@@ -276,7 +283,9 @@ class TaskRunner:
         if spec.command is None:
             return AttemptOutcome(TaskStatus.SUCCESS, "nothing to do")
         if spec.command != LUA_FUNCTION:
-            return await run_shell(self._shell(spec, spec.command, cwd), self._sink(result))
+            return await run_shell(
+                self._shell(spec, spec.command, cwd), self._sink(result), self._shell_threads
+            )
         try:
             value, timed_out = await self._lua(
                 spec, "command", result, cwd, (params, inputs), this=not spec.legacy_signature
@@ -307,7 +316,7 @@ class TaskRunner:
                 raise LuaRuntimeError(f"{field_name} timed out")
             first = result[0] if isinstance(result, tuple) else result
             return bool(first)
-        outcome = await run_shell(self._shell(spec, value, cwd), lambda s, line: None)
+        outcome = await run_shell(self._shell(spec, value, cwd), lambda s, line: None, self._shell_threads)
         return outcome.status is TaskStatus.SUCCESS
 
     async def _hook(
@@ -315,7 +324,7 @@ class TaskRunner:
     ) -> tuple[bool, str]:
         value = getattr(spec, field_name)
         if value != LUA_FUNCTION:
-            outcome = await run_shell(self._shell(spec, value, cwd), self._sink(result))
+            outcome = await run_shell(self._shell(spec, value, cwd), self._sink(result), self._shell_threads)
             return outcome.status is TaskStatus.SUCCESS, outcome.error
         try:
             returned, timed_out = await self._lua(spec, field_name, result, cwd, args)
