@@ -113,9 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for workflow in select(load(request), args.workflow):
             print(plan_text(workflow, request.max_parallel))
         return EXIT_OK
-    from sloth_daemon.client import master_address
-
-    master = master_address(getattr(args, "master", None))
+    # Not sloth_daemon.client.master_address: importing grpc costs a local run ~50 ms.
+    master = getattr(args, "master", None) or os.environ.get("SLOTH_MASTER") or None
     if master:
         from .remote_run import run_on_master
 
