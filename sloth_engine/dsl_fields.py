@@ -165,14 +165,13 @@ def task_spec(
         elif isinstance(value, str):
             setattr(spec, hook, value)
         else:
-            raise f.error(
-                hook, f"task '{name}': {hook} must be a function or a shell command string"
-            )
+            raise f.error(hook, f"task '{name}': {hook} must be a function or a shell command string")
     present = raw.keys()
     spec.description = _string(f, "description", name)
     spec.timeout = _duration(f, "timeout", name)
     spec.retry = _retry(f, name)
     spec.depends_on = _depends(sandbox, f, name)
+    spec.depends_line = lines.get("depends_on", line)
     spec.placement = _placement(sandbox, f, "delegate_to", name) or wf.placement
     if "workdir" in present:
         spec.workdir = _string(f, "workdir", name) or None
@@ -223,12 +222,7 @@ def _retry(f: _Fields, owner: str) -> RetryPolicy:
     strategy = f.get("retry_strategy") or "exponential"
     if count is None:
         return RetryPolicy()
-    if (
-        isinstance(count, bool)
-        or not isinstance(count, (int, float))
-        or count < 0
-        or count != int(count)
-    ):
+    if isinstance(count, bool) or not isinstance(count, (int, float)) or count < 0 or count != int(count):
         raise f.error("retries", f"'{owner}': retries must be a whole number >= 0, got {count!r}")
     if strategy not in STRATEGIES:
         raise f.error(
@@ -256,9 +250,7 @@ def _depends(sandbox: Sandbox, f: _Fields, owner: str) -> list[str]:
         elif lua_type(item) == "table" and isinstance(item["name"], str):
             names.append(item["name"])
         else:
-            raise f.error(
-                "depends_on", f"'{owner}': depends_on entries must be task names or tasks"
-            )
+            raise f.error("depends_on", f"'{owner}': depends_on entries must be task names or tasks")
     return list(dict.fromkeys(names))
 
 
@@ -287,9 +279,7 @@ def _placement(sandbox: Sandbox, f: _Fields, key: str, owner: str) -> Placement 
             agent = data.get("agent") or data.get("name") or data.get("host")
             if isinstance(agent, str) and agent:
                 return Placement(agent=agent)
-    raise f.error(
-        key, f"'{owner}': {key} must be an agent name, {{ tags = {{...}} }} or {{ any = true }}"
-    )
+    raise f.error(key, f"'{owner}': {key} must be an agent name, {{ tags = {{...}} }} or {{ any = true }}")
 
 
 def _table(sandbox: Sandbox, f: _Fields, key: str, owner: str) -> dict[str, Any]:
@@ -344,8 +334,9 @@ def workflow_spec(
     if isinstance(on_failure, str):
         config.setdefault("on_failure", on_failure)
     wf.config = config
-    wf.timeout = _duration(f, "timeout", name) or _config_duration(f, config, name)
+    wf.timeout = _duration(f, "timeout", name) or _config_duration(f, config, name, "timeout")
     wf.max_parallel = _max_parallel(f, config, name)
+    wf.retry_delay = _config_duration(f, config, name, "retry_delay")
     wf.placement = _placement(sandbox, f, "delegate_to", name) or Placement()
     wf.workdir = _string(f, "workdir", name) or None
     wf.create_workdir = bool(raw.get("create_workdir_before_run"))
@@ -370,13 +361,13 @@ def workflow_spec(
     return wf, task_fns, workflow_fns
 
 
-def _config_duration(f: _Fields, config: dict[str, Any], name: str) -> float | None:
-    if config.get("timeout") is None:
+def _config_duration(f: _Fields, config: dict[str, Any], name: str, key: str) -> float | None:
+    if config.get(key) is None:
         return None
     try:
-        return parse_duration(config["timeout"])
+        return parse_duration(config[key])
     except ValueError as exc:
-        raise f.error("config", f"workflow '{name}': bad config.timeout: {exc}") from None
+        raise f.error("config", f"workflow '{name}': bad config.{key}: {exc}") from None
 
 
 def _max_parallel(f: _Fields, config: dict[str, Any], name: str) -> int | None:
@@ -401,9 +392,7 @@ def _tasks(
         key_name = key if isinstance(key, str) else None
         spec, fns = task_spec(sandbox, entry, key_name, wf, legacy)
         if spec.name in wf.tasks:
-            raise DslError(
-                f"workflow '{wf.name}': task '{spec.name}' is defined twice", wf.path, spec.line
-            )
+            raise DslError(f"workflow '{wf.name}': task '{spec.name}' is defined twice", wf.path, spec.line)
         wf.tasks[spec.name] = spec
         functions[spec.name] = fns
     return functions

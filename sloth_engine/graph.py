@@ -19,7 +19,7 @@ def check_graph(workflow: WorkflowSpec) -> None:
                     f"task '{task.name}' in workflow '{workflow.name}' depends on unknown task "
                     f"'{dep}' (tasks: {known})",
                     workflow.path,
-                    task.line or workflow.line,
+                    task.depends_line or task.line or workflow.line,
                 )
             if dep == task.name:
                 raise CycleError([task.name, task.name], workflow.path, workflow.name, task.line)

@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from sloth_engine.dsl import LoadedFile, load_file
-from sloth_engine.errors import DslError
+from sloth_engine.errors import DslError, LuaRuntimeError
 from sloth_engine.executor.dag import DagExecutor
 from sloth_engine.executor.journal import Journal, Listener
-from sloth_engine.executor.lua_pool import LuaPool
+from sloth_engine.executor.lua_pool import LuaCall, LuaPool
 from sloth_engine.executor.remote import RemotePort
 from sloth_engine.executor.results import AttemptOutcome, RunResult, TaskResult
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
+from sloth_engine.lua.sandbox import TaskScope
 from sloth_engine.modules import ModuleEnv
-from sloth_engine.spec import LUA_FUNCTION, WorkflowSpec
+from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
 
 
 def sloth_home() -> Path:
@@ -99,7 +100,7 @@ class WorkflowRun:
             cwd=Path(workflow.workdir).expanduser() if workflow.workdir else request.cwd,
             run_dir=request.home / "runs" / self.run_id,
             params=request.params,
-            retry_delay=_retry_delay(workflow),
+            retry_delay=workflow.retry_delay,
         )
         if request.retry_delay is not None:
             ctx.retry_delay = request.retry_delay
@@ -171,25 +172,46 @@ class WorkflowRun:
             )
         try:
             result = await self.executor.run()
+            if store is not None:
+                store.runs.finish_run(
+                    self.run_id, result.status.value, time.time(), result.duration_s, result.error or None
+                )
+            clean = await self._should_clean(result)
         finally:
             self.runner.close()
             if self.lua is not None:
                 self.lua.close()
-        if store is not None:
-            store.runs.finish_run(
-                self.run_id,
-                result.status.value,
-                time.time(),
-                result.duration_s,
-                result.error or None,
-            )
-        self._clean_workdir(result)
+        if clean:
+            self._clean_workdir()
         return result
 
-    def _clean_workdir(self, result: RunResult) -> None:
+    async def _should_clean(self, result: RunResult) -> bool:
+        """clean_workdir_after_run: true, or a function given {success, status, duration_s}."""
         wf = self.workflow
-        if not wf.workdir or wf.clean_workdir is False or wf.clean_workdir == LUA_FUNCTION:
-            return
+        if not wf.workdir or wf.clean_workdir is False:
+            return False
+        if wf.clean_workdir != LUA_FUNCTION:
+            return True
+        if self.lua is None:
+            return False
+        summary = {
+            "success": result.status is RunStatus.SUCCESS,
+            "status": result.status.value,
+            "duration_s": result.duration_s,
+        }
+        scope = TaskScope(run_id=self.run_id, workflow=wf.name, workdir=str(self.ctx.cwd))
+        call = LuaCall(wf.name, None, "clean_workdir", lambda sb: (sb.to_lua(summary),), scope, 60.0)
+        try:
+            answer, _ = await self.lua.call(call)
+        except LuaRuntimeError as exc:
+            self.journal.event("workflow.hook_failed", hook="clean_workdir_after_run", error=str(exc))
+            self.journal.flush()
+            return False
+        return bool(answer[0] if isinstance(answer, tuple) else answer)
+
+    def _clean_workdir(self) -> None:
+        wf = self.workflow
+        assert wf.workdir is not None
         target = Path(wf.workdir).expanduser().resolve()
         protected = {Path("/"), Path.home().resolve(), self.request.cwd.resolve()}
         if target in protected or self.request.cwd.resolve().is_relative_to(target):
@@ -204,7 +226,7 @@ def _uses_lua(workflow: WorkflowSpec) -> bool:
         workflow.on_task_start,
         workflow.on_task_complete,
     )
-    if LUA_FUNCTION in hooks:
+    if LUA_FUNCTION in hooks or workflow.clean_workdir == LUA_FUNCTION:
         return True
     fields = (
         "command",
@@ -217,18 +239,6 @@ def _uses_lua(workflow: WorkflowSpec) -> bool:
         "on_timeout",
     )
     return any(getattr(t, f) == LUA_FUNCTION for t in workflow.tasks.values() for f in fields)
-
-
-def _retry_delay(workflow: WorkflowSpec) -> float | None:
-    from sloth_engine.durations import parse_duration
-
-    value = workflow.config.get("retry_delay")
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError:
-        return None
 
 
 def _no_event(kind: str, data: dict[str, Any]) -> None:

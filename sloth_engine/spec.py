@@ -97,6 +97,8 @@ class Placement:
 class TaskSpec:
     name: str
     line: int | None = None
+    depends_line: int | None = None
+    """Line where the dependencies were given (for an unknown-dependency error)."""
     description: str = ""
     command: str | None = None
     """A shell command, LUA_FUNCTION, or None (a task with nothing to do succeeds)."""
@@ -133,6 +135,8 @@ class WorkflowSpec:
     config: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
     max_parallel: int | None = None
+    retry_delay: float | None = None
+    """config.retry_delay: base delay between attempts for every task."""
     placement: Placement = field(default_factory=Placement)
     workdir: str | None = None
     create_workdir: bool = False

@@ -219,3 +219,17 @@ def test_duplicate_task_and_workflow(tmp_path: Path) -> None:
     path = write(tmp_path, 'workflow.define("w", { tasks = {} })\nworkflow.define("w", { tasks = {} })\n')
     with pytest.raises(DslError, match="defined twice"):
         load_file(path)
+
+
+def test_unknown_dependency_names_the_depends_on_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'local x = 1\nlocal b = task("b"):command("true")\n  :depends_on({ "nope" })\nworkflow.define("w"):tasks({ b })\n')
+    with pytest.raises(DslError, match="nope") as info:
+        load_file(path)
+    assert info.value.line == 3
+
+
+def test_bad_config_retry_delay_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, 'local a = task("a"):command("true")\nworkflow.define("w"):tasks({ a })\n  :config({ retry_delay = "fast please" })\n')
+    with pytest.raises(DslError, match="retry_delay") as info:
+        load_file(path)
+    assert info.value.line == 3

@@ -7,6 +7,8 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from sloth_engine.executor.results import RunEvent, RunResult
 from sloth_engine.executor.retry import backoff_delay
 from sloth_engine.run import RunRequest, WorkflowRun, load
@@ -383,3 +385,20 @@ workflow.define("g"):tasks({ fan("x", 100), fan("y", 200) })
     )
     assert statuses(result) == {"x": "success", "y": "success"}
     assert [t.outputs["sum"] for t in result.tasks] == [306, 606]
+
+
+@pytest.mark.parametrize(("answer", "kept"), [("true", False), ("false", True)])
+def test_clean_workdir_function_decides(tmp_path: Path, answer: str, kept: bool) -> None:
+    work = tmp_path / "work"
+    result, _ = run_file(
+        tmp_path,
+        f"""
+workflow.define("w", {{
+  workdir = "{work}", create_workdir_before_run = true,
+  clean_workdir_after_run = function(result) return result.success and {answer} end,
+  tasks = {{ {{ name = "a", command = "touch marker" }} }},
+}})
+""",
+    )
+    assert result.status is RunStatus.SUCCESS
+    assert (work / "marker").exists() is kept
