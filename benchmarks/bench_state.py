@@ -10,6 +10,11 @@ processes on one lock (cross-process wake-ups are polls, 2 ms growing to 50 ms).
 again on PostgreSQL (127.0.0.1:5432/test, a scratch schema dropped afterwards) unless
 `--no-pg`.
 
+Reading the contended rows: the loop is closed (each holder asks again at once), so by Little's
+law a holder waits about 16 times the cost of one grant+release; the p99 adds scheduling noise.
+Across processes there is no queue: the holder that just released usually wins again and the
+others' polls make the tail.
+
     .venv/bin/python benchmarks/bench_state.py [--runs 3] [--no-pg] [--pg URL]
 """
 
