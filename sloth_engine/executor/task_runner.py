@@ -7,24 +7,21 @@ attempt and emits the event, in that order.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sloth_engine.errors import LuaRuntimeError
-from sloth_engine.lua.sandbox import Sandbox, TaskScope
-from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec, can_move
+from sloth_engine.spec import TaskSpec, TaskStatus, WorkflowSpec, can_move
 
 from . import artifacts
+from .calls import TaskCalls, where
 from .journal import Journal
-from .lua_pool import LuaCall, LuaPool
+from .lua_pool import LuaPool
 from .remote import RemotePort, RemoteTask
 from .results import AttemptOutcome, TaskResult
 from .retry import backoff_delay
-from .shell import ShellCommand, run_shell
 
 EVENT_OF = {
     TaskStatus.RUNNING: "task.started",
@@ -36,18 +33,6 @@ EVENT_OF = {
     TaskStatus.CANCELLED: "task.cancelled",
     TaskStatus.SKIPPED: "task.skipped",
 }
-SHELL_THREADS = 64
-"""Threads that start and follow shell commands (made as needed, one per running command)."""
-WORKFLOW_LOG = "(workflow)"
-"""Task name under which output of workflow-level hooks is logged."""
-THIS_SOURCE = """
-return function(name, workdir)
-  local this = { task_name = name }
-  this.name = function() return name end
-  this.workdir = { get = function() return workdir end }
-  return this
-end
-"""
 
 
 @dataclass
@@ -70,8 +55,8 @@ class TaskRunner:
         self.wf = ctx.workflow
         self.journal = journal
         self.lua = lua
-        self._shell_threads = ThreadPoolExecutor(SHELL_THREADS, thread_name_prefix="sloth-shell")
-        self.process_groups: set[int] = set()
+        self.calls = TaskCalls(ctx.run_id, ctx.workflow, ctx.cwd, journal, lua)
+        self.process_groups = self.calls.process_groups
         """Process groups of the shell commands running now."""
         self._stop_status = TaskStatus.CANCELLED
         self._stop_reason = "cancelled"
@@ -112,7 +97,7 @@ class TaskRunner:
         )
 
     def close(self) -> None:
-        self._shell_threads.shutdown(wait=False)
+        self.calls.close()
 
     def stopping(self, status: TaskStatus, reason: str) -> None:
         self._stop_status, self._stop_reason = status, reason
@@ -134,20 +119,24 @@ class TaskRunner:
         inputs = {dep: results[dep].outputs for dep in spec.depends_on}
         try:
             try:
-                if spec.run_if is not None and not await self._condition(spec, "run_if", cwd, params, inputs):
+                if spec.run_if is not None and not await self.calls.condition(
+                    spec, "run_if", cwd, params, inputs
+                ):
                     self.skip(result, "run_if condition is false", blocks=False)
                     return result.status
-                if spec.abort_if is not None and await self._condition(spec, "abort_if", cwd, params, inputs):
+                if spec.abort_if is not None and await self.calls.condition(
+                    spec, "abort_if", cwd, params, inputs
+                ):
                     text = "abort_if condition is true"
                     return self._end(result, AttemptOutcome(TaskStatus.FAILED, "aborted", text))
             except LuaRuntimeError as exc:
-                text = f"condition failed: {_where(exc)}"
+                text = f"condition failed: {where(exc)}"
                 return self._end(result, AttemptOutcome(TaskStatus.FAILED, text, text))
-            await self.workflow_hook("on_task_start", (name,))
+            await self.calls.workflow_hook("on_task_start", (name,))
             outcome = await self._attempts(spec, result, cwd, params, inputs)
             outcome = await self._after(spec, result, outcome, cwd, params)
             self._end(result, outcome)
-            await self.workflow_hook("on_task_complete", (name, result.status.ok, result.outputs))
+            await self.calls.workflow_hook("on_task_complete", (name, result.status.ok, result.outputs))
         except asyncio.CancelledError:
             result.blocks_dependents = True
             self._set(result, self._stop_status, self._stop_reason, self._stop_reason)
@@ -211,7 +200,7 @@ class TaskRunner:
             if problem:
                 return AttemptOutcome(TaskStatus.FAILED, problem, problem)
         if spec.pre_hook is not None:
-            ok, detail = await self._hook(spec, "pre_hook", result, cwd, (params, inputs))
+            ok, detail = await self.calls.hook(spec, "pre_hook", result, cwd, (params, inputs))
             if not ok:
                 return AttemptOutcome(TaskStatus.FAILED, "pre_hook failed", f"pre_hook failed: {detail}")
         return None
@@ -230,16 +219,16 @@ class TaskRunner:
                 outcome = AttemptOutcome(TaskStatus.FAILED, problem, problem, outcome.outputs)
         if outcome.status.ok:
             if spec.on_success is not None:
-                await self._hook(spec, "on_success", result, cwd, (params, outcome.outputs))
+                await self.calls.hook(spec, "on_success", result, cwd, (params, outcome.outputs))
         else:
             info = {"error": outcome.error or outcome.message, "task_name": spec.name}
             handler = (
                 "on_timeout" if outcome.status is TaskStatus.TIMED_OUT and spec.on_timeout else "on_failure"
             )
             if getattr(spec, handler) is not None:
-                await self._hook(spec, handler, result, cwd, (params, info))
+                await self.calls.hook(spec, handler, result, cwd, (params, info))
         if spec.post_hook is not None:
-            ok, detail = await self._hook(spec, "post_hook", result, cwd, (params, outcome.outputs))
+            ok, detail = await self.calls.hook(spec, "post_hook", result, cwd, (params, outcome.outputs))
             if not ok and outcome.status.ok:
                 outcome = AttemptOutcome(
                     TaskStatus.FAILED,
@@ -266,7 +255,7 @@ class TaskRunner:
                     placement=spec.placement,
                     config=self.wf.config,
                 )
-                outcome, result.agent = await self.remote.execute(task, self._sink(result))
+                outcome, result.agent = await self.remote.execute(task, self.calls.sink(result))
                 return outcome
             if not self.wf.config.get("fallback_local"):
                 text = (
@@ -274,124 +263,7 @@ class TaskRunner:
                     "no master to find agents (use --master, or config.fallback_local = true)"
                 )
                 return AttemptOutcome(TaskStatus.FAILED, text, text)
-        return await self.execute_here(spec, result, cwd, params, inputs)
-
-    async def execute_here(
-        self, spec: TaskSpec, result: TaskResult, cwd: Path, params: dict[str, Any], inputs: dict[str, Any]
-    ) -> AttemptOutcome:
-        """One attempt of the task's command on this machine (also what an agent runs)."""
-        if spec.command is None:
-            return AttemptOutcome(TaskStatus.SUCCESS, "nothing to do")
-        if spec.command != LUA_FUNCTION:
-            return await run_shell(
-                self._shell(spec, spec.command, cwd), self._sink(result), self._shell_threads
-            )
-        try:
-            value, timed_out = await self._lua(
-                spec, "command", result, cwd, (params, inputs), this=not spec.legacy_signature
-            )
-        except LuaRuntimeError as exc:
-            return AttemptOutcome(TaskStatus.FAILED, _where(exc), _where(exc))
-        if timed_out:
-            text = f"timed out after {spec.timeout:g}s"
-            return AttemptOutcome(TaskStatus.TIMED_OUT, text, text)
-        return interpret(value)
-
-    # ---- conditions and hooks -----------------------------------------------------------
-
-    async def _condition(
-        self,
-        spec: TaskSpec,
-        field_name: str,
-        cwd: Path,
-        params: dict[str, Any],
-        inputs: dict[str, Any],
-    ) -> bool:
-        value = getattr(spec, field_name)
-        if value == LUA_FUNCTION:
-            result, timed_out = await self._lua(
-                spec, field_name, TaskResult(spec.name), cwd, (params, inputs)
-            )
-            if timed_out:
-                raise LuaRuntimeError(f"{field_name} timed out")
-            first = result[0] if isinstance(result, tuple) else result
-            return bool(first)
-        outcome = await run_shell(self._shell(spec, value, cwd), lambda s, line: None, self._shell_threads)
-        return outcome.status is TaskStatus.SUCCESS
-
-    async def _hook(
-        self, spec: TaskSpec, field_name: str, result: TaskResult, cwd: Path, args: tuple[Any, ...]
-    ) -> tuple[bool, str]:
-        value = getattr(spec, field_name)
-        if value != LUA_FUNCTION:
-            outcome = await run_shell(self._shell(spec, value, cwd), self._sink(result), self._shell_threads)
-            return outcome.status is TaskStatus.SUCCESS, outcome.error
-        try:
-            returned, timed_out = await self._lua(spec, field_name, result, cwd, args)
-        except LuaRuntimeError as exc:
-            self._sink(result)("stderr", f"{field_name} failed: {_where(exc)}")
-            return False, _where(exc)
-        if timed_out:
-            return False, "timed out"
-        first = returned[0] if isinstance(returned, tuple) else returned
-        return first is not False, ""
-
-    async def workflow_hook(self, name: str, args: tuple[Any, ...]) -> None:
-        if getattr(self.wf, name, None) != LUA_FUNCTION or self.lua is None:
-            return
-        scope = TaskScope(
-            task_name="",
-            run_id=self.ctx.run_id,
-            workflow=self.wf.name,
-            workdir=str(self.ctx.cwd),
-            log=self._sink(TaskResult(WORKFLOW_LOG)),
-        )
-        call = LuaCall(self.wf.name, None, name, lambda sb: tuple(sb.to_lua(a) for a in args), scope, 60.0)
-        try:
-            await self.lua.call(call)
-        except LuaRuntimeError as exc:
-            self.journal.event("workflow.hook_failed", hook=name, error=_where(exc))
-
-    async def _lua(
-        self,
-        spec: TaskSpec,
-        field_name: str,
-        result: TaskResult,
-        cwd: Path,
-        args: tuple[Any, ...],
-        this: bool = True,
-    ) -> tuple[Any, bool]:
-        assert self.lua is not None
-        scope = TaskScope(
-            task_name=spec.name,
-            run_id=self.ctx.run_id,
-            workflow=self.wf.name,
-            workdir=str(cwd),
-            log=self._sink(result),
-        )
-
-        def build(sb: Sandbox) -> tuple[Any, ...]:
-            converted = tuple(sb.to_lua(a) for a in args)
-            return (_this(sb, spec.name, str(cwd)), *converted) if this else converted
-
-        return await self.lua.call(LuaCall(self.wf.name, spec.name, field_name, build, scope, spec.timeout))
-
-    # ---- helpers --------------------------------------------------------------------------
-
-    def _sink(self, result: TaskResult) -> Any:
-        attempt = max(result.attempts, 1)
-        journal, name = self.journal, result.name
-        return lambda stream, line: journal.line(name, attempt, stream, line)
-
-    def _shell(self, spec: TaskSpec, command: str, cwd: Path) -> ShellCommand:
-        env = {
-            **spec.env,
-            "SLOTH_RUN_ID": self.ctx.run_id,
-            "SLOTH_WORKFLOW": self.wf.name,
-            "SLOTH_TASK": spec.name,
-        }
-        user = spec.user if spec.user and spec.user != _current_user() else None
-        return ShellCommand(command, str(cwd), env, user, spec.timeout, self.process_groups)
+        return await self.calls.execute_here(spec, result, cwd, params, inputs)
 
     def _workdir(self, spec: TaskSpec) -> Path:
         chosen = spec.workdir or self.wf.workdir
@@ -406,44 +278,11 @@ class TaskRunner:
             "workdir": str(cwd),
         }
 
+    async def workflow_hook(self, name: str, args: tuple[Any, ...]) -> None:
+        await self.calls.workflow_hook(name, args)
 
-def interpret(value: Any) -> AttemptOutcome:
-    """A Lua command's return values: (ok, message, outputs), nothing, or an outputs table."""
-    values = value if isinstance(value, tuple) else (value,)
-    ok = values[0] if values else None
-    message = values[1] if len(values) > 1 else None
-    outputs = values[2] if len(values) > 2 else None
-    if isinstance(ok, dict) and outputs is None:
-        ok, outputs = True, ok
-    if not isinstance(outputs, dict):
-        outputs = {} if outputs in (None, [], {}) else {"value": outputs}
-    text = "" if message is None else str(message)
-    if ok is False:
-        return AttemptOutcome(
-            TaskStatus.FAILED, text or "task returned false", text or "task returned false", outputs
-        )
-    status = TaskStatus.UNCHANGED if outputs.get("changed") is False else TaskStatus.SUCCESS
-    return AttemptOutcome(status, text, "", outputs)
-
-
-def _this(sandbox: Sandbox, name: str, workdir: str) -> Any:
-    make = sandbox.context.get("make_this")
-    if make is None:
-        make = sandbox.run_lua(THIS_SOURCE, "this")
-        sandbox.context["make_this"] = make
-    return make(name, workdir)
-
-
-def _where(exc: LuaRuntimeError) -> str:
-    if exc.path and exc.line:
-        return f"{exc.path}:{exc.line}: {exc.message}"
-    return exc.message
-
-
-def _current_user() -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.getuid()).pw_name
-    except (ImportError, KeyError):
-        return ""
+    async def execute_here(
+        self, spec: TaskSpec, result: TaskResult, cwd: Path, params: dict[str, Any], inputs: dict[str, Any]
+    ) -> AttemptOutcome:
+        """One attempt of the task's command on this machine (also what an agent runs)."""
+        return await self.calls.execute_here(spec, result, cwd, params, inputs)
