@@ -97,3 +97,10 @@ class StateValueError(SlothError):
         self.reason = reason
         self.namespace = namespace
         super().__init__(f"state key '{key}': {reason}")
+
+class NoSuchItem(SlothError):
+    """A named thing the store does not have (a hook, a schedule, a secret, an event)."""
+
+
+class SecretsError(SlothError):
+    """Secrets cannot be read or written: no key given, a wrong passphrase, a damaged value."""

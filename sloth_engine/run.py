@@ -49,6 +49,10 @@ class RunRequest:
     listeners: list[Listener] = field(default_factory=list)
     cwd: Path = field(default_factory=Path.cwd)
     retry_delay: float | None = None
+    bus: Any = None
+    """An EventBus (sloth_engine.events): the run's events reach its hooks and watchers."""
+    secret_key: Any = None
+    """KeyMaterial for the secrets the workflow names (default: from the environment)."""
 
 
 def module_env(
@@ -92,6 +96,10 @@ class WorkflowRun:
         stack = request.stack or workflow.stack
         self.journal = Journal(self.run_id, workflow.name, request.store, stack)
         self.journal.listeners.extend(request.listeners)
+        if request.bus is not None:
+            self.journal.listeners.append(request.bus.journal_listener(stack))
+        self.secrets: dict[str, str] = {}
+        """Filled when the run starts with what config.secrets names (the modules read it)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self.lua = self._lua_pool(loaded) if _uses_lua(workflow) else None
         ctx = RunContext(
@@ -119,9 +127,10 @@ class WorkflowRun:
 
         def emit(kind: str, data: dict[str, Any]) -> None:
             if self._loop is not None:
-                self._loop.call_soon_threadsafe(lambda: self.journal.event(kind, data=data))
+                self._loop.call_soon_threadsafe(lambda: self.journal.dispatched(kind, data))
 
         wanted = module_env(request, self.workflow, emit)
+        wanted.secrets = self.secrets
 
         def loader() -> LoadedFile:
             return load_file(request.path, values=request.values, env=wanted)
@@ -134,6 +143,7 @@ class WorkflowRun:
         if loaded is not None and same_env:
             # The file is already loaded with what this run needs: run in that runtime.
             loaded.env.emit_event = emit
+            loaded.env.secrets = self.secrets
             first = loaded
 
         workers = min(
@@ -159,6 +169,7 @@ class WorkflowRun:
     async def execute(self) -> RunResult:
         self._loop = asyncio.get_running_loop()
         store, wf = self.request.store, self.workflow
+        self._grant_secrets()
         if wf.workdir and wf.create_workdir:
             Path(wf.workdir).expanduser().mkdir(parents=True, exist_ok=True)
         if store is not None and self.resume is None:
@@ -172,6 +183,8 @@ class WorkflowRun:
             )
         try:
             result = await self.executor.run()
+            if self.journal.redactor is not None:
+                result = self.journal.redactor.result(result)
             if store is not None:
                 store.runs.finish_run(
                     self.run_id, result.status.value, time.time(), result.duration_s, result.error or None
@@ -184,6 +197,26 @@ class WorkflowRun:
         if clean:
             self._clean_workdir()
         return result
+
+    def _grant_secrets(self) -> None:
+        """Decrypt what config.secrets names; from now on their values are hidden in output."""
+        names = self.workflow.config.get("secrets") or []
+        if isinstance(names, str):
+            names = [names]
+        if not names:
+            return
+        from sloth_engine.errors import SecretsError
+        from sloth_engine.secrets import Redactor
+        from sloth_engine.secrets.keys import key_material
+        from sloth_engine.secrets.vault import SecretVault
+
+        if self.request.store is None:
+            raise SecretsError(f"workflow '{self.workflow.name}' names secrets but the run has no store")
+        material = self.request.secret_key or key_material()
+        vault = SecretVault(self.request.store, material)
+        stack = self.journal.stack or "default"
+        self.secrets.update(vault.grant(stack, [str(n) for n in names], self.workflow.name))
+        self.journal.redactor = Redactor(self.secrets.values())
 
     async def _should_clean(self, result: RunResult) -> bool:
         """clean_workdir_after_run: true, or a function given {success, status, duration_s}."""
@@ -267,7 +300,7 @@ async def run_delegated_attempt(
     journal.bind(loop)
 
     def emit(kind: str, data: dict[str, Any]) -> None:
-        loop.call_soon_threadsafe(lambda: journal.event(kind, data=data))
+        loop.call_soon_threadsafe(lambda: journal.dispatched(kind, data))
 
     def loader() -> LoadedFile:
         return load_file(

@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from sloth_engine import __version__
 from sloth_engine.errors import DslError, SlothError, UsageError
 
-COMMAND_MODULES = ("run_cmd", "workflow_cmd", "state_cmd", "runs_cmd", "master_cmd", "agent_cmd")
+COMMAND_MODULES = (
+    "run_cmd",
+    "workflow_cmd",
+    "state_cmd",
+    "runs_cmd",
+    "master_cmd",
+    "agent_cmd",
+    "hook_cmd",
+    "events_cmd",
+    "secrets_cmd",
+    "scheduler_cmd",
+)
 EXIT_USAGE = 2
 
 

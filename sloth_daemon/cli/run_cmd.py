@@ -19,6 +19,7 @@ from .progress import LiveProgress, PlainProgress
 from .workflow_cmd import plan_text, select
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+HOOKS_DRAIN_TIMEOUT = 120.0
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -121,19 +122,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_on_master(args, request, master)
     if getattr(args, "detach", False) or getattr(args, "delegate_to", None):
         raise UsageError("--detach and --delegate-to need a master (--master HOST:PORT)")
+    from sloth_engine.events import bus_for_run
     from sloth_engine.store import open_store
 
     request.store = open_store(getattr(args, "db", None))
+    request.bus = bus_for_run(request.store)
     try:
         loaded = load(request)
         workflows = select(loaded, args.workflow)
+        if any(w.config.get("secrets") for w in workflows):
+            from .secrets_cmd import key_for_cli
+
+            request.secret_key = key_for_cli()
         results, interrupted = asyncio.run(_run_all(request, loaded, workflows, args))
     finally:
+        if request.bus is not None:
+            _finish_hooks(request.bus)
         request.store.close()
     _write_reports(results, args)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if all(r.status is RunStatus.SUCCESS for r in results) else EXIT_FAILED
+
+
+def _finish_hooks(bus: Any) -> None:
+    """Let the hooks of the run's events finish (each is bounded by its own timeout)."""
+    if not bus.drain(HOOKS_DRAIN_TIMEOUT):
+        print(f"hooks still running after {HOOKS_DRAIN_TIMEOUT:g}s: not waiting for them", file=sys.stderr)
+    bus.close(timeout=1.0)
 
 
 async def _run_all(

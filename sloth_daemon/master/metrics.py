@@ -9,7 +9,9 @@ from typing import Any
 def serve_metrics(listen: str, registry: Any, dispatcher: Any, runs: Any) -> tuple[str, int]:
     """Start the HTTP exporter on a thread; the bound (host, port)."""
     from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+    from sloth_daemon.master.registry import LAG_BUCKETS
 
     class MasterCollector:
         def collect(self) -> Iterator[Any]:
@@ -36,6 +38,17 @@ def serve_metrics(listen: str, registry: Any, dispatcher: Any, runs: Any) -> tup
             )
             yield CounterMetricFamily(
                 "sloth_agent_registrations", "Registrations", value=registry.registrations
+            )
+            counts, total = list(registry.lag_counts), 0
+            buckets = []
+            for bound, count in zip((*LAG_BUCKETS, float("inf")), counts, strict=True):
+                total += count
+                buckets.append(("+Inf" if bound == float("inf") else str(bound), total))
+            yield HistogramMetricFamily(
+                "sloth_heartbeat_lag_seconds",
+                "From an agent sending a heartbeat to the master handling it",
+                buckets=buckets,
+                sum_value=registry.lag_sum,
             )
             active = sum(1 for a in list(runs.active.values()) if a.result is None)
             yield GaugeMetricFamily("sloth_runs_active", "Runs in progress on this master", value=active)

@@ -8,6 +8,8 @@ listeners hear of them only after that transaction committed. A run without a st
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +27,9 @@ FLUSH_WINDOW = 0.005
 """Seconds transitions wait to be written together; announced only after the write."""
 
 EVENT_SEVERITY = {"task.failed": "error", "task.timeout": "error", "workflow.failed": "error"}
+EVENT_STREAM = "event"
+"""Output stream that carries `event.dispatch` calls of a task run elsewhere (an agent): each
+line is JSON {type, data}; a journal with `events_from_output` turns it into the event."""
 
 
 class Journal:
@@ -40,6 +45,10 @@ class Journal:
         self._seq = 0
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.redactor: Any = None
+        """Secret values to hide (sloth_engine.secrets.Redactor): applied to every log line,
+        attempt row and event before it is written or announced."""
+        self.events_from_output = True
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -82,6 +91,9 @@ class Journal:
         if self._loop is not None and not _on_loop(self._loop):
             self._loop.call_soon_threadsafe(self.line, task, attempt, stream, text)
             return
+        if stream == EVENT_STREAM and self.events_from_output:
+            self._output_event(task, attempt, text)
+            return
         self._seq += 1
         now = time.time()
         self._logs.append((self.run_id, task, attempt, stream, self._seq, now, text))
@@ -89,6 +101,19 @@ class Journal:
             RunEvent("task.log", self.run_id, self.workflow, now, task, attempt, stream, {"line": text})
         )
         self._schedule()
+
+    def dispatched(self, kind: str, data: dict[str, Any], task: str | None = None, attempt: int = 0) -> None:
+        """An event the workflow raised (`event.dispatch`), its data kept as given."""
+        self._events.append(RunEvent(kind, self.run_id, self.workflow, time.time(), task, attempt, "", data))
+        self._schedule()
+
+    def _output_event(self, task: str, attempt: int, text: str) -> None:
+        try:
+            sent = json.loads(text)
+            kind, data = str(sent["type"]), dict(sent.get("data") or {})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            kind, data = "custom", {"message": text}
+        self.dispatched(kind, data, task, attempt)
 
     # ---- writing and announcing ---------------------------------------------------------
 
@@ -110,8 +135,10 @@ class Journal:
         attempts = list(self._attempts.values())
         logs, events = self._logs, self._events
         self._attempts, self._logs, self._events = {}, [], []
+        if self.redactor is not None:
+            attempts, logs, events = self._redacted(attempts, logs, events)
         if self.store is not None and (attempts or logs or events):
-            rows = [self._event_row(e) for e in events if e.kind != "task.log"]
+            rows = [event_record(e, self.stack) for e in events if e.kind != "task.log"]
             self.store.runs.write_batch(attempts, logs, rows)
         for event in events:
             for listener in self.listeners:
@@ -120,23 +147,34 @@ class Journal:
                 except Exception:  # a broken listener must not stop the run
                     log.exception("run listener failed on %s", event.kind)
 
-    def _event_row(self, event: RunEvent) -> dict[str, Any]:
-        data = dict(event.data)
-        if event.task:
-            data["task"] = event.task
-            data["attempt"] = event.attempt
-        if event.status:
-            data["status"] = event.status
-        data["workflow"] = event.workflow
-        return {
-            "ts": event.ts,
-            "type": event.kind,
-            "severity": EVENT_SEVERITY.get(event.kind, "info"),
-            "source": "engine",
-            "stack": self.stack,
-            "run_id": event.run_id,
-            "data": data,
-        }
+    def _redacted(
+        self, attempts: list[dict[str, Any]], logs: list[tuple[Any, ...]], events: list[RunEvent]
+    ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[RunEvent]]:
+        hide = self.redactor
+        attempts = [hide.value(a) for a in attempts]
+        logs = [(*row[:-1], hide.text(row[-1])) for row in logs]
+        events = [dataclasses.replace(e, data=hide.value(e.data)) for e in events]
+        return attempts, logs, events
+
+
+def event_record(event: RunEvent, stack: str | None) -> dict[str, Any]:
+    """The events-table record of a run event (EventLog's keys)."""
+    data = dict(event.data)
+    if event.task:
+        data["task"] = event.task
+        data["attempt"] = event.attempt
+    if event.status:
+        data["status"] = event.status
+    data["workflow"] = event.workflow
+    return {
+        "ts": event.ts,
+        "type": event.kind,
+        "severity": EVENT_SEVERITY.get(event.kind, "info"),
+        "source": "engine",
+        "stack": stack,
+        "run_id": event.run_id,
+        "data": data,
+    }
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

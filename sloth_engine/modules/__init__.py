@@ -29,6 +29,7 @@ MODULE_NAMES = (
     "goroutine",
     "event",
     "state",
+    "secrets",
 )
 
 
@@ -47,6 +48,11 @@ class ModuleEnv:
     """Default state namespace: the workflow's stack."""
     check_mode: bool = False
     """`--check`: modules report what would change without changing it."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """The secrets granted to the run (config.secrets), as the `secrets` global shows them."""
+    events_via_output: bool = False
+    """`event.dispatch` writes the event on the task's output (an agent: it travels to the
+    master with the task's lines) instead of calling `emit_event`."""
 
 
 GLOBALS = {name: name for name in MODULE_NAMES} | {"json": "data", "yaml": "data"}

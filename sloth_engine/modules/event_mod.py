@@ -8,19 +8,25 @@ to whoever created the runtime; it returns true. `event.dispatch_custom(name, me
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
 from sloth_engine.modules import ModuleEnv
 
 FILE_EVENTS = ("created", "modified", "deleted")
+EVENT_STREAM = "event"
+"""sloth_engine.executor.journal.EVENT_STREAM (not imported: modules stay free of the executor)."""
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     def emit(kind: Any, data: dict[str, Any]) -> bool:
         if not isinstance(kind, str) or not kind.strip():
             raise ModuleError("event.dispatch: the event type must be a non-empty string")
-        env.emit_event(kind, data)
+        if env.events_via_output:
+            sandbox.scope.log(EVENT_STREAM, json.dumps({"type": kind, "data": data}, default=str))
+        else:
+            env.emit_event(kind, data)
         return True
 
     def dispatch(kind: Any = None, data: Any = None) -> bool:

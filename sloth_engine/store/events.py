@@ -90,6 +90,32 @@ class EventLog:
         return rows
 
 
+    def get(self, event_id: int) -> dict[str, Any] | None:
+        from sloth_engine.store.models import Event as E
+
+        rows = list(E.select().where(E.id == int(event_id)).bind(self._b.peewee()).dicts())
+        return _event(rows[0]) if rows else None
+
+    def after(self, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Events with an id above `after_id`, oldest first (a follower's next page)."""
+        from sloth_engine.store.models import Event as E
+
+        query = E.select().where(E.id > int(after_id)).order_by(E.id.asc()).limit(int(limit))
+        return [_event(r) for r in query.bind(self._b.peewee()).dicts()]
+
+    def last_id(self) -> int:
+        row = self._b.query_one("SELECT MAX(id) FROM events")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def delete_before(self, ts: float | None) -> int:
+        """Delete events older than `ts` (every event when None); how many went."""
+        if ts is None:
+            rows = self._b.write("DELETE FROM events RETURNING id")
+        else:
+            rows = self._b.write(self._b.sql("DELETE FROM events WHERE ts < ? RETURNING id"), (ts,))
+        return len(rows)
+
+
 def _event(row: dict[str, Any]) -> dict[str, Any]:
     row["data"] = json.loads(row["data"]) if row.get("data") else {}
     return row

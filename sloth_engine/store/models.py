@@ -180,3 +180,95 @@ class RunSubmission(Model):
 
     class Meta:
         table_name = "run_submissions"
+
+class Hook(Model):
+    """A Lua file run for events of the given types (JSON list of patterns: `task.failed`,
+    `task.*`, `*`), optionally only for one stack. The source is kept, not the path."""
+
+    name = TextField(primary_key=True)
+    event_types = TextField(default="[]")
+    stack = TextField(null=True)
+    source = TextField()
+    path = TextField(default="")
+    enabled = IntegerField(default=1)
+    timeout_s = DoubleField(default=30.0)
+    created_at = DoubleField()
+    updated_at = DoubleField()
+
+    class Meta:
+        table_name = "hooks"
+
+
+class HookExecution(Model):
+    """One run of one hook for one event: outcome success | failed | timeout | dropped."""
+
+    id = BigAutoField()
+    hook = TextField(index=True)
+    event_id = BigIntegerField(null=True)
+    event_type = TextField()
+    run_id = TextField(null=True)
+    started_at = DoubleField(index=True)
+    duration_s = DoubleField(default=0.0)
+    outcome = TextField(index=True)
+    output = TextField(default="")
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "hook_executions"
+
+
+class Schedule(Model):
+    """A workflow file fired by a cron expression (croniter; seconds field optional)."""
+
+    name = TextField(primary_key=True)
+    cron = TextField()
+    file = TextField()
+    workflow = TextField(default="")
+    values_file = TextField(null=True)
+    tz = TextField(default="UTC")
+    overlap = TextField(default="skip")
+    catch_up = TextField(default="none")
+    enabled = IntegerField(default=1)
+    next_fire_at = DoubleField(null=True)
+    last_fire_at = DoubleField(null=True)
+    last_run_id = TextField(null=True)
+    created_at = DoubleField()
+    updated_at = DoubleField()
+
+    class Meta:
+        table_name = "schedules"
+
+
+class Secret(Model):
+    """A value encrypted with AES-256-GCM (nonce and ciphertext base64; the stack and name are
+    the associated data, so a row copied under another name does not decrypt)."""
+
+    id = BigAutoField()
+    stack = TextField()
+    name = TextField()
+    nonce = TextField()
+    ciphertext = TextField()
+    created_at = DoubleField()
+    updated_at = DoubleField()
+
+    class Meta:
+        table_name = "secrets"
+        indexes = ((("stack", "name"), True),)
+
+
+class SecretsKey(Model):
+    """One row (id 1): the store's KDF salt and parameters, and a check value encrypted under
+    the key, so that a wrong passphrase is told apart before anything is written."""
+
+    id = IntegerField(primary_key=True)
+    kdf = TextField()
+    salt = TextField()
+    params = TextField(default="{}")
+    check_value = TextField()
+    created_at = DoubleField()
+
+    class Meta:
+        table_name = "secrets_key"
+
+
+# ---- stacks (sloth_engine.stacks) ------------------------------------------------------------

@@ -72,9 +72,15 @@ def _v2(ctx: MigrationContext) -> None:
     ctx.create_tables(ctx.models.Agent, ctx.models.RunSubmission)
 
 
+def _v3(ctx: MigrationContext) -> None:
+    m = ctx.models
+    ctx.create_tables(m.Hook, m.HookExecution, m.Schedule, m.Secret, m.SecretsKey)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
+    Migration(3, "hooks, hook executions, schedules, secrets", _v3),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,176 @@
+"""`events list|show|clear|watch`: the audit trail of everything that happened.
+
+`list` and `watch` read a master with `--master` (or $SLOTH_MASTER); `watch` on the local
+store follows the events table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sloth_engine.durations import parse_duration
+from sloth_engine.errors import NoSuchItem, UsageError
+
+from .store_access import print_json, print_table, when, with_store
+
+FOLLOW_EVERY = 0.25
+"""Seconds between two reads of the events table by a local `events watch`."""
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    events = sub.add_parser("events", help="the events: runs, tasks, agents, schedules, hooks, ...")
+    esub = events.add_subparsers(dest="events_command", metavar="COMMAND", required=True)
+    lst = esub.add_parser("list", help="recent events, oldest first", parents=parents)
+    _filters(lst)
+    lst.add_argument("--since", help="only after: 10m (ago), an ISO time or epoch seconds")
+    lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+    show = esub.add_parser("show", help="one event with its data", parents=parents)
+    show.add_argument("id", type=int)
+    show.set_defaults(func=with_store(cmd_show))
+    clear = esub.add_parser("clear", help="delete events", parents=parents)
+    clear.add_argument("--older-than", metavar="DURATION", help="only events older than this: 7d, 12h")
+    clear.set_defaults(func=with_store(cmd_clear))
+    watch = esub.add_parser("watch", help="print events as they happen (Ctrl-C stops)", parents=parents)
+    _filters(watch)
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    watch.set_defaults(func=cmd_watch)
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--type", "-t", help="type or prefix: task.failed, task., task.*")
+    parser.add_argument("--stack", help="only events of this stack")
+    parser.add_argument("--master", metavar="HOST:PORT", help="ask this master instead of the local store")
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """`10m` (that long ago), epoch seconds, or an ISO date/time; None for none."""
+    if not text:
+        return None
+    now = time.time() if now is None else now
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise UsageError(f"--since: expected 10m, an ISO time or epoch seconds, got '{text}'") from None
+
+
+def type_prefix(text: str | None) -> str | None:
+    return text.rstrip("*") if text else None
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    master = _master(args)
+    since = parse_since(args.since)
+    if master:
+        from sloth_daemon.client import MasterClient
+
+        with MasterClient(master) as client:
+            rows = client.list_events(type_prefix(args.type), since, args.stack, args.limit)
+        return _print_list(rows, args.json)
+    return with_store(lambda a, store: _print_list(_local_list(store, a, since), a.json))(args)
+
+
+def _local_list(store: Any, args: argparse.Namespace, since: float | None) -> list[dict[str, Any]]:
+    return store.events.list(type_prefix(args.type), since, args.stack, args.limit)
+
+
+def _print_list(rows: list[dict[str, Any]], as_json: bool) -> int:
+    if as_json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no events", file=sys.stderr)
+        return 0
+    print_table(("ID", "TIME", "TYPE", "SEVERITY", "SOURCE", "STACK", "RUN", "DATA"), [_row(e) for e in rows])
+    return 0
+
+
+def _row(event: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        event["id"],
+        when(event["ts"]),
+        event["type"],
+        event["severity"],
+        event["source"] or "-",
+        event["stack"] or "-",
+        event["run_id"] or "-",
+        json.dumps(event["data"], ensure_ascii=False, default=str),
+    )
+
+
+def cmd_show(args: argparse.Namespace, store: Any) -> int:
+    event = store.events.get(args.id)
+    if event is None:
+        raise NoSuchItem(f"no event {args.id}")
+    print_json(event)
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace, store: Any) -> int:
+    cutoff = None
+    if args.older_than:
+        try:
+            cutoff = time.time() - parse_duration(args.older_than)
+        except ValueError as exc:
+            raise UsageError(f"--older-than: {exc}") from None
+    count = store.events.delete_before(cutoff)
+    print(f"deleted {count} event(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    master = _master(args)
+    prefix, stack = type_prefix(args.type), args.stack
+    try:
+        if master:
+            from sloth_daemon.client import MasterClient
+
+            with MasterClient(master) as client:
+                _print_stream(client.watch_events(prefix, stack), args.json)
+        else:
+            with_store(lambda a, store: _print_stream(_follow(store, prefix, stack), a.json))(args)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _follow(store: Any, prefix: str | None, stack: str | None) -> Iterator[dict[str, Any]]:
+    after = store.events.last_id()
+    while True:
+        batch = store.events.after(after)
+        for event in batch:
+            after = event["id"]
+            if (not prefix or event["type"].startswith(prefix)) and (not stack or event["stack"] == stack):
+                yield event
+        if not batch:
+            time.sleep(FOLLOW_EVERY)
+
+
+def _print_stream(events: Iterator[dict[str, Any]], as_json: bool) -> int:
+    for event in events:
+        if as_json:
+            print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
+        else:
+            print("  ".join(str(c) for c in _row(event)), flush=True)
+    return 0
+
+
+def _master(args: argparse.Namespace) -> str | None:
+    # Not sloth_daemon.client.master_address: a local command need not import grpc.
+    return getattr(args, "master", None) or os.environ.get("SLOTH_MASTER") or None

@@ -1,0 +1,36 @@
+"""`secrets`: the secret values granted to this run, read-only (`secrets.db_password`).
+
+A workflow is granted what its `config.secrets = { "db_password" }` names, decrypted when the
+run starts; reading any other name is an error. While the file is only being loaded (no run
+yet) every name reads as nil, so read secrets inside task functions, not at the top level.
+Values are hidden (`***`) wherever the run writes or announces text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sloth_engine.lua.sandbox import ModuleError, Sandbox
+from sloth_engine.modules import ModuleEnv
+
+_PROXY = """
+local get = ...
+return setmetatable({}, {
+  __index = function(_, name) return get(name) end,
+  __newindex = function() error("secrets are read-only", 2) end,
+  __metatable = false,
+})
+"""
+
+
+def install(sandbox: Sandbox, env: ModuleEnv) -> None:
+    def get(name: Any = None) -> str | None:
+        if not isinstance(name, str):
+            raise ModuleError("secrets: a secret's name is a string")
+        if name in env.secrets:
+            return env.secrets[name]
+        if env.secrets:
+            raise ModuleError(f"secret '{name}' is not granted to this workflow (add it to config.secrets)")
+        return None
+
+    sandbox.globals()["secrets"] = sandbox.run_lua(_PROXY, "secrets", sandbox.function(get))

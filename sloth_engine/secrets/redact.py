@@ -1,0 +1,54 @@
+"""Hide secret values: every occurrence in text (and in nested data) becomes `***`.
+
+A multi-line value is also hidden line by line, since output is captured one line at a time.
+Values (and lines) shorter than MIN_LENGTH characters are not hidden: masking every `a` of
+the output would hide everything and reveal the value by its gaps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "***"
+MIN_LENGTH = 3
+
+
+class Redactor:
+    def __init__(self, values: Iterable[str]) -> None:
+        parts: set[str] = set()
+        for value in values:
+            candidates = [value, *(line.strip() for line in value.splitlines())]
+            parts.update(c for c in candidates if len(c) >= MIN_LENGTH)
+        ordered = sorted(parts, key=len, reverse=True)  # the longest match wins
+        self._pattern = re.compile("|".join(re.escape(p) for p in ordered)) if ordered else None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, text: str) -> str:
+        if self._pattern is None or not isinstance(text, str):
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def value(self, value: Any) -> Any:
+        """Strings anywhere in dicts, lists and tuples (keys too) hidden; other values kept."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.value(v) for v in value)
+        return value
+
+    def result(self, result: Any) -> Any:
+        """A RunResult with its error and every task's message, error and outputs hidden."""
+        tasks = [
+            dataclasses.replace(
+                t, message=self.text(t.message), error=self.text(t.error), outputs=self.value(t.outputs)
+            )
+            for t in result.tasks
+        ]
+        return dataclasses.replace(result, tasks=tasks, error=self.text(result.error))
