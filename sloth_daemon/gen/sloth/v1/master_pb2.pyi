@@ -323,3 +323,89 @@ class WatchAgentsRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class EventInfo(_message.Message):
+    __slots__ = ("id", "ts", "type", "severity", "source", "stack", "run_id", "data_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    ts: float
+    type: str
+    severity: str
+    source: str
+    stack: str
+    run_id: str
+    data_json: bytes
+    def __init__(self, id: _Optional[int] = ..., ts: _Optional[float] = ..., type: _Optional[str] = ..., severity: _Optional[str] = ..., source: _Optional[str] = ..., stack: _Optional[str] = ..., run_id: _Optional[str] = ..., data_json: _Optional[bytes] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ("type_prefix", "since", "stack", "limit")
+    TYPE_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    type_prefix: str
+    since: float
+    stack: str
+    limit: int
+    def __init__(self, type_prefix: _Optional[str] = ..., since: _Optional[float] = ..., stack: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[EventInfo]
+    def __init__(self, events: _Optional[_Iterable[_Union[EventInfo, _Mapping]]] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("type_prefix", "stack")
+    TYPE_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    type_prefix: str
+    stack: str
+    def __init__(self, type_prefix: _Optional[str] = ..., stack: _Optional[str] = ...) -> None: ...
+
+class FireScheduleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class FireScheduleResponse(_message.Message):
+    __slots__ = ("run_ids",)
+    RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    run_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListWorkflowsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WorkflowInfo(_message.Message):
+    __slots__ = ("file", "workflow", "tasks", "description", "loaded_at", "error", "error_line")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LOADED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ERROR_LINE_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    workflow: str
+    tasks: int
+    description: str
+    loaded_at: float
+    error: str
+    error_line: int
+    def __init__(self, file: _Optional[str] = ..., workflow: _Optional[str] = ..., tasks: _Optional[int] = ..., description: _Optional[str] = ..., loaded_at: _Optional[float] = ..., error: _Optional[str] = ..., error_line: _Optional[int] = ...) -> None: ...
+
+class ListWorkflowsResponse(_message.Message):
+    __slots__ = ("workflows",)
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    workflows: _containers.RepeatedCompositeFieldContainer[WorkflowInfo]
+    def __init__(self, workflows: _Optional[_Iterable[_Union[WorkflowInfo, _Mapping]]] = ...) -> None: ...

@@ -95,6 +95,26 @@ class MasterServiceStub:
                 request_serializer=sloth_dot_v1_dot_master__pb2.WatchAgentsRequest.SerializeToString,
                 response_deserializer=sloth_dot_v1_dot_master__pb2.AgentInfo.FromString,
                 _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/sloth.v1.MasterService/ListEvents',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/sloth.v1.MasterService/WatchEvents',
+                request_serializer=sloth_dot_v1_dot_master__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.EventInfo.FromString,
+                _registered_method=True)
+        self.FireSchedule = channel.unary_unary(
+                '/sloth.v1.MasterService/FireSchedule',
+                request_serializer=sloth_dot_v1_dot_master__pb2.FireScheduleRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.FireScheduleResponse.FromString,
+                _registered_method=True)
+        self.ListWorkflows = channel.unary_unary(
+                '/sloth.v1.MasterService/ListWorkflows',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsResponse.FromString,
+                _registered_method=True)
 
 
 class MasterServiceServicer:
@@ -175,6 +195,31 @@ class MasterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvents(self, request, context):
+        """Events, schedules and the watched workflow folder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FireSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkflows(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -237,6 +282,26 @@ def add_MasterServiceServicer_to_server(servicer, server):
                     servicer.WatchAgents,
                     request_deserializer=sloth_dot_v1_dot_master__pb2.WatchAgentsRequest.FromString,
                     response_serializer=sloth_dot_v1_dot_master__pb2.AgentInfo.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ListEventsRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.WatchEventsRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.EventInfo.SerializeToString,
+            ),
+            'FireSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.FireSchedule,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.FireScheduleRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.FireScheduleResponse.SerializeToString,
+            ),
+            'ListWorkflows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkflows,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -563,6 +628,114 @@ class MasterService:
             '/sloth.v1.MasterService/WatchAgents',
             sloth_dot_v1_dot_master__pb2.WatchAgentsRequest.SerializeToString,
             sloth_dot_v1_dot_master__pb2.AgentInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListEvents',
+            sloth_dot_v1_dot_master__pb2.ListEventsRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sloth.v1.MasterService/WatchEvents',
+            sloth_dot_v1_dot_master__pb2.WatchEventsRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.EventInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FireSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/FireSchedule',
+            sloth_dot_v1_dot_master__pb2.FireScheduleRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.FireScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkflows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListWorkflows',
+            sloth_dot_v1_dot_master__pb2.ListWorkflowsRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListWorkflowsResponse.FromString,
             options,
             channel_credentials,
             insecure,
