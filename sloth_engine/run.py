@@ -53,15 +53,20 @@ class RunRequest:
     """An EventBus (sloth_engine.events): the run's events reach its hooks and watchers."""
     secret_key: Any = None
     """KeyMaterial for the secrets the workflow names (default: from the environment)."""
+    agent_facts: Callable[[str], dict[str, Any]] | None = None
+    """Another machine's last reported facts by agent name (a master or an agent gives it): the
+    `facts` module's `{ agent = name }`. Raises KeyError for an unknown agent."""
 
 
 def module_env(
     request: RunRequest, workflow: WorkflowSpec | None, emit: Callable[[str, dict], None]
 ) -> ModuleEnv:
     stack = request.stack or (workflow.stack if workflow else None)
-    return ModuleEnv(
+    env = ModuleEnv(
         values=request.values, store=request.store, namespace=stack or "default", emit_event=emit
     )
+    env.agent_facts = request.agent_facts
+    return env
 
 
 def load(request: RunRequest) -> LoadedFile:

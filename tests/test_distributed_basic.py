@@ -168,3 +168,30 @@ def test_unreadable_file_and_bad_workflow_are_usage_errors(cluster: Cluster, tmp
     bad = cluster.write("bad.sloth", 'local x = task("x"):nonsense()\nworkflow.define("w"):tasks({x})\n')
     done = cluster.cli("run", str(bad), "--master", cluster.address)
     assert done.returncode == 2 and "bad.sloth:1" in done.stderr and "Traceback" not in done.stderr
+
+
+FACTS = """
+local here = task("here"):command(function()
+  local f = facts.get_all({ agent = "beta" })
+  return true, "ok", { host = f.hostname, total = f.memory.total }
+end)
+local there = task("there"):delegate_to("alpha"):command(function()
+  local mem = facts.get_memory({ agent = "beta" })
+  local ok, err = pcall(facts.get_all, { agent = "nobody" })
+  return true, "ok", { total = mem.total, missing = tostring(err) }
+end)
+workflow.define("facts"):tasks({ here, there })
+"""
+
+
+def test_facts_of_an_agent_through_the_master(cluster: Cluster) -> None:
+    import socket
+
+    path = cluster.write("facts.sloth", FACTS)
+    doc = cluster.cli_json("run", str(path), "--master", cluster.address, "-o", "json")
+    tasks = {t["name"]: t for t in doc["tasks"]}
+    assert doc["status"] == "success", doc
+    assert tasks["here"]["agent"] == "local" and tasks["there"]["agent"] == "alpha"
+    assert tasks["here"]["outputs"]["host"] == socket.gethostname()
+    assert tasks["here"]["outputs"]["total"] == tasks["there"]["outputs"]["total"] > 0
+    assert "no agent named 'nobody'" in tasks["there"]["outputs"]["missing"]

@@ -43,7 +43,11 @@ class LoadedBundle:
 class Attempts:
     """The bundles this agent knows and the attempts it runs with them."""
 
-    def __init__(self, home: Path, cwd: Path, workers: int) -> None:
+    def __init__(
+        self, home: Path, cwd: Path, workers: int, agent_facts: Callable[[str], dict[str, Any]] | None = None
+    ) -> None:
+        self.agent_facts = agent_facts
+        """Other agents' facts, asked of the master (the `facts` module's `{ agent = name }`)."""
         self.home = home
         self.cwd = cwd
         self.workers = max(1, workers)
@@ -119,7 +123,9 @@ class Attempts:
 
     def _load(self, bundle: apb.Bundle) -> LoadedBundle:
         values = json.loads(bundle.values_json) if bundle.values_json else {}
-        request = RunRequest(path=bundle.path, values=values, home=self.home, cwd=self.cwd)
+        request = RunRequest(
+            path=bundle.path, values=values, home=self.home, cwd=self.cwd, agent_facts=self.agent_facts
+        )
 
         def loader() -> LoadedFile:
             env = module_env(request, None, lambda kind, data: None)

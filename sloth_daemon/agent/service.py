@@ -9,6 +9,7 @@ work goes on across a master restart. `Stop` from the master, SIGTERM or SIGINT 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -17,6 +18,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -29,9 +31,12 @@ from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.outbox import Outbox
 from sloth_daemon.wire import to_json
 from sloth_engine import __version__
+from sloth_engine.lua.sandbox import ModuleError
 
 log = logging.getLogger(__name__)
 
+FACTS_TIMEOUT = 10.0
+"""How long a task waits for the master to answer a question about another agent's facts."""
 FACTS_EVERY = 10
 """Facts travel with every this-many heartbeats (metrics with each)."""
 CHANNEL_OPTIONS = [
@@ -60,16 +65,20 @@ class AgentService:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.instance_id = uuid.uuid4().hex
-        self.attempts = Attempts(config.home, config.cwd, config.max_tasks)
+        self.attempts = Attempts(config.home, config.cwd, config.max_tasks, self.facts_of)
         self.slots = TaskSlots(self.attempts, config.max_tasks)
         self.execs = ExecRunner()
         self.stopping = asyncio.Event()
         self.stop_reason = ""
         self.connections = 0
+        self._outbox: Outbox[apb.AgentToMaster] | None = None
+        self._facts_waiting: dict[str, asyncio.Future[apb.FactsReply]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> None:
         """Connect, serve, reconnect, until stopped."""
         _pidfd_child_watcher()
+        self._loop = asyncio.get_running_loop()
         backoff = 0.1
         while not self.stopping.is_set():
             registered = await self._connect_once()
@@ -132,12 +141,17 @@ class AgentService:
             self.execs.start(message.exec)
         elif kind == "cancel_exec":
             self.execs.cancel(message.cancel_exec.exec_id)
+        elif kind == "facts_reply":
+            waiting = self._facts_waiting.pop(message.facts_reply.request_id, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(message.facts_reply)
         elif kind == "stop":
             log.warning("stopped by the master: %s", message.stop.reason)
             self.stop(message.stop.reason or "stopped by the master")
 
     def _bind(self, outbox: Outbox[apb.AgentToMaster] | None) -> None:
         """Route output, results and exec output to this connection (None: no connection)."""
+        self._outbox = outbox
         if outbox is None:
             self.slots.emit_output = lambda ref, stream, line: None
             self.slots.emit_result = lambda result: False
@@ -156,6 +170,35 @@ class AgentService:
         self.slots.emit_output = output
         self.slots.emit_result = result
         self.execs.emit = lambda out: outbox.put(apb.AgentToMaster(exec_output=out))
+
+    def facts_of(self, name: str) -> dict[str, Any]:
+        """Another agent's facts, asked of the master; called from a Lua worker thread."""
+        if self._loop is None:
+            raise ModuleError(f"facts of agent '{name}': this agent is not running")
+        future = asyncio.run_coroutine_threadsafe(self._ask_facts(name), self._loop)
+        try:
+            return future.result(FACTS_TIMEOUT + 1.0)
+        except TimeoutError:
+            future.cancel()
+            raise ModuleError(f"facts of agent '{name}': the master did not answer") from None
+
+    async def _ask_facts(self, name: str) -> dict[str, Any]:
+        outbox = self._outbox
+        if outbox is None or outbox.closed:
+            raise ModuleError(f"facts of agent '{name}': not connected to the master")
+        request_id = uuid.uuid4().hex
+        waiting: asyncio.Future[apb.FactsReply] = asyncio.get_running_loop().create_future()
+        self._facts_waiting[request_id] = waiting
+        outbox.put(apb.AgentToMaster(facts_request=apb.FactsRequest(request_id=request_id, agent=name)))
+        try:
+            reply = await asyncio.wait_for(waiting, FACTS_TIMEOUT)
+        finally:
+            self._facts_waiting.pop(request_id, None)
+        if reply.error.startswith("no agent named"):
+            raise KeyError(name)
+        if reply.error:
+            raise ModuleError(f"facts of agent '{name}': {reply.error}")
+        return json.loads(reply.facts_json) if reply.facts_json else {}
 
     async def _heartbeats(self, outbox: Outbox[apb.AgentToMaster]) -> None:
         beat = 0

@@ -22,6 +22,7 @@ from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.outbox import Outbox
 from sloth_daemon.master.registry import AgentSession, Registry
 from sloth_daemon.master.remote_exec import RemoteExec
+from sloth_daemon.wire import to_json
 from sloth_engine.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,15 @@ class AgentConnections:
         if outbox.close_code is not None:
             await context.abort(outbox.close_code, outbox.close_details)
 
+    def _facts_reply(self, request: apb.FactsRequest) -> apb.MasterToAgent:
+        reply = apb.FactsReply(request_id=request.request_id)
+        target = self.registry.get(request.agent)
+        if target is None:
+            reply.error = f"no agent named '{request.agent}'"
+        elif target.facts:
+            reply.facts_json = to_json(target.facts)
+        return apb.MasterToAgent(facts_reply=reply)
+
     async def _read(
         self,
         requests: AsyncIterator[apb.AgentToMaster],
@@ -85,6 +95,8 @@ class AgentConnections:
                     self.remote_exec.deliver(message.exec_output)
                 elif kind == "goodbye":
                     clean[0] = True
+                elif kind == "facts_request":
+                    outbox.put(self._facts_reply(message.facts_request))
                 elif kind == "register":
                     outbox.close(
                         grpc.StatusCode.FAILED_PRECONDITION, "Register may be sent only once per stream"

@@ -270,7 +270,13 @@ class Dispatcher:
                 sink(event.status, str(event.data.get("line", "")))
 
         values = _values(bundle.values_json)
-        request = RunRequest(path=bundle.path, values=values, home=self.home, listeners=[listener])
+        request = RunRequest(
+            path=bundle.path,
+            values=values,
+            home=self.home,
+            listeners=[listener],
+            agent_facts=self.registry.facts_of,
+        )
         try:
             return await run_delegated_attempt(
                 request,

@@ -272,6 +272,14 @@ class Registry:
     def get(self, name: str) -> AgentSession | None:
         return self.agents.get(name)
 
+    def facts_of(self, name: str) -> dict[str, Any]:
+        """An agent's last reported facts (the Lua `facts` module's `{ agent = name }`); KeyError
+        for an unknown agent. Called from Lua worker threads: reads one reference."""
+        session = self.agents.get(name)
+        if session is None:
+            raise KeyError(name)
+        return dict(session.facts)
+
     def info(self, session: AgentSession) -> mpb.AgentInfo:
         return mpb.AgentInfo(
             name=session.name,

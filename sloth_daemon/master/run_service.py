@@ -89,6 +89,7 @@ class RunService:
             stack=sub.stack,
             home=self.home,
             store=self.store,
+            agent_facts=self.dispatcher.registry.facts_of,
         )
         return request, load(request)
 

@@ -47,6 +47,8 @@ class ModuleEnv:
     namespace: str = "default"
     """Default state namespace: the workflow's stack."""
     check_mode: bool = False
+    agent_facts: Callable[[str], dict[str, Any]] | None = None
+    """Another machine's facts by agent name (KeyError if unknown); None without a master."""
     """`--check`: modules report what would change without changing it."""
     secrets: dict[str, str] = field(default_factory=dict)
     """The secrets granted to the run (config.secrets), as the `secrets` global shows them."""

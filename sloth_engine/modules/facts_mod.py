@@ -6,7 +6,9 @@ percent, mountpoint}, network = {interfaces = {...}}, uptime, load = {l1, l5, l1
 `get_disk({mountpoint = "/home"})` reports that filesystem ("/" by default); `get_network()`
 is the list of interfaces, `get_network({interface = "eth0"})` one of them (nil, message when
 absent). The CPU percent never blocks: it covers the time since the previous reading.
-`{agent = name}` asks for another machine's facts, which needs a master: an error for now.
+`{agent = name}` gives that agent's last reported facts, through the master (the run's
+`agent_facts`); without a master it is an error. An agent reports `get_all()`'s table, so
+`get_disk` of an agent is its "/" filesystem whatever the mountpoint asked.
 """
 
 from __future__ import annotations
@@ -26,10 +28,23 @@ def _options(opts: Any) -> dict[str, Any]:
         return {}
     if not isinstance(opts, dict):
         raise ModuleError("facts: options must be a table")
-    agent = opts.get("agent")
-    if agent:
-        raise ModuleError(f"facts of agent '{agent}' need a master (--master)")
     return opts
+
+
+def _agent_facts(env: ModuleEnv, opts: Any) -> dict[str, Any] | None:
+    """The facts of the agent named in `opts`, None when opts name none (this machine)."""
+    agent = opts.get("agent") if isinstance(opts, dict) else None
+    if not agent:
+        return None
+    if env.agent_facts is None:
+        raise ModuleError(f"facts of agent '{agent}' need a master (--master)")
+    try:
+        facts = env.agent_facts(str(agent))
+    except KeyError:
+        raise ModuleError(f"facts: no agent named '{agent}'") from None
+    if not facts:
+        raise ModuleError(f"facts: agent '{agent}' has reported no facts yet")
+    return facts
 
 
 def hostname() -> str:
@@ -140,9 +155,12 @@ def all_facts() -> dict[str, Any]:
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
 
-    def plain(fn: Any) -> Any:
+    def plain(fn: Any, key: str | None) -> Any:
         def call(opts: Any = None) -> Any:
             _options(opts)
+            remote = _agent_facts(env, opts)
+            if remote is not None:
+                return remote if key is None else remote.get(key)
             return fn()
 
         return guarded(call)
@@ -160,11 +178,15 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
 
     def get_disk(opts: Any = None) -> Any:
         options = _options(opts)
+        remote = _agent_facts(env, opts)
+        if remote is not None:
+            return remote.get("disk")
         return disk(str(options.get("mountpoint") or options.get("path") or "/"))
 
     def get_network(opts: Any = None) -> Any:
         wanted = _options(opts).get("interface")
-        found = interfaces()
+        remote = _agent_facts(env, opts)
+        found = (remote.get("network") or {}).get("interfaces", []) if remote is not None else interfaces()
         if not wanted:
             return found
         for item in found:
@@ -175,15 +197,20 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     sandbox.set_module(
         "facts",
         {
-            "get_all": plain(all_facts),
-            "get_hostname": plain(hostname),
-            "get_platform": plain(platform_facts),
-            "get_memory": plain(memory),
+            "get_all": plain(all_facts, None),
+            "get_hostname": plain(hostname, "hostname"),
+            "get_platform": plain(platform_facts, "platform"),
+            "get_memory": plain(memory, "memory"),
             "get_disk": guarded(get_disk),
             "get_network": guarded(get_network),
-            "get_uptime": plain(uptime),
-            "get_load": plain(load),
-            "get_kernel": plain(platform.release),
-            "get_cpu": plain(cpu),
+            "get_uptime": plain(uptime, "uptime"),
+            "get_load": plain(load, "load"),
+            "get_kernel": plain(platform.release, "kernel"),
+            "get_cpu": plain(cpu, "cpu"),
         },
+        # An agent's facts may need a round trip to the master: off the event loop's thread.
+        blocking=frozenset(
+            {"get_all", "get_hostname", "get_platform", "get_memory", "get_disk", "get_network"}
+            | {"get_uptime", "get_load", "get_kernel", "get_cpu"}
+        ),
     )

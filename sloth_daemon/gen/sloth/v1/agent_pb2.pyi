@@ -7,34 +7,38 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AgentToMaster(_message.Message):
-    __slots__ = ("register", "heartbeat", "updates", "exec_output", "goodbye")
+    __slots__ = ("register", "heartbeat", "updates", "exec_output", "goodbye", "facts_request")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     EXEC_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     GOODBYE_FIELD_NUMBER: _ClassVar[int]
+    FACTS_REQUEST_FIELD_NUMBER: _ClassVar[int]
     register: Register
     heartbeat: Heartbeat
     updates: TaskUpdates
     exec_output: ExecOutput
     goodbye: Goodbye
-    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., updates: _Optional[_Union[TaskUpdates, _Mapping]] = ..., exec_output: _Optional[_Union[ExecOutput, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ...) -> None: ...
+    facts_request: FactsRequest
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., updates: _Optional[_Union[TaskUpdates, _Mapping]] = ..., exec_output: _Optional[_Union[ExecOutput, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., facts_request: _Optional[_Union[FactsRequest, _Mapping]] = ...) -> None: ...
 
 class MasterToAgent(_message.Message):
-    __slots__ = ("registered", "assign", "cancel", "stop", "exec", "cancel_exec")
+    __slots__ = ("registered", "assign", "cancel", "stop", "exec", "cancel_exec", "facts_reply")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     ASSIGN_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
     EXEC_FIELD_NUMBER: _ClassVar[int]
     CANCEL_EXEC_FIELD_NUMBER: _ClassVar[int]
+    FACTS_REPLY_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     assign: Assignments
     cancel: CancelTask
     stop: Stop
     exec: ExecRequest
     cancel_exec: CancelExec
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., assign: _Optional[_Union[Assignments, _Mapping]] = ..., cancel: _Optional[_Union[CancelTask, _Mapping]] = ..., stop: _Optional[_Union[Stop, _Mapping]] = ..., exec: _Optional[_Union[ExecRequest, _Mapping]] = ..., cancel_exec: _Optional[_Union[CancelExec, _Mapping]] = ...) -> None: ...
+    facts_reply: FactsReply
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., assign: _Optional[_Union[Assignments, _Mapping]] = ..., cancel: _Optional[_Union[CancelTask, _Mapping]] = ..., stop: _Optional[_Union[Stop, _Mapping]] = ..., exec: _Optional[_Union[ExecRequest, _Mapping]] = ..., cancel_exec: _Optional[_Union[CancelExec, _Mapping]] = ..., facts_reply: _Optional[_Union[FactsReply, _Mapping]] = ...) -> None: ...
 
 class Register(_message.Message):
     __slots__ = ("name", "instance_id", "address", "tags", "max_tasks", "heartbeat_interval_s", "version", "modules", "facts_json", "running", "finished")
@@ -173,6 +177,14 @@ class Goodbye(_message.Message):
     reason: str
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
+class FactsRequest(_message.Message):
+    __slots__ = ("request_id", "agent")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    agent: str
+    def __init__(self, request_id: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
+
 class Registered(_message.Message):
     __slots__ = ("master_id", "abandon")
     MASTER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -246,3 +258,13 @@ class CancelExec(_message.Message):
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     exec_id: str
     def __init__(self, exec_id: _Optional[str] = ...) -> None: ...
+
+class FactsReply(_message.Message):
+    __slots__ = ("request_id", "facts_json", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FACTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    facts_json: bytes
+    error: str
+    def __init__(self, request_id: _Optional[str] = ..., facts_json: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
