@@ -195,3 +195,55 @@ def test_facts_of_an_agent_through_the_master(cluster: Cluster) -> None:
     assert tasks["here"]["outputs"]["host"] == socket.gethostname()
     assert tasks["here"]["outputs"]["total"] == tasks["there"]["outputs"]["total"] > 0
     assert "no agent named 'nobody'" in tasks["there"]["outputs"]["missing"]
+
+
+def test_ctrl_c_cancels_the_run_on_the_master(cluster: Cluster) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    path = cluster.write(
+        "interrupt.sloth",
+        'local s = task("s"):command("sleep 30")\nworkflow.define("interrupt"):tasks({ s })\n',
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sloth_daemon.cli.main", "run", str(path), "--master", cluster.address, "-d", "gamma", "-o", "json"],
+        env=cluster.env(),
+        cwd=cluster.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with cluster.client() as client:
+            wait_for(lambda: client.get_agent("gamma")["running_tasks"] == 1, what="the task on gamma")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert json.loads(out)["status"] == "cancelled", (out, err)
+    assert "Traceback" not in err
+
+
+def test_metrics_endpoint(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    c = Cluster(tmp_path)
+    try:
+        c.start_master("127.0.0.1:0", "--metrics-listen", f"127.0.0.1:{port}")
+        c.start_agent("m1")
+        text = wait_for(
+            lambda: (t := urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+            and 'sloth_agents{status="connected"} 1.0' in t
+            and t,
+            what="the agent in /metrics",
+        )
+        assert "sloth_heartbeat_lag_seconds_bucket" in text and "sloth_tasks_dispatched_total" in text
+    finally:
+        c.close()

@@ -8,6 +8,7 @@ prints the run ids and returns at once.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,20 @@ from .progress import LiveProgress, PlainProgress
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
+class Interrupts:
+    """SIGINT while a run is submitted is only counted (the run id is not known yet); while it is
+    followed, it raises KeyboardInterrupt so the run gets cancelled; a second one always raises."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.armed = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.armed or self.count > 1:
+            raise KeyboardInterrupt
+
+
 def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) -> int:
     from sloth_daemon.client import MasterClient
 
@@ -29,22 +44,27 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
         source = Path(request.path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read workflow file {request.path}: {exc.strerror}") from None
-    with MasterClient(master) as client:
-        plan = client.submit_run(
-            request.path,
-            source,
-            workflow=args.workflow or "",
-            values=request.values,
-            params=request.params,
-            max_parallel=request.max_parallel,
-            stack=request.stack,
-            delegate_to=getattr(args, "delegate_to", None),
-        )
-        if args.detach:
-            for run in plan:
-                print(run.run_id)
-            return EXIT_OK
-        results, interrupted = _follow_all(client, plan, request.path, args)
+    interrupts = Interrupts()
+    previous = signal.signal(signal.SIGINT, interrupts)
+    try:
+        with MasterClient(master) as client:
+            plan = client.submit_run(
+                request.path,
+                source,
+                workflow=args.workflow or "",
+                values=request.values,
+                params=request.params,
+                max_parallel=request.max_parallel,
+                stack=request.stack,
+                delegate_to=getattr(args, "delegate_to", None),
+            )
+            if args.detach:
+                for run in plan:
+                    print(run.run_id)
+                return EXIT_OK
+            results, interrupted = _follow_all(client, plan, request.path, args, interrupts)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     from .run_cmd import _write_reports
 
     _write_reports(results, args)
@@ -54,29 +74,32 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
 
 
 def _follow_all(
-    client: Any, plan: list[Any], path: str, args: argparse.Namespace
+    client: Any, plan: list[Any], path: str, args: argparse.Namespace, interrupts: Interrupts
 ) -> tuple[list[RunResult], bool]:
     results: list[RunResult] = []
-    interrupted = False
     live = sys.stderr.isatty() and args.output == "text" and not args.show_output
-    for index, planned in enumerate(plan):
-        if interrupted:
+    interrupted = interrupts.count > 0
+    if interrupted:  # Ctrl-C came while submitting: cancel what was submitted, report it
+        _interrupted_note()
+        for planned in plan:
             _cancel(client, planned.run_id)
-            continue
+    for planned in plan:
         progress: Any = LiveProgress() if live else PlainProgress(show_output=args.show_output)
         spec = WorkflowSpec(planned.workflow, path, tasks={t: TaskSpec(t) for t in planned.tasks})
         progress.start(spec, planned.run_id)
-        result, interrupted = _follow(client, planned.run_id, progress)
+        result, stopped = _follow(client, planned.run_id, progress, interrupts)
         progress.finish(result)
         results.append(result)
-        if interrupted:
-            for later in plan[index + 1 :]:
+        if stopped and not interrupted:
+            interrupted = True
+            for later in plan[len(results) :]:
                 _cancel(client, later.run_id)
+        if interrupted:
             break
     return results, interrupted
 
 
-def _follow(client: Any, run_id: str, progress: Any) -> tuple[RunResult, bool]:
+def _follow(client: Any, run_id: str, progress: Any, interrupts: Interrupts) -> tuple[RunResult, bool]:
     """Feed the run's events to `progress` until its report; Ctrl-C cancels it on the master."""
     from sloth_daemon.client import RunCursor
 
@@ -91,6 +114,7 @@ def _follow(client: Any, run_id: str, progress: Any) -> tuple[RunResult, bool]:
 
     while True:
         try:
+            interrupts.armed = True
             for item in client.follow_run(run_id, on_reconnect=reconnecting, cursor=cursor):
                 if isinstance(item, RunResult):
                     return item, interrupted
@@ -99,11 +123,15 @@ def _follow(client: Any, run_id: str, progress: Any) -> tuple[RunResult, bool]:
             if interrupted:
                 raise
             interrupted = True
-            print(
-                "interrupted: cancelling the run on the master (Ctrl-C again to stop waiting)",
-                file=sys.stderr,
-            )
+            interrupts.armed = False
+            _interrupted_note()
             _cancel(client, run_id)
+        finally:
+            interrupts.armed = False
+
+
+def _interrupted_note() -> None:
+    print("interrupted: cancelling the run on the master (Ctrl-C again to stop waiting)", file=sys.stderr)
 
 
 def _cancel(client: Any, run_id: str) -> None:
