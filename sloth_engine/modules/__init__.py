@@ -30,6 +30,15 @@ MODULE_NAMES = (
     "event",
     "state",
     "secrets",
+    "file_ops",
+    "infra_test",
+    "pkg",
+    "systemd",
+    "git",
+    "docker",
+    "http",
+    "net",
+    "metrics",
 )
 
 

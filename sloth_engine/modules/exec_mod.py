@@ -15,19 +15,12 @@ killed and exec.run raises. Output is returned, not logged.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import time
 from typing import Any
 
-from sloth_engine.durations import format_duration, parse_duration
+from sloth_engine.durations import parse_duration
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
-
-POLL = 0.03
-TERM_GRACE = 0.2
-DRAIN_TIMEOUT = 1.0
-TIMEOUT_EXIT = 124
+from sloth_engine.modules.proc import run_process
 
 _RESULT_LUA = """
 local string_, tostring_, rawget_, setmetatable_ = string, tostring, rawget, setmetatable
@@ -83,99 +76,6 @@ def _environment(extra: Any) -> dict[str, str]:
     return env
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, wait briefly, then SIGKILL whatever is left."""
-    for sig, grace in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if grace is not None:
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-
-
-def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
-    """Collect what is left after a kill; give up if an escaped grandchild keeps a pipe."""
-    try:
-        return proc.communicate(timeout=DRAIN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
-        proc.wait()
-        return b"", b""
-
-
-def _text(data: bytes | None) -> str:
-    return (data or b"").decode("utf-8", "replace")
-
-
-class _Run:
-    """One command started in its own session and watched until it ends."""
-
-    def __init__(self, sandbox: Sandbox, argv: list[str], shell: bool) -> None:
-        self.sandbox = sandbox
-        self.argv = argv
-        self.shell = shell
-
-    def execute(
-        self, cwd: str, env: dict[str, str], timeout: float | None, stdin: str | None
-    ) -> tuple[str, str, int]:
-        try:
-            proc = subprocess.Popen(
-                self.argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except FileNotFoundError:
-            if self.shell:
-                raise
-            return "", f"command not found: {self.argv[0]}", 127
-        except PermissionError:
-            if self.shell:
-                raise
-            return "", f"permission denied: {self.argv[0]}", 126
-        scope = self.sandbox.scope
-        with scope.lock:
-            scope.processes.add(proc)
-        try:
-            return self._watch(proc, timeout, stdin.encode() if stdin is not None else None)
-        finally:
-            with scope.lock:
-                scope.processes.discard(proc)
-
-    def _watch(
-        self, proc: subprocess.Popen[bytes], timeout: float | None, pending: bytes | None
-    ) -> tuple[str, str, int]:
-        deadline = time.monotonic() + timeout if timeout else None
-        while True:
-            try:
-                out, err = proc.communicate(input=pending, timeout=POLL)
-                return _text(out), _text(err), proc.returncode
-            except subprocess.TimeoutExpired:
-                pending = None  # communicate() keeps feeding what it was given first
-            reason = self.sandbox.guard.check()
-            if reason is not None:
-                _kill_group(proc)
-                _drain(proc)
-                raise ModuleError(reason)
-            if deadline is not None and time.monotonic() > deadline:
-                _kill_group(proc)
-                out, err = _drain(proc)
-                note = f"command timed out after {format_duration(timeout or 0)}"
-                stderr = _text(err)
-                if stderr and not stderr.endswith("\n"):
-                    stderr += "\n"
-                return _text(out), stderr + note, TIMEOUT_EXIT
-
-
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     make_result = sandbox.run_lua(_RESULT_LUA, "exec")
 
@@ -197,13 +97,16 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         raw_timeout = opts.get("timeout")
         timeout = parse_duration(raw_timeout) if raw_timeout not in (None, "", 0) else None
         stdin = opts.get("input", opts.get("stdin"))
-        out, err, code = _Run(sandbox, argv, shell).execute(
-            workdir(opts.get("workdir", opts.get("cwd"))),
-            _environment(opts.get("env")),
-            timeout,
-            None if stdin is None else str(stdin),
+        done = run_process(
+            sandbox,
+            argv,
+            cwd=workdir(opts.get("workdir", opts.get("cwd"))),
+            env=_environment(opts.get("env")),
+            timeout=timeout,
+            stdin=None if stdin is None else str(stdin),
+            shell=shell,
         )
-        return make_result(out, err, code)
+        return make_result(done.stdout, done.stderr, done.exit_code)
 
     def command(cmd: Any = None, *rest: Any) -> Any:
         opts = rest[-1] if rest and isinstance(rest[-1], dict) else None
