@@ -27,10 +27,12 @@ from sloth_daemon.status import error_of
 from sloth_daemon.wire import (
     agent_from_proto,
     event_from_proto,
+    event_info_from_proto,
     log_from_proto,
     report_from_proto,
     run_from_proto,
     to_json,
+    workflow_info_from_proto,
 )
 from sloth_engine.executor.results import RunEvent, RunResult
 
@@ -198,6 +200,38 @@ class MasterClient:
     def watch_agents(self, name: str = "") -> Iterator[dict[str, Any]]:
         for info in self._stream(lambda: self._stub.WatchAgents(mpb.WatchAgentsRequest(name=name))):
             yield agent_from_proto(info)
+
+    # ---- events, schedules, workflows ------------------------------------------------------
+
+    def list_events(
+        self,
+        type_prefix: str | None = None,
+        since: float | None = None,
+        stack: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        request = mpb.ListEventsRequest(
+            type_prefix=type_prefix or "", since=since or 0.0, stack=stack or "", limit=limit
+        )
+        return [event_info_from_proto(e) for e in self._call(self._stub.ListEvents, request).events]
+
+    def watch_events(
+        self, type_prefix: str | None = None, stack: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Events as they happen on the master, until the caller stops iterating."""
+        request = mpb.WatchEventsRequest(type_prefix=type_prefix or "", stack=stack or "")
+        for event in self._stream(lambda: self._stub.WatchEvents(request)):
+            yield event_info_from_proto(event)
+
+    def fire_schedule(self, name: str) -> list[str]:
+        """Fire a schedule now; the run ids it started."""
+        answer = self._call(self._stub.FireSchedule, mpb.FireScheduleRequest(name=name), timeout=60.0)
+        return list(answer.run_ids)
+
+    def list_workflows(self) -> list[dict[str, Any]]:
+        """The workflows of the master's watched folder (and files that do not load)."""
+        answer = self._call(self._stub.ListWorkflows, mpb.ListWorkflowsRequest())
+        return [workflow_info_from_proto(w) for w in answer.workflows]
 
     def health(self) -> str:
         """'SERVING' when the master is up (the standard gRPC health service)."""

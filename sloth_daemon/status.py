@@ -7,6 +7,8 @@ import grpc
 from sloth_engine.errors import (
     DslError,
     LockHeld,
+    NoSuchItem,
+    SecretsError,
     SlothError,
     StateValueError,
     StoreError,
@@ -17,6 +19,8 @@ from .errors import AgentNotConnected, MasterUnavailable, NotFound, Rejected
 
 TO_CODE: tuple[tuple[type[SlothError], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
+    (NoSuchItem, grpc.StatusCode.NOT_FOUND),
+    (SecretsError, grpc.StatusCode.FAILED_PRECONDITION),
     (DslError, grpc.StatusCode.INVALID_ARGUMENT),
     (UsageError, grpc.StatusCode.INVALID_ARGUMENT),
     (StateValueError, grpc.StatusCode.INVALID_ARGUMENT),

@@ -279,3 +279,56 @@ def agent_from_proto(info: mpb.AgentInfo) -> dict[str, Any]:
         "facts": from_json(info.facts_json, "facts") if info.facts_json else {},
         "modules": list(info.modules),
     }
+
+
+# ---- events and workflows -------------------------------------------------------------------
+
+
+def event_info_to_proto(event: dict[str, Any]) -> mpb.EventInfo:
+    return mpb.EventInfo(
+        id=int(event.get("id") or 0),
+        ts=float(event.get("ts") or 0.0),
+        type=str(event["type"]),
+        severity=str(event.get("severity") or "info"),
+        source=str(event.get("source") or ""),
+        stack=str(event.get("stack") or ""),
+        run_id=str(event.get("run_id") or ""),
+        data_json=to_json(event.get("data") or {}),
+    )
+
+
+def event_info_from_proto(msg: mpb.EventInfo) -> dict[str, Any]:
+    return {
+        "id": msg.id or None,
+        "ts": msg.ts,
+        "type": msg.type,
+        "severity": msg.severity,
+        "source": msg.source,
+        "stack": msg.stack or None,
+        "run_id": msg.run_id or None,
+        "data": from_json(msg.data_json, "event data"),
+    }
+
+
+def workflow_info_to_proto(row: dict[str, Any]) -> mpb.WorkflowInfo:
+    return mpb.WorkflowInfo(
+        file=row["file"],
+        workflow=row["workflow"],
+        tasks=row["tasks"],
+        description=row["description"] or "",
+        loaded_at=row["loaded_at"],
+        error=row["error"] or "",
+        error_line=row["error_line"] or 0,
+    )
+
+
+def workflow_info_from_proto(msg: mpb.WorkflowInfo) -> dict[str, Any]:
+    return {
+        "file": msg.file,
+        "workflow": msg.workflow or None,
+        "tasks": msg.tasks,
+        "description": msg.description,
+        "loaded_at": msg.loaded_at,
+        "error": msg.error or None,
+        "error_line": msg.error_line or None,
+    }

@@ -76,6 +76,7 @@ class Attempts:
             text = f"workflow '{assign.workflow}' has no task '{task}'"
             return AttemptOutcome(TaskStatus.FAILED, text, text)
         journal = Journal(assign.ref.run_id, workflow.name, None)
+        journal.events_from_output = False  # event.dispatch lines go to the master as they are
         journal.bind(asyncio.get_running_loop())
         journal.listeners.append(lambda event: _forward(event, sink))
         ctx = RunContext(
@@ -129,6 +130,7 @@ class Attempts:
 
         def loader() -> LoadedFile:
             env = module_env(request, None, lambda kind, data: None)
+            env.events_via_output = True  # the master turns them into events of the run
             return load_file(bundle.path, values=values, env=env, source=bundle.source)
 
         first = loader()

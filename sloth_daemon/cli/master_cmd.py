@@ -26,10 +26,14 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="DURATION",
         help="how long agents that were connected get to come back after a restart (default 10s)",
     )
+    master.add_argument("--watch", metavar="DIR", help="keep DIR's workflows loaded, reload them on change")
+    master.add_argument("--hook-workers", type=int, default=8, metavar="N", help="hooks run at once (8)")
+    master.add_argument("--event-queue", type=int, default=1000, metavar="N", help="hook runs waiting (1000)")
     master.set_defaults(func=cmd_master)
 
 
 def cmd_master(args: argparse.Namespace) -> int:
+    from sloth_daemon.master.automation import AutomationConfig
     from sloth_daemon.master.server import MasterConfig, serve
     from sloth_engine.run import sloth_home
     from sloth_engine.store import open_store
@@ -45,6 +49,7 @@ def cmd_master(args: argparse.Namespace) -> int:
         metrics_listen=args.metrics_listen,
         ready_file=args.ready_file,
         startup_grace=grace,
+        automation=AutomationConfig(args.watch, max(1, args.hook_workers), max(1, args.event_queue)),
     )
     store = open_store(args.db)
     try:

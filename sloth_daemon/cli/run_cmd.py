@@ -77,25 +77,9 @@ def _request(args: argparse.Namespace) -> RunRequest:
 
 
 def _values(path: str | None) -> dict[str, Any]:
-    if not path:
-        return {}
-    import yaml
+    from sloth_engine.values_file import read_values
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read values file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: values must be a mapping at the top level")
-    return data
+    return read_values(path) if path else {}
 
 
 def _params(items: list[str]) -> dict[str, str]:

@@ -29,6 +29,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     lst = wsub.add_parser("list", help="every workflow in every *.sloth file of a folder")
     lst.add_argument("dir", nargs="?", default=".")
     lst.add_argument("--json", action="store_true")
+    lst.add_argument("--master", metavar="HOST:PORT", help="the workflows of this master's watched folder")
     lst.set_defaults(func=cmd_list)
 
 
@@ -51,6 +52,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if getattr(args, "master", None):
+        return _list_master(args)
     folder = Path(args.dir)
     if not folder.is_dir():
         raise DslError("not a folder", str(folder))
@@ -85,6 +88,25 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not rows:
             print(f"no *.sloth files in {folder}", file=sys.stderr)
     return 1 if broken else 0
+
+
+def _list_master(args: argparse.Namespace) -> int:
+    from sloth_daemon.client import MasterClient
+
+    with MasterClient(args.master) as client:
+        rows = client.list_workflows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        state = f"  (last change rejected: line {row['error_line']}: {row['error']})" if row["error"] else ""
+        if row["workflow"]:
+            print(f"{row['file']}\t{row['workflow']}\t{row['tasks']} tasks\t{row['description']}{state}")
+        else:
+            print(f"{row['file']}: INVALID{state}")
+    if not rows:
+        print("the master's watched folder has no *.sloth files", file=sys.stderr)
+    return 0
 
 
 def select(loaded: LoadedFile, name: str | None) -> list[WorkflowSpec]:

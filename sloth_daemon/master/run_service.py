@@ -57,6 +57,8 @@ class RunService:
         self.active: dict[str, ActiveRun] = {}
         self.submissions = SubmissionRows(store)
         self._jobs: set[asyncio.Task[None]] = set()
+        self.bus: Any = None
+        """The master's EventBus: every run's events reach it (set by Automation)."""
 
     # ---- submitting -------------------------------------------------------------------------
 
@@ -89,6 +91,7 @@ class RunService:
             stack=sub.stack,
             home=self.home,
             store=self.store,
+            bus=self.bus,
             agent_facts=self.dispatcher.registry.facts_of,
         )
         return request, load(request)

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.agent_rows import AgentRows
+from sloth_daemon.master.automation import Automation, AutomationConfig, PublishingRows, new_bus
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.registry import Registry
@@ -40,6 +41,7 @@ class MasterConfig:
     metrics_listen: str | None = None
     ready_file: str | None = None
     startup_grace: float = 10.0
+    automation: AutomationConfig = field(default_factory=AutomationConfig)
 
 
 def server_options() -> list[tuple[str, Any]]:
@@ -59,9 +61,11 @@ class Master:
         self.config = config
         self.store = store
         self.master_id = uuid.uuid4().hex[:12]
-        self.registry = Registry(AgentRows(store), config.startup_grace)
+        self.bus = new_bus(store, config.automation)
+        self.registry = Registry(PublishingRows(AgentRows(store), self.bus), config.startup_grace)
         self.dispatcher = Dispatcher(self.registry, config.home)
         self.runs = RunService(store, self.dispatcher, config.home)
+        self.automation = Automation(store, self.runs, self.bus, config.automation)
         self.remote_exec = RemoteExec(self.registry)
         self.connections = AgentConnections(self.registry, self.dispatcher, self.remote_exec, self.master_id)
         self.server: grpc.aio.Server | None = None
@@ -76,7 +80,8 @@ class Master:
             log.warning("resuming %d unfinished run(s): %s", len(resumed), ", ".join(resumed))
         server = grpc.aio.server(options=server_options())
         mgrpc.add_MasterServiceServicer_to_server(
-            MasterServicer(self.runs, self.registry, self.connections, self.remote_exec), server
+            MasterServicer(self.runs, self.registry, self.connections, self.remote_exec, self.automation),
+            server,
         )
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)
@@ -94,6 +99,7 @@ class Master:
             asyncio.create_task(self.registry.watch()),
             asyncio.create_task(self.registry.flush_forever()),
         ]
+        await self.automation.start()
         if self.config.metrics_listen:
             from sloth_daemon.master.metrics import serve_metrics
 
@@ -111,6 +117,7 @@ class Master:
             await self.server.stop(1.0)
         for task in self._background:
             task.cancel()
+        await self.automation.stop()
         await self.registry.flush()
 
 

@@ -25,7 +25,14 @@ from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.submissions import Submission
 from sloth_daemon.master.watch import watch_agents
 from sloth_daemon.status import code_of
-from sloth_daemon.wire import json_object, log_to_proto, report_to_proto, run_to_proto
+from sloth_daemon.wire import (
+    event_info_to_proto,
+    json_object,
+    log_to_proto,
+    report_to_proto,
+    run_to_proto,
+    workflow_info_to_proto,
+)
 from sloth_engine.errors import SlothError, UsageError
 
 log = logging.getLogger(__name__)
@@ -67,8 +74,15 @@ def _streaming(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 class MasterServicer(mgrpc.MasterServiceServicer):
     def __init__(
-        self, runs: RunService, registry: Registry, connections: AgentConnections, remote_exec: RemoteExec
+        self,
+        runs: RunService,
+        registry: Registry,
+        connections: AgentConnections,
+        remote_exec: RemoteExec,
+        automation: Any = None,
     ) -> None:
+        self.automation = automation
+        """sloth_daemon.master.automation.Automation: events, schedules, the watched folder."""
         self.runs = runs
         self.registry = registry
         self.connections = connections
@@ -171,6 +185,34 @@ class MasterServicer(mgrpc.MasterServiceServicer):
             self._agent(request.name)
         async for info in watch_agents(self.registry, request.name):
             yield info
+
+    # ---- events, schedules, workflows ---------------------------------------------------------
+
+    @_unary
+    async def ListEvents(self, request: mpb.ListEventsRequest, context: Any) -> mpb.ListEventsResponse:  # noqa: N802
+        limit = min(MAX_LIST, request.limit or 50)
+        rows = await self.automation.list_events(
+            request.type_prefix or None, request.since or None, request.stack or None, limit
+        )
+        return mpb.ListEventsResponse(events=[event_info_to_proto(e) for e in rows])
+
+    @_streaming
+    async def WatchEvents(
+        self, request: mpb.WatchEventsRequest, context: Any
+    ) -> AsyncIterator[mpb.EventInfo]:  # noqa: N802
+        async for event in self.automation.watch_events(request.type_prefix or None, request.stack or None):
+            yield event_info_to_proto(event)
+
+    @_unary
+    async def FireSchedule(self, request: mpb.FireScheduleRequest, context: Any) -> mpb.FireScheduleResponse:  # noqa: N802
+        return mpb.FireScheduleResponse(run_ids=await self.automation.fire_schedule(request.name))
+
+    @_unary
+    async def ListWorkflows(
+        self, request: mpb.ListWorkflowsRequest, context: Any
+    ) -> mpb.ListWorkflowsResponse:  # noqa: N802
+        rows = self.automation.workflows()
+        return mpb.ListWorkflowsResponse(workflows=[workflow_info_to_proto(r) for r in rows])
 
     def _agent(self, name: str) -> Any:
         session = self.registry.get(name)
