@@ -98,9 +98,39 @@ class StateValueError(SlothError):
         self.namespace = namespace
         super().__init__(f"state key '{key}': {reason}")
 
+
 class NoSuchItem(SlothError):
     """A named thing the store does not have (a hook, a schedule, a secret, an event)."""
 
 
 class SecretsError(SlothError):
     """Secrets cannot be read or written: no key given, a wrong passphrase, a damaged value."""
+
+
+class StackError(SlothError):
+    """A stack operation that cannot be done: a missing stack or snapshot, a bad request."""
+
+
+class StackLocked(LockHeld):
+    """A stack's lock is held by someone else: names the holder, the reason and since when."""
+
+    def __init__(self, stack: str, holder: str, since: float | None = None, reason: str = "") -> None:
+        super().__init__(stack, holder, since, reason)
+        self.stack = stack
+        text = f"stack '{stack}' is locked by {holder}"
+        if since:
+            import time
+
+            text += " since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+        if reason:
+            text += f": {reason}"
+        self.args = (text,)
+
+
+class StackValidationFailed(StackError):
+    """`validate_before`: the checks of a stack failed; `problems` lists them."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.stack = stack
+        self.problems = problems
+        super().__init__(f"stack '{stack}' failed validation: " + "; ".join(problems))

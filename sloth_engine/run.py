@@ -56,6 +56,10 @@ class RunRequest:
     agent_facts: Callable[[str], dict[str, Any]] | None = None
     """Another machine's last reported facts by agent name (a master or an agent gives it): the
     `facts` module's `{ agent = name }`. Raises KeyError for an unknown agent."""
+    lifecycle: Any = None
+    """Called around each run: `await before_run(run)` may refuse it by raising (a held stack
+    lock); `await after_run(run, result)` returns the result to report, and is called with
+    None if the run raised. sloth_engine.stacks.lifecycle.StackLifecycle is one."""
 
 
 def module_env(
@@ -63,7 +67,11 @@ def module_env(
 ) -> ModuleEnv:
     stack = request.stack or (workflow.stack if workflow else None)
     env = ModuleEnv(
-        values=request.values, store=request.store, namespace=stack or "default", emit_event=emit
+        values=request.values,
+        store=request.store,
+        namespace=stack or "default",
+        stack=stack,
+        emit_event=emit,
     )
     env.agent_facts = request.agent_facts
     return env
@@ -175,6 +183,9 @@ class WorkflowRun:
         self._loop = asyncio.get_running_loop()
         store, wf = self.request.store, self.workflow
         self._grant_secrets()
+        lifecycle = self.request.lifecycle
+        if lifecycle is not None:
+            await lifecycle.before_run(self)
         if wf.workdir and wf.create_workdir:
             Path(wf.workdir).expanduser().mkdir(parents=True, exist_ok=True)
         if store is not None and self.resume is None:
@@ -190,12 +201,16 @@ class WorkflowRun:
             result = await self.executor.run()
             if self.journal.redactor is not None:
                 result = self.journal.redactor.result(result)
+            if lifecycle is not None:
+                result, lifecycle = await lifecycle.after_run(self, result), None
             if store is not None:
                 store.runs.finish_run(
                     self.run_id, result.status.value, time.time(), result.duration_s, result.error or None
                 )
             clean = await self._should_clean(result)
         finally:
+            if lifecycle is not None:  # the run raised: the lifecycle lets go of what it holds
+                await lifecycle.after_run(self, None)
             self.runner.close()
             if self.lua is not None:
                 self.lua.close()
@@ -275,6 +290,7 @@ def _uses_lua(workflow: WorkflowSpec) -> bool:
         "on_success",
         "on_failure",
         "on_timeout",
+        "on_rollback",
     )
     return any(getattr(t, f) == LUA_FUNCTION for t in workflow.tasks.values() for f in fields)
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "events_cmd",
     "secrets_cmd",
     "scheduler_cmd",
+    "stack_cmd",
 )
 EXIT_USAGE = 2
 

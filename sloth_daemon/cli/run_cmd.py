@@ -114,6 +114,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         loaded = load(request)
         workflows = select(loaded, args.workflow)
+        if request.stack or any(w.stack for w in workflows):
+            from sloth_engine.stacks.lifecycle import StackLifecycle
+
+            request.lifecycle = StackLifecycle(request.store)
         if any(w.config.get("secrets") for w in workflows):
             from .secrets_cmd import key_for_cli
 

@@ -29,6 +29,7 @@ MODULE_NAMES = (
     "goroutine",
     "event",
     "state",
+    "stack",
     "secrets",
     "file_ops",
     "infra_test",
@@ -55,6 +56,8 @@ class ModuleEnv:
     """The open store (state module), or None where there is none."""
     namespace: str = "default"
     """Default state namespace: the workflow's stack."""
+    stack: str | None = None
+    """The stack the run belongs to (the `stack` module's resources and outputs), if any."""
     check_mode: bool = False
     agent_facts: Callable[[str], dict[str, Any]] | None = None
     """Another machine's facts by agent name (KeyError if unknown); None without a master."""

@@ -37,22 +37,22 @@ StopCheck = Callable[[], str | None] | None
 """Called between polls: a reason to give up waiting (task timeout, cancel) or None."""
 
 _COLUMNS = "name, holder, token, acquired_at, expires_at, reason"
-_SELECT = f"SELECT {_COLUMNS} FROM locks WHERE name = ?"
+_SELECT = f"SELECT {_COLUMNS} FROM {{table}} WHERE name = ?"
 _NEXT_TOKEN = "UPDATE lock_fencing SET value = value + 1 WHERE id = 1 RETURNING value"
 _GRANT = (
-    f"INSERT INTO locks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+    f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
     "holder = excluded.holder, token = excluded.token, acquired_at = excluded.acquired_at, "
     "expires_at = excluded.expires_at, reason = excluded.reason"
 )
 _GRANT_IN_ONE = (  # with row locks: take a token and grant in one statement, if free
     "WITH t AS (UPDATE lock_fencing SET value = value + 1 WHERE id = 1 RETURNING value) "
-    f"INSERT INTO locks ({_COLUMNS}) SELECT ?, ?, t.value, ?, ?, ? FROM t "
+    f"INSERT INTO {{table}} ({_COLUMNS}) SELECT ?, ?, t.value, ?, ?, ? FROM t "
     "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token, "
     "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, reason = excluded.reason "
-    "WHERE locks.expires_at <= ? RETURNING token"
+    "WHERE {table}.expires_at <= ? RETURNING token"
 )
 _RENEW = (
-    "UPDATE locks SET expires_at = ? WHERE name = ? AND token = ? AND expires_at > ? "
+    "UPDATE {table} SET expires_at = ? WHERE name = ? AND token = ? AND expires_at > ? "
     "RETURNING holder, token, expires_at"
 )
 
@@ -78,10 +78,18 @@ class LockInfo(NamedTuple):
 
 
 class LockTable:
-    def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
+    """The leases of one table: `locks` (state locks) or another of the same shape (`stack_locks`)."""
+
+    def __init__(
+        self, backend: Backend, clock: Callable[[], float] = time.time, table: str = "locks"
+    ) -> None:
         self._b = backend
         self._clock = clock
-        sql = backend.sql
+        self._table = table
+
+        def sql(text: str) -> str:
+            return backend.sql(text.replace("{table}", table))
+
         self._select_sql = sql(_SELECT)
         self._next_token_sql = sql(_NEXT_TOKEN)
         self._grant_sql = sql(_GRANT)
@@ -210,11 +218,13 @@ class LockTable:
 
     def unlock(self, name: str, owner: str | int | None, force: bool) -> bool:
         if force:
-            sql, params = "DELETE FROM locks WHERE name = ? RETURNING 1", (name,)
+            sql, params = f"DELETE FROM {self._table} WHERE name = ? RETURNING 1", (name,)
         elif isinstance(owner, int) and not isinstance(owner, bool):
-            sql, params = "DELETE FROM locks WHERE name = ? AND token = ? RETURNING 1", (name, owner)
+            sql = f"DELETE FROM {self._table} WHERE name = ? AND token = ? RETURNING 1"
+            params = (name, owner)
         elif isinstance(owner, str) and owner:
-            sql, params = "DELETE FROM locks WHERE name = ? AND holder = ? RETURNING 1", (name, owner)
+            sql = f"DELETE FROM {self._table} WHERE name = ? AND holder = ? RETURNING 1"
+            params = (name, owner)
         else:
             raise UsageError(f"unlock '{name}' needs the holder or the token (or force)")
         released = bool(self._b.write(self._b.sql(sql), params))
@@ -230,7 +240,7 @@ class LockTable:
 
     def list(self) -> list[LockInfo]:
         rows = self._b.query_all(
-            self._b.sql(f"SELECT {_COLUMNS} FROM locks WHERE expires_at > ?"), (self._clock(),)
+            self._b.sql(f"SELECT {_COLUMNS} FROM {self._table} WHERE expires_at > ?"), (self._clock(),)
         )
         return sorted((_info(r) for r in rows), key=lambda i: i.name)
 

@@ -181,6 +181,7 @@ class RunSubmission(Model):
     class Meta:
         table_name = "run_submissions"
 
+
 class Hook(Model):
     """A Lua file run for events of the given types (JSON list of patterns: `task.failed`,
     `task.*`, `*`), optionally only for one stack. The source is kept, not the path."""
@@ -272,3 +273,116 @@ class SecretsKey(Model):
 
 
 # ---- stacks (sloth_engine.stacks) ------------------------------------------------------------
+
+
+class Stack(Model):
+    """A named deployment target: its runs are counted, its outputs and resources tracked.
+    `last_version` is the last snapshot number handed out (numbers are never reused)."""
+
+    name = TextField(primary_key=True)
+    description = TextField(default="")
+    workflow_file = TextField(default="")
+    workflow = TextField(default="")
+    status = TextField(default="created")
+    created_at = DoubleField()
+    updated_at = DoubleField()
+    last_run_id = TextField(null=True)
+    last_run_at = DoubleField(null=True)
+    last_duration_s = DoubleField(null=True)
+    execution_count = IntegerField(default=0)
+    outputs = TextField(default="{}")
+    last_version = IntegerField(default=0)
+
+    class Meta:
+        table_name = "stacks"
+
+
+class StackLock(Model):
+    """A stack's lock: the same lease shape as `locks` (store.locks.LockTable runs on both)."""
+
+    name = TextField(primary_key=True)
+    holder = TextField()
+    token = BigIntegerField()
+    acquired_at = DoubleField()
+    expires_at = DoubleField()
+    reason = TextField(default="")
+
+    class Meta:
+        table_name = "stack_locks"
+
+
+class StackVersion(Model):
+    """A snapshot: the stack's resources (JSON {columns, rows}) and outputs at one moment."""
+
+    id = BigAutoField()
+    stack = TextField()
+    version = IntegerField()
+    description = TextField(default="")
+    creator = TextField(default="")
+    created_at = DoubleField()
+    run_id = TextField(null=True)
+    resource_count = IntegerField(default=0)
+    resources = TextField(default="{}")
+    outputs = TextField(default="{}")
+
+    class Meta:
+        table_name = "stack_versions"
+        indexes = ((("stack", "version"), True),)
+
+
+class Resource(Model):
+    """A resource a stack manages, identified by (stack, type, name). `probe` reads its actual
+    state: a shell command or the name of a workflow function (`probe_kind`)."""
+
+    id = BigAutoField()
+    stack = TextField()
+    type = TextField()
+    name = TextField()
+    properties = TextField(default="{}")
+    checksum = TextField()
+    depends_on = TextField(default="[]")
+    probe = TextField(null=True)
+    probe_kind = TextField(null=True)
+    module = TextField(default="")
+    state = TextField(default="active")
+    error = TextField(null=True)
+    task = TextField(default="")
+    workflow = TextField(default="")
+    file = TextField(default="")
+    run_id = TextField(null=True)
+    created_at = DoubleField()
+    updated_at = DoubleField()
+
+    class Meta:
+        table_name = "resources"
+        indexes = ((("stack", "type", "name"), True),)
+
+
+class DriftDetection(Model):
+    """One drift check of a stack: counts and the findings (JSON list)."""
+
+    id = BigAutoField()
+    stack = TextField(index=True)
+    detected_at = DoubleField()
+    run_id = TextField(null=True)
+    checked = IntegerField(default=0)
+    drifted = IntegerField(default=0)
+    errors = IntegerField(default=0)
+    report = TextField(default="[]")
+    fixed_at = DoubleField(null=True)
+
+    class Meta:
+        table_name = "drift_detections"
+
+
+class StackDependency(Model):
+    """`stack` must run after `depends_on`."""
+
+    id = BigAutoField()
+    stack = TextField()
+    depends_on = TextField()
+    created_at = DoubleField()
+
+    class Meta:
+        table_name = "stack_dependencies"
+        indexes = ((("stack", "depends_on"), True),)

@@ -77,10 +77,16 @@ def _v3(ctx: MigrationContext) -> None:
     ctx.create_tables(m.Hook, m.HookExecution, m.Schedule, m.Secret, m.SecretsKey)
 
 
+def _v4(ctx: MigrationContext) -> None:
+    m = ctx.models
+    ctx.create_tables(m.Stack, m.StackLock, m.StackVersion, m.Resource, m.DriftDetection, m.StackDependency)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
     Migration(3, "hooks, hook executions, schedules, secrets", _v3),
+    Migration(4, "stacks, stack locks, snapshots, resources, drift, stack dependencies", _v4),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,1 @@
+"""The `stack` subcommands, one module per group (core, lock, snapshot, drift, deps/validate)."""

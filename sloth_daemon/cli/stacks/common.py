@@ -1,0 +1,82 @@
+"""What the stack commands share: the Stacks around a handler, confirmation, small renderers."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ..store_access import print_json, when, with_store
+
+StacksHandler = Callable[[argparse.Namespace, Any], int]
+Command = Callable[[str, str, StacksHandler], argparse.ArgumentParser]
+
+
+def with_stacks(handler: StacksHandler) -> Callable[[argparse.Namespace], int]:
+    """Open the store (`--db`) and hand the handler a Stacks on it."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace, store: Any) -> int:
+        from sloth_engine.stacks import Stacks
+
+        return handler(args, Stacks(store))
+
+    return with_store(run)
+
+
+def command_factory(sub: Any, parents: list[argparse.ArgumentParser]) -> Command:
+    """`command(name, help, handler)`: a subcommand parser whose handler gets a Stacks."""
+
+    def command(name: str, help: str, handler: StacksHandler) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help, description=help, parents=parents)
+        parser.set_defaults(func=with_stacks(handler))
+        return parser
+
+    return command
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    """True when --yes / --auto-approve was given or the user answers yes on a terminal."""
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A value on one line: strings as they are, the rest as JSON, cut at `limit`."""
+    if value is None:
+        return "-"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def lock_line(info: Any) -> str:
+    if info is None:
+        return "unlocked"
+    from sloth_engine.stacks.model import FOREVER
+
+    text = f"locked by {info.holder} since {when(info.acquired_at)}"
+    if info.reason:
+        text += f" ({info.reason})"
+    if info.expires_at < FOREVER - 1:
+        text += f", expires {when(info.expires_at)}"
+    return text
+
+
+def emit_json(value: Any) -> int:
+    print_json(value)
+    return 0
