@@ -64,7 +64,10 @@ class Docker:
 
     def docker(self, where: str, opts: dict[str, Any], words: list[str], must: bool = True) -> Completed:
         argv = [find_tool("docker", where), *words]
-        done = run_process(self.sandbox, argv, env=environment(), timeout=timeout(opts, DEFAULT_TIMEOUT))
+        cwd = self.sandbox.scope.workdir or None  # `path = "."` of a build is the task's workdir
+        done = run_process(
+            self.sandbox, argv, cwd=cwd, env=environment(), timeout=timeout(opts, DEFAULT_TIMEOUT)
+        )
         if must and done.exit_code != 0 and not flag(opts, "ignore_errors"):
             raise failure(where, argv, done)
         return done

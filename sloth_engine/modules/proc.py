@@ -139,8 +139,8 @@ def find_tool(name: str, module: str) -> str:
 
 
 def describe(argv: list[str]) -> str:
-    """argv as one line for messages (no quoting: it is for people)."""
-    return " ".join(argv)
+    """argv as one line for messages: the program's name, no quoting (it is for people)."""
+    return " ".join([os.path.basename(argv[0]), *argv[1:]]) if argv else ""
 
 
 def failure(module: str, argv: list[str], done: Completed) -> ModuleError:

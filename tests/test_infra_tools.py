@@ -1,0 +1,361 @@
+"""git, pkg, systemd and docker: the wrappers over real command-line tools.
+
+git is the real git against a bare repository made in tmp_path. pkg (apt-get, dpkg-query),
+systemd (systemctl) and docker are fake executables placed first on PATH: small shell scripts
+that record their arguments in a log and keep a little state in files, because this machine
+has no package installs to spare, no running systemd and no docker engine. The real docker
+client (installed, without an engine) is used once to show a daemon failure is a clear error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sloth_engine.errors import LuaRuntimeError
+from sloth_engine.lua.sandbox import Sandbox, TaskScope
+from sloth_engine.modules import ModuleEnv
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@dataclass
+class Lua:
+    sandbox: Sandbox
+    root: Path
+    env: ModuleEnv
+
+    def run(self, body: str) -> Any:
+        """Run `body` in chunk test.sloth under the guard; results as plain Python."""
+        fn = self.sandbox.run_lua("return function() " + body + "\nend", "test.sloth")
+        result = self.sandbox.call(fn, deadline=time.monotonic() + 20)
+        if isinstance(result, tuple):
+            return tuple(self.sandbox.to_py(v, keep_functions=False) for v in result)
+        return self.sandbox.to_py(result, keep_functions=False)
+
+
+@pytest.fixture
+def lua(tmp_path: Path) -> Lua:
+    sandbox = Sandbox()
+    work = tmp_path / "work"
+    work.mkdir()
+    sandbox.scope = TaskScope(task_name="t", workdir=str(work))
+    harness = Lua(sandbox, work, ModuleEnv(base_dir=work))
+    for name in ("git", "pkg", "systemd", "docker"):
+        importlib.import_module(f"sloth_engine.modules.{name}_mod").install(sandbox, harness.env)
+    return harness
+
+
+# ---- fake executables ------------------------------------------------------------------------
+
+FAKES = {
+    "dpkg-query": """
+echo "dpkg-query $*" >> "$FAKE_LOG"
+for name in "$@"; do :; done
+if grep -qx "$name" "$FAKE_STATE/installed" 2>/dev/null; then printf 'install ok installed\\t1.2.3-1'; exit 0; fi
+echo "dpkg-query: no packages found matching $name" >&2; exit 1
+""",
+    "apt-get": """
+echo "apt-get $*" >> "$FAKE_LOG"
+verb=$1; shift
+for word in "$@"; do
+  case "$word" in -*) ;; *)
+    if [ "$word" = broken-pkg ]; then echo "E: Unable to locate package broken-pkg" >&2; exit 100; fi
+    if [ "$verb" = install ]; then echo "$word" >> "$FAKE_STATE/installed"; fi
+    if [ "$verb" = remove ] || [ "$verb" = purge ]; then
+      grep -vx "$word" "$FAKE_STATE/installed" > "$FAKE_STATE/kept"; mv "$FAKE_STATE/kept" "$FAKE_STATE/installed"
+    fi
+  ;; esac
+done
+echo "done $verb"
+""",
+    "systemctl": """
+echo "systemctl $*" >> "$FAKE_LOG"
+[ "$1" = --user ] && shift
+verb=$1; unit=$2
+case "$verb" in
+  is-active) if [ -e "$FAKE_STATE/active.$unit" ]; then echo active; exit 0; fi; echo inactive; exit 3 ;;
+  is-enabled) if [ -e "$FAKE_STATE/enabled.$unit" ]; then echo enabled; exit 0; fi; echo disabled; exit 1 ;;
+  start|restart) touch "$FAKE_STATE/active.$unit" ;;
+  stop) rm -f "$FAKE_STATE/active.$unit" ;;
+  enable) touch "$FAKE_STATE/enabled.$unit" ;;
+  disable) rm -f "$FAKE_STATE/enabled.$unit" ;;
+  status) echo "* $unit"; [ -e "$FAKE_STATE/active.$unit" ] || exit 3 ;;
+  daemon-reload) ;;
+  *) echo "unknown verb $verb" >&2; exit 1 ;;
+esac
+""",
+    "docker": """
+echo "docker $*" >> "$FAKE_LOG"
+case "$1" in
+  inspect) name=$4; if [ -e "$FAKE_STATE/c.$name" ]; then cat "$FAKE_STATE/c.$name"; exit 0; fi
+           echo "Error: No such object: $name" >&2; exit 1 ;;
+  run) name=""; prev=""; for w in "$@"; do [ "$prev" = --name ] && name=$w; prev=$w; done
+       [ -n "$name" ] && echo true > "$FAKE_STATE/c.$name"; echo 0123456789ab ;;
+  start) echo true > "$FAKE_STATE/c.$2"; echo "$2" ;;
+  image) tag=$5; if [ -e "$FAKE_STATE/i.$tag" ]; then cat "$FAKE_STATE/i.$tag"; exit 0; fi; exit 1 ;;
+  build) tag=$3; for w in "$@"; do path=$w; done
+         cksum < "$path/Dockerfile" | cut -d' ' -f1 > "$FAKE_STATE/i.$tag"; echo "built $tag" ;;
+  push) echo "abc: Pushed"; echo "latest: digest: sha256:1 size: 1" ;;
+  ps) echo '{"ID":"c1","Names":"web","Image":"nginx","State":"running"}' ;;
+  exec) shift; echo "exec $*" ;;
+  *) echo "docker: unknown $1" >&2; exit 1 ;;
+esac
+""",
+}
+
+
+@dataclass
+class Fakes:
+    log: Path
+    state: Path
+
+    def calls(self, tool: str) -> list[str]:
+        if not self.log.exists():
+            return []
+        return [line for line in self.log.read_text().splitlines() if line.split(" ", 1)[0] == tool]
+
+
+@pytest.fixture
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    """The fake tools first on PATH; their log and state folder."""
+    bin_dir, state = tmp_path / "fakebin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    for name, body in FAKES.items():
+        script = bin_dir / name
+        script.write_text("#!/bin/sh\n" + body)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    monkeypatch.setenv("FAKE_STATE", str(state))
+    return Fakes(tmp_path / "calls.log", state)
+
+
+# ---- git against a local bare repository ------------------------------------------------------
+
+
+@pytest.fixture
+def origin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A bare repository with one commit on main; no global git configuration."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    bare, seed = tmp_path / "origin.git", tmp_path / "seed"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(seed)], check=True)
+    (seed / "README").write_text("v1\n")
+    ident = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["add", "."], [*ident, "commit", "-q", "-m", "v1"], ["push", "-q", str(bare), "main"]):
+        subprocess.run(["git", "-C", str(seed), *args], check=True)
+    return str(bare)
+
+
+def test_git_every_action_twice_changed_then_not(lua: Lua, origin: str, tmp_path: Path) -> None:
+    clone = f'git.clone({{url = "{origin}", dest = "app"}})'
+    assert lua.run(f"return {clone}.changed") is True
+    assert (lua.root / "app/README").read_text() == "v1\n"
+    assert lua.run(f"return {clone}.changed") is False
+    assert lua.run(f'return git.clone("{origin}", "app").changed') is False  # positional form
+    assert lua.run('return git.is_repo("app"), git.is_repo(".")') == (True, False)
+
+    (lua.root / "app/VERSION").write_text("2\n")
+    commit = 'git.commit({path = "app", message = "bump"})'
+    first = lua.run(f"return {commit}")
+    assert first["changed"] is True and len(first["head"]) == 40
+    assert lua.run(f"return {commit}.changed") is False
+    author = subprocess.run(
+        ["git", "-C", str(lua.root / "app"), "log", "-1", "--format=%an <%ae>"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert author == "sloth-runner <sloth-runner@localhost>"  # no identity configured anywhere
+    status = lua.run('return git.status("app")')
+    assert (status["branch"], status["upstream"], status["ahead"], status["clean"]) == (
+        "main",
+        "origin/main",
+        1,
+        True,
+    )
+
+    push = 'git.push({path = "app", remote = "origin", branch = "main"})'
+    assert lua.run(f"return {push}.changed") is True
+    assert lua.run(f"return {push}.changed") is False
+
+    assert lua.run(f'return git.clone{{url = "{origin}", dest = "other"}}.changed') is True
+    (lua.root / "app/NEW").write_text("x")
+    lua.run('git.commit{path = "app", message = "new"} git.push{path = "app"}')
+    pull = 'git.pull({path = "other"})'
+    assert lua.run(f"return {pull}.changed") is True
+    assert (lua.root / "other/NEW").exists()
+    assert lua.run(f"return {pull}.changed") is False
+
+    checkout = 'git.checkout({path = "app", ref = "feature", create = true})'
+    assert lua.run(f"return {checkout}.changed") is True
+    assert lua.run(f"return {checkout}.changed") is False
+    assert lua.run('return git.checkout("app", "main").changed') is True
+    assert lua.run('return git.checkout("app", "main").changed') is False
+    tag_target = subprocess.run(
+        ["git", "-C", str(lua.root / "app"), "rev-parse", "HEAD~1"], capture_output=True, text=True
+    ).stdout.strip()
+    detached = f'git.checkout{{path = "app", ref = "{tag_target}"}}'
+    assert lua.run(f"return {detached}.changed") is True
+    assert lua.run(f"return {detached}.changed") is False
+
+
+def test_git_check_mode_changes_nothing(lua: Lua, origin: str) -> None:
+    assert lua.run(f'return git.clone{{url = "{origin}", dest = "app", check = true}}.changed') is True
+    assert not (lua.root / "app").exists()
+    lua.run(f'git.clone{{url = "{origin}", dest = "app"}} git.clone{{url = "{origin}", dest = "other"}}')
+    (lua.root / "other/X").write_text("x")
+    lua.run('git.commit{path = "other", message = "x"} git.push{path = "other"}')
+    (lua.root / "app/Y").write_text("y")
+    lua.env.check_mode = True
+    head = lua.run('return git.status("app").head')
+    assert lua.run('return git.commit{path = "app", message = "y"}.changed') is True
+    assert lua.run('return git.pull{path = "app"}.changed') is True
+    assert lua.run('return git.checkout{path = "app", ref = "new", create = true}.changed') is True
+    lua.env.check_mode = False
+    assert lua.run('return git.push{path = "other", check = true}.changed') is False  # already pushed
+    status = lua.run('return git.status("app")')
+    assert status["head"] == head and status["branch"] == "main"
+    assert [f["path"] for f in status["files"]] == ["Y"]  # still untracked, nothing staged
+    assert not (lua.root / "app/X").exists()
+
+
+def test_git_errors_name_the_problem(lua: Lua, origin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    (lua.root / "busy").mkdir()
+    (lua.root / "busy/file").write_text("x")
+    with pytest.raises(LuaRuntimeError, match="busy exists, is not empty and is not a clone"):
+        lua.run(f'git.clone{{url = "{origin}", dest = "busy"}}')
+    with pytest.raises(LuaRuntimeError, match="is not a git repository"):
+        lua.run('git.pull{path = "busy"}')
+    with pytest.raises(
+        LuaRuntimeError,
+        match=r"git.clone: `git clone -- /no/such/repo.git .*` failed \(exit 128\): fatal: repository",
+    ):
+        lua.run('git.clone{url = "/no/such/repo.git", dest = "x"}')
+    monkeypatch.setenv("PATH", str(lua.root))
+    with pytest.raises(LuaRuntimeError, match="git.status: 'git' is not installed on this machine"):
+        lua.run('git.status("busy")')
+
+
+# ---- pkg, systemd, docker through fakes ------------------------------------------------------------
+
+
+def test_pkg_installs_only_what_is_missing(lua: Lua, fakes: Fakes) -> None:
+    (fakes.state / "installed").write_text("curl\n")
+    assert lua.run("return pkg.manager()") == "apt"
+    first = lua.run('return pkg.install({"curl", "nginx"})')
+    assert (first["changed"], first["packages"], first["exit_code"]) == (True, ["nginx"], 0)
+    assert fakes.calls("apt-get") == ["apt-get install -y -q nginx"]
+    assert lua.run('return pkg.install({"curl", "nginx"}).changed') is False
+    assert fakes.calls("apt-get") == ["apt-get install -y -q nginx"]  # nothing run the second time
+    assert lua.run('return pkg.is_installed("nginx"), pkg.version("nginx"), pkg.is_installed("vim")') == (
+        True,
+        "1.2.3-1",
+        False,
+    )
+    assert lua.run('return pkg.install("vim", {check = true}).changed') is True
+    assert lua.run('return pkg.remove{name = "nginx", purge = true}.changed') is True
+    assert lua.run('return pkg.remove{name = "nginx"}.changed') is False
+    assert fakes.calls("apt-get")[-1] == "apt-get purge -y -q nginx"
+    lua.run('pkg.install("jq", {update_cache = true})')
+    assert fakes.calls("apt-get")[-2:] == ["apt-get update -q", "apt-get install -y -q jq"]
+    with pytest.raises(
+        LuaRuntimeError, match=r"`apt-get install -y -q broken-pkg` failed \(exit 100\): E: Unable to locate"
+    ):
+        lua.run('pkg.install("broken-pkg")')
+    failed = lua.run('return pkg.install{name = "broken-pkg", ignore_errors = true}')
+    assert (failed["changed"], failed["exit_code"]) == (False, 100)
+
+
+def test_pkg_without_a_package_manager(lua: Lua, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(
+        LuaRuntimeError, match="pkg.install: no supported package manager found .*apt-get, dnf"
+    ):
+        lua.run('pkg.install("nginx")')
+    with pytest.raises(LuaRuntimeError, match="'dnf' is not installed on this machine"):
+        lua.run('pkg.install("nginx", {manager = "dnf"})')
+
+
+def test_systemd_create_start_enable_stop_twice(lua: Lua, fakes: Fakes, tmp_path: Path) -> None:
+    units = tmp_path / "units"
+    create = (
+        f'systemd.create_service("myapp", {{exec_start = "/opt/app/run", user = "app", '
+        f'environment = {{PORT = "8080"}}, unit_dir = "{units}"}})'
+    )
+    assert lua.run(f"return {create}.changed") is True
+    text = (units / "myapp.service").read_text()
+    assert "ExecStart=/opt/app/run\n" in text and 'Environment="PORT=8080"\n' in text and "User=app\n" in text
+    assert lua.run(f"return {create}.changed") is False
+    assert fakes.calls("systemctl") == ["systemctl daemon-reload"]  # once: the unit changed once
+    for verb in ("start", "enable"):
+        assert lua.run(f'return systemd.{verb}("myapp").changed') is True
+        assert lua.run(f'return systemd.{verb}({{name = "myapp"}}).changed') is False
+    assert lua.run('return systemd.is_active("myapp"), systemd.is_enabled("myapp")') == (True, True)
+    status = lua.run('return systemd.status("myapp")')
+    assert (status["active"], status["enabled"], status["running"], status["changed"]) == (
+        "active",
+        "enabled",
+        True,
+        False,
+    )
+    assert lua.run('return systemd.stop{name = "myapp", check = true}.changed') is True
+    assert lua.run('return systemd.is_active("myapp")') is True  # check mode stopped nothing
+    assert lua.run('return systemd.stop("myapp").changed') is True
+    assert lua.run('return systemd.stop("myapp").changed') is False
+    assert lua.run('return systemd.restart("myapp").changed') is True
+    acted = [c for c in fakes.calls("systemctl") if not c.startswith(("systemctl is-", "systemctl status"))]
+    assert acted == [
+        "systemctl daemon-reload",
+        "systemctl start myapp.service",
+        "systemctl enable myapp.service",
+        "systemctl stop myapp.service",
+        "systemctl restart myapp.service",
+    ]
+
+
+def test_docker_run_build_push_ps_exec(lua: Lua, fakes: Fakes) -> None:
+    run = 'docker.run({image = "nginx", name = "web", ports = {"8080:80"}, env = {A = "1"}, detach = true})'
+    assert lua.run(f"return {run}.changed") is True
+    assert fakes.calls("docker")[-1] == "docker run -d --name web -p 8080:80 -e A=1 nginx"
+    assert lua.run(f"return {run}.changed") is False
+    (fakes.state / "c.web").write_text("false\n")  # the container stopped
+    assert lua.run(f"return {run}.changed") is True
+    assert fakes.calls("docker")[-1] == "docker start web"
+    (lua.root / "Dockerfile").write_text("FROM scratch\n")
+    build = 'docker.build{tag = "app:1", path = "."}'
+    assert lua.run(f"return {build}.changed") is True
+    assert lua.run(f"return {build}.changed") is False  # same image id
+    assert lua.run('return docker.push{tag = "app:1"}.changed') is True
+    assert lua.run("return docker.ps()")["containers"] == [
+        {"ID": "c1", "Names": "web", "Image": "nginx", "State": "running"}
+    ]
+    assert (
+        lua.run('return docker.exec{container = "web", command = "ls /"}.stdout') == "exec web sh -c ls /\n"
+    )
+    assert lua.run('return docker.exec({"ps", "-a"}).changed') is True  # the original's raw form
+    calls = len(fakes.calls("docker"))
+    assert lua.run('return docker.run{image = "x", check = true}.changed') is True
+    assert len(fakes.calls("docker")) == calls  # check mode ran nothing
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client")
+def test_real_docker_client_without_an_engine_is_a_clear_error(lua: Lua) -> None:
+    probe = subprocess.run(["docker", "version"], capture_output=True, timeout=20)
+    if probe.returncode == 0:
+        pytest.skip("a docker engine is running here")
+    with pytest.raises(
+        LuaRuntimeError, match=r"docker.ps: `docker ps .*` failed \(exit 1\): .*(daemon|docker)"
+    ):
+        lua.run("docker.ps()")
