@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "secrets_cmd",
     "scheduler_cmd",
     "stack_cmd",
+    "sysadmin_cmd",
 )
 EXIT_USAGE = 2
 

@@ -1,0 +1,262 @@
+"""`sysadmin health|backup|restore|logs`: looking after a Sloth Runner installation.
+
+- `health`: the store opens and takes a write (rolled back), the disks of the store and of
+  $SLOTH_HOME have room, and with `--master` (or $SLOTH_MASTER) the master answers its health
+  check and its agents are listed. Exit 1 when a check failed.
+- `backup --out FILE` / `restore FILE --yes`: a consistent copy of the store taken while it is
+  in use (sloth_engine.store.backup), and its way back.
+- `logs [--follow]`: the store's events and captured task output, oldest first, then (with
+  --follow) whatever is added, as `tail -f` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .store_access import fail, print_json, print_table, when, with_store
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+POLL_S = 0.5
+MB = 1024 * 1024
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    admin = sub.add_parser("sysadmin", help="health checks, backups and logs of this installation")
+    asub = admin.add_subparsers(dest="sysadmin_command", metavar="COMMAND", required=True)
+    health = asub.add_parser("health", help="store, disk space, master and agents", parents=parents)
+    health.add_argument("--master", metavar="HOST:PORT", help="also check this master ($SLOTH_MASTER)")
+    health.add_argument(
+        "--min-free-mb", type=int, default=500, metavar="MB", help="less free disk is a failure (500)"
+    )
+    health.add_argument("--integrity", action="store_true", help="also run SQLite's integrity check")
+    health.add_argument("--json", action="store_true", help="machine-readable output")
+    health.set_defaults(func=cmd_health)
+    backup = asub.add_parser("backup", help="a consistent copy of the store, taken online", parents=parents)
+    backup.add_argument("--out", "-o", required=True, metavar="FILE", help="where the copy goes")
+    backup.set_defaults(func=with_store(cmd_backup))
+    restore = asub.add_parser("restore", help="replace the store's content with a backup", parents=parents)
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--yes", "-y", action="store_true", help="yes, replace everything in the store")
+    restore.set_defaults(func=with_store(cmd_restore))
+    logs = asub.add_parser("logs", help="events and task output of the store (tail -f)", parents=parents)
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing what is added")
+    logs.add_argument("--lines", "-n", type=int, default=50, metavar="N", help="start with the last N (50)")
+    logs.add_argument("--run", metavar="RUN_ID", help="only this run")
+    logs.add_argument("--only", choices=("events", "output"), help="only events, or only task output")
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    logs.set_defaults(func=with_store(cmd_logs))
+
+
+# ---- health ------------------------------------------------------------------------------------
+
+Check = tuple[str, str, str]
+"""(name, 'ok' | 'warn' | 'fail' | 'skip', detail)"""
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from sloth_engine.errors import SlothError
+    from sloth_engine.store import open_store
+
+    checks: list[Check] = []
+    store = None
+    try:
+        store = open_store(getattr(args, "db", None))
+        checks.append(("store", "ok", f"{store.url} (schema v{store.schema_version()})"))
+    except SlothError as exc:
+        checks.append(("store", "fail", str(exc)))
+    if store is not None:
+        try:
+            checks.append(_writable(store))
+            if args.integrity:
+                checks.append(_integrity(store))
+        finally:
+            store.close()
+    checks.extend(_disks(store, args.min_free_mb))
+    checks.extend(_master(getattr(args, "master", None) or os.environ.get("SLOTH_MASTER")))
+    if args.json:
+        print_json([{"check": c, "status": s, "detail": d} for c, s, d in checks])
+    else:
+        print_table(("CHECK", "STATUS", "DETAIL"), checks)
+    return EXIT_FAILED if any(status == "fail" for _, status, _ in checks) else EXIT_OK
+
+
+def _writable(store: Any) -> Check:
+    from sloth_engine.errors import StoreError
+    from sloth_engine.store.backend import Rollback
+
+    backend = store.backend
+    try:
+        with backend.transaction():
+            backend.execute(backend.sql("UPDATE lock_fencing SET value = value WHERE id = 1"))
+            raise Rollback  # a real write, taken back: nothing changes
+    except StoreError as exc:
+        return ("store writable", "fail", str(exc))
+    return ("store writable", "ok", "a write transaction succeeded (rolled back)")
+
+
+def _integrity(store: Any) -> Check:
+    from sloth_engine.store.backup import integrity
+
+    found = integrity(store)
+    if found == "n/a":
+        return ("store integrity", "skip", "PostgreSQL checks itself")
+    return ("store integrity", "ok" if found == "ok" else "fail", found)
+
+
+def _disks(store: Any, min_free_mb: int) -> list[Check]:
+    from sloth_engine.run import sloth_home
+
+    places = {"disk (SLOTH_HOME)": sloth_home()}
+    path = getattr(getattr(store, "backend", None), "path", None)
+    if path and Path(path).parent.resolve() != places["disk (SLOTH_HOME)"].resolve():
+        places["disk (store)"] = Path(path).parent
+    checks: list[Check] = []
+    for name, folder in places.items():
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+        try:
+            usage = shutil.disk_usage(existing)
+        except OSError as exc:
+            checks.append((name, "fail", f"{folder}: {exc.strerror}"))
+            continue
+        free_mb = usage.free // MB
+        later = "" if existing == folder else " (not created yet)"
+        detail = f"{folder}{later}: {free_mb} MB free of {usage.total // MB} MB"
+        status = "ok" if free_mb >= min_free_mb else "fail"
+        if status == "ok" and usage.free < usage.total * 0.1:
+            status = "warn"
+        checks.append((name, status, detail))
+    return checks
+
+
+def _master(address: str | None) -> list[Check]:
+    if not address:
+        return [("master", "skip", "no master given (--master or $SLOTH_MASTER)")]
+    from sloth_daemon.client import MasterClient
+    from sloth_engine.errors import SlothError
+
+    try:
+        with MasterClient(address, timeout=5.0) as client:
+            serving = client.health()
+            agents = client.list_agents()
+    except SlothError as exc:
+        return [("master", "fail", f"{address}: {exc}")]
+    checks: list[Check] = [("master", "ok" if serving == "SERVING" else "fail", f"{address}: {serving}")]
+    counts: dict[str, int] = {}
+    for agent in agents:
+        counts[agent["status"]] = counts.get(agent["status"], 0) + 1
+    up = counts.get("connected", 0)
+    detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no agents registered"
+    checks.append(("agents", "ok" if up or not agents else "warn", detail))
+    return checks
+
+
+# ---- backup and restore -------------------------------------------------------------------------
+
+
+def cmd_backup(args: argparse.Namespace, store: Any) -> int:
+    from sloth_engine.store.backup import backup
+
+    started = time.monotonic()
+    info = backup(store, args.out)
+    took = time.monotonic() - started
+    print(
+        f"backed up {store.url} to {info.path}: {info.size} bytes, schema v{info.schema_version}, "
+        f"integrity {info.integrity}, {took:.2f}s"
+    )
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace, store: Any) -> int:
+    from sloth_engine.store.backup import restore
+
+    if not args.yes:
+        return fail(f"restore replaces everything in {store.url} with {args.file}: add --yes", EXIT_USAGE)
+    info = restore(store, args.file)
+    print(
+        f"restored {store.url} from {info.path} (schema v{info.schema_version}, integrity {info.integrity})"
+    )
+    return EXIT_OK
+
+
+# ---- logs ----------------------------------------------------------------------------------------
+
+
+class StoreTail:
+    """Reads what was added to the events and run_logs tables since the last read (by id)."""
+
+    def __init__(self, store: Any, run_id: str | None, only: str | None) -> None:
+        self.backend = store.backend
+        self.run_id = run_id
+        self.sources = [s for s in ("events", "output") if only in (None, s)]
+        self.last = {"events": 0, "output": 0}
+
+    def _query(self, source: str, newest: int | None) -> list[dict[str, Any]]:
+        if source == "events":
+            columns, table = "id, ts, type, severity, run_id, data", "events"
+        else:
+            columns, table = "id, ts, run_id, task, attempt, stream, line", "run_logs"
+        if newest is None:
+            where, params, order, limit = "id > ?", [self.last[source]], "ASC", 1000
+        else:  # the last N now; from then on only what comes after everything there is now
+            top = self.backend.query_one(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+            self.last[source] = int(top[0]) if top else 0
+            where, params, order, limit = "id <= ?", [self.last[source]], "DESC", newest
+        if self.run_id:
+            where += " AND run_id = ?"
+            params.append(self.run_id)
+        sql = f"SELECT {columns} FROM {table} WHERE {where} ORDER BY id {order} LIMIT {int(limit)}"
+        rows = self.backend.query_all(self.backend.sql(sql), params)
+        names = [c.strip() for c in columns.split(",")]
+        found = [dict(zip(names, row, strict=True)) | {"source": source} for row in rows]
+        found.sort(key=lambda r: r["id"])
+        if newest is None and found:
+            self.last[source] = found[-1]["id"]
+        return found
+
+    def read(self, newest: int | None = None) -> list[dict[str, Any]]:
+        """What was added, oldest first; `newest`: only the last N of each table."""
+        rows = [row for source in self.sources for row in self._query(source, newest)]
+        rows.sort(key=lambda r: (r["ts"], r["source"], r["id"]))
+        return rows[-newest:] if newest is not None and newest > 0 else rows
+
+
+def _line(row: dict[str, Any]) -> str:
+    stamp = when(row["ts"])
+    if row["source"] == "output":
+        marker = "! " if row["stream"] == "stderr" else ""
+        return f"{stamp} [{row['run_id']} {row['task']}#{row['attempt']}] {marker}{row['line']}"
+    data = row.get("data") or ""
+    text = data if len(data) <= 160 else data[:157] + "..."
+    run = f" run={row['run_id']}" if row["run_id"] else ""
+    return f"{stamp} {row['severity'].upper():5} {row['type']}{run} {text}"
+
+
+def _emit(rows: list[dict[str, Any]], as_json: bool) -> None:
+    for row in rows:
+        if as_json:
+            if row["source"] == "events" and isinstance(row.get("data"), str):
+                row = {**row, "data": json.loads(row["data"] or "{}")}
+            print(json.dumps(row, ensure_ascii=False, default=str))
+        else:
+            print(_line(row))
+    sys.stdout.flush()
+
+
+def cmd_logs(args: argparse.Namespace, store: Any) -> int:
+    tail = StoreTail(store, args.run, args.only)
+    _emit(tail.read(newest=max(args.lines, 0)), args.json)
+    if not args.follow:
+        return EXIT_OK
+    try:
+        while True:
+            time.sleep(POLL_S)
+            _emit(tail.read(), args.json)
+    except KeyboardInterrupt:
+        return EXIT_OK
