@@ -49,6 +49,8 @@ class RunRequest:
     listeners: list[Listener] = field(default_factory=list)
     cwd: Path = field(default_factory=Path.cwd)
     retry_delay: float | None = None
+    check_mode: bool = False
+    """`--check`: the modules (file_ops, pkg, ...) report what would change and change nothing."""
     bus: Any = None
     """An EventBus (sloth_engine.events): the run's events reach its hooks and watchers."""
     secret_key: Any = None
@@ -72,6 +74,7 @@ def module_env(
         namespace=stack or "default",
         stack=stack,
         emit_event=emit,
+        check_mode=request.check_mode,
     )
     env.agent_facts = request.agent_facts
     return env

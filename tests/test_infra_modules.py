@@ -573,3 +573,31 @@ def test_workflow_through_sloth_daemon_run(tmp_path: Path, http_server: str) -> 
     assert collected.samples()["configured_total"]["series"] == [
         {"labels": {"env": "test", "workflow": "infra"}, "value": 1.0}
     ]
+
+
+CHECKED = """
+workflow.define("checked", { tasks = {
+  { name = "edit", command = function()
+      local line = file_ops.lineinfile({ path = "app.conf", line = "mode=prod" })
+      local copy = file_ops.copy({ src = "app.conf", dest = "copy.conf" })
+      return true, "looked", { line = line.changed, copy = copy.changed }
+    end },
+}})
+"""
+
+
+def test_run_check_flag_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "checked.sloth").write_text(CHECKED)
+    (tmp_path / "app.conf").write_text("mode=dev\n")
+    env = {**os.environ, "SLOTH_HOME": str(tmp_path / "home"), "SLOTH_DB": f"sqlite:///{tmp_path}/sloth.db"}
+    command = [sys.executable, "-m", "sloth_daemon.cli.main", "run", "checked.sloth", "-o", "json"]
+    done = subprocess.run(
+        [*command, "--check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["tasks"][0]["outputs"] == {"line": True, "copy": True}
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".conf") == ["app.conf"]
+    assert (tmp_path / "app.conf").read_text() == "mode=dev\n"
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout)["tasks"][0]["outputs"] == {"line": True, "copy": True}
+    assert (tmp_path / "copy.conf").read_text() == "mode=dev\nmode=prod\n"

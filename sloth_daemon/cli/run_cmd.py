@@ -49,6 +49,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     run.add_argument("--show-output", action="store_true", help="print task output lines as they come")
     run.add_argument(
+        "--check", action="store_true", help="modules report what they would change and change nothing"
+    )
+    run.add_argument(
         "--master", metavar="HOST:PORT", help="submit the run to this master and follow it ($SLOTH_MASTER)"
     )
     run.add_argument("--detach", action="store_true", help="with --master: print the run id and return")
@@ -73,6 +76,7 @@ def _request(args: argparse.Namespace) -> RunRequest:
         params=_params(args.param),
         max_parallel=args.max_parallel,
         stack=stack,
+        check_mode=getattr(args, "check", False),
     )
 
 
@@ -101,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Not sloth_daemon.client.master_address: importing grpc costs a local run ~50 ms.
     master = getattr(args, "master", None) or os.environ.get("SLOTH_MASTER") or None
     if master:
+        if request.check_mode:
+            raise UsageError("--check runs on this machine only (not with --master)")
         from .remote_run import run_on_master
 
         return run_on_master(args, request, master)
