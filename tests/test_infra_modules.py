@@ -507,6 +507,7 @@ def test_metrics_become_events_and_prometheus_text(lua: Lua) -> None:
 # ---- end to end: `sloth-daemon run` -----------------------------------------------------------------
 
 WORKFLOW = """
+local checks = require("infra_test")   -- the original's way to reach a module
 workflow.define("infra", { tasks = {
   { name = "fetch_a", command = function()
       local r = http.get(values.url .. "/barrier", { timeout = 10 })
@@ -527,7 +528,7 @@ workflow.define("infra", { tasks = {
   { name = "configure", depends_on = { "fetch_a", "fetch_b", "proc_a", "proc_b" }, command = function()
       local first = file_ops.lineinfile({ path = "app.conf", line = "mode=prod" })
       local again = file_ops.lineinfile({ path = "app.conf", line = "mode=prod" })
-      infra_test.file_contains("app.conf", "mode=prod")
+      checks.file_contains("app.conf", "mode=prod")
       metrics.counter("configured_total", 1, { env = "test" })
       return true, "configured", { first = first.changed, again = again.changed, changed = first.changed }
     end },
