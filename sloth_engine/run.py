@@ -214,6 +214,7 @@ class WorkflowRun:
         finally:
             if lifecycle is not None:  # the run raised: the lifecycle lets go of what it holds
                 await lifecycle.after_run(self, None)
+            self.journal.close()
             self.runner.close()
             if self.lua is not None:
                 self.lua.close()

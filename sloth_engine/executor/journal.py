@@ -1,8 +1,8 @@
-"""Persist each transition of a run, then announce it: batched once per event-loop tick.
+"""Persist each transition of a run, then announce it: batched in short windows.
 
-Transitions that happen in the same tick of the loop are written in one transaction, and
-listeners hear of them only after that transaction committed. A run without a store (tests,
-`--plan`) still announces.
+Transitions of a few milliseconds are written in one transaction by a writer thread (the
+event loop never waits on the database), and listeners hear of them only after that
+transaction committed, in order. A run without a store (tests, `--plan`) still announces.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import dataclasses
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sloth_engine.spec import TaskStatus
@@ -49,6 +51,9 @@ class Journal:
         """Secret values to hide (sloth_engine.secrets.Redactor): applied to every log line,
         attempt row and event before it is written or announced."""
         self.events_from_output = True
+        self._writer: ThreadPoolExecutor | None = None
+        self._inflight: deque[tuple[Future[None], list[RunEvent]]] = deque()
+        """Batches handed to the writer, oldest first, with the events they announce."""
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -128,18 +133,73 @@ class Journal:
             self._loop.call_soon(self.flush)
         else:
             # A short window lets the transitions of many ticks share one transaction.
-            self._loop.call_later(FLUSH_WINDOW, self.flush)
+            self._loop.call_later(FLUSH_WINDOW, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        """Hand what is pending to the writer; it is announced once written (on the loop)."""
+        self._scheduled = False
+        batch = self._take()
+        if batch is None:
+            return
+        attempts, logs, rows, events = batch
+        if self.store is None or self._loop is None:
+            if self.store is not None:
+                self.store.runs.write_batch(attempts, logs, rows)
+            self._announce(events)
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="sloth-journal")
+        future = self._writer.submit(self.store.runs.write_batch, attempts, logs, rows)
+        self._inflight.append((future, events))
+        loop = self._loop
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._announce_written))
 
     def flush(self) -> None:
+        """Write and announce everything pending now, in order (waits for the writer)."""
         self._scheduled = False
+        while self._inflight:
+            future, events = self._inflight.popleft()
+            self._settle(future)
+            self._announce(events)
+        batch = self._take()
+        if batch is None:
+            return
+        attempts, logs, rows, events = batch
+        if self.store is not None:
+            self.store.runs.write_batch(attempts, logs, rows)
+        self._announce(events)
+
+    def close(self) -> None:
+        """flush(), then let the writer thread go."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    def _take(self) -> tuple[list[Any], list[Any], list[Any], list[RunEvent]] | None:
         attempts = list(self._attempts.values())
         logs, events = self._logs, self._events
         self._attempts, self._logs, self._events = {}, [], []
+        if not (attempts or logs or events):
+            return None
         if self.redactor is not None:
             attempts, logs, events = self._redacted(attempts, logs, events)
-        if self.store is not None and (attempts or logs or events):
-            rows = [event_record(e, self.stack) for e in events if e.kind != "task.log"]
-            self.store.runs.write_batch(attempts, logs, rows)
+        rows = [event_record(e, self.stack) for e in events if e.kind != "task.log"]
+        return attempts, logs, rows, events
+
+    def _announce_written(self) -> None:
+        while self._inflight and self._inflight[0][0].done():
+            future, events = self._inflight.popleft()
+            self._settle(future)
+            self._announce(events)
+
+    def _settle(self, future: Future[None]) -> None:
+        try:
+            future.result()
+        except Exception:  # the run goes on; the operator sees why history is missing
+            log.exception("run %s: writing run history failed", self.run_id)
+
+    def _announce(self, events: list[RunEvent]) -> None:
         for event in events:
             for listener in self.listeners:
                 try:
