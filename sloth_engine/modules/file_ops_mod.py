@@ -143,7 +143,7 @@ class FileOps:
         opts = gather("file_ops.template", args, ("src", "dest", "vars"), tables=("vars",))
         src = self.source("file_ops.template", need("file_ops.template", opts, "src"))
         dest = self.path(need("file_ops.template", opts, "dest", "dst"))
-        variables = opts.get("vars", opts.get("variables"))
+        variables = _plain(opts.get("vars", opts.get("variables")))
         source = Path(src).read_text(encoding="utf-8")
         search = list(dict.fromkeys([str(Path(src).parent), str(self.env.base_dir)]))
         rendered = _render(_environment(search), source, variables, src)
@@ -263,6 +263,20 @@ class FileOps:
         if result["is_file"] and flag(opts, "checksum", True):
             result["checksum"] = _sha256(self.sandbox, path)
         return result
+
+
+def _plain(value: Any) -> Any:
+    """Data only: Lua functions among template variables are dropped here, on the worker
+    thread, without asking the Lua runtime what they are."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if _is_data(v)}
+    if isinstance(value, list):
+        return [_plain(v) for v in value if _is_data(v)]
+    return value
+
+
+def _is_data(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, dict, list))
 
 
 def _state(where: str, opts: dict[str, Any]) -> Any:
