@@ -32,7 +32,7 @@ LOST_AFTER_BEATS = 3
 """An agent not heard of for this many heartbeat intervals is lost."""
 FREEZE_AFTER = 100
 """Registrations after which the registry hides the live objects from the cyclic GC."""
-LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 """Upper bounds (seconds) of the heartbeat lag histogram: from the agent's send to the master."""
 
 
