@@ -248,7 +248,7 @@ def test_a_full_queue_records_what_it_could_not_deliver(tmp_path: Path) -> None:
         assert len(runs) == 6 and outcomes.count("dropped") >= 3 and "success" in outcomes
         overflow = store.events.list("bus.overflow")
         assert len(overflow) == outcomes.count("dropped") and all(
-            e["data"]["hook"] == "slow" for e in overflow
+            e["data"]["hooks"] == ["slow"] for e in overflow
         )
         # overflow events are not themselves delivered to hooks (no feedback loop)
         assert {r["event_type"] for r in runs} == {"custom"}
@@ -260,3 +260,20 @@ def test_event_patterns() -> None:
     assert matches(["task.failed"], "task.failed") and not matches(["task.failed"], "task.failed2")
     assert matches(["task.*"], "task.timeout") and not matches(["task.*"], "taskx.y")
     assert matches(["*"], "anything") and not matches([], "x")
+
+
+def test_a_local_run_with_hooks_imports_no_grpc_crypto_cron_or_watcher(cluster: Cluster) -> None:
+    out = cluster.root / "f.txt"
+    add_hook(cluster, "on-failure", RECORD_HOOK % out, "--event", "task.failed")
+    wf = cluster.write("failing.sloth", FAILING)
+    probe = cluster.write(
+        "probe.py",
+        "import sys\nfrom sloth_daemon.cli.main import main\n"
+        f"main(['run', {str(wf)!r}])\n"
+        "print(sorted(m for m in ('grpc', 'cryptography', 'croniter', 'watchfiles') if m in sys.modules))\n",
+    )
+    done = subprocess.run(
+        [sys.executable, str(probe)], env=cluster.env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+    assert len(lines(out)) == 2

@@ -27,8 +27,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="how long agents that were connected get to come back after a restart (default 10s)",
     )
     master.add_argument("--watch", metavar="DIR", help="keep DIR's workflows loaded, reload them on change")
-    master.add_argument("--hook-workers", type=int, default=8, metavar="N", help="hooks run at once (8)")
-    master.add_argument("--event-queue", type=int, default=1000, metavar="N", help="hook runs waiting (1000)")
+    master.add_argument("--hook-workers", type=int, default=4, metavar="N", help="hooks run at once (4)")
+    master.add_argument("--event-queue", type=int, default=1000, metavar="N", help="events queued for hooks")
     master.set_defaults(func=cmd_master)
 
 

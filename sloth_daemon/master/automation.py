@@ -28,7 +28,7 @@ WATCH_BUFFER = 10_000
 class AutomationConfig:
     watch: str | None = None
     """Folder of workflow files to keep loaded and reload on change."""
-    hook_workers: int = 8
+    hook_workers: int = 4
     event_queue: int = 1000
 
 

@@ -1,9 +1,11 @@
 """The event bus: persist each event, then deliver it to the hooks that want it.
 
-Deliveries, one per (event, hook), go through a bounded queue to a bounded pool of worker
-threads (started on the first delivery). A producer that finds the queue full waits up to
-`put_timeout` (back-pressure); past that the delivery is dropped *and recorded*: a
-`bus.overflow` event and a `dropped` hook execution, so nothing is lost silently. Events a hook
+An event that some hooks want goes, with the list of those hooks, through a bounded queue to a
+bounded pool of worker threads (started on the first delivery); a worker runs the event's
+hooks one after the other, each under its own timeout. A producer that finds the queue full
+waits up to `put_timeout` (back-pressure); past that the event is not delivered *and that is
+recorded*: a `bus.overflow` event and a `dropped` execution per hook, so nothing is lost
+silently. Events a hook
 or the bus itself raise are persisted and shown to subscribers but not delivered to hooks,
 so hooks cannot feed each other forever.
 
@@ -51,7 +53,7 @@ class EventBus:
         self,
         store: Any,
         *,
-        workers: int = 8,
+        workers: int = 4,
         queue_size: int = 1000,
         put_timeout: float = 1.0,
         refresh_every: float = 1.0,
@@ -64,7 +66,7 @@ class EventBus:
         self.refresh_every = refresh_every
         self.clock = clock
         self.stats = BusStats()
-        self._queue: queue.Queue[tuple[Record, HookDef] | None] = queue.Queue(max(1, queue_size))
+        self._queue: queue.Queue[tuple[Record, list[HookDef]] | None] = queue.Queue(max(1, queue_size))
         self._threads: list[threading.Thread] = []
         self._subscribers: list[Subscriber] = []
         self._pending = 0
@@ -113,8 +115,9 @@ class EventBus:
                 log.exception("event subscriber failed")
         if str(record.get("source") or "").startswith(NOT_FOR_HOOKS):
             return
-        for hook in self._matching(record):
-            self._enqueue(record, hook)
+        hooks = self._matching(record)
+        if hooks:
+            self._enqueue(record, hooks)
 
     def journal_listener(self, stack: str | None) -> Callable[[RunEvent], None]:
         """A run journal listener: the run's events (persisted by the journal) reach the bus."""
@@ -161,33 +164,43 @@ class EventBus:
                     self._checked_at = now
         return [hook for hook in self._hook_set if hook.wants(record)]
 
-    def _enqueue(self, record: Record, hook: HookDef) -> None:
+    def _enqueue(self, record: Record, hooks: list[HookDef]) -> None:
         if self._closed:
-            self._overflow(record, hook, "the bus is closed")
+            self._overflow(record, hooks, "the bus is closed")
             return
         self._start_workers()
         with self._idle:
-            self._pending += 1
-        self.stats.delivered += 1
+            self._pending += len(hooks)
+        self.stats.delivered += len(hooks)
         try:
-            self._queue.put((record, hook), timeout=self.put_timeout)
+            self._queue.put((record, hooks), timeout=self.put_timeout)
         except queue.Full:
-            self._done(1)
-            self._overflow(record, hook, f"queue full for {self.put_timeout:g}s")
+            self._done(len(hooks))
+            self._overflow(record, hooks, f"queue full for {self.put_timeout:g}s")
 
-    def _overflow(self, record: Record, hook: HookDef, why: str) -> None:
-        self.stats.dropped += 1
-        row = ExecutionRow(
-            hook.name, record.get("id"), record["type"], record.get("run_id"), self.clock(), 0.0,
-            "dropped", "", f"not delivered: {why}",
-        )  # fmt: skip
+    def _overflow(self, record: Record, hooks: list[HookDef], why: str) -> None:
+        self.stats.dropped += len(hooks)
+        rows = [
+            ExecutionRow(
+                hook.name,
+                record.get("id"),
+                record["type"],
+                record.get("run_id"),
+                self.clock(),
+                0.0,
+                "dropped",
+                "",
+                f"not delivered: {why}",
+            )  # fmt: skip
+            for hook in hooks
+        ]
+        names = [hook.name for hook in hooks]
         try:
-            self.hooks.record([row])
-            data = {"event_type": record["type"], "event_id": record.get("id"), "hook": hook.name}
-            data["reason"] = why
+            self.hooks.record(rows)
+            data = {"event_type": record["type"], "event_id": record.get("id"), "hooks": names, "reason": why}
             self.publish("bus.overflow", data, severity="warning", source="bus", stack=record.get("stack"))
         except Exception:  # the store is failing too: at least say so
-            log.exception("event %s for hook %s dropped and not recorded", record["type"], hook.name)
+            log.exception("event %s for hooks %s dropped and not recorded", record["type"], names)
 
     def _start_workers(self) -> None:
         if len(self._threads) >= self.workers:
@@ -209,21 +222,23 @@ class EventBus:
             item = self._queue.get()
             if item is None:
                 break
-            record, hook = item
-            try:
-                row = runner.run(hook, record)
-            except Exception as exc:  # a bug in a hook's module must not kill the worker
-                log.exception("hook %s failed on %s", hook.name, record["type"])
-                row = ExecutionRow(
-                    hook.name, record.get("id"), record["type"], record.get("run_id"), self.clock(), 0.0,
-                    "failed", "", f"internal error: {exc}",
-                )  # fmt: skip
-            batch.append(row)
+            record, hooks = item
+            batch.extend(self._run_one(runner, hook, record) for hook in hooks)
             if len(batch) >= BATCH or self._queue.empty():
                 self._record(batch)
                 batch = []
         self._record(batch)
         runner.close()
+
+    def _run_one(self, runner: Any, hook: HookDef, record: Record) -> ExecutionRow:
+        try:
+            return runner.run(hook, record)
+        except Exception as exc:  # a bug in a hook's module must not kill the worker
+            log.exception("hook %s failed on %s", hook.name, record["type"])
+            return ExecutionRow(
+                hook.name, record.get("id"), record["type"], record.get("run_id"), self.clock(), 0.0,
+                "failed", "", f"internal error: {exc}",
+            )  # fmt: skip
 
     def _record(self, rows: list[ExecutionRow]) -> None:
         if not rows:
