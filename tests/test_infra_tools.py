@@ -50,7 +50,7 @@ def lua(tmp_path: Path) -> Lua:
     work.mkdir()
     sandbox.scope = TaskScope(task_name="t", workdir=str(work))
     harness = Lua(sandbox, work, ModuleEnv(base_dir=work))
-    for name in ("git", "pkg", "systemd", "docker"):
+    for name in ("git", "pkg", "systemd", "docker", "infra_test"):
         importlib.import_module(f"sloth_engine.modules.{name}_mod").install(sandbox, harness.env)
     return harness
 
@@ -264,6 +264,13 @@ def test_pkg_installs_only_what_is_missing(lua: Lua, fakes: Fakes) -> None:
         "1.2.3-1",
         False,
     )
+    assert lua.run(
+        'return infra_test.package_is_installed("nginx") and infra_test.package_version("nginx", "1.2")'
+    )
+    with pytest.raises(
+        LuaRuntimeError, match="package_is_installed: expected package vim to be installed, found it absent"
+    ):
+        lua.run('infra_test.package_is_installed("vim")')
     assert lua.run('return pkg.install("vim", {check = true}).changed') is True
     assert lua.run('return pkg.remove{name = "nginx", purge = true}.changed') is True
     assert lua.run('return pkg.remove{name = "nginx"}.changed') is False
@@ -299,10 +306,15 @@ def test_systemd_create_start_enable_stop_twice(lua: Lua, fakes: Fakes, tmp_path
     assert "ExecStart=/opt/app/run\n" in text and 'Environment="PORT=8080"\n' in text and "User=app\n" in text
     assert lua.run(f"return {create}.changed") is False
     assert fakes.calls("systemctl") == ["systemctl daemon-reload"]  # once: the unit changed once
+    with pytest.raises(LuaRuntimeError, match="expected service myapp.service to be active, found inactive"):
+        lua.run('infra_test.service_is_running("myapp")')
     for verb in ("start", "enable"):
         assert lua.run(f'return systemd.{verb}("myapp").changed') is True
         assert lua.run(f'return systemd.{verb}({{name = "myapp"}}).changed') is False
     assert lua.run('return systemd.is_active("myapp"), systemd.is_enabled("myapp")') == (True, True)
+    assert lua.run(
+        'return infra_test.service_is_running("myapp") and infra_test.service_is_enabled("myapp.service")'
+    )
     status = lua.run('return systemd.status("myapp")')
     assert (status["active"], status["enabled"], status["running"], status["changed"]) == (
         "active",

@@ -47,6 +47,7 @@ from sloth_engine.modules.options import (
 )
 from sloth_engine.modules.proc import find_tool, run_process
 from sloth_engine.modules.system_packages import installed_version
+from sloth_engine.modules.systemd_mod import unit_name
 
 LOCAL_TARGETS = (None, "", "local", "localhost")
 
@@ -216,7 +217,7 @@ class Checks:
 
     def _systemctl(self, name: str, verb: str, args: tuple[Any, ...], wanted: str) -> bool:
         opts = self.args(name, args, ("name",))
-        unit = need(f"infra_test.{name}", opts, "name", "service")
+        unit = unit_name(need(f"infra_test.{name}", opts, "name", "service"))
         argv = [find_tool("systemctl", f"infra_test.{name}"), verb, unit]
         done = run_process(self.sandbox, argv, env=environment(), timeout=30)
         state = done.stdout.strip() or _clip(done.stderr) or f"exit {done.exit_code}"
@@ -362,36 +363,12 @@ def _port(name: str, value: Any) -> int:
     return port
 
 
-CHECKS = (
-    "file_exists",
-    "is_file",
-    "is_directory",
-    "file_contains",
-    "file_mode",
-    "file_owner",
-    "file_group",
-    "file_size",
-    "port_is_listening",
-    "port_is_tcp",
-    "port_is_udp",
-    "can_connect",
-    "http_status",
-    "service_is_running",
-    "service_is_enabled",
-    "process_is_running",
-    "process_count",
-    "command_succeeds",
-    "command_fails",
-    "command_stdout_contains",
-    "command_stderr_is_empty",
-    "command_output_equals",
-    "package_is_installed",
-    "package_version",
-)
+HELPERS = frozenset({"args", "path"})
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     checks = Checks(sandbox, env)
-    functions = {name: getattr(checks, name) for name in CHECKS}
+    names = [n for n in vars(Checks) if not n.startswith("_") and n not in HELPERS]
+    functions = {name: getattr(checks, name) for name in names}
     # They read files, sockets, /proc or run commands: all off the event loop.
     sandbox.set_module("infra_test", functions, blocking=frozenset(functions))
