@@ -551,6 +551,8 @@ def test_workflow_through_sloth_daemon_run(tmp_path: Path, http_server: str) -> 
             "infra.sloth",
             "--values",
             "values.yaml",
+            "--max-parallel",
+            "4",  # the threads for blocking calls number max_parallel (default: one per core)
             "-o",
             "json",
         ],
