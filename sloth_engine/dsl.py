@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +116,7 @@ def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
         sandbox.chunk_names.add(rel)
         return target.read_text(encoding="utf-8"), rel
 
-    source = resources.files("sloth_engine.lua").joinpath("dsl.lua").read_text()
-    dsl = sandbox.run_lua(source, "dsl", sandbox.caller, sandbox.function(import_file))
+    dsl = sandbox.run_packaged("dsl.lua", sandbox.caller, sandbox.function(import_file))
     sandbox.context["is_task"] = dsl["is_task"]
     return dsl
 

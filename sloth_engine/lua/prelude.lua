@@ -1,6 +1,7 @@
 -- Sandbox prelude: runs first in every runtime, before any workflow code.
 -- Receives the Python guard check and the print sink; returns helpers kept by Python.
 local guard_check, print_sink = ...
+local load_binary = load  -- kept for Sloth Runner's own precompiled chunks only
 
 local sethook = debug.sethook
 local getinfo = debug.getinfo
@@ -181,8 +182,14 @@ setmetatable(_G, {
   end,
   __metatable = false,
 })
-local function lazy_global(name, install)
-  lazy[name] = install
+-- names: a table of global names; install(name) is called on the first read of one.
+local function lazy_globals(names, install)
+  for _, name in ipairs(names) do lazy[name] = install end
+end
+
+-- Load one of Sloth Runner's own chunks, precompiled (never workflow code).
+local function load_trusted(bytecode, name)
+  return load_binary(bytecode, "=" .. name, "b")
 end
 
 -- Identity of a table for cycle detection on the Python side (ignores __tostring).
@@ -199,5 +206,5 @@ end
 return {
   wrap = wrap, wrap_blocking = wrap_blocking, arm = arm, identity = identity, caller = caller,
   start = start, step = step, discard = discard, resume_direct = resume_direct,
-  lazy_global = lazy_global,
+  lazy_globals = lazy_globals, load_trusted = load_trusted,
 }

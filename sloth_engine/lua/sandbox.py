@@ -7,6 +7,7 @@ on Python objects is refused, so workflow code cannot reach the interpreter.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
@@ -107,10 +108,9 @@ class Sandbox:
         self.context: dict[str, Any] = {}
         self.chunk_names: set[str] = set()
         """Names of loaded chunks, to restore names Lua shortened with '...' in messages."""
-        prelude = resources.files("sloth_engine.lua").joinpath("prelude.lua").read_text()
-        loader = self.lua.execute("return function(src) return load(src, '=prelude') end")
-        chunk = loader(prelude)
+        chunk = self.lua.globals()["load"](bytecode("prelude"), "=prelude", "b")
         helpers = chunk(self.check_guard, self._print)
+        self._load_trusted = helpers["load_trusted"]
         self._wrap = helpers["wrap"]
         self._wrap_blocking = helpers["wrap_blocking"]
         self.start = helpers["start"]
@@ -119,7 +119,7 @@ class Sandbox:
         """`step(handle, ...)`: resume once; ("done", ...) | ("offload", i, args...) | ("error", msg)."""
         self.discard = helpers["discard"]
         """`discard(handle)`: forget a coroutine that will not be resumed again."""
-        self._lazy_global = helpers["lazy_global"]
+        self._lazy_globals = helpers["lazy_globals"]
         self.resume_direct = helpers["resume_direct"]
         """coroutine.resume for shared schedulers: blocking calls inside run in place."""
         self._arm = helpers["arm"]
@@ -213,9 +213,9 @@ class Sandbox:
             return self._wrap_blocking(call, len(self._blocking))
         return self._wrap(call)
 
-    def lazy_global(self, name: str, install: Callable[[], None]) -> None:
-        """Run `install` (which sets the global `name`) when workflow code first reads it."""
-        self._lazy_global(name, self.function(lambda _name: install()))
+    def lazy_globals(self, names: list[str], install: Callable[[str], None]) -> None:
+        """Call `install(name)` (which sets the global `name`) when workflow code first reads it."""
+        self._lazy_globals(self.to_lua(names), self.function(install))
 
     def blocking_function(self, index: int) -> Callable[..., Any]:
         return self._blocking[index - 1]
@@ -249,10 +249,18 @@ class Sandbox:
         return table
 
     def run_lua(self, source: str, name: str, *args: Any) -> Any:
-        """Run trusted Lua source (module code shipped with Sloth Runner) with args."""
-        chunk = self.load(source, "=" + name)
+        """Run trusted Lua source (module code shipped with Sloth Runner) with args.
+
+        The source is compiled once per process; each runtime loads the bytecode.
+        """
+        chunk = self._load_trusted(_compiled(source, name), name)
         if isinstance(chunk, tuple) or chunk is None:
-            raise RuntimeError(f"module {name} does not compile: {chunk!r}")
+            raise RuntimeError(f"module {name} does not load: {chunk!r}")
+        return chunk(*args)
+
+    def run_packaged(self, filename: str, *args: Any) -> Any:
+        """Run one of the .lua files shipped in sloth_engine/lua with args."""
+        chunk = self._load_trusted(bytecode(filename.removesuffix(".lua")), filename.removesuffix(".lua"))
         return chunk(*args)
 
     def globals(self) -> Any:
@@ -297,6 +305,22 @@ class Sandbox:
 
     def _print(self, text: str) -> None:
         self.scope.log("stdout", text)
+
+
+@functools.cache
+def bytecode(name: str) -> bytes:
+    """The precompiled chunk of sloth_engine/lua/<name>.lua (compiled once per process)."""
+    source = resources.files("sloth_engine.lua").joinpath(f"{name}.lua").read_text()
+    return _compiled(source, name)
+
+
+@functools.cache
+def _compiled(source: str, name: str) -> bytes:
+    compiler = lua54.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
+    dump = compiler.execute(
+        "return function(src, name) local f = assert(load(src, '=' .. name)); return string.dump(f) end"
+    )
+    return bytes(dump(source.encode("utf-8"), name.encode("utf-8")))
 
 
 def invoke(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:

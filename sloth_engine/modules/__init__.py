@@ -59,9 +59,9 @@ class ModuleEnv:
     stack: str | None = None
     """The stack the run belongs to (the `stack` module's resources and outputs), if any."""
     check_mode: bool = False
+    """`--check`: modules report what would change without changing it."""
     agent_facts: Callable[[str], dict[str, Any]] | None = None
     """Another machine's facts by agent name (KeyError if unknown); None without a master."""
-    """`--check`: modules report what would change without changing it."""
     secrets: dict[str, str] = field(default_factory=dict)
     """The secrets granted to the run (config.secrets), as the `secrets` global shows them."""
     events_via_output: bool = False
@@ -77,15 +77,12 @@ def install_all(sandbox: Sandbox, env: ModuleEnv) -> None:
     """Make every module available; each is installed when a workflow first uses it."""
     installed: set[str] = set()
 
-    def installer(module_name: str) -> Callable[[], None]:
-        def install() -> None:
-            if module_name in installed:
-                return
-            installed.add(module_name)
-            module = importlib.import_module(f"sloth_engine.modules.{module_name}_mod")
-            module.install(sandbox, env)
+    def install(global_name: str) -> None:
+        module_name = GLOBALS[global_name]
+        if module_name in installed:
+            return
+        installed.add(module_name)
+        module = importlib.import_module(f"sloth_engine.modules.{module_name}_mod")
+        module.install(sandbox, env)
 
-        return install
-
-    for global_name, module_name in GLOBALS.items():
-        sandbox.lazy_global(global_name, installer(module_name))
+    sandbox.lazy_globals(list(GLOBALS), install)
