@@ -128,8 +128,11 @@ def test_event_dispatch_reaches_hooks_from_a_task_and_from_an_agent(cluster: Clu
     cluster.cli("run", str(wf))
     assert lines(out) == ["deployed 1.2"]
 
+    agents = cluster.root / "agents.txt"
+    add_hook(cluster, "agents", RECORD_HOOK % agents, "-e", "agent.registered")
     cluster.start_master()
     cluster.start_agent("remote-1")
+    wait_for(lambda: lines(agents) == ["agent.registered nil nil"], 10, "the agent's registration at a hook")
     remote = cluster.write(
         "remote.sloth",
         """

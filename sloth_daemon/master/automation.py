@@ -20,6 +20,9 @@ from sloth_engine.events import EventBus
 
 log = logging.getLogger(__name__)
 
+MASTER_PUT_TIMEOUT = 0.05
+"""How long the master's event loop may wait for room in a full hook queue before it records
+the event as not delivered (a local run waits longer: it has nothing else to serve)."""
 WATCH_BUFFER = 10_000
 """Events kept for one slow live watcher before it misses some (a warning is logged)."""
 
@@ -49,7 +52,9 @@ class PublishingRows:
 
 
 def new_bus(store: Any, config: AutomationConfig) -> EventBus:
-    return EventBus(store, workers=config.hook_workers, queue_size=config.event_queue)
+    return EventBus(
+        store, workers=config.hook_workers, queue_size=config.event_queue, put_timeout=MASTER_PUT_TIMEOUT
+    )
 
 
 class Automation:
