@@ -493,6 +493,13 @@ def test_metrics_become_events_and_prometheus_text(lua: Lua) -> None:
     assert 'sloth_workflow_deploys_total{env="prod",workflow="deploy"} 2.0' in text
     assert 'sloth_workflow_step_seconds_bucket{le="0.5",step="build",workflow="deploy"} 1.0' in text
     assert 'sloth_workflow_step_seconds_count{step="build",workflow="deploy"} 2.0' in text
+    lines: list[tuple[str, str]] = []
+    lua.sandbox.scope.log = lambda stream, line: lines.append((stream, line))
+    lua.env.events_via_output = True  # on an agent: carried by the task's output to the master
+    lua.run('metrics.gauge("on_agent", 1)')
+    assert [(s, json.loads(t)["type"], json.loads(t)["data"]["name"]) for s, t in lines] == [
+        ("event", "metric.recorded", "on_agent")
+    ]
     for call, message in {
         'metrics.counter("bad name")': "invalid metric name",
         'metrics.counter("c", -1)': "only goes up",

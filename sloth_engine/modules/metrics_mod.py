@@ -9,12 +9,14 @@ histogram, returning fn's results. Each function returns true.
 
 Each call becomes a `metric.recorded` event of the run (see sloth_engine.workflow_metrics for
 its data and for `WorkflowMetrics`, which adds the events up and renders them for Prometheus):
-it lands in the store's events table and reaches the run's listeners, which is how a master
-exports them on its /metrics. A name keeps the kind it was first recorded with in a runtime.
+it lands in the store's events table and reaches the run's listeners and hooks. On an agent
+(`ModuleEnv.events_via_output`) the event travels to the master with the task's output, as
+`event.dispatch` does. A name keeps the kind it was first recorded with in a runtime.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -22,6 +24,7 @@ from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules.event_mod import EVENT_STREAM
 from sloth_engine.modules.options import gather
 from sloth_engine.workflow_metrics import EVENT_TYPE, Kind
 
@@ -73,7 +76,10 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             if not isinstance(buckets, list) or not all(isinstance(b, (int, float)) for b in buckets):
                 raise ModuleError(f"{where}: buckets must be a list of numbers")
             data["buckets"] = sorted(float(b) for b in buckets)
-        env.emit_event(EVENT_TYPE, data)
+        if env.events_via_output:  # on an agent: the event travels to the master with the output
+            sandbox.scope.log(EVENT_STREAM, json.dumps({"type": EVENT_TYPE, "data": data}))
+        else:
+            env.emit_event(EVENT_TYPE, data)
         return True
 
     def counter(*args: Any) -> bool:
