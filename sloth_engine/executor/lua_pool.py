@@ -49,7 +49,8 @@ class LuaPool:
     def __init__(self, loader: Loader, workers: int, first: LoadedFile | None = None) -> None:
         self._loader = loader
         self._loaded = first
-        self._threads = ThreadPoolExecutor(max(2, workers), thread_name_prefix="sloth-lua-io")
+        # Threads are made only when needed; hooks and conditions may block beside the tasks.
+        self._threads = ThreadPoolExecutor(max(8, 2 * workers), thread_name_prefix="sloth-lua-io")
         self._active: dict[int, tuple[TaskScope, Guard]] = {}
 
     def _file(self) -> LoadedFile:
