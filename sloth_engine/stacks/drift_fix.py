@@ -63,7 +63,8 @@ def plan_fix(stacks: Stacks, stack: str) -> FixPlan:
         if item.task not in group.tasks:
             group.tasks.append(item.task)
         group.findings.append(item)
-    return FixPlan(report, list(groups.values()), unfixable)
+    ordered = [g._replace(tasks=sorted(g.tasks)) for g in groups.values()]
+    return FixPlan(report, ordered, unfixable)
 
 
 def needed_tasks(workflow: WorkflowSpec, owners: list[str]) -> tuple[list[str], list[str]]:

@@ -65,6 +65,7 @@ def cmd_list(args: argparse.Namespace, stacks: Any) -> int:
 
 
 def cmd_show(args: argparse.Namespace, stacks: Any) -> int:
+    stacks.catalog.require(args.name)
     snap = stacks.snapshots.get(args.name, args.version)
     info = snap.info
     if args.json:
@@ -85,6 +86,7 @@ def cmd_show(args: argparse.Namespace, stacks: Any) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, stacks: Any) -> int:
+    stacks.catalog.require(args.name)
     snap = stacks.snapshots.get(args.name, args.version)
     question = f"Restore stack '{args.name}' to {snap.info.label} ({snap.info.resource_count} resources)?"
     if sys.stdin.isatty() and not confirm(question, args.yes):
@@ -97,6 +99,7 @@ def cmd_restore(args: argparse.Namespace, stacks: Any) -> int:
 def cmd_compare(args: argparse.Namespace, stacks: Any) -> int:
     from sloth_engine.stacks.compare import compare, render
 
+    stacks.catalog.require(args.name)
     old = _side(stacks, args.name, args.old)
     new = _side(stacks, args.name, args.new)
     doc = compare(old, new)
