@@ -125,6 +125,7 @@ class WorkflowRun:
             run_dir=request.home / "runs" / self.run_id,
             params=request.params,
             retry_delay=workflow.retry_delay,
+            check_mode=request.check_mode,
         )
         if request.retry_delay is not None:
             ctx.retry_delay = request.retry_delay

@@ -402,3 +402,19 @@ workflow.define("w", {{
     )
     assert result.status is RunStatus.SUCCESS
     assert (work / "marker").exists() is kept
+
+
+def test_check_mode_runs_no_command(tmp_path: Path) -> None:
+    path = tmp_path / "wf.sloth"
+    marker = tmp_path / "touched"
+    path.write_text(
+        f'local a = task("a"):command("touch {marker}"):post_hook("touch {marker}.post")\n'
+        f'local b = task("b"):command(function() local r = exec.run("touch {marker}.lua"); return r.success end)\n'
+        'workflow.define("w"):tasks({ a, b })\n'
+    )
+    request = RunRequest(str(path), home=tmp_path / "home", cwd=tmp_path, check_mode=True)
+    loaded = load(request)
+    result = asyncio.run(WorkflowRun(request, loaded, loaded.spec.workflows[0]).execute())
+    assert statuses(result) == {"a": "unchanged", "b": "success"}
+    assert "would run" in result.tasks[0].message
+    assert list(tmp_path.glob("touched*")) == []

@@ -35,8 +35,15 @@ end
 
 class TaskCalls:
     def __init__(
-        self, run_id: str, workflow: WorkflowSpec, cwd: Path, journal: Journal, lua: LuaPool | None
+        self,
+        run_id: str,
+        workflow: WorkflowSpec,
+        cwd: Path,
+        journal: Journal,
+        lua: LuaPool | None,
+        check_mode: bool = False,
     ) -> None:
+        self.check_mode = check_mode
         self.run_id = run_id
         self.cwd = cwd
         self.wf = workflow
@@ -56,6 +63,8 @@ class TaskCalls:
         if spec.command is None:
             return AttemptOutcome(TaskStatus.SUCCESS, "nothing to do")
         if spec.command != LUA_FUNCTION:
+            if self.check_mode:
+                return AttemptOutcome(TaskStatus.UNCHANGED, f"check mode: would run `{spec.command}`")
             return await run_shell(
                 self.shell(spec, spec.command, cwd), self.sink(result), self._shell_threads
             )
@@ -97,6 +106,9 @@ class TaskCalls:
     ) -> tuple[bool, str]:
         value = getattr(spec, field_name)
         if value != LUA_FUNCTION:
+            if self.check_mode:
+                self.sink(result)("stdout", f"[check] {field_name} would run: {value}")
+                return True, ""
             outcome = await run_shell(self.shell(spec, value, cwd), self.sink(result), self._shell_threads)
             return outcome.status is TaskStatus.SUCCESS, outcome.error
         try:

@@ -43,6 +43,8 @@ class RunContext:
     run_dir: Path
     params: dict[str, Any] = field(default_factory=dict)
     retry_delay: float | None = None
+    check_mode: bool = False
+    """--check: shell commands and hooks are reported, not run; modules change nothing."""
 
 
 class TaskRunner:
@@ -55,7 +57,7 @@ class TaskRunner:
         self.wf = ctx.workflow
         self.journal = journal
         self.lua = lua
-        self.calls = TaskCalls(ctx.run_id, ctx.workflow, ctx.cwd, journal, lua)
+        self.calls = TaskCalls(ctx.run_id, ctx.workflow, ctx.cwd, journal, lua, ctx.check_mode)
         self.process_groups = self.calls.process_groups
         """Process groups of the shell commands running now."""
         self._stop_status = TaskStatus.CANCELLED

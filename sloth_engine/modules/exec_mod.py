@@ -94,6 +94,12 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         if not isinstance(opts, dict):
             raise ValueError("exec.run: options must be a table")
         argv, shell = _argv(cmd)
+        if env.check_mode and not opts.get("check_mode_run"):
+            # --check changes nothing: a command is reported, not run (as Ansible's check mode
+            # skips command and shell); `check_mode_run = true` runs a read-only command anyway.
+            shown = " ".join(argv) if not shell else str(cmd)
+            sandbox.scope.log("stdout", f"[check] would run: {shown}")
+            return make_result("", "", 0)
         raw_timeout = opts.get("timeout")
         timeout = parse_duration(raw_timeout) if raw_timeout not in (None, "", 0) else None
         stdin = opts.get("input", opts.get("stdin"))
