@@ -178,6 +178,21 @@ class ResourceTable:
         head = f"INSERT INTO resources ({RESOURCE_COLUMNS})"
         self._b.insert_rows(head, len(RESOURCE_FIELDS), "", [(stack, *r[1:]) for r in rows])
 
+    def copy_from_snapshot(self, stack: str, version: int) -> None:
+        """Inside a transaction, on PostgreSQL: the stack's resources become those of snapshot
+        `version`, unpacked by the server (no rows travel; the body must have today's columns)."""
+        items = []
+        for i, name in enumerate(RESOURCE_FIELDS):
+            item = f"r.item ->> {i}"
+            items.append(f"CAST({item} AS DOUBLE PRECISION)" if name.endswith("_at") else item)
+        self._b.execute(self._b.sql("DELETE FROM resources WHERE stack = ?"), (stack,))
+        sql = (
+            f"INSERT INTO resources ({RESOURCE_COLUMNS}) SELECT {', '.join(items)} FROM stack_versions v, "
+            "json_array_elements(CAST(v.resources AS json) -> 'rows') AS r(item) "
+            "WHERE v.stack = ? AND v.version = ?"
+        )
+        self._b.execute(self._b.sql(sql), (stack, version))
+
     def settle_run(self, stack: str, run_id: str, file: str, full: bool) -> int:
         """After a run: record its file on what it registered; after a full successful run,
         resources it did not declare again become `orphaned` (extra-resource drift)."""
