@@ -122,6 +122,7 @@ class SchedulerLoop:
         self.last_runs[schedule.name] = run_ids
         self.schedules.fired(schedule.name, now, run_ids)
         data = {"schedule": schedule.name, "run_ids": run_ids, "scheduled_at": scheduled_at or now, **why}
+        data["fired_at"] = now  # the submission (loading the file) comes between this and the event
         self.bus.publish(
             "schedule.triggered", data, source="scheduler", run_id=run_ids[0] if run_ids else None
         )
