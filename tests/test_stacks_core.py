@@ -242,3 +242,33 @@ def test_validate(sloth: InProcessCli, procs: Sloth, tmp_path: Path) -> None:
     )
     assert not (tmp_path / "ran").exists()
     assert json.loads(sloth.ok("stack", "show", "bad-stack", "--json").out)["execution_count"] == 0
+
+
+ORPHAN_FLOW = """
+workflow.define("svc", {
+  config = { stack = "svc" },
+  tasks = { { name = "declare", command = function()
+    for _, name in ipairs(values.names) do
+      stack.register_resource({ type = "svc", name = name, properties = { value = "up" }, read = "echo up" })
+    end
+  end } },
+})
+"""
+
+
+def test_a_resource_no_longer_declared_is_extra_drift(
+    sloth: InProcessCli, procs: Sloth, tmp_path: Path
+) -> None:
+    flow = write(tmp_path / "svc.sloth", ORPHAN_FLOW)
+    both = write(tmp_path / "both.yaml", "names: [x, y]\n")
+    one = write(tmp_path / "one.yaml", "names: [x]\n")
+    assert procs("run", str(flow), "--values", str(both)).code == 0
+    assert procs("run", str(flow), "--values", str(one)).code == 0
+    report = sloth("stack", "drift", "detect", "svc", "--json", "--exit-code")
+    assert report.code == 3
+    (item,) = report.json()["findings"]
+    assert (item["resource"], item["kind"]) == ("svc.y", "extra")
+    shown = sloth.ok("stack", "drift", "show", "svc").out
+    assert "Extra resources (no longer declared) (1):" in shown and "svc.y (task declare of svc)" in shown
+    fix = sloth("stack", "drift", "fix", "svc", "--auto-approve")
+    assert fix.code == 1 and "cannot fix svc.y: no longer declared by the workflow" in fix.err
