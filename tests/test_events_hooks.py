@@ -280,3 +280,47 @@ def test_a_local_run_with_hooks_imports_no_grpc_crypto_cron_or_watcher(cluster: 
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
     assert len(lines(out)) == 2
+
+
+def test_automation_tables_on_both_backends(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sloth_engine.errors import NoSuchItem, SecretsError
+    from sloth_engine.events import EventBus, HookStore
+    from sloth_engine.scheduler.schedules import ScheduleStore
+    from sloth_engine.secrets.keys import KeyMaterial
+    from sloth_engine.secrets.vault import SecretVault
+
+    hooks = HookStore(store)
+    hooks.add("h", "function on_event(e) print(e.data.n) end", ["custom.*"], stack="s")
+    hooks.add("h", "function on_event(e) print(e.data.n * 2) end", ["custom.*"], replace=True)
+    bus = EventBus(store, workers=2)
+    first = bus.publish("custom.x", {"n": 21})
+    assert bus.drain(10)
+    bus.close()
+    [run] = hooks.executions("h")
+    assert (run["event_id"], run["outcome"], run["output"]) == (first, "success", "42")
+    assert store.events.get(first)["data"] == {"n": 21}
+    assert [e["id"] for e in store.events.after(first - 1)] == [first]
+    assert store.events.delete_before(None) == 1 and store.events.last_id() == 0
+    hooks.set_enabled("h", False)
+    assert not hooks.any_enabled() and hooks.generation()[0] == 0
+    hooks.delete("h")
+    with pytest.raises(NoSuchItem):
+        hooks.get("h")
+
+    schedules = ScheduleStore(store)
+    added = schedules.add("every", "*/2 * * * * *", "/x.sloth", tz="Europe/Paris", catch_up="once")
+    schedules.set_next("every", 123.0)
+    schedules.fired("every", 100.0, ["r1", "r2"])
+    got = schedules.get("every")
+    assert (got.next_fire_at, got.last_run_id, got.catch_up) == (123.0, "r1,r2", "once") and added.enabled
+    schedules.set_enabled("every", False)
+    assert schedules.list(enabled_only=True) == []
+
+    vault = SecretVault(store, KeyMaterial("passphrase", b"pw"))
+    assert vault.set("prod", "a", "value-1") is True and vault.set("prod", "a", "value-2") is False
+    assert vault.get("prod", "a") == "value-2" and [s.name for s in vault.list("prod")] == ["a"]
+    with pytest.raises(SecretsError, match="wrong passphrase"):
+        SecretVault(store, KeyMaterial("passphrase", b"nope")).get("prod", "a")
+    vault.delete("prod", "a")
+    with pytest.raises(NoSuchItem):
+        vault.get("prod", "a")
