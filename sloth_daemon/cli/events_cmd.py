@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import NoSuchItem, UsageError
 
-from .store_access import print_json, print_table, when, with_store
+from .store_access import master_of, print_json, print_table, when, with_store
 
 FOLLOW_EVERY = 0.25
 """Seconds between two reads of the events table by a local `events watch`."""
@@ -75,7 +74,7 @@ def type_prefix(text: str | None) -> str | None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    master = _master(args)
+    master = master_of(args)
     since = parse_since(args.since)
     if master:
         from sloth_daemon.client import MasterClient
@@ -135,7 +134,7 @@ def cmd_clear(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    master = _master(args)
+    master = master_of(args)
     prefix, stack = type_prefix(args.type), args.stack
     try:
         if master:
@@ -169,8 +168,3 @@ def _print_stream(events: Iterator[dict[str, Any]], as_json: bool) -> int:
         else:
             print("  ".join(str(c) for c in _row(event)), flush=True)
     return 0
-
-
-def _master(args: argparse.Namespace) -> str | None:
-    # Not sloth_daemon.client.master_address: a local command need not import grpc.
-    return getattr(args, "master", None) or os.environ.get("SLOTH_MASTER") or None

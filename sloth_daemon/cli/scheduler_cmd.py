@@ -7,7 +7,6 @@ on the master given by --master ($SLOTH_MASTER), else here, as `run` would.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from sloth_engine.errors import UsageError
 
-from .store_access import print_json, print_table, until, when, with_store
+from .store_access import master_of, print_json, print_table, until, when, with_store
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -125,7 +124,7 @@ def cmd_disable(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    master = getattr(args, "master", None) or os.environ.get("SLOTH_MASTER") or None
+    master = master_of(args)
     if master:
         from sloth_daemon.client import MasterClient
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,12 @@ def with_store(handler: Handler) -> Callable[[argparse.Namespace], int]:
             store.close()
 
     return run
+
+
+def master_of(args: argparse.Namespace) -> str | None:
+    """`--master`, else $SLOTH_MASTER, else None (sloth_daemon.client.master_address without
+    importing grpc, which a local command does not need)."""
+    return getattr(args, "master", None) or os.environ.get("SLOTH_MASTER") or None
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> int:
