@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from sloth_daemon.console_client import ConsoleCalls
 from sloth_daemon.errors import MasterUnavailable
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
@@ -76,11 +77,13 @@ class ExecExit:
     error: str = ""
 
 
-class MasterClient:
-    def __init__(self, address: str = DEFAULT_MASTER, timeout: float = 15.0) -> None:
+class MasterClient(ConsoleCalls):
+    def __init__(self, address: str = DEFAULT_MASTER, timeout: float = 15.0, token: str | None = None) -> None:
         self.address = address
         self.timeout = timeout
         self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        if token:  # every call carries `authorization: Bearer TOKEN`
+            self._channel = grpc.intercept_channel(self._channel, _Bearer(token))
         self._stub = mgrpc.MasterServiceStub(self._channel)
 
     def close(self) -> None:
@@ -265,3 +268,41 @@ def _error(exc: grpc.RpcError) -> Exception:
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
     return error_of(code, details)
+
+
+class _Bearer(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds the bearer token to every call's metadata."""
+
+    def __init__(self, token: str) -> None:
+        self.pair = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), self.pair]
+        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _Details(details, metadata)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with_token(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with_token(details), requests)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, base: Any, metadata: list[tuple[str, str]]) -> None:
+        self.method = base.method
+        self.timeout = base.timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)

@@ -10,6 +10,7 @@ from sloth_engine.errors import (
     NoSuchItem,
     SecretsError,
     SlothError,
+    StackError,
     StateValueError,
     StoreError,
     UsageError,
@@ -27,6 +28,7 @@ TO_CODE: tuple[tuple[type[SlothError], grpc.StatusCode], ...] = (
     (AgentNotConnected, grpc.StatusCode.FAILED_PRECONDITION),
     (Rejected, grpc.StatusCode.FAILED_PRECONDITION),
     (LockHeld, grpc.StatusCode.FAILED_PRECONDITION),
+    (StackError, grpc.StatusCode.FAILED_PRECONDITION),
     (MasterUnavailable, grpc.StatusCode.UNAVAILABLE),
     (StoreError, grpc.StatusCode.INTERNAL),
 )

@@ -19,9 +19,11 @@ from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.connection import AgentConnections
+from sloth_daemon.master.console_rpcs import ConsoleRpcs
 from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
 from sloth_daemon.master.run_service import RunService
+from sloth_daemon.master.stack_rpcs import StackRpcs
 from sloth_daemon.master.submissions import Submission
 from sloth_daemon.master.watch import watch_agents
 from sloth_daemon.status import code_of
@@ -72,7 +74,9 @@ def _streaming(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class MasterServicer(mgrpc.MasterServiceServicer):
+class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
+    """The calls of the console (sloth-tui) live in ConsoleRpcs and StackRpcs."""
+
     def __init__(
         self,
         runs: RunService,

@@ -149,7 +149,11 @@ class StackLifecycle:
         kind = "stack.execution.completed" if succeeded else "stack.execution.failed"
         catalog.emit(kind, stack, data, run.run_id, "info" if succeeded else "error")
         if succeeded and enabled(run.workflow.config, "detect_drift"):
-            report = self.stacks.drift.detect(stack, run.run_id)
+            try:
+                report = self.stacks.drift.detect(stack, run.run_id)
+            except SlothError as exc:  # the run itself succeeded: say so, and why drift was not checked
+                log.warning("stack %s: drift detection after run %s failed: %s", stack, run.run_id, exc)
+                return
             if report.findings:
                 names = ", ".join(f.resource for f in report.findings[:10])
                 log.warning("stack %s: drift after run %s: %s", stack, run.run_id, names)

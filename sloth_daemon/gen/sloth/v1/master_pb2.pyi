@@ -409,3 +409,259 @@ class ListWorkflowsResponse(_message.Message):
     WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
     workflows: _containers.RepeatedCompositeFieldContainer[WorkflowInfo]
     def __init__(self, workflows: _Optional[_Iterable[_Union[WorkflowInfo, _Mapping]]] = ...) -> None: ...
+
+class TaskNode(_message.Message):
+    __slots__ = ("name", "depends_on", "placement", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    depends_on: _containers.RepeatedScalarFieldContainer[str]
+    placement: str
+    description: str
+    def __init__(self, name: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., placement: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class RunGraph(_message.Message):
+    __slots__ = ("run_id", "workflow", "tasks")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    workflow: str
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskNode]
+    def __init__(self, run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskNode, _Mapping]]] = ...) -> None: ...
+
+class RetryRunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowSourceRequest(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    def __init__(self, file: _Optional[str] = ...) -> None: ...
+
+class WorkflowSource(_message.Message):
+    __slots__ = ("file", "source")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    source: str
+    def __init__(self, file: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class AgentTask(_message.Message):
+    __slots__ = ("run_id", "task")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    task: str
+    def __init__(self, run_id: _Optional[str] = ..., task: _Optional[str] = ...) -> None: ...
+
+class ListAgentTasksResponse(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[AgentTask]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[AgentTask, _Mapping]]] = ...) -> None: ...
+
+class LockEntry(_message.Message):
+    __slots__ = ("kind", "name", "holder", "token", "acquired_at", "expires_at", "reason")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACQUIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    holder: str
+    token: int
+    acquired_at: float
+    expires_at: float
+    reason: str
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., holder: _Optional[str] = ..., token: _Optional[int] = ..., acquired_at: _Optional[float] = ..., expires_at: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListLocksRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListLocksResponse(_message.Message):
+    __slots__ = ("locks",)
+    LOCKS_FIELD_NUMBER: _ClassVar[int]
+    locks: _containers.RepeatedCompositeFieldContainer[LockEntry]
+    def __init__(self, locks: _Optional[_Iterable[_Union[LockEntry, _Mapping]]] = ...) -> None: ...
+
+class ReleaseLockRequest(_message.Message):
+    __slots__ = ("kind", "name", "token", "force", "by")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    token: int
+    force: bool
+    by: str
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., token: _Optional[int] = ..., force: _Optional[bool] = ..., by: _Optional[str] = ...) -> None: ...
+
+class ReleaseLockResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StateItem(_message.Message):
+    __slots__ = ("namespace", "key", "value_json", "value_type", "version", "expires_at", "owner", "updated_at")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    VALUE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    key: str
+    value_json: bytes
+    value_type: str
+    version: int
+    expires_at: float
+    owner: str
+    updated_at: float
+    def __init__(self, namespace: _Optional[str] = ..., key: _Optional[str] = ..., value_json: _Optional[bytes] = ..., value_type: _Optional[str] = ..., version: _Optional[int] = ..., expires_at: _Optional[float] = ..., owner: _Optional[str] = ..., updated_at: _Optional[float] = ...) -> None: ...
+
+class ListStateRequest(_message.Message):
+    __slots__ = ("namespace", "prefix", "limit")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    prefix: str
+    limit: int
+    def __init__(self, namespace: _Optional[str] = ..., prefix: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListStateResponse(_message.Message):
+    __slots__ = ("namespaces", "items")
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    namespaces: _containers.RepeatedScalarFieldContainer[str]
+    items: _containers.RepeatedCompositeFieldContainer[StateItem]
+    def __init__(self, namespaces: _Optional[_Iterable[str]] = ..., items: _Optional[_Iterable[_Union[StateItem, _Mapping]]] = ...) -> None: ...
+
+class ScheduleInfo(_message.Message):
+    __slots__ = ("name", "cron", "file", "workflow", "tz", "overlap", "catch_up", "enabled", "next_fire_at", "last_fire_at", "last_run_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    TZ_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UP_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIRE_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIRE_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    cron: str
+    file: str
+    workflow: str
+    tz: str
+    overlap: str
+    catch_up: str
+    enabled: bool
+    next_fire_at: float
+    last_fire_at: float
+    last_run_id: str
+    def __init__(self, name: _Optional[str] = ..., cron: _Optional[str] = ..., file: _Optional[str] = ..., workflow: _Optional[str] = ..., tz: _Optional[str] = ..., overlap: _Optional[str] = ..., catch_up: _Optional[str] = ..., enabled: _Optional[bool] = ..., next_fire_at: _Optional[float] = ..., last_fire_at: _Optional[float] = ..., last_run_id: _Optional[str] = ...) -> None: ...
+
+class ListSchedulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSchedulesResponse(_message.Message):
+    __slots__ = ("schedules",)
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    schedules: _containers.RepeatedCompositeFieldContainer[ScheduleInfo]
+    def __init__(self, schedules: _Optional[_Iterable[_Union[ScheduleInfo, _Mapping]]] = ...) -> None: ...
+
+class SetScheduleEnabledRequest(_message.Message):
+    __slots__ = ("name", "enabled")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    enabled: bool
+    def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
+
+class HookInfo(_message.Message):
+    __slots__ = ("name", "event_types", "stack", "path", "enabled", "timeout_s", "last_outcome", "last_run_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    LAST_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUN_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    stack: str
+    path: str
+    enabled: bool
+    timeout_s: float
+    last_outcome: str
+    last_run_at: float
+    def __init__(self, name: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., stack: _Optional[str] = ..., path: _Optional[str] = ..., enabled: _Optional[bool] = ..., timeout_s: _Optional[float] = ..., last_outcome: _Optional[str] = ..., last_run_at: _Optional[float] = ...) -> None: ...
+
+class ListHooksRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListHooksResponse(_message.Message):
+    __slots__ = ("hooks",)
+    HOOKS_FIELD_NUMBER: _ClassVar[int]
+    hooks: _containers.RepeatedCompositeFieldContainer[HookInfo]
+    def __init__(self, hooks: _Optional[_Iterable[_Union[HookInfo, _Mapping]]] = ...) -> None: ...
+
+class ListSecretNamesRequest(_message.Message):
+    __slots__ = ("stack",)
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    stack: str
+    def __init__(self, stack: _Optional[str] = ...) -> None: ...
+
+class SecretName(_message.Message):
+    __slots__ = ("stack", "name", "created_at", "updated_at")
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    stack: str
+    name: str
+    created_at: float
+    updated_at: float
+    def __init__(self, stack: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ...) -> None: ...
+
+class ListSecretNamesResponse(_message.Message):
+    __slots__ = ("secrets",)
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    secrets: _containers.RepeatedCompositeFieldContainer[SecretName]
+    def __init__(self, secrets: _Optional[_Iterable[_Union[SecretName, _Mapping]]] = ...) -> None: ...
+
+class StackRequest(_message.Message):
+    __slots__ = ("stack", "version", "description", "by")
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    stack: str
+    version: str
+    description: str
+    by: str
+    def __init__(self, stack: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., by: _Optional[str] = ...) -> None: ...
+
+class StackDoc(_message.Message):
+    __slots__ = ("doc_json",)
+    DOC_JSON_FIELD_NUMBER: _ClassVar[int]
+    doc_json: bytes
+    def __init__(self, doc_json: _Optional[bytes] = ...) -> None: ...

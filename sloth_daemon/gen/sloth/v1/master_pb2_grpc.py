@@ -115,6 +115,96 @@ class MasterServiceStub:
                 request_serializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsRequest.SerializeToString,
                 response_deserializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsResponse.FromString,
                 _registered_method=True)
+        self.GetRunGraph = channel.unary_unary(
+                '/sloth.v1.MasterService/GetRunGraph',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GetRunRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.RunGraph.FromString,
+                _registered_method=True)
+        self.RetryRun = channel.unary_unary(
+                '/sloth.v1.MasterService/RetryRun',
+                request_serializer=sloth_dot_v1_dot_master__pb2.RetryRunRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.SubmitRunResponse.FromString,
+                _registered_method=True)
+        self.GetWorkflowSource = channel.unary_unary(
+                '/sloth.v1.MasterService/GetWorkflowSource',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GetWorkflowSourceRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.WorkflowSource.FromString,
+                _registered_method=True)
+        self.ListAgentTasks = channel.unary_unary(
+                '/sloth.v1.MasterService/ListAgentTasks',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GetAgentRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListAgentTasksResponse.FromString,
+                _registered_method=True)
+        self.ListLocks = channel.unary_unary(
+                '/sloth.v1.MasterService/ListLocks',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ListLocksRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListLocksResponse.FromString,
+                _registered_method=True)
+        self.ReleaseLock = channel.unary_unary(
+                '/sloth.v1.MasterService/ReleaseLock',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ReleaseLockRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ReleaseLockResponse.FromString,
+                _registered_method=True)
+        self.ListState = channel.unary_unary(
+                '/sloth.v1.MasterService/ListState',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ListStateRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListStateResponse.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/sloth.v1.MasterService/ListSchedules',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.SetScheduleEnabled = channel.unary_unary(
+                '/sloth.v1.MasterService/SetScheduleEnabled',
+                request_serializer=sloth_dot_v1_dot_master__pb2.SetScheduleEnabledRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ScheduleInfo.FromString,
+                _registered_method=True)
+        self.ListHooks = channel.unary_unary(
+                '/sloth.v1.MasterService/ListHooks',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ListHooksRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListHooksResponse.FromString,
+                _registered_method=True)
+        self.ListSecretNames = channel.unary_unary(
+                '/sloth.v1.MasterService/ListSecretNames',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ListSecretNamesRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.ListSecretNamesResponse.FromString,
+                _registered_method=True)
+        self.ListStacks = channel.unary_unary(
+                '/sloth.v1.MasterService/ListStacks',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+                _registered_method=True)
+        self.GetStack = channel.unary_unary(
+                '/sloth.v1.MasterService/GetStack',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+                _registered_method=True)
+        self.GetSnapshot = channel.unary_unary(
+                '/sloth.v1.MasterService/GetSnapshot',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+                _registered_method=True)
+        self.CreateSnapshot = channel.unary_unary(
+                '/sloth.v1.MasterService/CreateSnapshot',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+                _registered_method=True)
+        self.RestoreSnapshot = channel.unary_unary(
+                '/sloth.v1.MasterService/RestoreSnapshot',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+                _registered_method=True)
+        self.DetectDrift = channel.unary_unary(
+                '/sloth.v1.MasterService/DetectDrift',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+                _registered_method=True)
+        self.FixDrift = channel.unary_unary(
+                '/sloth.v1.MasterService/FixDrift',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+                _registered_method=True)
 
 
 class MasterServiceServicer:
@@ -220,6 +310,116 @@ class MasterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRunGraph(self, request, context):
+        """The console (sloth-tui): a run's task graph, a re-run, a watched file's text, the tasks
+        on an agent, state and locks, schedules, hooks, secret names (never values), stacks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkflowSource(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgentTasks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLocks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseLock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetScheduleEnabled(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHooks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSecretNames(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStacks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStack(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DetectDrift(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FixDrift(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +502,96 @@ def add_MasterServiceServicer_to_server(servicer, server):
                     servicer.ListWorkflows,
                     request_deserializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsRequest.FromString,
                     response_serializer=sloth_dot_v1_dot_master__pb2.ListWorkflowsResponse.SerializeToString,
+            ),
+            'GetRunGraph': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunGraph,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GetRunRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.RunGraph.SerializeToString,
+            ),
+            'RetryRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryRun,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.RetryRunRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.SubmitRunResponse.SerializeToString,
+            ),
+            'GetWorkflowSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkflowSource,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GetWorkflowSourceRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.WorkflowSource.SerializeToString,
+            ),
+            'ListAgentTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentTasks,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GetAgentRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListAgentTasksResponse.SerializeToString,
+            ),
+            'ListLocks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLocks,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ListLocksRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListLocksResponse.SerializeToString,
+            ),
+            'ReleaseLock': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLock,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ReleaseLockRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ReleaseLockResponse.SerializeToString,
+            ),
+            'ListState': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListState,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ListStateRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListStateResponse.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'SetScheduleEnabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetScheduleEnabled,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.SetScheduleEnabledRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ScheduleInfo.SerializeToString,
+            ),
+            'ListHooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHooks,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ListHooksRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListHooksResponse.SerializeToString,
+            ),
+            'ListSecretNames': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSecretNames,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ListSecretNamesRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.ListSecretNamesResponse.SerializeToString,
+            ),
+            'ListStacks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStacks,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
+            ),
+            'GetStack': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStack,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
+            ),
+            'GetSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSnapshot,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
+            ),
+            'CreateSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSnapshot,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
+            ),
+            'RestoreSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreSnapshot,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
+            ),
+            'DetectDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.DetectDrift,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
+            ),
+            'FixDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.FixDrift,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -736,6 +1026,492 @@ class MasterService:
             '/sloth.v1.MasterService/ListWorkflows',
             sloth_dot_v1_dot_master__pb2.ListWorkflowsRequest.SerializeToString,
             sloth_dot_v1_dot_master__pb2.ListWorkflowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunGraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/GetRunGraph',
+            sloth_dot_v1_dot_master__pb2.GetRunRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.RunGraph.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/RetryRun',
+            sloth_dot_v1_dot_master__pb2.RetryRunRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.SubmitRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkflowSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/GetWorkflowSource',
+            sloth_dot_v1_dot_master__pb2.GetWorkflowSourceRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.WorkflowSource.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListAgentTasks',
+            sloth_dot_v1_dot_master__pb2.GetAgentRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListAgentTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLocks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListLocks',
+            sloth_dot_v1_dot_master__pb2.ListLocksRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListLocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseLock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ReleaseLock',
+            sloth_dot_v1_dot_master__pb2.ReleaseLockRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ReleaseLockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListState',
+            sloth_dot_v1_dot_master__pb2.ListStateRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListSchedules',
+            sloth_dot_v1_dot_master__pb2.ListSchedulesRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetScheduleEnabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/SetScheduleEnabled',
+            sloth_dot_v1_dot_master__pb2.SetScheduleEnabledRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ScheduleInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListHooks',
+            sloth_dot_v1_dot_master__pb2.ListHooksRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListHooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSecretNames(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListSecretNames',
+            sloth_dot_v1_dot_master__pb2.ListSecretNamesRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.ListSecretNamesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStacks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListStacks',
+            sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStack(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/GetStack',
+            sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/GetSnapshot',
+            sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/CreateSnapshot',
+            sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/RestoreSnapshot',
+            sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DetectDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/DetectDrift',
+            sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FixDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/FixDrift',
+            sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
             options,
             channel_credentials,
             insecure,
