@@ -78,7 +78,9 @@ class ExecExit:
 
 
 class MasterClient(ConsoleCalls):
-    def __init__(self, address: str = DEFAULT_MASTER, timeout: float = 15.0, token: str | None = None) -> None:
+    def __init__(
+        self, address: str = DEFAULT_MASTER, timeout: float = 15.0, token: str | None = None
+    ) -> None:
         self.address = address
         self.timeout = timeout
         self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
@@ -283,7 +285,11 @@ class _Bearer(
 
     def _with_token(self, details: Any) -> Any:
         metadata = [*(details.metadata or ()), self.pair]
-        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _Details(details, metadata)
+        return (
+            details._replace(metadata=metadata)
+            if hasattr(details, "_replace")
+            else _Details(details, metadata)
+        )
 
     def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return continuation(self._with_token(details), request)

@@ -180,7 +180,9 @@ class ConsoleRpcs:
         if current is None:
             raise NotFound(f"{request.kind} lock '{request.name}' is not held")
         if not released:
-            raise Rejected(f"{request.kind} lock '{request.name}' changed hands (now held by {current.holder})")
+            raise Rejected(
+                f"{request.kind} lock '{request.name}' changed hands (now held by {current.holder})"
+            )
 
     @guarded
     async def ListState(self, request: mpb.ListStateRequest, context: Any) -> mpb.ListStateResponse:  # noqa: N802
@@ -250,7 +252,10 @@ class ConsoleRpcs:
         from sloth_engine.secrets.vault import SecretVault
 
         rows = await asyncio.to_thread(SecretVault(self._store()).list, request.stack or None)
-        names = [mpb.SecretName(stack=s.stack, name=s.name, created_at=s.created_at, updated_at=s.updated_at) for s in rows]
+        names = [
+            mpb.SecretName(stack=s.stack, name=s.name, created_at=s.created_at, updated_at=s.updated_at)
+            for s in rows
+        ]
         return mpb.ListSecretNamesResponse(secrets=names)
 
     # ---- shared ---------------------------------------------------------------------------

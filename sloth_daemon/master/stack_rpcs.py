@@ -129,7 +129,12 @@ class StackRpcs:
             {
                 "stack": name,
                 "groups": [
-                    {"file": g.file, "workflow": g.workflow, "tasks": g.tasks, "fixes": [f.resource for f in g.findings]}
+                    {
+                        "file": g.file,
+                        "workflow": g.workflow,
+                        "tasks": g.tasks,
+                        "fixes": [f.resource for f in g.findings],
+                    }
                     for g in plan.groups
                 ],
                 "unfixable": [{"resource": f.resource, "why": why} for f, why in plan.unfixable],
