@@ -107,6 +107,8 @@ class Dispatcher:
             return AttemptOutcome(TaskStatus.FAILED, text, text), ""
         pending = self._pending(session, key, task.attempt, sink)
         self._send_assignment(session, task)
+        if task.on_placed is not None:
+            task.on_placed(session.name)
         return await self._wait(session, pending, task.timeout)
 
     async def _place(self, task: RemoteTask) -> AgentSession | None:

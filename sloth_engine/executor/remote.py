@@ -29,6 +29,9 @@ class RemoteTask:
     attempt: int
     placement: Placement
     config: dict[str, Any]
+    on_placed: Callable[[str], None] | None = None
+    """Called with the agent's name once the attempt is handed to it (so a cancelled or
+    timed-out attempt still names where it ran)."""
 
 
 class RemotePort(Protocol):

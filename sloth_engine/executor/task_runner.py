@@ -256,6 +256,7 @@ class TaskRunner:
                     attempt=result.attempts,
                     placement=spec.placement,
                     config=self.wf.config,
+                    on_placed=lambda name: setattr(result, "agent", name),
                 )
                 outcome, result.agent = await self.remote.execute(task, self.calls.sink(result))
                 return outcome
