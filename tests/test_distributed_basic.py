@@ -245,5 +245,26 @@ def test_metrics_endpoint(tmp_path: Path) -> None:
             what="the agent in /metrics",
         )
         assert "sloth_heartbeat_lag_seconds_bucket" in text and "sloth_tasks_dispatched_total" in text
+        flow = c.write(
+            "metrics.sloth",
+            'local a = task("a"):delegate_to("m1"):command(function()\n'
+            '  metrics.counter("deploys", 2, { env = "prod" })\n'
+            '  metrics.gauge("queue_depth", 7)\n'
+            "  return true\n"
+            "end)\n"
+            'workflow.define("measured"):tasks({ a })\n',
+        )
+        done = c.cli("run", str(flow), "--master", c.address)
+        assert done.returncode == 0, done.stderr
+        text = wait_for(
+            lambda: (t := urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+            and "sloth_runs_finished_total" in t
+            and t,
+            what="the finished run in /metrics",
+        )
+        assert 'sloth_workflow_deploys_total{env="prod",workflow="measured"} 2.0' in text
+        assert 'sloth_workflow_queue_depth{workflow="measured"} 7.0' in text
+        assert 'sloth_task_duration_seconds_count{status="success",workflow="measured"} 1.0' in text
+        assert 'sloth_runs_finished_total{status="success",workflow="measured"} 1.0' in text
     finally:
         c.close()

@@ -5,6 +5,40 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sloth_engine.workflow_metrics import WorkflowMetrics
+
+FINISHED_TASK = ("task.completed", "task.failed", "task.timeout", "task.cancelled")
+RUN_ENDS = ("workflow.completed", "workflow.failed", "workflow.cancelled")
+
+
+class RunMetrics:
+    """A run listener for every run the master executes: the workflows' own metrics
+    (`metrics.counter/gauge/histogram`, as sloth_workflow_*) and task durations and finished
+    runs by workflow and status."""
+
+    def __init__(self) -> None:
+        self.workflow = WorkflowMetrics(prefix="sloth_workflow_")
+        self.engine = WorkflowMetrics()
+
+    def listen(self, event: Any) -> None:
+        self.workflow.listen(event)
+        if event.kind in FINISHED_TASK and "duration_s" in event.data:
+            sample = {
+                "name": "sloth_task_duration_seconds",
+                "kind": "histogram",
+                "value": event.data["duration_s"],
+                "labels": {"status": event.status},
+            }
+            self.engine.record(sample, event.workflow)
+        elif event.kind in RUN_ENDS:
+            sample = {
+                "name": "sloth_runs_finished",
+                "kind": "counter",
+                "value": 1,
+                "labels": {"status": event.status},
+            }
+            self.engine.record(sample, event.workflow)
+
 
 def serve_metrics(listen: str, registry: Any, dispatcher: Any, runs: Any) -> tuple[str, int]:
     """Start the HTTP exporter on a thread; the bound (host, port)."""
@@ -56,6 +90,10 @@ def serve_metrics(listen: str, registry: Any, dispatcher: Any, runs: Any) -> tup
     host, port = split_listen(listen, "0.0.0.0")
     collectors = CollectorRegistry()
     collectors.register(MasterCollector())  # type: ignore[arg-type]
+    run_metrics = getattr(runs, "run_metrics", None)
+    if run_metrics is not None:
+        collectors.register(run_metrics.workflow)  # type: ignore[arg-type]
+        collectors.register(run_metrics.engine)  # type: ignore[arg-type]
     server, _thread = start_http_server(port, addr=host, registry=collectors)
     return host, server.server_port
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sloth_daemon.errors import NotFound, Rejected
 from sloth_daemon.master.dispatcher import Dispatcher
+from sloth_daemon.master.metrics import RunMetrics
 from sloth_daemon.master.run_feed import RunFeed
 from sloth_daemon.master.submissions import Submission, SubmissionRows
 from sloth_engine.dsl import LoadedFile
@@ -59,6 +60,8 @@ class RunService:
         self._jobs: set[asyncio.Task[None]] = set()
         self.bus: Any = None
         """The master's EventBus: every run's events reach it (set by Automation)."""
+        self.run_metrics = RunMetrics()
+        """Workflow metrics and task durations of every run, for /metrics."""
 
     # ---- submitting -------------------------------------------------------------------------
 
@@ -100,7 +103,7 @@ class RunService:
         self, request: RunRequest, loaded: LoadedFile, spec: WorkflowSpec, sub: Submission, resume: Resume
     ) -> ActiveRun:
         feed = RunFeed(self.epoch)
-        request = replace(request, listeners=[feed])
+        request = replace(request, listeners=[feed, self.run_metrics.listen])
         run = WorkflowRun(request, loaded, spec, remote=self.dispatcher, resume=resume)
         self.dispatcher.add_bundle(run.run_id, sub.path, sub.source, sub.values)
         active = ActiveRun(run.run_id, spec, run, feed)

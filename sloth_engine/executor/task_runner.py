@@ -87,6 +87,7 @@ class TaskRunner:
                 result.started_at = now
         if finished and result.started_at is not None:
             result.duration_s = now - result.started_at
+            data.setdefault("duration_s", round(result.duration_s, 6))
         self.journal.attempt(result, now if finished else None)
         self.journal.event(
             EVENT_OF[status],
