@@ -418,3 +418,32 @@ def test_check_mode_runs_no_command(tmp_path: Path) -> None:
     assert statuses(result) == {"a": "unchanged", "b": "success"}
     assert "would run" in result.tasks[0].message
     assert list(tmp_path.glob("touched*")) == []
+
+
+def test_blocking_calls_inside_goroutines_let_other_tasks_run(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    result, _ = run_file(
+        tmp_path,
+        f"""
+local function waiter(name, other)
+  return task(name):command(function()
+    local wg = goroutine.wait_group()
+    local seen = false
+    wg:add(1)
+    goroutine.spawn(function()
+      fs.write("{marks}/" .. name, "started")
+      -- blocks until the other task's goroutine has written its mark
+      local r = exec.run("for i in $(seq 100); do test -f {marks}/" .. other .. " && exit 0; sleep 0.05; done; exit 1")
+      seen = r.success
+      wg:done()
+    end)
+    wg:wait()
+    return seen, seen and "saw " .. other or "never saw " .. other
+  end):timeout("10s")
+end
+workflow.define("both"):tasks({{ waiter("a", "b"), waiter("b", "a") }})
+""",
+        max_parallel=2,
+    )
+    assert statuses(result) == {"a": "success", "b": "success"}

@@ -42,10 +42,10 @@ local direct_calls = {}
 
 -- Pass an offload request of an inner coroutine up to the task, or run it here when the
 -- context cannot yield (a C boundary) or offloading is off.
-local function forward(co, r, direct)
+local function forward(co, r)
   while r[1] and r[2] == OFFLOAD and co_status(co) == "suspended" do
     local reply
-    if offloading and not direct and isyieldable() then
+    if offloading and isyieldable() then
       reply = pack(co_yield(unpack(r, 2, r.n)))
     else
       reply = pack(direct_calls[r[3]](unpack(r, 4, r.n)))
@@ -62,22 +62,16 @@ coroutine.create = function(fn)
   return co
 end
 coroutine.resume = function(co, ...)
-  local r = forward(co, pack(co_resume(co, ...)), false)
+  local r = forward(co, pack(co_resume(co, ...)))
   return unpack(r, 1, r.n)
 end
 coroutine.wrap = function(fn)
   local co = coroutine.create(fn)
   return function(...)
-    local r = forward(co, pack(co_resume(co, ...)), false)
+    local r = forward(co, pack(co_resume(co, ...)))
     if not r[1] then error(r[2], 2) end
     return unpack(r, 2, r.n)
   end
-end
--- For schedulers shared by every task of the runtime (goroutine): blocking calls made in
--- their coroutines run in place, never suspending the task half-way through the scheduler.
-local function resume_direct(co, ...)
-  local r = forward(co, pack(co_resume(co, ...)), true)
-  return unpack(r, 1, r.n)
 end
 
 -- Wrap a Python function so its failures become ordinary Lua errors at the caller's line.
@@ -205,6 +199,6 @@ end
 
 return {
   wrap = wrap, wrap_blocking = wrap_blocking, arm = arm, identity = identity, caller = caller,
-  start = start, step = step, discard = discard, resume_direct = resume_direct,
+  start = start, step = step, discard = discard,
   lazy_globals = lazy_globals, load_trusted = load_trusted,
 }

@@ -120,8 +120,6 @@ class Sandbox:
         self.discard = helpers["discard"]
         """`discard(handle)`: forget a coroutine that will not be resumed again."""
         self._lazy_globals = helpers["lazy_globals"]
-        self.resume_direct = helpers["resume_direct"]
-        """coroutine.resume for shared schedulers: blocking calls inside run in place."""
         self._arm = helpers["arm"]
         self._identity = helpers["identity"]
         self.caller = helpers["caller"]

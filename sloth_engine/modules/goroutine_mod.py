@@ -80,9 +80,13 @@ local function finish(p, ok, ...)
   if not p.handled then report(p.id, p.err) end
 end
 
+local enter_task
 local function step(p)
   p.cond, p.wake, p.running = nil, nil, true
+  -- A blocking call of the goroutine (exec.run, ...) is passed up to the task, which waits
+  -- for it on a thread while other tasks run; they may switch worlds meanwhile.
   local r = pack(co_resume(p.co))
+  enter_task()
   p.running = false
   if co_status(p.co) == "dead" then finish(p, unpack(r, 1, r.n)) end
 end
@@ -92,7 +96,7 @@ end
 -- each call has its own world of goroutines; switching calls parks one world and resumes
 -- the other. A world whose goroutines have all ended is dropped.
 local epoch, resets, worlds = nil, {}, {}
-local function enter_task()
+enter_task = function()
   local now_epoch = scope_epoch()
   if now_epoch == epoch then return end
   if epoch ~= nil then
@@ -285,7 +289,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         sandbox.function(time.monotonic),
         sandbox.function(time.time),
         sandbox.function(_ScopeEpoch(sandbox)),
-        sandbox.resume_direct,
+        sandbox.globals()["coroutine"]["resume"],
     )
     sandbox.run_lua(SYNC_LUA, "goroutine", module, kernel)
     sandbox.globals()["goroutine"] = module
