@@ -1,0 +1,104 @@
+"""`sloth-tui`: open the console on a master, on an embedded one, or serve it to a browser."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sloth-tui",
+        description="The Sloth Runner operator console: runs, agents, locks, stacks, schedules, events.",
+    )
+    parser.add_argument(
+        "--master", metavar="HOST:PORT", help="the master (default: $SLOTH_MASTER or 127.0.0.1:50053)"
+    )
+    parser.add_argument("--token", default=os.environ.get("SLOTH_TOKEN"), help="bearer token ($SLOTH_TOKEN)")
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="start a master and a local agent here with the examples ($SLOTH_HOME or a temporary store)",
+    )
+    parser.add_argument("--home", type=Path, help="with --embedded: the store's folder")
+    parser.add_argument(
+        "--serve", action="store_true", help="serve the console to web browsers (textual-serve)"
+    )
+    parser.add_argument("--host", default="localhost", help="with --serve: address to listen on (localhost)")
+    parser.add_argument("--port", type=int, default=8080, help="with --serve: port (8080)")
+    parser.add_argument("--log", metavar="FILE", help="write diagnostics to FILE (never to the screen)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_logging(args.log)
+    embedded = None
+    if args.embedded:
+        from sloth_daemon.embedded import start_embedded
+        from sloth_engine.errors import SlothError
+
+        home = args.home or (Path(os.environ["SLOTH_HOME"]) if os.environ.get("SLOTH_HOME") else None)
+        print("starting an embedded master and agent…", file=sys.stderr, flush=True)
+        try:
+            embedded = start_embedded(home)
+        except SlothError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        address = embedded.address
+    else:
+        from sloth_daemon.client import DEFAULT_MASTER, master_address
+
+        address = master_address(args.master) or DEFAULT_MASTER
+    try:
+        if args.serve:
+            return serve(address, args.token, args.host, args.port)
+        return run_console(address, args.token)
+    finally:
+        if embedded is not None:
+            embedded.close()
+
+
+def run_console(address: str, token: str | None) -> int:
+    from sloth_daemon.client import MasterClient
+    from sloth_tui.app import SlothApp
+
+    app = SlothApp(MasterClient(address, token=token), address)
+    app.run()
+    return 0
+
+
+def serve(address: str, token: str | None, host: str, port: int) -> int:
+    """Each browser session runs its own `sloth-tui` process on the same master."""
+    from textual_serve.server import Server
+
+    command = [sys.executable, "-m", "sloth_tui", "--master", address]
+    env_token = ""
+    if token:
+        os.environ["SLOTH_TOKEN"] = token  # handed down through the environment, not argv
+        env_token = " (with the token)"
+    print(f"serving the console of {address}{env_token} on http://{host}:{port}", file=sys.stderr, flush=True)
+    Server(shlex.join(command), host=host, port=port, title="Sloth Runner").serve()
+    return 0
+
+
+def _quiet_logging(path: str | None) -> None:
+    """The console draws on the terminal: diagnostics go to a file, or nowhere."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    root = logging.getLogger()
+    if path:
+        handler: logging.Handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.setLevel(logging.INFO)
+    else:
+        handler = logging.NullHandler()
+    root.addHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

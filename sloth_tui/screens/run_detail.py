@@ -1,0 +1,217 @@
+"""RunDetailScreen: one run's live DAG, the selected task's state, outputs and live log."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Static
+
+from sloth_engine.executor.results import RunResult
+from sloth_tui.dag import RunView
+from sloth_tui.display import STATE_MARKS, duration, state_colour, theme_colour
+from sloth_tui.screens.base import ConsoleScreen
+from sloth_tui.streams import Follower, Inbox
+from sloth_tui.widgets.dag_view import DagView
+from sloth_tui.widgets.task_panel import TaskPanel
+
+SUMMARY_ORDER = (
+    "running",
+    "retrying",
+    "success",
+    "unchanged",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "skipped",
+    "pending",
+)
+
+
+class RunDetailScreen(ConsoleScreen):
+    TITLE_TEXT = "Run"
+    BINDINGS = [
+        Binding("c", "cancel_run", "Cancel run"),
+        Binding("t", "retry_task", "Retry task"),
+        Binding("f", "first_failed", "First failure"),
+    ]
+
+    class Updated(Message):
+        """Items of the run's stream wait in the screen's inbox."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run = RunView(run_id)
+        self.inbox: Inbox[Any] = Inbox()
+        self.stop = threading.Event()
+        self.following = False
+        self.TITLE_TEXT = f"Run {run_id}"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="run-summary")
+        with Horizontal(id="run-body"):
+            yield DagView(self.run, clock=self.console.clock, id="dag")
+            yield TaskPanel(id="task-panel")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(DagView).focus()
+        self.set_interval(1.0, self._tick)
+
+    def on_unmount(self) -> None:
+        self.stop.set()
+
+    # ---- loading and following ------------------------------------------------------------
+
+    def reload(self) -> None:
+        run_id = self.run.run_id
+
+        def fetch(c: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            return c.run_graph(run_id), c.get_run(run_id)
+
+        self.console.call(fetch, self._loaded, f"loading run {run_id}")
+
+    def _loaded(self, found: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+        graph, run = found
+        if graph:
+            self.run.set_graph(graph)
+        self.run.apply_run(run)
+        self._redraw()
+        dag = self.query_one(DagView)
+        if not self.following:
+            failed = self.run.failed()
+            if failed:
+                dag.select(failed[0])
+            else:
+                dag.action_move(0, 0)
+        if not self.following:
+            self.following = True
+            self.follow_run()
+
+    @work(thread=True, group="run-stream")
+    def follow_run(self) -> None:
+        from sloth_daemon.client import RunCursor
+
+        client, cursor = self.console.client, RunCursor()
+
+        def on_item(item: Any) -> None:
+            if self.inbox.put(item):
+                self.post_message(self.Updated())
+
+        def on_state(up: bool, why: str) -> None:
+            on_item(("connection", up, why))
+
+        def open_stream() -> Any:
+            return client.follow_run(
+                self.run.run_id,
+                reconnect_for=2.0,
+                cursor=cursor,
+                on_reconnect=lambda why: on_state(False, why),
+            )
+
+        Follower(open_stream, on_item, on_state, self.stop, last=lambda i: isinstance(i, RunResult)).run()
+
+    def on_run_detail_screen_updated(self, message: Updated) -> None:
+        touched: set[str | None] = set()
+        for item in self.inbox.take():
+            if isinstance(item, tuple):
+                _kind, up, why = item
+                self.console.state.connected, self.console.state.problem = up, ("" if up else why)
+                self.show_connection()
+                continue
+            touched.add(self.run.apply(item))
+        self._redraw(touched)
+
+    # ---- drawing --------------------------------------------------------------------------
+
+    def _redraw(self, touched: set[str | None] | None = None) -> None:
+        dag = self.query_one(DagView)
+        dag.changed()
+        self._summary()
+        selected = dag.selected
+        if selected is not None and (touched is None or selected in touched or None in touched):
+            self._show_task(selected)
+
+    def _tick(self) -> None:
+        if self.run.status == "running":
+            self.query_one(DagView).refresh()
+            self._summary()
+
+    def _summary(self) -> None:
+        run, variables = self.run, self.app.theme_variables
+        elapsed = run.duration_s
+        if elapsed is None and run.started_at and run.status == "running":
+            elapsed = self.console.clock() - run.started_at
+        text = Text.assemble(
+            (run.workflow or "?", "bold"),
+            f"  {run.run_id}  ",
+            (run.status, state_colour(variables, run.status)),
+            f"  {duration(elapsed)}   ",
+        )
+        counts = run.counts()
+        for state in SUMMARY_ORDER:
+            if counts.get(state):
+                colour = state_colour(variables, state)
+                text.append(f"{STATE_MARKS.get(state, '')} {counts[state]} {state}  ", style=colour)
+        if run.error:
+            text.append(f"\n{run.error}", style=theme_colour(variables, "error"))
+        self.query_one("#run-summary", Static).update(text)
+
+    def _show_task(self, name: str) -> None:
+        task = self.run.tasks.get(name)
+        if task is None:
+            return
+        panel = self.query_one(TaskPanel)
+        panel.show_task(task, self.console.clock(), self.run.dependents(name))
+
+    def on_dag_view_task_selected(self, event: DagView.TaskSelected) -> None:
+        self._show_task(event.task)
+        task = self.run.tasks.get(event.task)
+        if task is not None and task.log_total == 0 and task.status != "pending":
+            self._fetch_log(event.task)
+
+    def _fetch_log(self, name: str) -> None:
+        run_id = self.run.run_id
+
+        def loaded(rows: list[dict[str, Any]]) -> None:
+            task = self.run.tasks.get(name)
+            if task is None or task.log_total:
+                return
+            for row in rows:
+                task.log.append((row["stream"], row["line"]))
+            task.log_total = len(rows)
+            if self.query_one(DagView).selected == name:
+                self._show_task(name)
+
+        self.console.call(lambda c: c.run_logs(run_id, name), loaded, f"reading the log of {name}")
+
+    def tables(self) -> list[Any]:
+        return [self.query_one(DagView)]
+
+    # ---- actions --------------------------------------------------------------------------
+
+    def action_cancel_run(self) -> None:
+        if self.run.status != "running":
+            self.notify(f"run {self.run.run_id} has finished ({self.run.status})", severity="warning")
+            return
+        self.console.cancel_run(self.run.run_id)
+
+    def action_retry_task(self) -> None:
+        from sloth_tui.actions import retry_run
+
+        task = self.query_one(DagView).selected
+        if self.run.status == "running":
+            self.notify("the run is still running: retry once it has finished", severity="warning")
+            return
+        retry_run(self.console, self.run.run_id, task or "?", self.run.workflow)
+
+    def action_first_failed(self) -> None:
+        failed = self.run.failed()
+        if failed:
+            self.query_one(DagView).select(failed[0])

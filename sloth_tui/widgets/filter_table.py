@@ -1,0 +1,97 @@
+"""FilterTable: a DataTable that keeps all its rows and shows those matching a filter text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.widgets import DataTable
+
+MAX_WIDTH = 60
+"""Widest a column grows (longer cells are cut)."""
+
+
+class FilterTable(DataTable[Any]):
+    """Rows are given whole (`show`); the filter (`/` on a screen) hides the others.
+
+    The cursor stays on the same row (by key) across updates, so a live table does not
+    jump under the operator's feet.
+    """
+
+    DEFAULT_CSS = """
+    FilterTable { height: 1fr; }
+    """
+
+    def __init__(self, *columns: str, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.column_names = columns
+        """Column labels (added at mount)."""
+        self.all_rows: list[tuple[str, Sequence[Any]]] = []
+        """Every row as (key, cells), filtered or not."""
+        self.filter_text = ""
+        self._shown: list[tuple[str, Sequence[Any]]] | None = None
+        self._widths: list[int] = []
+
+    def on_mount(self) -> None:
+        self._set_columns([len(c) for c in self.column_names])
+
+    def _set_columns(self, widths: list[int]) -> None:
+        """Columns as wide as their widest cell: set here, not measured later when idle, so a
+        table that changes often never draws with stale widths."""
+        self._widths = widths
+        self.clear(columns=True)
+        for label, width in zip(self.column_names, widths, strict=True):
+            self.add_column(label, width=width)
+
+    def show(self, rows: list[tuple[str, Sequence[Any]]]) -> None:
+        """Replace the rows (a no-op when nothing changed)."""
+        self.all_rows = rows
+        self._apply()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip().lower()
+        self._apply()
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor, None when the table is empty."""
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return str(row_key.value) if row_key.value is not None else None
+
+    def select_key(self, key: str) -> None:
+        for index, (row_key, _cells) in enumerate(self._shown or ()):
+            if row_key == key:
+                self.move_cursor(row=index)
+                return
+
+    def matches(self, cells: Sequence[Any]) -> bool:
+        if not self.filter_text:
+            return True
+        return any(self.filter_text in _plain(c).lower() for c in cells)
+
+    def _apply(self) -> None:
+        shown = [(k, c) for k, c in self.all_rows if self.matches(c)]
+        if shown == self._shown:
+            return
+        keep = self.selected_key
+        self._shown = shown
+        widths = [len(c) for c in self.column_names]
+        for _key, cells in shown:
+            for i, cell in enumerate(cells):
+                widths[i] = max(widths[i], min(MAX_WIDTH, cell_len(_plain(cell))))
+        if widths != self._widths:
+            self._set_columns(widths)
+        else:
+            self.clear()
+        for key, cells in shown:
+            self.add_row(*cells, key=key)
+        if keep is not None:
+            self.select_key(keep)
+
+
+def _plain(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)

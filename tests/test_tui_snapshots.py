@@ -1,0 +1,118 @@
+"""SVG snapshots of every console screen at 120x36, on the fake client's fixed data at a fixed
+time (tests/__snapshots__/test_tui_snapshots/). A baseline changes only after someone looked:
+`pytest tests/test_tui_snapshots.py --snapshot-update`, then review the SVGs."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tui_fake import console, settle, until
+
+SIZE = (120, 36)
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def loaded(app: Any) -> bool:
+    alpha = app.state.agents.get("alpha")
+    return bool(app.state.connected and app.state.runs and alpha is not None and len(alpha.cpu) == 10)
+
+
+def go(keys: str | list[str], ready: Any = None) -> Any:
+    async def run_before(pilot: Any) -> None:
+        app = pilot.app
+        await until(pilot, lambda: loaded(app))
+        await pilot.press(*keys)
+        await settle(pilot)
+        if ready is not None:
+            await until(pilot, lambda: ready(app))
+
+    return run_before
+
+
+def test_overview(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go(""))
+
+
+def test_run_detail(snap_compare: Any) -> None:
+    def ready(app: Any) -> bool:
+        panel = app.screen.query("#task-panel")
+        return bool(panel) and panel.first().task_name is not None
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go(["enter"], ready))
+
+
+def test_agents(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("2"))
+
+
+def test_state_and_locks(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("3"))
+
+
+def test_stacks(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("4"))
+
+
+def test_stacks_drift(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await go("4")(pilot)
+        pilot.app.screen.query_one("#stack-tabs").active = "tab-drift"
+        await pilot.pause()
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_diff(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await go("4")(pilot)
+        pilot.app.screen.query_one("#stack-tabs").active = "tab-snapshots"
+        await pilot.pause()
+        await pilot.click("#snapshot-table")
+        await pilot.press("space", "down", "space", "d")
+        await settle(pilot)
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=before)
+
+
+def test_scheduler(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("5"))
+
+
+def test_events(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("6"))
+
+
+def test_hooks(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("7"))
+
+
+def test_secrets(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("8"))
+
+
+def test_help(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go(["3", "question_mark"]))
+
+
+def test_palette(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go(["colon", "r", "u", "n"]))
+
+
+def test_run_dialog(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("n"))
