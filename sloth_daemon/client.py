@@ -24,6 +24,7 @@ from sloth_daemon.console_client import ConsoleCalls
 from sloth_daemon.errors import MasterUnavailable
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+from sloth_daemon.leader import STATUS_METHOD, MasterList, channel_options
 from sloth_daemon.status import error_of
 from sloth_daemon.wire import (
     agent_from_proto,
@@ -81,11 +82,18 @@ class MasterClient(ConsoleCalls):
     def __init__(
         self, address: str = DEFAULT_MASTER, timeout: float = 15.0, token: str | None = None
     ) -> None:
-        self.address = address
+        self.masters = MasterList(address)
+        """`a:1,b:2,c:3`: several masters (HA); calls follow the leader among them."""
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
-        if token:  # every call carries `authorization: Bearer TOKEN`
-            self._channel = grpc.intercept_channel(self._channel, _Bearer(token))
+        self._token = token
+        self._open(self.masters.current)
+
+    def _open(self, address: str) -> None:
+        self.address = address
+        options = channel_options(CHANNEL_OPTIONS, self.masters.several)
+        self._channel = grpc.insecure_channel(address, options=options)
+        if self._token:  # every call carries `authorization: Bearer TOKEN`
+            self._channel = grpc.intercept_channel(self._channel, _Bearer(self._token))
         self._stub = mgrpc.MasterServiceStub(self._channel)
 
     def close(self) -> None:
@@ -248,22 +256,58 @@ class MasterClient(ConsoleCalls):
 
     # ---- inside -------------------------------------------------------------------------------
 
+    def ha_status(self) -> dict[str, Any]:
+        """Leader, standbys, epoch and since when (a master started with --ha)."""
+        import json
+
+        def call(request: bytes, timeout: float) -> Any:
+            method = self._channel.unary_unary(STATUS_METHOD, lambda b: b, lambda b: b)
+            return method(request, timeout=timeout)
+
+        return json.loads(self._call(call, b""))
+
     def _call(self, method: Callable[..., T], request: Any, timeout: float | None = None) -> T:
-        try:
-            return method(request, timeout=timeout or self.timeout)
-        except grpc.RpcError as exc:
-            raise _error(exc) from None
+        name = next((k for k, v in vars(self._stub).items() if v is method), None)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                return method(request, timeout=timeout or self.timeout)
+            except grpc.RpcError as exc:
+                if not self._follow(exc, deadline):
+                    raise _error(exc) from None
+                if name is not None:
+                    method = getattr(self._stub, name)
 
     def _stream(self, start: Callable[[], Iterator[T]]) -> Iterator[T]:
-        call = start()
-        try:
-            yield from call
-        except grpc.RpcError as exc:
-            raise _error(exc) from None
-        finally:
-            cancel = getattr(call, "cancel", None)
-            if cancel is not None:
-                cancel()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            call = start()
+            started = False
+            try:
+                for item in call:
+                    started = True
+                    yield item
+                return
+            except grpc.RpcError as exc:
+                if started or not self._follow(exc, deadline):
+                    raise _error(exc) from None
+            finally:
+                cancel = getattr(call, "cancel", None)
+                if cancel is not None:
+                    cancel()
+
+    def _follow(self, exc: grpc.RpcError, deadline: float) -> bool:
+        """With several masters: move to the leader (or the next master) and say to call again."""
+        code = exc.code() if hasattr(exc, "code") else None
+        if time.monotonic() >= deadline or not self.masters.follow(exc, code.name if code else ""):
+            return False
+        if self.masters.current == self.address:
+            return False
+        self._channel.close()
+        if self.masters.several and code is grpc.StatusCode.UNAVAILABLE:
+            time.sleep(0.1)
+        self._open(self.masters.current)
+        return True
 
 
 def _error(exc: grpc.RpcError) -> Exception:

@@ -28,6 +28,7 @@ from sloth_daemon.agent.remote_exec import ExecRunner
 from sloth_daemon.agent.tasks import TaskSlots
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+from sloth_daemon.leader import MasterList, channel_options
 from sloth_daemon.master.outbox import Outbox
 from sloth_daemon.wire import to_json
 from sloth_engine import __version__
@@ -65,6 +66,8 @@ class AgentService:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.instance_id = uuid.uuid4().hex
+        self.masters = MasterList(config.master)
+        """Several masters (HA): the agent dials the leader among them."""
         self.attempts = Attempts(config.home, config.cwd, config.max_tasks, self.facts_of)
         self.slots = TaskSlots(self.attempts, config.max_tasks)
         self.execs = ExecRunner()
@@ -86,7 +89,7 @@ class AgentService:
                 break
             backoff = 0.1 if registered else min(self.config.reconnect_max, backoff * 2)
             delay = backoff * random.uniform(0.8, 1.2)
-            log.info("master %s away; reconnecting in %.2fs", self.config.master, delay)
+            log.info("master %s away; reconnecting in %.2fs", self.masters.current, delay)
             try:
                 await asyncio.wait_for(self.stopping.wait(), delay)
             except TimeoutError:
@@ -105,7 +108,8 @@ class AgentService:
         outbox: Outbox[apb.AgentToMaster] = Outbox()
         outbox.put(apb.AgentToMaster(register=self._register()))
         registered = False
-        async with grpc.aio.insecure_channel(self.config.master, options=CHANNEL_OPTIONS) as channel:
+        options = channel_options(CHANNEL_OPTIONS, self.masters.several)
+        async with grpc.aio.insecure_channel(self.masters.current, options=options) as channel:
             call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages())
             self._bind(outbox)
             beats = asyncio.create_task(self._heartbeats(outbox))
@@ -119,7 +123,9 @@ class AgentService:
                         self._ready()
                     self._handle(message)
             except grpc.aio.AioRpcError as exc:
-                if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                if self.masters.follow(exc, exc.code().name):
+                    log.info("following the leader: now dialing %s (%s)", self.masters.current, exc.details())
+                elif exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
                     log.error("master refused this agent: %s", exc.details())
                 else:
                     log.info("stream ended: %s %s", exc.code().name, exc.details())

@@ -17,7 +17,15 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="run the master: gRPC MasterService, agent registry, dispatcher",
         description="Serve MasterService on --listen (port 0 picks a free port; see --ready-file).",
     )
+    master.add_argument(
+        "action", nargs="?", choices=["status"], help="status: leader, standbys, epoch (with --master)"
+    )
     master.add_argument("--listen", default="127.0.0.1:50053", metavar="HOST:PORT")
+    master.add_argument("--ha", action="store_true", help="one of several masters on one PostgreSQL --db")
+    master.add_argument("--advertise", metavar="HOST:PORT", help="address other masters send clients to")
+    master.add_argument("--lease-ttl", default="10s", metavar="DURATION", help="leader lease (default 10s)")
+    master.add_argument("--master", metavar="HOST:PORT[,...]", help="status: the masters to ask")
+    master.add_argument("--json", action="store_true", help="status: print JSON")
     master.add_argument("--metrics-listen", metavar="[HOST]:PORT", help="serve Prometheus /metrics here")
     master.add_argument("--ready-file", metavar="PATH", help="write the bound HOST:PORT here once serving")
     master.add_argument(
@@ -38,10 +46,13 @@ def cmd_master(args: argparse.Namespace) -> int:
     from sloth_engine.run import sloth_home
     from sloth_engine.store import open_store
 
+    if args.action == "status":
+        return _status(args)
     try:
         grace = parse_duration(args.startup_grace)
+        ttl = parse_duration(args.lease_ttl)
     except ValueError as exc:
-        raise UsageError(f"--startup-grace: {exc}") from None
+        raise UsageError(f"--startup-grace/--lease-ttl: {exc}") from None
     config = MasterConfig(
         listen=args.listen,
         db=args.db,
@@ -50,10 +61,39 @@ def cmd_master(args: argparse.Namespace) -> int:
         ready_file=args.ready_file,
         startup_grace=grace,
         automation=AutomationConfig(args.watch, max(1, args.hook_workers), max(1, args.event_queue)),
+        ha=args.ha,
+        advertise=args.advertise,
+        lease_ttl=max(0.3, ttl),
     )
     store = open_store(args.db)
     try:
         asyncio.run(serve(config, store))
     finally:
         store.close()
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from sloth_daemon.client import MasterClient, master_address
+
+    address = master_address(args.master)
+    if not address:
+        raise UsageError("master status needs --master HOST:PORT[,HOST:PORT...] (or $SLOTH_MASTER)")
+    with MasterClient(address) as client:
+        status = client.ha_status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    leader = status["leader"]
+    if leader is None:
+        print(f"leader:   none (epoch {status['epoch']}: election in progress)")
+    else:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(leader["since"]))
+        print(f"leader:   {leader['address']} (node {leader['node']})")
+        print(f"epoch:    {leader['epoch']} since {since}")
+    for node in status["standbys"]:
+        print(f"standby:  {node['address']} (node {node['node']})")
     return 0

@@ -75,6 +75,8 @@ class Dispatcher:
         self._matches: dict[Placement, tuple[int, list[AgentSession], bool]] = {}
         self._change = asyncio.Event()
         self.dispatched = 0
+        self.may_dispatch: Callable[[], bool] = lambda: True
+        """With --ha: whether this master still holds its lease (it dispatches nothing once not)."""
         registry.on_lost.append(self._agent_gone)
         registry.on_change.append(lambda session: self._wake())
 
@@ -100,6 +102,9 @@ class Dispatcher:
             text = f"run {task.run_id} has no workflow source on this master"
             return AttemptOutcome(TaskStatus.FAILED, text, text), ""
         session = await self._place(task)
+        if not self.may_dispatch():
+            log.error("not dispatching %s/%s: this master lost its lease", task.run_id, task.task)
+            await asyncio.get_running_loop().create_future()  # never: the master is stepping down
         if session is None:
             if task.config.get("fallback_local"):
                 return await self._run_here(task, sink), "local"

@@ -42,9 +42,16 @@ class MasterConfig:
     ready_file: str | None = None
     startup_grace: float = 10.0
     automation: AutomationConfig = field(default_factory=AutomationConfig)
+    ha: bool = False
+    """Several masters on one PostgreSQL database: lead only while holding the lease."""
+    advertise: str | None = None
+    """The address other masters send clients and agents to (default: the bound address)."""
+    lease_ttl: float = 10.0
 
 
-def server_options() -> list[tuple[str, Any]]:
+def server_options(ha: bool = False) -> list[tuple[str, Any]]:
+    if ha:  # agents and clients of several masters ping every second to notice a paused leader
+        return [*server_options(), ("grpc.http2.min_ping_interval_without_data_ms", 500)]
     return [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -71,20 +78,31 @@ class Master:
         self.server: grpc.aio.Server | None = None
         self.address = ""
         self._background: list[asyncio.Task[None]] = []
+        self.keeper: Any = None
+        """sloth_daemon.master.lease.LeaseKeeper with --ha."""
 
     async def start(self) -> str:
-        """Load agents, resume unfinished runs, then serve; the bound "host:port"."""
-        self.registry.load()
-        resumed = await self.runs.resume_unfinished()
-        if resumed:
-            log.warning("resuming %d unfinished run(s): %s", len(resumed), ", ".join(resumed))
-        server = grpc.aio.server(options=server_options())
+        """Load agents, resume unfinished runs, then serve; the bound "host:port".
+
+        With --ha, serve as a standby at once and do the rest when elected (ha.py)."""
+        interceptors: list[Any] = []
+        if self.config.ha:
+            from sloth_daemon.master.ha import keeper_of
+
+            self.keeper, interceptors = keeper_of(self)
+        else:
+            await self.resume()
+        server = grpc.aio.server(options=server_options(self.config.ha), interceptors=interceptors)
         mgrpc.add_MasterServiceServicer_to_server(
             MasterServicer(self.runs, self.registry, self.connections, self.remote_exec, self.automation),
             server,
         )
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+        if self.keeper is not None:
+            from sloth_daemon.master.ha_gate import status_handler
+
+            server.add_generic_rpc_handlers((status_handler(self.keeper),))
         host = self.config.listen.rpartition(":")[0] or "127.0.0.1"
         try:
             port = server.add_insecure_port(self.config.listen)
@@ -95,11 +113,12 @@ class Master:
             await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
         self.server = server
         self.address = f"{host.strip('[]')}:{port}"
-        self._background = [
-            asyncio.create_task(self.registry.watch()),
-            asyncio.create_task(self.registry.flush_forever()),
-        ]
-        await self.automation.start()
+        if self.keeper is not None:
+            from sloth_daemon.master.ha import campaign
+
+            campaign(self, server)
+        else:
+            await self.lead()
         if self.config.metrics_listen:
             from sloth_daemon.master.metrics import serve_metrics
 
@@ -111,6 +130,21 @@ class Master:
             _write_atomically(self.config.ready_file, self.address)
         return self.address
 
+    async def resume(self) -> None:
+        """Load agents and prepare the unfinished runs (before agents can connect)."""
+        self.registry.load()
+        resumed = await self.runs.resume_unfinished()
+        if resumed:
+            log.warning("resuming %d unfinished run(s): %s", len(resumed), ", ".join(resumed))
+
+    async def lead(self) -> None:
+        """What only the leading master runs: agents' liveness, their rows, schedules, events."""
+        self._background += [
+            asyncio.create_task(self.registry.watch()),
+            asyncio.create_task(self.registry.flush_forever()),
+        ]
+        await self.automation.start()
+
     async def stop(self) -> None:
         """Stop serving; unfinished runs stay unfinished in the store and resume at the next start."""
         if self.server is not None:
@@ -119,6 +153,8 @@ class Master:
             task.cancel()
         await self.automation.stop()
         await self.registry.flush()
+        if self.keeper is not None:
+            await asyncio.to_thread(self.keeper.release)
 
 
 async def serve(config: MasterConfig, store: Any) -> None:

@@ -40,10 +40,33 @@ class PostgresBackend(Backend):
 
     def _cursor(self) -> Any:
         try:
-            return self._local.cursor
+            cur = self._local.cursor
         except AttributeError:
             self.connection()
-            return self._local.cursor
+            cur = self._local.cursor
+        if self._session_gen and getattr(self._local, "session_gen", 0) != self._session_gen:
+            self._apply_session(cur)
+        return cur
+
+    # A master that leads (HA) writes with `sloth.epoch` set on every connection, so the fence
+    # trigger of ha_schema can refuse its writes once another master holds the lease.
+
+    _session: dict[str, str] = {}
+    _session_gen = 0
+
+    def set_session(self, name: str, value: str) -> None:
+        """Set a session setting on every connection of this backend, before its next statement."""
+        self._session = {**self._session, name: value}
+        self._session_gen += 1
+
+    def _apply_session(self, cur: Any) -> None:
+        gen = self._session_gen
+        for name, value in self._session.items():
+            try:
+                cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+            except self._pg.Error as exc:
+                raise self._failed(exc) from None
+        self._local.session_gen = gen
 
     def sql(self, text: str) -> str:
         return text.replace("%", "%%").replace("?", "%s")

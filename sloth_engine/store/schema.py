@@ -82,11 +82,18 @@ def _v4(ctx: MigrationContext) -> None:
     ctx.create_tables(m.Stack, m.StackLock, m.StackVersion, m.Resource, m.DriftDetection, m.StackDependency)
 
 
+def _v5(ctx: MigrationContext) -> None:
+    from sloth_engine.store.ha_schema import create_ha_tables
+
+    create_ha_tables(ctx)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
     Migration(3, "hooks, hook executions, schedules, secrets", _v3),
     Migration(4, "stacks, stack locks, snapshots, resources, drift, stack dependencies", _v4),
+    Migration(5, "master lease, master nodes, epoch fencing of leader writes (HA)", _v5),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,223 @@
+"""The leader lease of several masters on one PostgreSQL database (`master --ha`).
+
+One row of `master_lease` names the leader, its address and its epoch; times are the
+database's clock, so masters on hosts with skewed clocks agree. A standby takes the row only
+when it has expired, raising the epoch; the leader renews it every third of the TTL. The
+leader also keeps a deadline on its own monotonic clock (the moment it sent its last
+successful renewal plus the TTL, never later than the database's expiry): past it, it does not
+dispatch, even before it learns that another master took over (a paused process wakes up past
+its deadline). Its writes carry the epoch (`sloth.epoch`, see sloth_engine.store.ha_schema),
+so the database refuses those of a leader that was replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sloth_engine.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+NOW = "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION"
+EPOCH_SETTING = "sloth.epoch"
+
+
+class Role(enum.Enum):
+    STANDBY = "standby"
+    STARTING = "starting"
+    """Holds the lease, resuming runs; not serving writes yet."""
+    LEADER = "leader"
+    DEPOSED = "deposed"
+
+
+@dataclass(frozen=True)
+class Lease:
+    holder: str
+    address: str
+    epoch: int
+    since: float
+    expires_at: float
+    now: float
+
+    @property
+    def live(self) -> bool:
+        return self.expires_at > self.now
+
+
+class LeaseRows:
+    """The SQL of the lease and of the list of masters."""
+
+    def __init__(self, store: Any) -> None:
+        self.backend = store.backend
+
+    def try_acquire(self, node: str, address: str, ttl: float) -> int | None:
+        """Take the lease if nobody holds it; the new epoch, or None."""
+        rows = self.backend.write(
+            "INSERT INTO master_lease (id, holder, address, epoch, since, expires_at) "
+            f"VALUES (1, %s, %s, 1, {NOW}, {NOW} + %s) "
+            "ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, address = EXCLUDED.address, "
+            "epoch = master_lease.epoch + 1, since = EXCLUDED.since, expires_at = EXCLUDED.expires_at "
+            "WHERE master_lease.expires_at < EXCLUDED.since RETURNING epoch",
+            (node, address, ttl),
+        )
+        return int(rows[0][0]) if rows else None
+
+    def renew(self, node: str, epoch: int, ttl: float) -> bool:
+        rows = self.backend.write(
+            f"UPDATE master_lease SET expires_at = {NOW} + %s "
+            "WHERE id = 1 AND holder = %s AND epoch = %s RETURNING epoch",
+            (ttl, node, epoch),
+        )
+        return bool(rows)
+
+    def release(self, node: str, epoch: int) -> None:
+        self.backend.write(
+            "UPDATE master_lease SET expires_at = 0 WHERE id = 1 AND holder = %s AND epoch = %s RETURNING id",
+            (node, epoch),
+        )
+
+    def current(self) -> Lease | None:
+        row = self.backend.query_one(
+            f"SELECT holder, address, epoch, since, expires_at, {NOW} FROM master_lease WHERE id = 1"
+        )
+        return Lease(row[0], row[1], int(row[2]), row[3], row[4], row[5]) if row else None
+
+    def seen(self, node: str, address: str, started_at: float) -> None:
+        self.backend.write(
+            f"INSERT INTO master_nodes (node_id, address, started_at, seen_at) VALUES (%s, %s, %s, {NOW}) "
+            "ON CONFLICT (node_id) DO UPDATE SET address = EXCLUDED.address, seen_at = EXCLUDED.seen_at "
+            "RETURNING node_id",
+            (node, address, started_at),
+        )
+
+    def nodes(self, within: float) -> list[dict[str, Any]]:
+        rows = self.backend.query_all(
+            f"SELECT node_id, address, started_at, seen_at FROM master_nodes WHERE seen_at > {NOW} - %s "
+            "ORDER BY address",
+            (within,),
+        )
+        return [{"node": r[0], "address": r[1], "started_at": r[2], "seen_at": r[3]} for r in rows]
+
+
+class LeaseKeeper:
+    """Campaigns for the lease, renews it, and tells the master when it leads or was deposed."""
+
+    def __init__(
+        self,
+        rows: LeaseRows,
+        node: str,
+        address: str,
+        ttl: float,
+        on_elected: Callable[[int], Awaitable[None]],
+        on_deposed: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rows = rows
+        self.node = node
+        self.address = address
+        self.ttl = ttl
+        self.on_elected = on_elected
+        self.on_deposed = on_deposed
+        self.clock = clock
+        self.role = Role.STANDBY
+        self.epoch: int | None = None
+        self.leader_address = ""
+        self.valid_until = 0.0
+        self.started_at = time.time()
+        self._elected: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def may_dispatch(self) -> bool:
+        """Whether this master may place work now (it leads and its lease has not run out)."""
+        return self.role in (Role.STARTING, Role.LEADER) and self.clock() < self.valid_until
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        while self.role is not Role.DEPOSED:
+            sent_at = self.clock()
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self._step, sent_at), self.ttl / 3)
+            except (StoreError, TimeoutError) as exc:
+                log.warning("lease: %s", exc or "the database did not answer in time")
+            if self.epoch is not None and self.clock() >= self.valid_until:
+                self._depose("the lease ran out (database unreachable or process paused)")
+                return
+            await asyncio.sleep(self.ttl / 3 if self.epoch is not None else self.ttl / 6)
+
+    def _step(self, sent_at: float) -> None:
+        """One look at the lease (in a thread): renew, or take it when free, or note the leader."""
+        if self.epoch is not None:
+            if self.rows.renew(self.node, self.epoch, self.ttl):
+                self.valid_until = sent_at + self.ttl
+            else:
+                self._loop_call(self._depose, "another master took the lease")
+            self.rows.seen(self.node, self.address, self.started_at)
+            return
+        epoch = self.rows.try_acquire(self.node, self.address, self.ttl)
+        self.rows.seen(self.node, self.address, self.started_at)
+        if epoch is None:
+            lease = self.rows.current()
+            self.leader_address = lease.address if lease is not None and lease.live else ""
+            return
+        self.rows.backend.set_session(EPOCH_SETTING, str(epoch))
+        self.epoch, self.valid_until, self.leader_address = epoch, sent_at + self.ttl, self.address
+        self._loop_call(self._elect, epoch)
+
+    def _loop_call(self, fn: Callable[..., Any], *args: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(fn, *args)
+
+    def _elect(self, epoch: int) -> None:
+        if self.role is Role.DEPOSED:
+            return
+        log.warning("leader with epoch %d: resuming runs in flight", epoch)
+        self.role = Role.STARTING
+        self._elected = asyncio.create_task(self._lead(epoch))
+
+    async def _lead(self, epoch: int) -> None:
+        await self.on_elected(epoch)
+        if self.role is Role.STARTING:
+            self.role = Role.LEADER
+            log.warning("leading (epoch %d)", epoch)
+
+    def _depose(self, why: str) -> None:
+        if self.role is Role.DEPOSED:
+            return
+        self.role = Role.DEPOSED
+        log.error("deposed (epoch %s): %s; no more dispatching", self.epoch, why)
+        self.on_deposed(why)
+
+    def release(self) -> None:
+        """Hand the lease back at a clean stop (a standby takes over at once)."""
+        if self.epoch is not None and self.role is not Role.DEPOSED:
+            try:
+                self.rows.release(self.node, self.epoch)
+            except StoreError as exc:
+                log.warning("cannot release the lease: %s", exc)
+
+    def status(self) -> dict[str, Any]:
+        """Leader, standbys, epoch and since when, for `master status`."""
+        lease = self.rows.current()
+        nodes = self.rows.nodes(max(3 * self.ttl, 5.0))
+        leader = None
+        if lease is not None and lease.live:
+            leader = {
+                "node": lease.holder,
+                "address": lease.address,
+                "epoch": lease.epoch,
+                "since": lease.since,
+            }
+            leader["expires_in"] = round(lease.expires_at - lease.now, 3)
+        standbys = [n for n in nodes if leader is None or n["node"] != leader["node"]]
+        return {
+            "this": {"node": self.node, "address": self.address, "role": self.role.value},
+            "leader": leader,
+            "epoch": lease.epoch if lease is not None else 0,
+            "standbys": standbys,
+        }
