@@ -17,6 +17,8 @@ HA_KEEPALIVE = [
     ("grpc.keepalive_timeout_ms", 2000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.http2.min_time_between_pings_ms", 1000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 1000),
 ]
 """Channel options with several masters: a paused or cut-off leader is noticed in ~3 s."""
 

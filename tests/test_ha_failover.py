@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import STORE_PG_URL, _store_pg_admin
-from distributed_cluster import Cluster, wait_for
+from distributed_cluster import wait_for
+from ha_cluster import HaCluster, ha_cluster
 
 pytestmark = pytest.mark.postgres
-
-TTL = "1.5s"
 
 # Every task appends its name to steps.log (what ran how many times); t3 waits for a gate file
 # so the test decides when the leader dies.
@@ -39,48 +35,10 @@ workflow.define("chain"):tasks({ t1, t2, t3, t4, t5 })
 """
 
 
-class HaCluster(Cluster):
-    """Three `master --ha` processes and agents that know them all."""
-
-    def __init__(self, root: Path, db: str) -> None:
-        super().__init__(root)
-        self.db = db
-        self.masters: dict[str, Any] = {}
-
-    def start_masters(self, n: int = 3) -> str:
-        for _ in range(n):
-            address = self.start_master("127.0.0.1:0", "--ha", "--lease-ttl", TTL, "--startup-grace", "3s")
-            assert self.master_proc is not None
-            self.masters[address] = self.master_proc
-        self.address = ",".join(self.masters)
-        return self.address
-
-    def leader(self) -> str:
-        with self.client() as client:
-            status = wait_for(lambda: (s := client.ha_status())["leader"] and s, what="a leader")
-        return status["leader"]["address"]
-
-
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    schema = f"sloth_ha_{uuid.uuid4().hex[:12]}"
-    admin = _store_pg_admin()
-    try:
-        yield f"{STORE_PG_URL}?schema={schema}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SET lock_timeout = '20s'")
-            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.close()
-
-
-@pytest.fixture
-def ha(tmp_path: Path, pg_url: str) -> Iterator[HaCluster]:
-    c = HaCluster(tmp_path, pg_url)
-    try:
+def ha(tmp_path: Path) -> Iterator[HaCluster]:
+    with ha_cluster(tmp_path) as c:
         yield c
-    finally:
-        c.close()
 
 
 def test_one_leader_and_status(ha: HaCluster) -> None:

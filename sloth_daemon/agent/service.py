@@ -114,6 +114,7 @@ class AgentService:
             self._bind(outbox)
             beats = asyncio.create_task(self._heartbeats(outbox))
             stopper = asyncio.create_task(self._close_on_stop(outbox, call))
+            watchdog = asyncio.create_task(self._watch_master(channel, call))
             try:
                 async for message in call:
                     if message.WhichOneof("kind") == "registered":
@@ -122,6 +123,9 @@ class AgentService:
                         self.slots.abandon(list(message.registered.abandon))
                         self._ready()
                     self._handle(message)
+            except asyncio.CancelledError:
+                if not (watchdog.done() and watchdog.result()):
+                    raise
             except grpc.aio.AioRpcError as exc:
                 if self.masters.follow(exc, exc.code().name):
                     log.info("following the leader: now dialing %s (%s)", self.masters.current, exc.details())
@@ -133,6 +137,7 @@ class AgentService:
                 self._bind(None)
                 beats.cancel()
                 stopper.cancel()
+                watchdog.cancel()
                 outbox.close()
         return registered
 
@@ -215,6 +220,24 @@ class AgentService:
             if beat % FACTS_EVERY == 0:
                 msg.facts_json = to_json(await asyncio.to_thread(metrics.facts))
             outbox.put(apb.AgentToMaster(heartbeat=msg))
+
+    async def _watch_master(self, channel: grpc.aio.Channel, call: grpc.aio.StreamStreamCall) -> bool:
+        """With several masters, leave one that stops answering (paused, cut off): True if left."""
+        if not self.masters.several:
+            return False
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await stub.Check(health_pb2.HealthCheckRequest(), timeout=2.0)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                    log.warning("master %s does not answer; trying another", self.masters.current)
+                    self.masters.follow(None, "UNAVAILABLE")
+                    call.cancel()
+                    return True
 
     async def _close_on_stop(
         self, outbox: Outbox[apb.AgentToMaster], call: grpc.aio.StreamStreamCall
