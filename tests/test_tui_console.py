@@ -82,7 +82,7 @@ async def test_run_detail_lays_out_levels_follows_the_stream_and_shows_the_task(
         assert (run.tasks["migrate"].status, run.tasks["migrate"].attempts) == ("retrying", 2)
         panel = app.screen.query_one("#task-panel")
         await until(pilot, lambda: panel.task_name == "checkout" and panel.lines_shown == 3)
-        assert ("run_logs", "r-deploy", "checkout") in client.calls
+        assert not [c for c in client.calls if c[0] == "run_logs"], "a run in flight replays its log"
         feed = client.run_feeds["r-deploy"]
         feed.put(RunEvent("task.finished", "r-deploy", "deploy", NOW + 1, "image", 1, "success", {}))
         feed.put(
@@ -119,7 +119,9 @@ async def test_cancel_and_retry_ask_first() -> None:
         await answer(pilot)
         assert ("cancel_run", "r-deploy") in client.calls
         app.open_run("r-backup")
-        await until(pilot, lambda: getattr(app.screen, "following", False))
+        await until(pilot, lambda: getattr(app.screen, "replays", None) is False)
+        await settle(pilot)
+        assert client.calls[-1] == ("run_logs", "r-backup", "dump"), "a finished run's log is read"
         await pilot.press("t")
         await settle(pilot)
         assert "re-run" in str(app.screen.query_one("#question").render()) or True

@@ -11,6 +11,7 @@ from typing import Any
 from sloth_daemon.client import PlannedRun
 from sloth_daemon.errors import MasterUnavailable, NotFound
 from sloth_engine.executor.results import RunEvent, RunResult
+from sloth_engine.spec import RunStatus
 
 NOW = 1_800_000_000.0
 """2027-01-15 08:00:00 UTC: the fake clock."""
@@ -98,7 +99,8 @@ class FakeClient:
             {"run_id": "r-nightly", "workflow": "nightly", "file": "nightly.sloth", "stack": None, "status": "success",
              "started_at": NOW - 7200, "finished_at": NOW - 7100, "duration_s": 100.0, "error": None, "params": {}, "tasks": []},
             {"run_id": "r-backup", "workflow": "backup", "file": "backup.sloth", "stack": "db", "status": "failed",
-             "started_at": NOW - 3600, "finished_at": NOW - 3590, "duration_s": 10.0, "error": "task dump failed", "params": {}, "tasks": []},
+             "started_at": NOW - 3600, "finished_at": NOW - 3590, "duration_s": 10.0, "error": "task dump failed", "params": {},
+             "tasks": [_attempt("r-backup", "dump", "failed", 1, NOW - 3600, 10.0, error="pg_dump: permission denied")]},
         ]  # fmt: skip
         self.history = [_agent("alpha", "connected", cpu, 30 + cpu / 3, NOW - 60 + i * 5, {"role": "build"}, 1)
                         for i, cpu in enumerate((10, 25, 40, 80, 95, 60, 30, 20, 50, 70))]  # fmt: skip
@@ -159,7 +161,24 @@ class FakeClient:
         ]
 
     def follow_run(self, run_id: str, **kwargs: Any) -> Iterator[RunEvent | RunResult]:
+        """A run in flight replays its events (its log lines too); a finished one sends its report."""
         self._check()
+        run = self.get_run(run_id)
+        if run["status"] != "running":
+            yield RunResult(run_id, run["workflow"], RunStatus(run["status"]), run["duration_s"] or 0.0, [])
+            return
+        yield RunEvent("workflow.started", run_id, run["workflow"], run["started_at"], None, 0, "running", {})
+        for i in range(1, 4):
+            yield RunEvent(
+                "task.log",
+                run_id,
+                run["workflow"],
+                NOW,
+                "checkout",
+                1,
+                "stdout",
+                {"line": f"checkout: step {i}"},
+            )
         feed = self.run_feeds.setdefault(run_id, queue.Queue())
         yield from self._drain(feed, stop=lambda item: isinstance(item, RunResult))
 

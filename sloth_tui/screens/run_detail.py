@@ -51,6 +51,8 @@ class RunDetailScreen(ConsoleScreen):
         self.inbox: Inbox[Any] = Inbox()
         self.stop = threading.Event()
         self.following = False
+        self.replays: bool | None = None
+        """Whether the run's stream replays its events (None until its first item)."""
         self.TITLE_TEXT = f"Run {run_id}"
 
     def compose_body(self) -> ComposeResult:
@@ -125,6 +127,13 @@ class RunDetailScreen(ConsoleScreen):
                 self.console.state.connected, self.console.state.problem = up, ("" if up else why)
                 self.show_connection()
                 continue
+            if self.replays is None:
+                # The master replays a run it still holds (its log lines too); for an older run
+                # it sends the report alone, and the log of a task is read when it is selected.
+                self.replays = not isinstance(item, RunResult)
+                selected = self.query_one(DagView).selected
+                if not self.replays and selected is not None:
+                    self._fetch_log(selected)
             touched.add(self.run.apply(item))
         self._redraw(touched)
 
@@ -173,7 +182,7 @@ class RunDetailScreen(ConsoleScreen):
     def on_dag_view_task_selected(self, event: DagView.TaskSelected) -> None:
         self._show_task(event.task)
         task = self.run.tasks.get(event.task)
-        if task is not None and task.log_total == 0 and task.status != "pending":
+        if self.replays is False and task is not None and task.log_total == 0 and task.status != "pending":
             self._fetch_log(event.task)
 
     def _fetch_log(self, name: str) -> None:
