@@ -197,8 +197,12 @@ class SlothApp(App[None]):
         if not kinds:
             return
         for screen in self.screen_stack:
-            if isinstance(screen, ConsoleScreen):
+            if not isinstance(screen, ConsoleScreen):
+                continue
+            if screen is self.screen or "connection" in kinds:
                 screen.console_changed(kinds)
+            else:
+                screen.stale = True  # redrawn when shown again: hidden screens cost nothing
 
     # ---- loading ------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class ConsoleState:
     connected: bool = False
     problem: str = ""
     """Why the master is not reachable (empty while connected)."""
+    _seen: set[tuple[Any, ...]] = field(default_factory=set)
 
     # ---- runs -----------------------------------------------------------------------------
 
@@ -112,12 +113,14 @@ class ConsoleState:
     def add_events(self, events: list[dict[str, Any]]) -> None:
         """Append events not seen yet (a listed event and the same one from the stream,
         which carries no id, are one event)."""
-        seen = {_identity(e) for e in self.events}
         for event in events:
             key = _identity(event)
-            if key not in seen:
-                seen.add(key)
-                self.events.append(event)
+            if key in self._seen:
+                continue
+            if len(self.events) == self.events.maxlen:
+                self._seen.discard(_identity(self.events[0]))
+            self._seen.add(key)
+            self.events.append(event)
 
 
 def _identity(event: dict[str, Any]) -> tuple[Any, ...]:

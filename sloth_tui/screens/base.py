@@ -48,8 +48,12 @@ class ConsoleScreen(Screen[None]):
         self.show_connection()
         self.reload()
 
+    stale = False
+    """The model changed while this screen was hidden."""
+
     def on_screen_resume(self) -> None:
         self.show_connection()
+        self.stale = False
         self.refresh_view(set())
 
     # ---- what screens fill in -----------------------------------------------------------

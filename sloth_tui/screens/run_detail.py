@@ -5,33 +5,22 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Static
 
 from sloth_engine.executor.results import RunResult
 from sloth_tui.dag import RunView
-from sloth_tui.display import STATE_MARKS, duration, state_colour, theme_colour
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.streams import Follower, Inbox
 from sloth_tui.widgets.dag_view import DagView
+from sloth_tui.widgets.run_summary import RunSummary
 from sloth_tui.widgets.task_panel import TaskPanel
 
-SUMMARY_ORDER = (
-    "running",
-    "retrying",
-    "success",
-    "unchanged",
-    "failed",
-    "timed_out",
-    "cancelled",
-    "skipped",
-    "pending",
-)
+FRAME_RATE = 12.5
+"""Most DAG redraws per second while a run streams (the stream's batches are merged)."""
 
 
 class RunDetailScreen(ConsoleScreen):
@@ -51,12 +40,14 @@ class RunDetailScreen(ConsoleScreen):
         self.inbox: Inbox[Any] = Inbox()
         self.stop = threading.Event()
         self.following = False
+        self.pending: set[str | None] = set()
+        """Tasks changed since the last frame (None: the run itself)."""
         self.replays: bool | None = None
         """Whether the run's stream replays its events (None until its first item)."""
         self.TITLE_TEXT = f"Run {run_id}"
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="run-summary")
+        yield RunSummary(self.run, clock=self.console.clock, id="run-summary")
         with Horizontal(id="run-body"):
             yield DagView(self.run, clock=self.console.clock, id="dag")
             yield TaskPanel(id="task-panel")
@@ -65,6 +56,7 @@ class RunDetailScreen(ConsoleScreen):
         super().on_mount()
         self.query_one(DagView).focus()
         self.set_interval(1.0, self._tick)
+        self.set_interval(1 / FRAME_RATE, self._frame)
 
     def on_unmount(self) -> None:
         self.stop.set()
@@ -140,11 +132,20 @@ class RunDetailScreen(ConsoleScreen):
     # ---- drawing --------------------------------------------------------------------------
 
     def _redraw(self, touched: set[str | None] | None = None) -> None:
+        """Redraw now after a load; stream batches are drawn by `_frame`, at most FRAME_RATE/s."""
+        self.pending |= touched if touched is not None else {None}
+        if touched is None:
+            self._frame()
+
+    def _frame(self) -> None:
+        if not self.pending:
+            return
+        touched, self.pending = self.pending, set()
         dag = self.query_one(DagView)
         dag.changed()
         self._summary()
         selected = dag.selected
-        if selected is not None and (touched is None or selected in touched or None in touched):
+        if selected is not None and (selected in touched or None in touched):
             self._show_task(selected)
 
     def _tick(self) -> None:
@@ -153,24 +154,7 @@ class RunDetailScreen(ConsoleScreen):
             self._summary()
 
     def _summary(self) -> None:
-        run, variables = self.run, self.app.theme_variables
-        elapsed = run.duration_s
-        if elapsed is None and run.started_at and run.status == "running":
-            elapsed = self.console.clock() - run.started_at
-        text = Text.assemble(
-            (run.workflow or "?", "bold"),
-            f"  {run.run_id}  ",
-            (run.status, state_colour(variables, run.status)),
-            f"  {duration(elapsed)}   ",
-        )
-        counts = run.counts()
-        for state in SUMMARY_ORDER:
-            if counts.get(state):
-                colour = state_colour(variables, state)
-                text.append(f"{STATE_MARKS.get(state, '')} {counts[state]} {state}  ", style=colour)
-        if run.error:
-            text.append(f"\n{run.error}", style=theme_colour(variables, "error"))
-        self.query_one("#run-summary", Static).update(text)
+        self.query_one(RunSummary).refresh()
 
     def _show_task(self, name: str) -> None:
         task = self.run.tasks.get(name)
