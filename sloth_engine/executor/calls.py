@@ -16,6 +16,7 @@ from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec
 
 from .journal import Journal
 from .lua_pool import LuaCall, LuaPool
+from .output_limits import BoundedSink, bounded_text, outputs_error
 from .results import AttemptOutcome, TaskResult
 from .shell import ShellCommand, run_shell
 
@@ -164,7 +165,7 @@ class TaskCalls:
     def sink(self, result: TaskResult) -> Any:
         attempt = max(result.attempts, 1)
         journal, name = self.journal, result.name
-        return lambda stream, line: journal.line(name, attempt, stream, line)
+        return BoundedSink(lambda stream, line: journal.line(name, attempt, stream, line))
 
     def shell(self, spec: TaskSpec, command: str, cwd: Path) -> ShellCommand:
         env = {
@@ -187,7 +188,10 @@ def interpret(value: Any) -> AttemptOutcome:
         ok, outputs = True, ok
     if not isinstance(outputs, dict):
         outputs = {} if outputs in (None, [], {}) else {"value": outputs}
-    text = "" if message is None else str(message)
+    text = bounded_text("" if message is None else str(message))
+    too_large = outputs_error(outputs)
+    if too_large is not None:
+        return AttemptOutcome(TaskStatus.FAILED, too_large, too_large, {})
     if ok is False:
         return AttemptOutcome(
             TaskStatus.FAILED, text or "task returned false", text or "task returned false", outputs

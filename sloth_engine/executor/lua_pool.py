@@ -22,7 +22,7 @@ from typing import Any
 
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import LuaRuntimeError
-from sloth_engine.lua.sandbox import Guard, LuaError, ModuleError, Sandbox, TaskScope, invoke
+from sloth_engine.lua.sandbox import Guard, LuaError, ModuleError, Sandbox, TaskScope, invoke, lua_type
 
 STUCK_GRACE = 2.0
 """How long a stopped blocking call may take to notice before the run stops waiting for it."""
@@ -161,6 +161,10 @@ def _bound_call(
 
 
 def _task_error(sandbox: Sandbox, message: Any) -> LuaRuntimeError:
+    kind = lua_type(message)
+    if kind is not None:
+        # str() would call the object's __tostring outside any guard: an endless one hangs.
+        return LuaRuntimeError(f"(error object is a {kind} value)")
     text = "error" if message is None else str(message)
     if text == "not enough memory":
         return LuaRuntimeError(f"memory limit exceeded ({sandbox.memory_limit // (1024 * 1024)} MB)")

@@ -124,6 +124,7 @@ end
 
 -- print goes to the current task's log, never to the host's stdout.
 local tostring_ = tostring
+local format_ = string.format
 print = function(...)
   local parts = pack(...)
   for i = 1, parts.n do parts[i] = tostring_(parts[i]) end
@@ -158,6 +159,123 @@ collectgarbage = function(opt)
   error("collectgarbage('" .. tostring_(opt) .. "') is not allowed in a workflow", 2)
 end
 string.dump = nil
+
+-- A finalizer runs whenever the collector (or closing the runtime) decides, with no task's
+-- guard watching: an endless `__gc` would hang the daemon.
+local setmetatable_, rawget__ = setmetatable, rawget
+setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget__(mt, "__gc") ~= nil then
+    error("__gc metamethods are not allowed in a workflow", 2)
+  end
+  return setmetatable_(t, mt)
+end
+
+-- The host's own credentials are not a workflow's business.
+local getenv_, s_find, s_byte, s_sub = os_.getenv, string.find, string.byte, string.sub
+os.getenv = function(name)
+  if type(name) == "string" and s_find(name, "^SLOTH_") and
+      (s_find(name, "TOKEN") or s_find(name, "PASS") or s_find(name, "KEY") or s_find(name, "SECRET")) then
+    return nil
+  end
+  return getenv_(name)
+end
+
+-- Lua's pattern matcher backtracks in C, where the guard hook cannot stop it: `.-.-.-b` on
+-- a long string runs for hours. Refuse a match whose worst case exceeds the budget: each
+-- repeated item followed by more pattern multiplies the work by the longest run of text
+-- its class matches (all of it for `.`), an unanchored pattern by the subject's length.
+local PATTERN_BUDGET = 1e9
+
+local function class_end(p, i)
+  local c = s_byte(p, i)
+  if c == 37 then return i + 1 end
+  if c ~= 91 then return i end
+  local j = i + 1
+  if s_byte(p, j) == 94 then j = j + 1 end
+  repeat
+    if j > #p then return nil end
+    if s_byte(p, j) == 37 then j = j + 1 end
+    j = j + 1
+  until s_byte(p, j) == 93
+  return j
+end
+
+local function repeated_items(p, i)
+  local items, len = {}, #p
+  while i <= len do
+    local c = s_byte(p, i)
+    if c == 40 or c == 41 then
+      i = i + 1
+    elseif c == 37 and s_byte(p, i + 1) == 98 then
+      i = i + 4
+    elseif c == 37 and s_byte(p, i + 1) == 102 then
+      local e = class_end(p, i + 2)
+      if not e then return nil end
+      i = e + 1
+    else
+      local e = class_end(p, i)
+      if not e then return nil end
+      local q = s_byte(p, e + 1)
+      if q == 42 or q == 43 or q == 45 or q == 63 then
+        if not s_find(p, "^[)$]*$", e + 2) then items[#items + 1] = { s_sub(p, i, e), q } end
+        i = e + 2
+      else
+        i = e + 1
+      end
+    end
+  end
+  return items
+end
+
+local function longest_run(s, class)
+  if class == "." then return #s end
+  local best, pos, pat = 0, 1, class .. "+"
+  while true do
+    local a, b = s_find(s, pat, pos)
+    if not a then return best end
+    if b - a + 1 > best then best = b - a + 1 end
+    pos = b + 1
+  end
+end
+
+local function check_pattern(what, s, p, anchor_ok)
+  if type(s) == "number" then s = tostring_(s) end
+  if type(s) ~= "string" or type(p) ~= "string" or #s < 64 then return end
+  local start = 1
+  if anchor_ok and s_byte(p, 1) == 94 then start = 2 end
+  local items = repeated_items(p, start)
+  if not items or #items == 0 then return end
+  local n = #s
+  local rough = start == 2 and 1 or n
+  for _, item in ipairs(items) do rough = rough * (item[2] == 63 and 2 or n) end
+  if rough <= PATTERN_BUDGET then return end
+  local cost = start == 2 and 1 or n
+  for _, item in ipairs(items) do
+    cost = cost * (item[2] == 63 and 2 or math.max(1, longest_run(s, item[1])))
+  end
+  if cost > PATTERN_BUDGET then
+    error(format_("%s: pattern '%s' is too costly on %d bytes of text (nested repetition " ..
+      "backtracks without bound); match smaller pieces or use a plain find", what, s_sub(p, 1, 40), n), 3)
+  end
+end
+
+local s_match, s_gmatch, s_gsub = string.match, string.gmatch, string.gsub
+string.find = function(s, p, init, plain, ...)
+  if not plain then check_pattern("string.find", s, p, true) end
+  return s_find(s, p, init, plain, ...)
+end
+string.match = function(s, p, ...)
+  check_pattern("string.match", s, p, true)
+  return s_match(s, p, ...)
+end
+string.gmatch = function(s, p, ...)
+  check_pattern("string.gmatch", s, p, false)
+  return s_gmatch(s, p, ...)
+end
+string.gsub = function(s, p, ...)
+  check_pattern("string.gsub", s, p, false)
+  return s_gsub(s, p, ...)
+end
 
 -- Shared metatables must not be changed by one workflow for everyone.
 local string_mt = getmetatable("")

@@ -1,0 +1,254 @@
+"""Hostile workflow code: each snippet is refused or bounded with a clear error.
+
+The snippets run through the real engine (a WorkflowRun in this process, the CLI, and a
+real master and agent). After them the same process still runs an ordinary workflow, no
+file appeared outside the test's folder and no process was left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from sloth_engine.executor.results import RunEvent, RunResult
+from sloth_engine.modules import GLOBALS
+from sloth_engine.run import RunRequest, WorkflowRun, load
+
+SENTINEL = Path.home() / f".sloth-hostile-{uuid.uuid4().hex}"
+LOOP = "timed out"
+WALK = """
+local seen, found = {}, {}
+local function walk(v, path, depth)
+  if depth > 6 or seen[v] then return end
+  local kind = type(v)
+  if kind == "userdata" then found[#found + 1] = path return end
+  if kind ~= "table" then return end
+  seen[v] = true
+  local mt = getmetatable(v)
+  if type(mt) == "table" then walk(mt, path .. "<mt>", depth + 1) end
+  for k, item in pairs(v) do walk(item, path .. "." .. tostring(k), depth + 1) end
+end
+for _, name in ipairs(MODULES) do walk(_G[name], name, 0) end
+walk(_G, "_G", 0)
+if #found > 0 then error("python objects reachable: " .. table.concat(found, " ")) end
+error("no python object reachable")
+"""
+
+# (id, task body, what the task's error must say)
+CATALOGUE: list[tuple[str, str, str]] = [
+    ("io-open", 'io.open("@S", "w"):write("x")', r"nil value \(global 'io'\)"),
+    ("io-popen", 'io.popen("touch @S")', r"nil value \(global 'io'\)"),
+    ("os-execute", 'os.execute("touch @S")', r"nil value \(field 'execute'\)"),
+    ("os-remove", 'os.remove("@S")', r"nil value \(field 'remove'\)"),
+    ("os-exit", "os.exit(3)", r"nil value \(field 'exit'\)"),
+    ("os-getenv-token", 'error("token=" .. tostring(os.getenv("SLOTH_TOKEN")))', r"token=nil"),
+    ("os-getenv-pass", 'error("p=" .. tostring(os.getenv("SLOTH_SECRETS_PASSPHRASE")))', r"p=nil"),
+    ("string-dump", "load(string.dump(function() end))", r"nil value \(field 'dump'\)"),
+    ("load-bytecode", 'error(select(2, load("\\27LuaT\\0\\25\\147")))', r"attempt to load a binary chunk"),
+    ("load-mode-b", 'error(select(2, load("\\27Lua", "x", "b")))', r"attempt to load a binary chunk"),
+    ("debug", "debug.sethook()", r"nil value \(global 'debug'\)"),
+    ("dofile", 'dofile("/etc/passwd")', r"nil value \(global 'dofile'\)"),
+    ("loadfile", 'loadfile("/etc/passwd")', r"nil value \(global 'loadfile'\)"),
+    ("package", 'package.loadlib("libc.so.6", "system")', r"nil value \(global 'package'\)"),
+    ("python-object", "python.eval('1')", r"nil value \(global 'python'\)"),
+    ("python-builtins", "python.builtins.open('@S', 'w')", r"nil value \(global 'python'\)"),
+    ("no-python-values", WALK, r"no python object reachable"),
+    ("function-attribute", "local f = exec.run return f.__globals__", r"attempt to index a function value"),
+    ("module-metatable", "getmetatable(exec).__index = 1", r"attempt to index a nil value"),
+    ("string-metatable", 'getmetatable("").__index = {}', r"attempt to index a boolean value"),
+    ("string-setmetatable", 'setmetatable("", {})', r"table expected, got string"),
+    ("global-metatable", "setmetatable(_G, {})", r"cannot change a protected metatable"),
+    ("global-metatable-get", "getmetatable(_G).__index = nil", r"attempt to index a boolean value"),
+    ("collectgarbage-stop", 'collectgarbage("stop")', r"collectgarbage\('stop'\) is not allowed"),
+    ("collectgarbage-mode", 'collectgarbage("generational")', r"is not allowed"),
+    ("gc-finalizer", "setmetatable({}, { __gc = function() while true do end end })", r"__gc metamethods"),
+    (
+        "tostring-error",
+        "error(setmetatable({}, { __tostring = function() while true do end end }))",
+        r"error object is a table value",
+    ),
+    ("import-parent", 'import("../outside.lua")', r"only files inside the workflow's folder"),
+    ("import-absolute", 'import("/etc/passwd")', r"only files inside the workflow's folder"),
+    ("import-symlink", 'import("link.lua")', r"only files inside the workflow's folder"),
+    ("require-escape", 'require("../../../etc/passwd")', r"only files inside the workflow's folder"),
+    ("endless-loop", "while true do end", LOOP),
+    ("pcall-loop", "while true do pcall(function() while true do end end) end", LOOP),
+    ("coroutine-loop", "coroutine.wrap(function() while true do end end)()", LOOP),
+    (
+        "coroutine-pcall-loop",
+        "local co = coroutine.create(function() while true do pcall(error, 'x') end end) "
+        "while true do coroutine.resume(co) end",
+        LOOP,
+    ),
+    ("coroutine-yield-top", "coroutine.yield(1)", r"outside a coroutine"),
+    ("deep-recursion", "local function f(n) return f(n + 1) + 1 end f(1)", r"stack overflow"),
+    ("coroutine-nesting", "local function f() return coroutine.wrap(f)() end f()", r"stack overflow"),
+    (
+        "memory-bomb",
+        'local t, s = {}, string.rep("x", 1e6) for i = 1, 1e5 do t[i] = s .. i end',
+        r"memory limit exceeded",
+    ),
+    ("huge-string", 'local s = string.rep("x", 2^40)', r"too large|memory limit"),
+    ("concat-bomb", 'local s = "x" while true do s = s .. s end', r"too large|memory limit"),
+    ("pattern-backtrack", 'string.find(string.rep("a", 30000), ".-.-.-.-b")', r"pattern .* too costly"),
+    ("pattern-method", 'local s = string.rep("a", 1e5) s:gsub("a*a*a*b", "")', r"too costly"),
+    ("format-width", 'string.format("%99999d", 1)', r"invalid conversion"),
+    (
+        "huge-outputs",
+        'local s = string.rep("x", 3e6) return true, "m", { a = s, b = s }',
+        r"outputs too large",
+    ),
+]
+
+
+def _run(tmp_path: Path, body: str, events: list[RunEvent]) -> RunResult:
+    body = body.replace("@S", str(SENTINEL))
+    names = ", ".join(f'"{n}"' for n in sorted(GLOBALS))
+    source = (
+        f"MODULES = {{ {names} }}\n"
+        f'local t = task("t"):timeout("1s"):command(function(this, params, input)\n{body}\nend)\n'
+        'workflow.define("w"):tasks({ t })\n'
+    )
+    path = tmp_path / "wf" / "hostile.sloth"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(source)
+    link = path.parent / "link.lua"
+    if not link.exists():
+        (tmp_path / "outside.lua").write_text("return 1\n")
+        link.symlink_to(tmp_path / "outside.lua")
+    request = RunRequest(str(path), home=tmp_path / "home", cwd=tmp_path, listeners=[events.append])
+    loaded = load(request)
+    return asyncio.run(WorkflowRun(request, loaded, loaded.spec.workflows[0]).execute())
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.mark.parametrize(("name", "body", "expected"), CATALOGUE, ids=[c[0] for c in CATALOGUE])
+def test_hostile_snippet_is_refused_or_bounded(tmp_path: Path, name: str, body: str, expected: str) -> None:
+    before = _children()
+    events: list[RunEvent] = []
+    result = _run(tmp_path, body, events)
+    task = result.tasks[0]
+    assert task.status.value in ("failed", "timed_out"), (name, task.status, task.error)
+    assert re.search(expected, task.error), (name, task.error)
+    assert not SENTINEL.exists()
+    assert _children() <= before
+    # The same process goes on serving: an ordinary workflow runs right after.
+    ok = _run(tmp_path, 'return true, "fine"', [])
+    assert ok.tasks[0].status.value == "success"
+
+
+def test_catalogue_is_large_enough() -> None:
+    assert len(CATALOGUE) >= 30
+
+
+def test_enormous_output_is_kept_bounded(tmp_path: Path) -> None:
+    events: list[RunEvent] = []
+    body = 'for i = 1, 1e6 do print(string.rep("y", 1000)) end print(string.rep("z", 1e6))'
+    result = _run(tmp_path, body, events)
+    lines = [e.data["line"] for e in events if e.kind == "task.log"]
+    assert result.tasks[0].status.value == "timed_out"
+    assert sum(len(line) + 1 for line in lines) <= 1024 * 1024 + 64 * 1024
+    assert lines[-1] == "[output truncated: over 1 MiB]"
+
+
+def test_long_line_and_message_are_cut(tmp_path: Path) -> None:
+    events: list[RunEvent] = []
+    result = _run(tmp_path, 'print(string.rep("z", 1e6)) return false, string.rep("m", 3e6)', events)
+    lines = [e.data["line"] for e in events if e.kind == "task.log"]
+    assert lines == ["z" * 64 * 1024 + " [line truncated]"]
+    assert len(result.tasks[0].error) < 1024 * 1024 + 100
+    assert result.tasks[0].error.endswith("[truncated: 3000000 characters]")
+
+
+def test_ordinary_patterns_still_work_on_large_text(tmp_path: Path) -> None:
+    body = """
+local out = string.rep("test ok 12 passed\\n", 50000)
+local n = 0
+for line in out:gmatch("[^\\n]+") do n = n + 1 end
+local trimmed = ("  " .. out .. "  "):match("^%s*(.-)%s*$")
+return true, "m", { n = n, passed = out:match("(%d+) passed"), len = #trimmed }
+"""
+    result = _run(tmp_path, body, [])
+    assert result.tasks[0].outputs == {"n": 50000, "passed": "12", "len": 18 * 50000 - 1}
+
+
+def test_os_getenv_keeps_ordinary_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLOTH_TOKEN", "sekrit")
+    monkeypatch.setenv("PLAIN_VAR", "visible")
+    body = 'return true, "m", { plain = os.getenv("PLAIN_VAR"), token = os.getenv("SLOTH_TOKEN") }'
+    result = _run(tmp_path, body, [])
+    assert result.tasks[0].outputs == {"plain": "visible"}
+    assert os.environ["SLOTH_TOKEN"] == "sekrit"
+
+
+REMOTE = ["io-open", "endless-loop", "memory-bomb", "pattern-backtrack", "tostring-error", "gc-finalizer"]
+
+
+def _remote_file(names: list[str], where: str = ":delegate_to({ any = true })") -> str:
+    chosen = {c[0]: c[1] for c in CATALOGUE}
+    lines = []
+    for i, name in enumerate(names):
+        body = chosen[name].replace("@S", str(SENTINEL))
+        lines.append(f'local t{i} = task("{name}"):timeout("2s"){where}:command(function()\n{body}\nend)')
+    lines.append(f'local fine = task("fine"){where}:command(function() return true, "ok" end)')
+    tasks = ", ".join([f"t{i}" for i in range(len(names))] + ["fine"])
+    lines.append(f'workflow.define("hostile"):tasks({{ {tasks} }}):config({{ max_parallel_tasks = 8 }})')
+    return "\n".join(lines) + "\n"
+
+
+def test_hostile_snippets_through_the_cli(tmp_path: Path) -> None:
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path)
+    try:
+        path = cluster.write(
+            "hostile.sloth", _remote_file(["io-open", "endless-loop", "tostring-error"], where="")
+        )
+        done = cluster.cli("run", str(path), "-o", "json", timeout=60)
+        doc = json.loads(done.stdout)
+        tasks = {t["name"]: t for t in doc["tasks"]}
+        assert tasks["fine"]["status"] == "success"
+        assert tasks["endless-loop"]["status"] == "timed_out"
+        assert "global 'io'" in tasks["io-open"]["error"]
+        assert not SENTINEL.exists()
+    finally:
+        cluster.close()
+
+
+def test_hostile_snippets_on_a_real_agent(tmp_path: Path) -> None:
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start_master()
+        # A busy Lua loop holds the agent's event loop until its task's timeout (2 s here):
+        # heartbeats every 2 s keep that short of "lost" (three intervals).
+        agent = cluster.start_agent("alpha", max_tasks=8, heartbeat="2s")
+        path = cluster.write("hostile.sloth", _remote_file(REMOTE))
+        done = cluster.cli("run", str(path), "--master", cluster.address, "-o", "json", timeout=60)
+        doc = json.loads(done.stdout)
+        tasks = {t["name"]: t for t in doc["tasks"]}
+        assert tasks["fine"]["status"] == "success", (tasks["fine"], cluster.logs())
+        assert tasks["endless-loop"]["status"] == "timed_out"
+        for name, _body, expected in CATALOGUE:
+            if name in REMOTE and expected != LOOP:
+                assert re.search(expected, tasks[name]["error"]), (name, tasks[name])
+                assert tasks[name]["agent"] == "alpha"
+        assert agent.poll() is None
+        # The agent still serves: a second run succeeds on it.
+        again = cluster.write("again.sloth", _remote_file([]))
+        done = cluster.cli("run", str(again), "--master", cluster.address, "-o", "json", timeout=60)
+        assert done.returncode == 0, done.stderr + cluster.logs()
+        assert not SENTINEL.exists()
+    finally:
+        cluster.close()
