@@ -123,7 +123,10 @@ def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
 
 def _run_chunk(sandbox: Sandbox, source: str, display: str, timeout: float) -> None:
     sandbox.chunk_names.add(display)
-    chunk = sandbox.load(source, "@" + display)
+    try:
+        chunk = sandbox.load(source, "@" + display)
+    except UnicodeDecodeError:  # the message quotes a piece of a broken character
+        raise DslError("syntax error near text that is not valid UTF-8", display) from None
     if isinstance(chunk, tuple) or chunk is None:
         text = str(chunk[1] if isinstance(chunk, tuple) else chunk)
         err = sandbox.error(Exception(text))

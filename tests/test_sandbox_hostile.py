@@ -99,6 +99,9 @@ CATALOGUE: list[tuple[str, str, str]] = [
     ("concat-bomb", 'local s = "x" while true do s = s .. s end', r"too large|memory limit"),
     ("pattern-backtrack", 'string.find(string.rep("a", 30000), ".-.-.-.-b")', r"pattern .* too costly"),
     ("pattern-method", 'local s = string.rep("a", 1e5) s:gsub("a*a*a*b", "")', r"too costly"),
+    ("invalid-utf8-error", "error(string.char(0xc2))", r"not valid UTF-8"),
+    ("invalid-utf8-value", "return true, string.char(0xff)", r"not valid UTF-8"),
+    ("invalid-utf8-key", 'return true, "m", { [string.char(0xff)] = 1 }', r"not valid UTF-8"),
     ("format-width", 'string.format("%99999d", 1)', r"invalid conversion"),
     (
         "huge-outputs",

@@ -117,6 +117,8 @@ class LuaPool:
             return action(*args)
         except LuaError as exc:
             raise sandbox.error(exc) from None
+        except UnicodeDecodeError:
+            raise LuaRuntimeError("text leaving Lua is not valid UTF-8 (encode bytes, e.g. as hex)") from None
         finally:
             sandbox.scope, sandbox.guard = previous
 
@@ -176,6 +178,8 @@ def _plain(sandbox: Sandbox, values: tuple[Any, ...]) -> Any:
         converted = tuple(sandbox.to_py(v, keep_functions=False) for v in values)
     except ModuleError as exc:
         raise LuaRuntimeError(f"returned value cannot be kept: {exc}") from None
+    except UnicodeDecodeError:
+        raise LuaRuntimeError("returned value cannot be kept: text is not valid UTF-8") from None
     if not converted:
         return None
     return converted[0] if len(converted) == 1 else converted

@@ -287,6 +287,8 @@ class Sandbox:
                 # Stopped inside Sloth Runner's own Lua: that place means nothing to the user.
                 raise LuaRuntimeError(self.guard.reason) from None
             raise err from None
+        except UnicodeDecodeError:
+            raise LuaRuntimeError("text leaving Lua is not valid UTF-8 (encode bytes, e.g. as hex)") from None
         finally:
             self.guard.reset(None)
 
