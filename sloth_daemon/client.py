@@ -26,6 +26,7 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.leader import STATUS_METHOD, MasterList, channel_options
 from sloth_daemon.status import error_of
+from sloth_daemon.tls import TlsFiles, channel_credentials
 from sloth_daemon.wire import (
     agent_from_proto,
     event_from_proto,
@@ -80,18 +81,27 @@ class ExecExit:
 
 class MasterClient(ConsoleCalls):
     def __init__(
-        self, address: str = DEFAULT_MASTER, timeout: float = 15.0, token: str | None = None
+        self,
+        address: str = DEFAULT_MASTER,
+        timeout: float = 15.0,
+        token: str | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.masters = MasterList(address)
         """`a:1,b:2,c:3`: several masters (HA); calls follow the leader among them."""
         self.timeout = timeout
-        self._token = token
+        self._token = token if token is not None else os.environ.get("SLOTH_TOKEN") or None
+        self._tls = tls if tls is not None else TlsFiles.of(None, None, None)
+        """TLS files (default: $SLOTH_TLS_CA / _CERT / _KEY); none: a plain channel."""
         self._open(self.masters.current)
 
     def _open(self, address: str) -> None:
         self.address = address
         options = channel_options(CHANNEL_OPTIONS, self.masters.several)
-        self._channel = grpc.insecure_channel(address, options=options)
+        if self._tls.enabled:
+            self._channel = grpc.secure_channel(address, channel_credentials(self._tls), options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
         if self._token:  # every call carries `authorization: Bearer TOKEN`
             self._channel = grpc.intercept_channel(self._channel, _Bearer(self._token))
         self._stub = mgrpc.MasterServiceStub(self._channel)

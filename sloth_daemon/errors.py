@@ -19,3 +19,11 @@ class Rejected(SlothError):
 
 class MasterUnavailable(SlothError):
     """The master cannot be reached, or stopped answering."""
+
+
+class NotAuthenticated(SlothError):
+    """The master wants a valid token (none, unknown, expired or revoked)."""
+
+
+class PermissionDenied(SlothError):
+    """The caller's role does not allow this call."""

@@ -16,7 +16,14 @@ from sloth_engine.errors import (
     UsageError,
 )
 
-from .errors import AgentNotConnected, MasterUnavailable, NotFound, Rejected
+from .errors import (
+    AgentNotConnected,
+    MasterUnavailable,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Rejected,
+)
 
 TO_CODE: tuple[tuple[type[SlothError], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
@@ -30,6 +37,8 @@ TO_CODE: tuple[tuple[type[SlothError], grpc.StatusCode], ...] = (
     (LockHeld, grpc.StatusCode.FAILED_PRECONDITION),
     (StackError, grpc.StatusCode.FAILED_PRECONDITION),
     (MasterUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (NotAuthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (StoreError, grpc.StatusCode.INTERNAL),
 )
 """Most specific first: the first class an error is an instance of gives its code."""
@@ -42,6 +51,8 @@ FROM_CODE: dict[grpc.StatusCode, type[SlothError]] = {
     grpc.StatusCode.ALREADY_EXISTS: Rejected,
     grpc.StatusCode.UNAVAILABLE: MasterUnavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: MasterUnavailable,
+    grpc.StatusCode.UNAUTHENTICATED: NotAuthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 
 

@@ -30,6 +30,7 @@ from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.leader import MasterList, channel_options
 from sloth_daemon.master.outbox import Outbox
+from sloth_daemon.tls import TlsFiles, channel_credentials
 from sloth_daemon.wire import to_json
 from sloth_engine import __version__
 from sloth_engine.lua.sandbox import ModuleError
@@ -60,6 +61,9 @@ class AgentConfig:
     home: Path = Path.home() / ".sloth"
     cwd: Path = field(default_factory=Path.cwd)
     ready_file: str | None = None
+    token: str | None = field(default=None, repr=False)
+    """Join token (role agent) sent as `authorization: Bearer ...` on the Connect stream."""
+    tls: TlsFiles = field(default_factory=TlsFiles)
 
 
 class AgentService:
@@ -109,8 +113,9 @@ class AgentService:
         outbox.put(apb.AgentToMaster(register=self._register()))
         registered = False
         options = channel_options(CHANNEL_OPTIONS, self.masters.several)
-        async with grpc.aio.insecure_channel(self.masters.current, options=options) as channel:
-            call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages())
+        async with self._channel(options) as channel:
+            metadata = (("authorization", f"Bearer {self.config.token}"),) if self.config.token else None
+            call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages(), metadata=metadata)
             self._bind(outbox)
             beats = asyncio.create_task(self._heartbeats(outbox))
             stopper = asyncio.create_task(self._close_on_stop(outbox, call))
@@ -129,7 +134,12 @@ class AgentService:
             except grpc.aio.AioRpcError as exc:
                 if self.masters.follow(exc, exc.code().name):
                     log.info("following the leader: now dialing %s (%s)", self.masters.current, exc.details())
-                elif exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                elif exc.code() in (
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    grpc.StatusCode.PERMISSION_DENIED,
+                ):
                     log.error("master refused this agent: %s", exc.details())
                 else:
                     log.info("stream ended: %s %s", exc.code().name, exc.details())
@@ -140,6 +150,12 @@ class AgentService:
                 watchdog.cancel()
                 outbox.close()
         return registered
+
+    def _channel(self, options: list[tuple[str, Any]]) -> grpc.aio.Channel:
+        if self.config.tls.enabled:
+            credentials = channel_credentials(self.config.tls)
+            return grpc.aio.secure_channel(self.masters.current, credentials, options=options)
+        return grpc.aio.insecure_channel(self.masters.current, options=options)
 
     def _handle(self, message: apb.MasterToAgent) -> None:
         kind = message.WhichOneof("kind")

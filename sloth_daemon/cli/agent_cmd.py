@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import socket
 import sys
@@ -38,6 +39,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     agent.add_argument("--reconnect-max", default="5s", metavar="DURATION", help="longest reconnect backoff")
     agent.add_argument("--ready-file", metavar="PATH", help="written once registered with the master")
+    agent.add_argument(
+        "--join-token", metavar="TOKEN", help="token of role agent (default: --token, $SLOTH_TOKEN)"
+    )
     agent.set_defaults(func=cmd_agent)
     asub = agent.add_subparsers(dest="agent_command", metavar="COMMAND")
     for name, help_text in (
@@ -68,6 +72,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 def cmd_agent(args: argparse.Namespace) -> int:
     from sloth_daemon.agent.service import AgentConfig, AgentService
     from sloth_daemon.client import master_address
+    from sloth_daemon.tls import TlsFiles
     from sloth_engine.run import sloth_home
 
     master = master_address(args.daemon_master)
@@ -84,6 +89,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
         reconnect_max=_duration(args.reconnect_max, "--reconnect-max"),
         home=sloth_home(),
         ready_file=args.ready_file,
+        token=_join_token(args),
+        tls=TlsFiles.of(args.tls_ca, args.tls_cert, args.tls_key),
     )
     service = AgentService(config)
 
@@ -96,6 +103,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return EXIT_OK
+
+
+def _join_token(args: argparse.Namespace) -> str | None:
+    """--join-token, else --token / $SLOTH_TOKEN, taken out of the environment so that the
+    commands this agent runs do not see it."""
+    from_env = os.environ.pop("SLOTH_TOKEN", None)
+    return args.join_token or from_env or None
 
 
 def parse_tags(text: str) -> dict[str, str]:

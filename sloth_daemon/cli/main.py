@@ -25,7 +25,16 @@ COMMAND_MODULES = (
     "scheduler_cmd",
     "stack_cmd",
     "sysadmin_cmd",
+    "token_cmd",
+    "certs_cmd",
 )
+CLIENT_FLAGS = {
+    "token": "SLOTH_TOKEN",
+    "tls_ca": "SLOTH_TLS_CA",
+    "tls_cert": "SLOTH_TLS_CERT",
+    "tls_key": "SLOTH_TLS_KEY",
+}
+"""Flags every command takes; a client (sloth_daemon.client) reads them from the environment."""
 EXIT_USAGE = 2
 
 
@@ -57,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="store URL (default: $SLOTH_DB or sqlite:///$SLOTH_HOME/sloth.db)",
     )
+    common.add_argument("--token", default=None, help="bearer token for the master ($SLOTH_TOKEN)")
+    common.add_argument("--tls-ca", default=None, metavar="PEM", help="CA to trust / to require of clients")
+    common.add_argument(
+        "--tls-cert", default=None, metavar="PEM", help="certificate to present ($SLOTH_TLS_CERT)"
+    )
+    common.add_argument("--tls-key", default=None, metavar="PEM", help="its private key ($SLOTH_TLS_KEY)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=lambda args: print(f"sloth-runner {__version__}") or 0)
@@ -82,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    for flag, variable in CLIENT_FLAGS.items():
+        if getattr(args, flag, None):
+            os.environ[variable] = getattr(args, flag)
     try:
         return int(args.func(args) or 0)
     except (DslError, UsageError) as exc:

@@ -21,6 +21,11 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "action", nargs="?", choices=["status"], help="status: leader, standbys, epoch (with --master)"
     )
     master.add_argument("--listen", default="127.0.0.1:50053", metavar="HOST:PORT")
+    master.add_argument(
+        "--auth",
+        action="store_true",
+        help="every call needs a token (`token create`) whose role allows it",
+    )
     master.add_argument("--ha", action="store_true", help="one of several masters on one PostgreSQL --db")
     master.add_argument("--advertise", metavar="HOST:PORT", help="address other masters send clients to")
     master.add_argument("--lease-ttl", default="10s", metavar="DURATION", help="leader lease (default 10s)")
@@ -43,6 +48,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 def cmd_master(args: argparse.Namespace) -> int:
     from sloth_daemon.master.automation import AutomationConfig
     from sloth_daemon.master.server import MasterConfig, serve
+    from sloth_daemon.tls import TlsFiles
     from sloth_engine.run import sloth_home
     from sloth_engine.store import open_store
 
@@ -64,6 +70,8 @@ def cmd_master(args: argparse.Namespace) -> int:
         ha=args.ha,
         advertise=args.advertise,
         lease_ttl=max(0.3, ttl),
+        auth=args.auth,
+        tls=TlsFiles(args.tls_ca, args.tls_cert, args.tls_key),
     )
     store = open_store(args.db)
     try:

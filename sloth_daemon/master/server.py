@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.agent_rows import AgentRows
+from sloth_daemon.master.auth import AuthInterceptor
 from sloth_daemon.master.automation import Automation, AutomationConfig, PublishingRows, new_bus
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.dispatcher import Dispatcher
@@ -24,6 +25,7 @@ from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
 from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.servicer import MasterServicer
+from sloth_daemon.tls import TlsFiles, server_credentials
 from sloth_engine.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ class MasterConfig:
     advertise: str | None = None
     """The address other masters send clients and agents to (default: the bound address)."""
     lease_ttl: float = 10.0
+    auth: bool = False
+    """Every call needs a token whose role allows it (sloth_daemon.master.auth)."""
+    tls: TlsFiles = field(default_factory=TlsFiles)
+    """Certificate and key: serve TLS; with a CA too: mutual TLS."""
 
 
 def server_options(ha: bool = False) -> list[tuple[str, Any]]:
@@ -92,6 +98,7 @@ class Master:
             self.keeper, interceptors = keeper_of(self)
         else:
             await self.resume()
+        interceptors.insert(0, self._auth_interceptor())
         server = grpc.aio.server(options=server_options(self.config.ha), interceptors=interceptors)
         mgrpc.add_MasterServiceServicer_to_server(
             MasterServicer(self.runs, self.registry, self.connections, self.remote_exec, self.automation),
@@ -105,7 +112,10 @@ class Master:
             server.add_generic_rpc_handlers((status_handler(self.keeper),))
         host = self.config.listen.rpartition(":")[0] or "127.0.0.1"
         try:
-            port = server.add_insecure_port(self.config.listen)
+            if self.config.tls.cert or self.config.tls.key or self.config.tls.ca:
+                port = server.add_secure_port(self.config.listen, server_credentials(self.config.tls))
+            else:
+                port = server.add_insecure_port(self.config.listen)
         except RuntimeError as exc:
             raise UsageError(f"cannot listen on {self.config.listen}: {exc}") from None
         await server.start()
@@ -129,6 +139,25 @@ class Master:
         if self.config.ready_file:
             _write_atomically(self.config.ready_file, self.address)
         return self.address
+
+    def _auth_interceptor(self) -> AuthInterceptor:
+        """Tokens checked with --auth; mutating calls audited as `audit.<Method>` events always."""
+        verify = None
+        if self.config.auth:
+            from sloth_engine.store.tokens import TokenStore
+
+            verify = TokenStore(self.store.backend).verify
+        elif not _loopback(self.config.listen):
+            log.warning(
+                "listening on %s without --auth: anyone who reaches this port can run commands on "
+                "every agent (see docs/SECURITY.md)",
+                self.config.listen,
+            )
+
+        def record(kind: str, data: dict[str, Any]) -> None:
+            self.bus.publish(kind, data, source="master.audit")
+
+        return AuthInterceptor(verify, record)
 
     async def resume(self) -> None:
         """Load agents and prepare the unfinished runs (before agents can connect)."""
@@ -171,6 +200,18 @@ async def serve(config: MasterConfig, store: Any) -> None:
     # Leave the runs in flight as they are (unfinished, resumable): cancelling them at exit
     # would record them as cancelled.
     os._exit(0)
+
+
+def _loopback(listen: str) -> bool:
+    import ipaddress
+
+    host = listen.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # "", "0.0.0.0"-like names, host names: assume reachable from outside
+        return False
 
 
 def _write_atomically(path: str, text: str) -> None:

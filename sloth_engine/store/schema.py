@@ -88,12 +88,19 @@ def _v5(ctx: MigrationContext) -> None:
     create_ha_tables(ctx)
 
 
+def _v6(ctx: MigrationContext) -> None:
+    from sloth_engine.store.tokens import CREATE_TABLE
+
+    ctx.execute(CREATE_TABLE)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
     Migration(3, "hooks, hook executions, schedules, secrets", _v3),
     Migration(4, "stacks, stack locks, snapshots, resources, drift, stack dependencies", _v4),
     Migration(5, "master lease, master nodes, epoch fencing of leader writes (HA)", _v5),
+    Migration(6, "API tokens (hashed) of the master's roles", _v6),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,80 @@
+"""`token create|list|revoke`: the API tokens a master started with --auth accepts.
+
+Works on the store (--db / $SLOTH_DB), like `state`: whoever can write the master's database
+administers its tokens. A token is printed once, at creation; the store keeps a salted hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sloth_engine.durations import parse_duration
+from sloth_engine.errors import UsageError
+
+from .store_access import print_json, print_table, when, with_store
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    token = sub.add_parser("token", help="API tokens and their roles (viewer, operator, admin, agent)")
+    tsub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    create = tsub.add_parser("create", help="create a token and print it once", parents=parents)
+    create.add_argument("name", help="who holds the token (shown in the audit trail)")
+    create.add_argument(
+        "--role", required=True, choices=("viewer", "operator", "admin", "agent"), help="what it may do"
+    )
+    create.add_argument("--expires", metavar="DURATION", help="e.g. 30d, 12h (default: never)")
+    create.set_defaults(func=with_store(cmd_create))
+    lst = tsub.add_parser("list", help="name, role, created, expires, revoked", parents=parents)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=with_store(cmd_list))
+    revoke = tsub.add_parser("revoke", help="refuse a token from now on", parents=parents)
+    revoke.add_argument("name")
+    revoke.set_defaults(func=with_store(cmd_revoke))
+
+
+def _tokens(store: Any) -> Any:
+    from sloth_engine.store.tokens import TokenStore
+
+    return TokenStore(store.backend)
+
+
+def cmd_create(args: argparse.Namespace, store: Any) -> int:
+    expires = None
+    if args.expires:
+        try:
+            expires = parse_duration(args.expires)
+        except ValueError as exc:
+            raise UsageError(f"--expires: {exc}") from None
+        if expires <= 0:
+            raise UsageError("--expires must be positive")
+    secret = _tokens(store).create(args.name, args.role, expires)
+    print(secret)
+    print(f"token '{args.name}' ({args.role}) created; it is shown only this once", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, store: Any) -> int:
+    rows = _tokens(store).list()
+    if args.json:
+        print_json([r.__dict__ for r in rows])
+        return 0
+    table = [
+        (
+            r.name,
+            r.role,
+            when(r.created_at),
+            when(r.expires_at) if r.expires_at else "never",
+            when(r.revoked_at) if r.revoked_at else "-",
+        )
+        for r in rows
+    ]
+    print_table(("NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED"), table)
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace, store: Any) -> int:
+    _tokens(store).revoke(args.name)
+    print(f"token '{args.name}' revoked", file=sys.stderr)
+    return 0
