@@ -8,20 +8,16 @@ table of sloth_daemon.status, as in the servicer.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import grpc
-
 from sloth_daemon.errors import NotFound, Rejected
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
-from sloth_daemon.status import code_of
+from sloth_daemon.master.guards import unary
 from sloth_daemon.wire import to_json
-from sloth_engine.errors import SlothError, UsageError
+from sloth_engine.errors import UsageError
 from sloth_engine.spec import WorkflowSpec
 
 log = logging.getLogger(__name__)
@@ -30,24 +26,6 @@ FOREVER = 253402300799.0
 """A lock held until released (the stacks' expiry), sent as 0."""
 GRAPHS_KEPT = 64
 """Task graphs of finished runs kept in memory (loading a file again costs a Lua runtime)."""
-
-
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A unary call whose project errors become statuses and whose surprises become INTERNAL."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> Any:
-        try:
-            return await fn(self, request, context)
-        except SlothError as exc:
-            await context.abort(code_of(exc), str(exc))
-        except (asyncio.CancelledError, grpc.aio.AbortError):
-            raise
-        except Exception as exc:
-            log.exception("%s failed", fn.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc.__class__.__name__}: {exc}")
-
-    return wrapper
 
 
 def graph_of(run_id: str, spec: WorkflowSpec) -> mpb.RunGraph:
@@ -89,7 +67,7 @@ class ConsoleRpcs:
 
     # ---- runs and workflows -------------------------------------------------------------
 
-    @guarded
+    @unary
     async def GetRunGraph(self, request: mpb.GetRunRequest, context: Any) -> mpb.RunGraph:  # noqa: N802
         active = self.runs.active.get(request.run_id)
         if active is not None:
@@ -107,7 +85,7 @@ class ConsoleRpcs:
             graphs.popitem(last=False)
         return graph
 
-    @guarded
+    @unary
     async def RetryRun(self, request: mpb.RetryRunRequest, context: Any) -> mpb.SubmitRunResponse:  # noqa: N802
         run = await asyncio.to_thread(self.runs.get, request.run_id)
         if run["status"] == "running":
@@ -120,7 +98,7 @@ class ConsoleRpcs:
             runs=[mpb.PlannedRun(run_id=r, workflow=w, tasks=t) for r, w, t in plan.runs]
         )
 
-    @guarded
+    @unary
     async def GetWorkflowSource(  # noqa: N802
         self, request: mpb.GetWorkflowSourceRequest, context: Any
     ) -> mpb.WorkflowSource:
@@ -132,7 +110,7 @@ class ConsoleRpcs:
             raise NotFound(f"'{request.file}' is not a loaded file of the watched folder")
         return mpb.WorkflowSource(file=request.file, source=source)
 
-    @guarded
+    @unary
     async def ListAgentTasks(  # noqa: N802
         self, request: mpb.GetAgentRequest, context: Any
     ) -> mpb.ListAgentTasksResponse:
@@ -144,7 +122,7 @@ class ConsoleRpcs:
 
     # ---- state and locks ------------------------------------------------------------------
 
-    @guarded
+    @unary
     async def ListLocks(self, request: mpb.ListLocksRequest, context: Any) -> mpb.ListLocksResponse:  # noqa: N802
         def read() -> list[mpb.LockEntry]:
             state = [lock_entry("state", i) for i in self._store().state.locks()]
@@ -152,7 +130,7 @@ class ConsoleRpcs:
 
         return mpb.ListLocksResponse(locks=await asyncio.to_thread(read))
 
-    @guarded
+    @unary
     async def ReleaseLock(self, request: mpb.ReleaseLockRequest, context: Any) -> mpb.ReleaseLockResponse:  # noqa: N802
         await asyncio.to_thread(self._release, request)
         return mpb.ReleaseLockResponse()
@@ -184,7 +162,7 @@ class ConsoleRpcs:
                 f"{request.kind} lock '{request.name}' changed hands (now held by {current.holder})"
             )
 
-    @guarded
+    @unary
     async def ListState(self, request: mpb.ListStateRequest, context: Any) -> mpb.ListStateResponse:  # noqa: N802
         def read() -> mpb.ListStateResponse:
             state = self._store().state
@@ -213,7 +191,7 @@ class ConsoleRpcs:
 
     # ---- schedules, hooks, secrets --------------------------------------------------------
 
-    @guarded
+    @unary
     async def ListSchedules(  # noqa: N802
         self, request: mpb.ListSchedulesRequest, context: Any
     ) -> mpb.ListSchedulesResponse:
@@ -222,7 +200,7 @@ class ConsoleRpcs:
         rows = await asyncio.to_thread(ScheduleStore(self._store()).list)
         return mpb.ListSchedulesResponse(schedules=[_schedule(s) for s in rows])
 
-    @guarded
+    @unary
     async def SetScheduleEnabled(  # noqa: N802
         self, request: mpb.SetScheduleEnabledRequest, context: Any
     ) -> mpb.ScheduleInfo:
@@ -234,7 +212,7 @@ class ConsoleRpcs:
         self.runs.bus.publish(kind, {"schedule": request.name}, source="console")
         return _schedule(await asyncio.to_thread(schedules.get, request.name))
 
-    @guarded
+    @unary
     async def ListHooks(self, request: mpb.ListHooksRequest, context: Any) -> mpb.ListHooksResponse:  # noqa: N802
         from sloth_engine.events.hooks import HookStore
 
@@ -245,7 +223,7 @@ class ConsoleRpcs:
 
         return mpb.ListHooksResponse(hooks=await asyncio.to_thread(read))
 
-    @guarded
+    @unary
     async def ListSecretNames(  # noqa: N802
         self, request: mpb.ListSecretNamesRequest, context: Any
     ) -> mpb.ListSecretNamesResponse:

@@ -7,12 +7,9 @@ else is logged and answered INTERNAL, and the master goes on serving.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
-
-import grpc
 
 from sloth_daemon.errors import NotFound
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
@@ -20,13 +17,13 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.console_rpcs import ConsoleRpcs
+from sloth_daemon.master.guards import streaming, unary
 from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
 from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.stack_rpcs import StackRpcs
 from sloth_daemon.master.submissions import Submission
 from sloth_daemon.master.watch import watch_agents
-from sloth_daemon.status import code_of
 from sloth_daemon.wire import (
     event_info_to_proto,
     json_object,
@@ -35,43 +32,10 @@ from sloth_daemon.wire import (
     run_to_proto,
     workflow_info_to_proto,
 )
-from sloth_engine.errors import SlothError, UsageError
+from sloth_engine.errors import UsageError
 
 log = logging.getLogger(__name__)
 MAX_LIST = 1000
-
-
-def _unary(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> Any:
-        try:
-            return await fn(self, request, context)
-        except SlothError as exc:
-            await context.abort(code_of(exc), str(exc))
-        except (asyncio.CancelledError, grpc.aio.AbortError):
-            raise
-        except Exception as exc:
-            log.exception("%s failed", fn.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc.__class__.__name__}: {exc}")
-
-    return wrapper
-
-
-def _streaming(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[Any]:
-        try:
-            async for item in fn(self, request, context):
-                yield item
-        except SlothError as exc:
-            await context.abort(code_of(exc), str(exc))
-        except (asyncio.CancelledError, grpc.aio.AbortError):
-            raise
-        except Exception as exc:
-            log.exception("%s failed", fn.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc.__class__.__name__}: {exc}")
-
-    return wrapper
 
 
 class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
@@ -100,7 +64,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
 
     # ---- runs ---------------------------------------------------------------------------------
 
-    @_unary
+    @unary
     async def SubmitRun(self, request: mpb.SubmitRunRequest, context: Any) -> mpb.SubmitRunResponse:  # noqa: N802
         if not request.source:
             raise UsageError("SubmitRun needs the workflow file's source")
@@ -121,11 +85,11 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
             runs=[mpb.PlannedRun(run_id=r, workflow=w, tasks=t) for r, w, t in plan.runs]
         )
 
-    @_unary
+    @unary
     async def GetRun(self, request: mpb.GetRunRequest, context: Any) -> mpb.RunInfo:  # noqa: N802
         return run_to_proto(await asyncio.to_thread(self.runs.get, request.run_id))
 
-    @_unary
+    @unary
     async def ListRuns(self, request: mpb.ListRunsRequest, context: Any) -> mpb.ListRunsResponse:  # noqa: N802
         limit = min(MAX_LIST, request.limit or 20)
         rows = await asyncio.to_thread(
@@ -133,18 +97,18 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
         )
         return mpb.ListRunsResponse(runs=[run_to_proto(r) for r in rows])
 
-    @_unary
+    @unary
     async def CancelRun(self, request: mpb.CancelRunRequest, context: Any) -> mpb.CancelRunResponse:  # noqa: N802
         self.runs.cancel(request.run_id, request.reason)
         return mpb.CancelRunResponse()
 
-    @_unary
+    @unary
     async def GetRunLogs(self, request: mpb.GetRunLogsRequest, context: Any) -> mpb.GetRunLogsResponse:  # noqa: N802
         await asyncio.to_thread(self.runs.get, request.run_id)
         rows = await asyncio.to_thread(self.runs.store.runs.get_logs, request.run_id, request.task or None)
         return mpb.GetRunLogsResponse(lines=[log_to_proto(r) for r in rows])
 
-    @_streaming
+    @streaming
     async def WatchRun(self, request: mpb.WatchRunRequest, context: Any) -> AsyncIterator[mpb.RunUpdate]:  # noqa: N802
         active = self.runs.active.get(request.run_id)
         if active is not None:
@@ -158,21 +122,21 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
 
     # ---- agents, for clients -------------------------------------------------------------------
 
-    @_unary
+    @unary
     async def ListAgents(self, request: mpb.ListAgentsRequest, context: Any) -> mpb.ListAgentsResponse:  # noqa: N802
         agents = sorted(self.registry.agents.values(), key=lambda s: s.name)
         return mpb.ListAgentsResponse(agents=[self.registry.info(s) for s in agents])
 
-    @_unary
+    @unary
     async def GetAgent(self, request: mpb.GetAgentRequest, context: Any) -> mpb.AgentInfo:  # noqa: N802
         return self.registry.info(self._agent(request.name))
 
-    @_unary
+    @unary
     async def StopAgent(self, request: mpb.StopAgentRequest, context: Any) -> mpb.StopAgentResponse:  # noqa: N802
         self.registry.stop(self._agent(request.name), request.reason or "stopped by an operator")
         return mpb.StopAgentResponse()
 
-    @_streaming
+    @streaming
     async def ExecOnAgent(
         self, request: mpb.ExecOnAgentRequest, context: Any
     ) -> AsyncIterator[apb.ExecOutput]:  # noqa: N802
@@ -181,7 +145,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
         async for out in self.remote_exec.run(request.name, request.command, request.timeout_s):
             yield out
 
-    @_streaming
+    @streaming
     async def WatchAgents(
         self, request: mpb.WatchAgentsRequest, context: Any
     ) -> AsyncIterator[mpb.AgentInfo]:  # noqa: N802
@@ -192,7 +156,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
 
     # ---- events, schedules, workflows ---------------------------------------------------------
 
-    @_unary
+    @unary
     async def ListEvents(self, request: mpb.ListEventsRequest, context: Any) -> mpb.ListEventsResponse:  # noqa: N802
         limit = min(MAX_LIST, request.limit or 50)
         rows = await self.automation.list_events(
@@ -200,18 +164,18 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
         )
         return mpb.ListEventsResponse(events=[event_info_to_proto(e) for e in rows])
 
-    @_streaming
+    @streaming
     async def WatchEvents(
         self, request: mpb.WatchEventsRequest, context: Any
     ) -> AsyncIterator[mpb.EventInfo]:  # noqa: N802
         async for event in self.automation.watch_events(request.type_prefix or None, request.stack or None):
             yield event_info_to_proto(event)
 
-    @_unary
+    @unary
     async def FireSchedule(self, request: mpb.FireScheduleRequest, context: Any) -> mpb.FireScheduleResponse:  # noqa: N802
         return mpb.FireScheduleResponse(run_ids=await self.automation.fire_schedule(request.name))
 
-    @_unary
+    @unary
     async def ListWorkflows(
         self, request: mpb.ListWorkflowsRequest, context: Any
     ) -> mpb.ListWorkflowsResponse:  # noqa: N802

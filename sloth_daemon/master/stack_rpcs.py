@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
-from sloth_daemon.master.console_rpcs import guarded
+from sloth_daemon.master.guards import unary
 from sloth_daemon.wire import to_json
 from sloth_engine.errors import UsageError
 
@@ -28,7 +28,7 @@ class StackRpcs:
     _store: Any
     _announce_stack_events: Any
 
-    @guarded
+    @unary
     async def ListStacks(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         def read() -> dict[str, Any]:
             stacks = self._stacks()
@@ -41,7 +41,7 @@ class StackRpcs:
 
         return _doc(await asyncio.to_thread(read))
 
-    @guarded
+    @unary
     async def GetStack(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         def read() -> dict[str, Any]:
             from sloth_engine.stacks.locks import lock_dict
@@ -62,7 +62,7 @@ class StackRpcs:
 
         return _doc(await asyncio.to_thread(read))
 
-    @guarded
+    @unary
     async def GetSnapshot(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         def read() -> dict[str, Any]:
             snapshots, name = self._stacks().snapshots, _name(request)
@@ -73,7 +73,7 @@ class StackRpcs:
 
         return _doc(await asyncio.to_thread(read))
 
-    @guarded
+    @unary
     async def CreateSnapshot(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         def write() -> dict[str, Any]:
             stacks, name = self._stacks(), _name(request)
@@ -85,7 +85,7 @@ class StackRpcs:
 
         return _doc(await asyncio.to_thread(write))
 
-    @guarded
+    @unary
     async def RestoreSnapshot(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         def write() -> dict[str, Any]:
             stacks, name = self._stacks(), _name(request)
@@ -99,7 +99,7 @@ class StackRpcs:
 
         return _doc(await asyncio.to_thread(write))
 
-    @guarded
+    @unary
     async def DetectDrift(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         def detect() -> dict[str, Any]:
             mark = self._store().events.last_id()
@@ -109,7 +109,7 @@ class StackRpcs:
 
         return _doc(await asyncio.to_thread(detect))
 
-    @guarded
+    @unary
     async def FixDrift(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         """Plan the fix, start one run per group in the master, answer with their run ids."""
         from sloth_engine.stacks.drift_fix import plan_fix
