@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--master", metavar="HOST:PORT", help="the master (default: $SLOTH_MASTER or 127.0.0.1:50053)"
     )
     parser.add_argument("--token", default=os.environ.get("SLOTH_TOKEN"), help="bearer token ($SLOTH_TOKEN)")
+    parser.add_argument("--tls-ca", metavar="PEM", help="CA of the master's certificate ($SLOTH_TLS_CA)")
+    parser.add_argument("--tls-cert", metavar="PEM", help="client certificate, mutual TLS ($SLOTH_TLS_CERT)")
+    parser.add_argument("--tls-key", metavar="PEM", help="its private key ($SLOTH_TLS_KEY)")
     parser.add_argument(
         "--embedded",
         action="store_true",
@@ -38,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_logging(args.log)
+    for flag in ("tls_ca", "tls_cert", "tls_key"):  # the client reads them (and --serve hands them down)
+        if getattr(args, flag):
+            os.environ[f"SLOTH_{flag.upper()}"] = getattr(args, flag)
     embedded = None
     if args.embedded:
         from sloth_daemon.embedded import start_embedded

@@ -147,6 +147,10 @@ class Master:
             from sloth_engine.store.tokens import TokenStore
 
             verify = TokenStore(self.store.backend).verify
+            if not self.config.tls.cert and not _loopback(self.config.listen):
+                log.warning(
+                    "--auth without --tls-cert on %s: tokens travel in clear text", self.config.listen
+                )
         elif not _loopback(self.config.listen):
             log.warning(
                 "listening on %s without --auth: anyone who reaches this port can run commands on "
