@@ -49,6 +49,9 @@ class RunRequest:
     listeners: list[Listener] = field(default_factory=list)
     cwd: Path = field(default_factory=Path.cwd)
     retry_delay: float | None = None
+    lua_thread: bool = False
+    """Run the Lua runtime on a thread of its own, not on the event loop (masters and agents:
+    a task computing in Lua must not hold their heartbeats and calls)."""
     check_mode: bool = False
     """`--check`: the modules (file_ops, pkg, ...) report what would change and change nothing."""
     bus: Any = None
@@ -167,7 +170,7 @@ class WorkflowRun:
             request.max_parallel or self.workflow.max_parallel or os.cpu_count() or 1,
             max(1, len(self.workflow.tasks)),
         )
-        return LuaPool(loader, workers, first)
+        return LuaPool(loader, workers, first, own_thread=request.lua_thread)
 
     def cancel(self, reason: str = "interrupted") -> None:
         """Stop the run; safe to call from a signal handler while Lua code runs."""
@@ -337,7 +340,7 @@ async def run_delegated_attempt(
     spec = first.spec.get(workflow)
     if spec is None or task not in spec.tasks:
         raise DslError(f"workflow '{workflow}' has no task '{task}'", request.path)
-    lua = LuaPool(loader, 1, first)
+    lua = LuaPool(loader, 1, first, own_thread=request.lua_thread)
     ctx = RunContext(
         run_id=run_id,
         workflow=spec,

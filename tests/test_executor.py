@@ -447,3 +447,27 @@ workflow.define("both"):tasks({{ waiter("a", "b"), waiter("b", "a") }})
         max_parallel=2,
     )
     assert statuses(result) == {"a": "success", "b": "success"}
+
+
+def test_lua_on_its_own_thread_does_not_hold_the_event_loop(tmp_path: Path) -> None:
+    """lua_thread (masters, agents): a task computing in Lua leaves the loop free meanwhile."""
+    path = tmp_path / "wf.sloth"
+    flag = tmp_path / "shell-done"
+    path.write_text(
+        f"""
+local busy = task("busy"):timeout("20s"):command(function()
+  -- compute (no blocking call) until the shell task, started at the same time, has finished
+  local n = 0
+  while not fs.exists("{flag}") do
+    for i = 1, 100000 do n = n + i end
+  end
+  return true, "saw the shell task finish"
+end)
+local shell = task("shell"):command("touch {flag}")
+workflow.define("w"):tasks({{ busy, shell }})
+"""
+    )
+    request = RunRequest(str(path), home=tmp_path / "home", cwd=tmp_path, lua_thread=True, max_parallel=2)
+    loaded = load(request)
+    result = asyncio.run(WorkflowRun(request, loaded, loaded.spec.workflows[0]).execute())
+    assert statuses(result) == {"busy": "success", "shell": "success"}

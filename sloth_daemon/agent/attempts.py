@@ -134,7 +134,9 @@ class Attempts:
             return load_file(bundle.path, values=values, env=env, source=bundle.source)
 
         first = loader()
-        return LoadedBundle(bundle.key, bundle.path, first, LuaPool(loader, self.workers, first))
+        # Own thread: Lua computing in a task must not hold the agent's loop (its heartbeats).
+        pool = LuaPool(loader, self.workers, first, own_thread=True)
+        return LoadedBundle(bundle.key, bundle.path, first, pool)
 
     def close(self) -> None:
         for loaded in self._loaded.values():

@@ -96,6 +96,7 @@ class RunService:
             store=self.store,
             bus=self.bus,
             agent_facts=self.dispatcher.registry.facts_of,
+            lua_thread=True,  # Lua computing in a task must not hold the master's event loop
         )
         return request, load(request)
 

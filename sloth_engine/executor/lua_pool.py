@@ -44,14 +44,28 @@ class LuaCall:
 
 
 class LuaPool:
-    """The Lua side of one run: its runtime and the threads its blocking calls run on."""
+    """The Lua side of one run: its runtime and the threads its blocking calls run on.
 
-    def __init__(self, loader: Loader, workers: int, first: LoadedFile | None = None) -> None:
+    With `own_thread`, every touch of the runtime happens on one thread of its own instead of
+    the event loop's: Lua that computes for long then never holds the loop (a master or an
+    agent keeps serving and heartbeating), at the cost of a thread hop per step.
+    """
+
+    def __init__(
+        self, loader: Loader, workers: int, first: LoadedFile | None = None, own_thread: bool = False
+    ) -> None:
         self._loader = loader
         self._loaded = first
         # Threads are made only when needed; hooks and conditions may block beside the tasks.
         self._threads = ThreadPoolExecutor(max(8, 2 * workers), thread_name_prefix="sloth-lua-io")
+        self._lua_thread = ThreadPoolExecutor(1, thread_name_prefix="sloth-lua") if own_thread else None
         self._active: dict[int, tuple[TaskScope, Guard]] = {}
+
+    async def _on_lua(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run fn where the runtime lives: inline, or on the runtime's own thread."""
+        if self._lua_thread is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._lua_thread, fn, *args)
 
     def _file(self) -> LoadedFile:
         if self._loaded is None:
@@ -60,7 +74,7 @@ class LuaPool:
 
     async def call(self, call: LuaCall) -> tuple[Any, bool]:
         """Run the call; returns (result, timed_out). Lua errors raise LuaRuntimeError."""
-        loaded = self._file()
+        loaded = await self._on_lua(self._file)
         sandbox = loaded.sandbox
         if call.task is None:
             fn = loaded.workflow_function(call.workflow, call.field)
@@ -73,39 +87,61 @@ class LuaPool:
         self._active[key] = (call.scope, guard)
         try:
             return await self._drive(sandbox, fn, call, guard)
-        except asyncio.CancelledError:
-            guard.cancel("cancelled")
-            kill_scope_processes(call.scope)
-            raise
         finally:
             self._active.pop(key, None)
 
     async def _drive(self, sandbox: Sandbox, fn: Any, call: LuaCall, guard: Guard) -> tuple[Any, bool]:
-        co = sandbox.start(fn)
+        co = await self._on_lua(sandbox.start, fn)
         try:
             return await self._steps(sandbox, co, call, guard)
+        except asyncio.CancelledError:
+            guard.cancel("cancelled")  # before waiting on the runtime: its step must stop
+            kill_scope_processes(call.scope)
+            raise
         finally:
-            sandbox.discard(co)
+            await self._on_lua(sandbox.discard, co)
 
     async def _steps(self, sandbox: Sandbox, co: int, call: LuaCall, guard: Guard) -> tuple[Any, bool]:
-        reply = self._enter(sandbox, call.scope, guard, call.args, sandbox)
+        answer: tuple[bool, Any] | None = None
         while True:
-            outcome = self._enter(sandbox, call.scope, guard, sandbox.step, co, *reply)
-            if not isinstance(outcome, tuple):
-                outcome = (outcome,)  # lupa hands a single return value over bare
-            kind = outcome[0]
+            kind, *rest = await self._on_lua(self._step, sandbox, co, call, guard, answer)
             if kind == "done":
-                return _plain(sandbox, outcome[1:]), False
+                return rest[0], False
             if kind == "error":
                 if guard.reason is not None:
                     if guard.deadline is not None and time.monotonic() >= guard.deadline:
                         return None, True
                     raise asyncio.CancelledError(guard.reason)
-                raise _task_error(sandbox, outcome[1] if len(outcome) > 1 else None)
-            answer = await self._offload(sandbox, call.scope, guard, outcome[1], outcome[2:])
+                raise rest[0]
+            index, args = rest
+            answer = await self._offload(sandbox, call.scope, guard, index, args)
             if answer is None:
                 return None, True
-            reply = sandbox.lua_result(answer)
+
+    def _step(
+        self, sandbox: Sandbox, co: int, call: LuaCall, guard: Guard, answer: tuple[bool, Any] | None
+    ) -> tuple[Any, ...]:
+        """Resume the coroutine once, where the runtime lives; only Python values come back:
+        ("done", value) | ("error", LuaRuntimeError) | ("offload", index, args or an error)."""
+        try:
+            if answer is None:
+                reply = self._enter(sandbox, call.scope, guard, call.args, sandbox)
+            else:
+                reply = sandbox.lua_result(answer)
+            outcome = self._enter(sandbox, call.scope, guard, sandbox.step, co, *reply)
+            if not isinstance(outcome, tuple):
+                outcome = (outcome,)  # lupa hands a single return value over bare
+            kind = outcome[0]
+            if kind == "done":
+                return ("done", _plain(sandbox, outcome[1:]))
+            if kind == "error":
+                return ("error", _task_error(sandbox, outcome[1] if len(outcome) > 1 else None))
+            try:
+                return ("offload", outcome[1], tuple(sandbox.to_py(a) for a in outcome[2:]))
+            except ModuleError as exc:
+                return ("offload", 0, exc)
+        except LuaRuntimeError as exc:
+            return ("error", exc)
 
     def _enter(
         self, sandbox: Sandbox, scope: TaskScope, guard: Guard, action: Callable[..., Any], *args: Any
@@ -123,13 +159,11 @@ class LuaPool:
             sandbox.scope, sandbox.guard = previous
 
     async def _offload(
-        self, sandbox: Sandbox, scope: TaskScope, guard: Guard, index: int, lua_args: tuple[Any, ...]
+        self, sandbox: Sandbox, scope: TaskScope, guard: Guard, index: int, args: Any
     ) -> tuple[bool, Any] | None:
         """Run a blocking call on a thread; None when it outlived its task's deadline."""
-        try:
-            args = tuple(sandbox.to_py(a) for a in lua_args)
-        except ModuleError as exc:
-            return False, str(exc)
+        if isinstance(args, ModuleError):
+            return False, str(args)
         fn = sandbox.blocking_function(index)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._threads, _bound_call, sandbox, fn, args, scope, guard)
@@ -150,6 +184,8 @@ class LuaPool:
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+        if self._lua_thread is not None:
+            self._lua_thread.shutdown(wait=False, cancel_futures=True)
 
 
 def _bound_call(
