@@ -27,7 +27,7 @@ from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import DslError, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
-from sloth_engine.spec import Placement, TaskStatus, WorkflowSpec
+from sloth_engine.spec import Placement, RunStatus, TaskStatus, WorkflowSpec
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class RunService:
         """The master's EventBus: every run's events reach it (set by Automation)."""
         self.run_metrics = RunMetrics()
         """Workflow metrics and task durations of every run, for /metrics."""
+        self._stacks: Any = None
 
     # ---- submitting -------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ class RunService:
             self.store.runs.create_run(
                 run_id, spec.name, sub.path, request.stack or spec.stack, sub.params, time.time()
             )
-            runs.append(self._prepare(request, loaded, spec, sub, Resume(run_id)))
+            runs.append(self._prepare(request, loaded, spec, sub, Resume(run_id), fresh=True))
         self._start(runs)
         return Plan([(r.run_id, r.spec.name, list(r.spec.tasks)) for r in runs])
 
@@ -101,15 +102,32 @@ class RunService:
         return request, load(request)
 
     def _prepare(
-        self, request: RunRequest, loaded: LoadedFile, spec: WorkflowSpec, sub: Submission, resume: Resume
+        self,
+        request: RunRequest,
+        loaded: LoadedFile,
+        spec: WorkflowSpec,
+        sub: Submission,
+        resume: Resume,
+        fresh: bool = False,
     ) -> ActiveRun:
         feed = RunFeed(self.epoch)
         request = replace(request, listeners=[feed, self.run_metrics.listen])
+        if fresh and (request.stack or spec.stack):
+            # A run of a stack, as a local `run` does it: lock, snapshot, rollback, drift.
+            # (A run resumed after a restart keeps what its first master did.)
+            request = replace(request, lifecycle=self._stack_lifecycle())
         run = WorkflowRun(request, loaded, spec, remote=self.dispatcher, resume=resume)
         self.dispatcher.add_bundle(run.run_id, sub.path, sub.source, sub.values)
         active = ActiveRun(run.run_id, spec, run, feed)
         self.active[run.run_id] = active
         return active
+
+    def _stack_lifecycle(self) -> Any:
+        if self._stacks is None:
+            from sloth_engine.stacks.lifecycle import StackLifecycle
+
+            self._stacks = StackLifecycle(self.store)
+        return self._stacks
 
     def _start(self, runs: list[ActiveRun]) -> None:
         job = asyncio.create_task(self._execute(runs))
@@ -125,6 +143,10 @@ class RunService:
                     self.store.runs.finish_run(active.run_id, "cancelled", time.time(), 0.0, active.cancelled)
                 else:
                     result = await active.run.execute()
+            except SlothError as exc:  # refused before it started (a stack's lock is held, ...)
+                result = _cancelled_result(active, str(exc))
+                result.status = RunStatus.FAILED
+                self._finish_quietly(active.run_id, result)
             except Exception as exc:  # a broken run must not take the master down
                 log.exception("run %s failed inside the master", active.run_id)
                 result = _cancelled_result(active, f"internal error: {exc}")
