@@ -34,21 +34,33 @@ class SqliteBackend(Backend):
             raise StoreError(f"cannot open {display}: directory {parent} does not exist")
 
     def _connect(self) -> Any:
-        try:
-            conn = apsw.Connection(self.path)
-        except apsw.Error as exc:
-            raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
-        try:
-            conn.setbusyhandler(_busy_handler(self.busy_timeout))
-            mode = conn.execute("PRAGMA journal_mode").fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL").fetchall()
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-        except apsw.Error as exc:
-            conn.close()
-            raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
-        return conn
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn = apsw.Connection(self.path)
+            except apsw.Error as exc:
+                raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
+            try:
+                self._configure(conn)
+                return conn
+            except apsw.BusyError as exc:
+                # Switching a new file to WAL while another process does the same can be refused
+                # at once (SQLite's deadlock guard skips the busy handler): try again shortly.
+                conn.close()
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
+                time.sleep(random.uniform(0.005, 0.03))
+            except apsw.Error as exc:
+                conn.close()
+                raise StoreError(f"cannot open {self.display}: {_reason(exc)}") from None
+
+    def _configure(self, conn: Any) -> None:
+        conn.setbusyhandler(_busy_handler(self.busy_timeout))
+        mode = conn.execute("PRAGMA journal_mode").fetchone()
+        if mode is None or str(mode[0]).lower() != "wal":
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
 
     def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
