@@ -534,3 +534,12 @@ def test_sigint_stops_the_run_and_its_processes(kind: str, tmp_path: Path) -> No
             proc.communicate(timeout=5)
         if child is not None and alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_a_standalone_agent_runs_a_workflow_here(tmp_path: Path) -> None:
+    """The original's standalone mode: `agent run FILE` with no master is a local run."""
+    done = sloth("agent", "run", str(EXAMPLES / "hello_world.sloth"), "-o", "json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "success"
+    refused = sloth("agent", "--name", "lonely", home=tmp_path)
+    assert refused.returncode == 2 and "agent run FILE" in refused.stderr

@@ -64,6 +64,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     execute = asub.choices["exec"]
     execute.add_argument("--timeout", default="0", metavar="DURATION", help="kill the command after this")
     execute.add_argument("command", nargs=argparse.REMAINDER, help="the command (after --)")
+    # Standalone mode (the original tool's): an agent with no master runs workflows here.
+    from .run_cmd import register as register_run
+
+    register_run(asub, parents)
 
 
 # ---- the agent daemon ----------------------------------------------------------------------
@@ -77,7 +81,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     master = master_address(args.daemon_master)
     if not master:
-        raise UsageError("agent needs --master HOST:PORT (or $SLOTH_MASTER), or a COMMAND (see --help)")
+        raise UsageError(
+            "agent needs --master HOST:PORT (or $SLOTH_MASTER), or a COMMAND; without a master,"
+            " `agent run FILE` runs a workflow on this machine (standalone mode)"
+        )
     if args.max_tasks < 1:
         raise UsageError("--max-tasks must be at least 1")
     config = AgentConfig(
