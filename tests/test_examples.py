@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import alive, gone
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -71,15 +72,6 @@ def check_run_shape(doc: dict[str, Any]) -> None:
 
 def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for t in doc["tasks"]}
-
-
-def alive(pid: int) -> bool:
-    """True when the process exists and is not a zombie (PID 1 here does not reap)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # ---- every example, with what its run must produce ---------------------------------------
@@ -521,10 +513,7 @@ def test_sigint_stops_the_run_and_its_processes(kind: str, tmp_path: Path) -> No
         stdout, stderr = proc.communicate(timeout=15)
         assert proc.returncode == 130, stderr
         assert "Traceback" not in stderr
-        deadline = time.monotonic() + 5
-        while alive(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not alive(child), "the task's process outlived the run"
+        assert gone(child, within=5), "the task's process outlived the run"
         doc = run_document(stdout)
         assert doc["status"] == "cancelled"
         assert doc["tasks"][0]["status"] == "cancelled"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import gone
 
 from sloth_engine.executor.results import RunEvent, RunResult
 from sloth_engine.executor.retry import backoff_delay
@@ -34,15 +35,6 @@ def run_file(
     assert spec is not None
     result = asyncio.run(WorkflowRun(request, loaded, spec).execute())
     return result, events
-
-
-def alive(pid: int) -> bool:
-    """True when the process exists and is not a zombie waiting for its reaper."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 def statuses(result: RunResult) -> dict[str, str]:
@@ -163,7 +155,7 @@ workflow.define("t"):tasks({{ shell, lua, sleeper, handled }})
         "sleeper": "timed_out",
         "handled": "timed_out",
     }
-    assert not alive(int(pidfile.read_text()))
+    assert gone(int(pidfile.read_text()))
     assert "timed out" in (tmp_path / "timeout.txt").read_text()
 
 
@@ -318,7 +310,7 @@ def test_cancel_kills_running_tasks(tmp_path: Path) -> None:
     result = asyncio.run(go())
     assert result.status is RunStatus.CANCELLED
     assert statuses(result) == {"s": "cancelled", "n": "cancelled"}
-    assert not alive(int(pidfile.read_text()))
+    assert gone(int(pidfile.read_text()))
 
 
 def test_legacy_task_definitions_run(tmp_path: Path) -> None:

@@ -172,6 +172,10 @@ def test_exec_stopped_by_guard_kills_the_process_group(lua: Lua) -> None:
         (proc,) = lua.sandbox.scope.processes.seen  # type: ignore[attr-defined]
         assert proc.returncode is not None
         assert not lua.sandbox.scope.processes
+        # SIGKILL is delivered asynchronously: the group is gone a moment after the kill.
+        deadline = time.monotonic() + 2
+        while group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert not group_alive(proc.pid)
     finally:
         for proc in lua.sandbox.scope.processes.seen:  # type: ignore[attr-defined]
