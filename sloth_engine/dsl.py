@@ -20,10 +20,11 @@ from sloth_engine.lua.sandbox import (
     LuaMemoryError,
     ModuleError,
     Sandbox,
+    iter_array,
     lua_type,
 )
 from sloth_engine.modules import ModuleEnv, install_all
-from sloth_engine.spec import WorkflowFile
+from sloth_engine.spec import WorkflowFile, WorkflowSpec
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def _run_chunk(sandbox: Sandbox, source: str, display: str, timeout: float) -> N
 def _collect(loaded: LoadedFile, registry: Any, display: str) -> None:
     sandbox = loaded.sandbox
     seen: set[str] = set()
-    entries = list(_array(registry["workflows"]))
+    entries = list(iter_array(registry["workflows"]))
     for entry in entries:
         name = entry["_name"]
         definition = entry["_def"]
@@ -174,11 +175,9 @@ def _collect(loaded: LoadedFile, registry: Any, display: str) -> None:
 
 def _implicit_workflow(loaded: LoadedFile, registry: Any, display: str) -> None:
     """A file that only defines tasks runs them as one workflow named after the file."""
-    tasks = list(_array(registry["tasks"]))
+    tasks = list(iter_array(registry["tasks"]))
     if not tasks:
         raise DslError("defines no workflow (use workflow.define or task(...))", display)
-    from sloth_engine.spec import WorkflowSpec
-
     wf = WorkflowSpec(name=Path(display).stem, path=display, line=None)
     task_fns: dict[str, dict[str, Any]] = {}
     for builder in tasks:
@@ -201,12 +200,3 @@ def _add(
     for task_name, fns in task_fns.items():
         loaded.task_functions[(wf.name, task_name)] = fns
     loaded.workflow_functions[wf.name] = wf_fns
-
-
-def _array(table: Any) -> list[Any]:
-    result = []
-    index = 1
-    while table[index] is not None:
-        result.append(table[index])
-        index += 1
-    return result

@@ -66,9 +66,7 @@ class SchemaTooNew(StoreError):
 class LockHeld(SlothError):
     """A lock is held by someone else."""
 
-    def __init__(
-        self, name: str, holder: str, since: float | None = None, reason: str = ""
-    ) -> None:
+    def __init__(self, name: str, holder: str, since: float | None = None, reason: str = "") -> None:
         self.name = name
         self.holder = holder
         self.since = since
@@ -87,6 +85,13 @@ class LuaRuntimeError(SlothError):
         self.path = path
         self.line = line
         super().__init__(message)
+
+    @property
+    def where(self) -> str:
+        """The message prefixed with `file:line: ` when the place is known."""
+        if self.path and self.line:
+            return f"{self.path}:{self.line}: {self.message}"
+        return self.message
 
 
 class StateValueError(SlothError):

@@ -16,6 +16,7 @@ from sloth_engine.run import RunRequest, WorkflowRun, load
 from sloth_engine.spec import RunStatus
 
 from .progress import LiveProgress, PlainProgress
+from .store_access import master_of
 from .workflow_cmd import plan_text, select
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -102,8 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for workflow in select(load(request), args.workflow):
             print(plan_text(workflow, request.max_parallel))
         return EXIT_OK
-    # Not sloth_daemon.client.master_address: importing grpc costs a local run ~50 ms.
-    master = getattr(args, "master", None) or os.environ.get("SLOTH_MASTER") or None
+    master = master_of(args)  # grpc-free: importing the client costs a local run ~50 ms
     if master:
         if request.check_mode:
             raise UsageError("--check runs on this machine only (not with --master)")

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .store_access import fail, print_json, print_table, when, with_store
+from .store_access import fail, master_of, print_json, print_table, when, with_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_S = 0.5
@@ -79,7 +78,7 @@ def cmd_health(args: argparse.Namespace) -> int:
         finally:
             store.close()
     checks.extend(_disks(store, args.min_free_mb))
-    checks.extend(_master(getattr(args, "master", None) or os.environ.get("SLOTH_MASTER")))
+    checks.extend(_master(master_of(args)))
     if args.json:
         print_json([{"check": c, "status": s, "detail": d} for c, s, d in checks])
     else:

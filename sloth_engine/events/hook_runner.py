@@ -92,7 +92,7 @@ class HookRunner:
         except LuaRuntimeError as exc:
             timed_out = time.monotonic() >= clock + hook.timeout_s
             outcome = "timeout" if timed_out else "failed"
-            error = f"stopped after {hook.timeout_s:g}s (timeout)" if timed_out else _where(exc)
+            error = f"stopped after {hook.timeout_s:g}s (timeout)" if timed_out else exc.where
         if outcome != "success":
             self._loaded.pop(hook.name, None)
         return ExecutionRow(
@@ -157,12 +157,6 @@ def _verdict(answer: Any) -> tuple[bool, str]:
     if values and values[0] is False:
         return False, str(values[1]) if len(values) > 1 and values[1] is not None else ""
     return True, ""
-
-
-def _where(exc: LuaRuntimeError) -> str:
-    if exc.path and exc.line:
-        return f"{exc.path}:{exc.line}: {exc.message}"
-    return exc.message
 
 
 def _joined(lines: list[str]) -> str:

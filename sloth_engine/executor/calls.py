@@ -74,7 +74,7 @@ class TaskCalls:
                 spec, "command", result, cwd, (params, inputs), this=not spec.legacy_signature
             )
         except LuaRuntimeError as exc:
-            return AttemptOutcome(TaskStatus.FAILED, where(exc), where(exc))
+            return AttemptOutcome(TaskStatus.FAILED, exc.where, exc.where)
         if timed_out:
             text = f"timed out after {spec.timeout:g}s"
             return AttemptOutcome(TaskStatus.TIMED_OUT, text, text)
@@ -115,8 +115,8 @@ class TaskCalls:
         try:
             returned, timed_out = await self.lua_call(spec, field_name, result, cwd, args)
         except LuaRuntimeError as exc:
-            self.sink(result)("stderr", f"{field_name} failed: {where(exc)}")
-            return False, where(exc)
+            self.sink(result)("stderr", f"{field_name} failed: {exc.where}")
+            return False, exc.where
         if timed_out:
             return False, "timed out"
         first = returned[0] if isinstance(returned, tuple) else returned
@@ -136,7 +136,7 @@ class TaskCalls:
         try:
             await self.lua.call(call)
         except LuaRuntimeError as exc:
-            self.journal.event("workflow.hook_failed", hook=name, error=where(exc))
+            self.journal.event("workflow.hook_failed", hook=name, error=exc.where)
 
     async def lua_call(
         self,
@@ -206,12 +206,6 @@ def _this(sandbox: Sandbox, name: str, workdir: str) -> Any:
         make = sandbox.run_lua(THIS_SOURCE, "this")
         sandbox.context["make_this"] = make
     return make(name, workdir)
-
-
-def where(exc: LuaRuntimeError) -> str:
-    if exc.path and exc.line:
-        return f"{exc.path}:{exc.line}: {exc.message}"
-    return exc.message
 
 
 def _current_user() -> str:

@@ -16,7 +16,7 @@ from sloth_engine.errors import LuaRuntimeError
 from sloth_engine.spec import TaskSpec, TaskStatus, WorkflowSpec, can_move
 
 from . import artifacts
-from .calls import TaskCalls, where
+from .calls import TaskCalls
 from .journal import Journal
 from .lua_pool import LuaPool
 from .remote import RemotePort, RemoteTask
@@ -133,7 +133,7 @@ class TaskRunner:
                     text = "abort_if condition is true"
                     return self._end(result, AttemptOutcome(TaskStatus.FAILED, "aborted", text))
             except LuaRuntimeError as exc:
-                text = f"condition failed: {where(exc)}"
+                text = f"condition failed: {exc.where}"
                 return self._end(result, AttemptOutcome(TaskStatus.FAILED, text, text))
             await self.calls.workflow_hook("on_task_start", (name,))
             outcome = await self._attempts(spec, result, cwd, params, inputs)

@@ -126,7 +126,6 @@ class Sandbox:
         """Trusted helper for the DSL: `caller(level)` gives (source, line) of a Lua frame."""
         self.load = self.lua.globals()["load"]
         """The sandbox's text-only `load`, kept before workflow code can replace the global."""
-        self._table_from = self.lua.table_from
         self._new_table = self.lua.table
 
     # ---- the task this runtime works for ------------------------------------------------

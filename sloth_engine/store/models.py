@@ -297,15 +297,8 @@ class Stack(Model):
         table_name = "stacks"
 
 
-class StackLock(Model):
+class StackLock(Lock):
     """A stack's lock: the same lease shape as `locks` (store.locks.LockTable runs on both)."""
-
-    name = TextField(primary_key=True)
-    holder = TextField()
-    token = BigIntegerField()
-    acquired_at = DoubleField()
-    expires_at = DoubleField()
-    reason = TextField(default="")
 
     class Meta:
         table_name = "stack_locks"
