@@ -7,6 +7,7 @@ from typing import Any
 
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
+from sloth_engine.bounded_input import parse_json_object
 from sloth_engine.errors import UsageError
 from sloth_engine.executor.results import AttemptOutcome, RunEvent, RunResult, TaskResult
 from sloth_engine.spec import RunStatus, TaskStatus
@@ -29,10 +30,8 @@ def from_json(data: bytes, what: str, default: Any = None) -> Any:
 
 
 def json_object(data: bytes, what: str) -> dict[str, Any]:
-    value = from_json(data, what)
-    if not isinstance(value, dict):
-        raise UsageError(f"{what} must be a JSON object")
-    return value
+    """A JSON object sent by a client: size, depth and expansion bounded (INVALID_ARGUMENT)."""
+    return parse_json_object(data, what)
 
 
 # ---- task results -------------------------------------------------------------------------

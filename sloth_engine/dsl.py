@@ -96,7 +96,10 @@ def load_file(
     sandbox = sandbox or Sandbox()
     install_all(sandbox, env)
     dsl = _install_dsl(sandbox, env.base_dir)
-    lua_values = sandbox.to_lua(env.values)
+    try:
+        lua_values = sandbox.to_lua(env.values)
+    except ModuleError as exc:
+        raise DslError(f"values: {exc}", display) from None
     sandbox.globals()["values"] = lua_values
     sandbox.globals()["Values"] = lua_values
     _run_chunk(sandbox, source, display, load_timeout)

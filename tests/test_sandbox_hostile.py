@@ -104,6 +104,23 @@ CATALOGUE: list[tuple[str, str, str]] = [
     ("invalid-utf8-key", 'return true, "m", { [string.char(0xff)] = 1 }', r"not valid UTF-8"),
     ("format-width", 'string.format("%99999d", 1)', r"invalid conversion"),
     (
+        "exec-huge-output",
+        "local r = exec.run(\"head -c 50000000 /dev/zero | tr '\\\\0' x\") "
+        'error("kept " .. #r.stdout .. " truncated=" .. tostring(r.truncated))',
+        r"kept 16777216 truncated=true",
+    ),
+    (
+        "exec-output-at-memory-limit",
+        'local t = {} for i = 1, 240 do t[i] = string.rep("x", 1e6) .. i end '
+        "exec.run(\"head -c 16000000 /dev/zero | tr '\\\\0' y\")",
+        r"memory limit exceeded",
+    ),
+    (
+        "fs-read-huge-file",
+        'exec.run("head -c 17000000 /dev/zero > big.bin") error(tostring(select(2, fs.read("big.bin"))))',
+        r"larger than fs.read's 16 MiB limit",
+    ),
+    (
         "huge-outputs",
         'local s = string.rep("x", 3e6) return true, "m", { a = s, b = s }',
         r"outputs too large",

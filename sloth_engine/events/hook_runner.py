@@ -17,7 +17,7 @@ from typing import Any
 
 from sloth_engine.errors import DslError, LuaRuntimeError
 from sloth_engine.events.hooks import ExecutionRow, HookDef
-from sloth_engine.lua.sandbox import LuaError, Sandbox, TaskScope, iter_array, lua_type
+from sloth_engine.lua.sandbox import LuaError, ModuleError, Sandbox, TaskScope, iter_array, lua_type
 from sloth_engine.modules import ModuleEnv, install_all
 
 HOOK_MEMORY_LIMIT = 64 * 1024 * 1024
@@ -133,6 +133,8 @@ class HookRunner:
             return sandbox.call(loaded.fn, sandbox.to_lua(hook_event(event)), deadline=deadline)
         except LuaError as exc:  # raised outside a guarded call (converting the event)
             raise sandbox.error(exc) from None
+        except ModuleError as exc:  # the event does not fit in the hook's runtime
+            raise LuaRuntimeError(str(exc)) from None
 
     def close(self) -> None:
         self._loaded.clear()

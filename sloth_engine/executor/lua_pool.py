@@ -153,6 +153,8 @@ class LuaPool:
             return action(*args)
         except LuaError as exc:
             raise sandbox.error(exc) from None
+        except ModuleError as exc:  # a value too large or too deep for the runtime
+            raise LuaRuntimeError(str(exc)) from None
         except UnicodeDecodeError:
             raise LuaRuntimeError("text leaving Lua is not valid UTF-8 (encode bytes, e.g. as hex)") from None
         finally:

@@ -21,12 +21,14 @@ from typing import Any
 import lupa.lua54 as lua54
 
 from sloth_engine.errors import LuaRuntimeError
+from sloth_engine.lua.limits import HEADROOM, MAX_DEPTH, MiB, TooLarge, lua_cost
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
-MAX_DEPTH = 200
 TRACK_FROM_DEPTH = 8
+MAX_ERROR_CHARS = 64 * 1024
+"""A module's error message is cut here before it becomes a Lua string."""
 
 LuaError = lua54.LuaError
 LuaSyntaxError = lua54.LuaSyntaxError
@@ -158,21 +160,45 @@ class Sandbox:
 
     # ---- values across the boundary -------------------------------------------------
 
-    def to_lua(self, value: Any, _depth: int = 0) -> Any:
-        """Convert a Python value into Lua values (dicts and lists become tables)."""
+    def to_lua(self, value: Any) -> Any:
+        """Convert a Python value into Lua values (dicts and lists become tables).
+
+        Measured first: Lua builds these outside a protected call, where running out of
+        memory aborts the process; a value that does not fit is a ModuleError instead.
+        """
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        self.make_room(value)
+        return self._convert(value, 0)
+
+    def make_room(self, value: Any) -> None:
+        """ModuleError unless `value` fits in the runtime's free memory (after a collection)."""
+        if not self.memory_limit:
+            return
+        for attempt in (1, 2):
+            free = self.memory_limit - self.lua.get_memory_used() - HEADROOM
+            try:
+                lua_cost(value, max(free, 0))
+                return
+            except TooLarge as exc:
+                if exc.deep:
+                    raise ModuleError(str(exc)) from None
+                if attempt == 1:
+                    self.lua.gccollect()
+        raise ModuleError(f"memory limit exceeded ({self.memory_limit // MiB} MB): a value does not fit")
+
+    def _convert(self, value: Any, depth: int) -> Any:
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
-        if _depth > MAX_DEPTH:
-            raise ModuleError("value nested too deeply")
         if isinstance(value, dict):
             table = self._new_table()
             for key, item in value.items():
-                table[key] = self.to_lua(item, _depth + 1)
+                table[key] = self._convert(item, depth + 1)
             return table
         if isinstance(value, (list, tuple)):
             table = self._new_table()
             for index, item in enumerate(value, 1):
-                table[index] = self.to_lua(item, _depth + 1)
+                table[index] = self._convert(item, depth + 1)
             return table
         if isinstance(value, bytes):
             return value.decode("utf-8", "replace")
@@ -220,11 +246,18 @@ class Sandbox:
     def lua_result(self, outcome: tuple[bool, Any]) -> tuple[Any, ...]:
         """(ok, value) from `invoke` as the (true, values...) | (false, message) Lua expects."""
         ok, value = outcome
-        if not ok:
-            return (False, value)
-        if isinstance(value, tuple):
-            return (True, *(self.to_lua(v) for v in value))
-        return (True, self.to_lua(value))
+        try:
+            if not ok:
+                text = str(value)
+                if len(text) > MAX_ERROR_CHARS:
+                    text = text[:MAX_ERROR_CHARS] + f" [truncated: {len(text)} characters]"
+                return (False, text)
+            if isinstance(value, tuple):
+                self.make_room(value)
+                return (True, *(self._convert(v, 0) for v in value))
+            return (True, self.to_lua(value))
+        except ModuleError as exc:
+            return (False, str(exc))
 
     def set_module(
         self,

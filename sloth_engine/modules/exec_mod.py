@@ -3,7 +3,9 @@
 `exec.run(cmd[, opts])`: `cmd` is a string (run by `/bin/sh -c`) or a list (argv, no shell).
 `opts`: `workdir` (default: the task's workdir, else the process cwd), `env` (merged over the
 host environment), `timeout` (seconds or `"30s"`), `input` (text for stdin; stdin is
-/dev/null otherwise). The result `{stdout, stderr, exit_code, success}` also behaves as its
+/dev/null otherwise), `max_output` (bytes kept of each stream, default 16 MiB: the rest is
+read and dropped and the result says `truncated = true`).
+The result `{stdout, stderr, exit_code, success, truncated}` also behaves as its
 stdout: `tostring(r)`, `r .. "x"`, `r:match(...)`, `#r`. A failing command is not an error:
 check `r.success`. On its own timeout the command's process group is killed and the result
 has `exit_code = 124`. When the task is stopped (timeout, cancel) the process group is
@@ -18,6 +20,7 @@ import os
 from typing import Any
 
 from sloth_engine.durations import parse_duration
+from sloth_engine.lua.limits import MAX_READ_BYTES
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.proc import run_process
@@ -37,9 +40,10 @@ mt.__index = function(r, key)
     return method(self, ...)
   end
 end
-return function(stdout, stderr, exit_code)
+return function(stdout, stderr, exit_code, truncated)
   return setmetatable_({
     stdout = stdout, stderr = stderr, exit_code = exit_code, success = exit_code == 0,
+    truncated = truncated == true,
   }, mt)
 end
 """
@@ -74,6 +78,14 @@ def _environment(extra: Any) -> dict[str, str]:
         raise ValueError("exec.run: env must be a table of NAME = value")
     env.update({str(key): _env_value(value) for key, value in extra.items()})
     return env
+
+
+def _max_output(value: Any) -> int:
+    if value is None:
+        return MAX_READ_BYTES
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError("exec.run: max_output must be a number of bytes")
+    return int(value)
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
@@ -111,8 +123,11 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             timeout=timeout,
             stdin=None if stdin is None else str(stdin),
             shell=shell,
+            max_output=_max_output(opts.get("max_output")),
         )
-        return make_result(done.stdout, done.stderr, done.exit_code)
+        # The strings are pushed into Lua outside a protected call: measure them first.
+        sandbox.make_room((done.stdout, done.stderr))
+        return make_result(done.stdout, done.stderr, done.exit_code, done.truncated)
 
     def command(cmd: Any = None, *rest: Any) -> Any:
         opts = rest[-1] if rest and isinstance(rest[-1], dict) else None

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from typing import Any
 
+from sloth_engine.lua.limits import MAX_READ_BYTES, MiB
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 
@@ -63,10 +64,13 @@ class _Files:
     def read(self, path: Any) -> Any:
         full = self.path(path)
         try:
-            with open(full, encoding="utf-8", errors="replace") as handle:
-                return handle.read()
+            with open(full, "rb") as handle:
+                data = handle.read(MAX_READ_BYTES + 1)
         except OSError as exc:
             return None, _why(exc)
+        if len(data) > MAX_READ_BYTES:
+            return None, f"{full} is larger than fs.read's {MAX_READ_BYTES // MiB} MiB limit"
+        return data.decode("utf-8", "replace")
 
     def _put(self, path: Any, content: Any, mode: str) -> bool:
         with open(self.path(path), mode, encoding="utf-8") as handle:

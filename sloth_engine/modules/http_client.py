@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sloth_engine.lua.limits import MAX_READ_BYTES
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules.atomic_write import DEFAULT_MODE
 
 DEFAULT_TIMEOUT = 30.0
-MAX_BODY = 64 * 1024 * 1024
+MAX_BODY = MAX_READ_BYTES
 """Larger answers belong in a file: net.download."""
 CHUNK = 64 * 1024
 

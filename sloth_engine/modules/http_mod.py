@@ -10,7 +10,7 @@ each also takes one table (`http.post({url = u, body = b})`). Options: `headers`
 The answer is `{status_code, status, body, headers, json, ok, url}`: `json` is the decoded body
 when it is JSON (else nil), `ok` is a 2xx status, header names are lower case. A status of 4xx
 or 5xx is an answer, not an error; a transport failure (refused, timed out, bad TLS) returns
-`nil, message`. Answers larger than 64 MB are refused: use `net.download`.
+`nil, message`. Answers larger than 16 MiB are refused: use `net.download`.
 """
 
 from __future__ import annotations

@@ -8,19 +8,23 @@ stopped (timeout, cancel) the process group is killed and ModuleError is raised.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from sloth_engine.durations import format_duration
+from sloth_engine.lua.limits import MAX_READ_BYTES
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 
 POLL = 0.03
 TERM_GRACE = 0.2
 DRAIN_TIMEOUT = 1.0
+CHUNK = 256 * 1024
 TIMEOUT_EXIT = 124
 NOT_FOUND_EXIT = 127
 NOT_EXECUTABLE_EXIT = 126
@@ -32,6 +36,8 @@ class Completed(NamedTuple):
     stdout: str
     stderr: str
     exit_code: int
+    truncated: bool = False
+    """A stream wrote more than the bound: only its first bytes are kept."""
 
 
 def run_process(
@@ -43,10 +49,12 @@ def run_process(
     timeout: float | None = None,
     stdin: str | None = None,
     shell: bool = False,
+    max_output: int = MAX_READ_BYTES,
 ) -> Completed:
     """Run argv to completion. A missing program is exit 127 (126: not executable) unless
     `shell` (then /bin/sh itself is missing: OSError). On its own `timeout` the group is
-    killed and the exit code is 124, with a note on stderr."""
+    killed and the exit code is 124, with a note on stderr. Each stream keeps its first
+    `max_output` bytes; the rest is read and dropped (`truncated`)."""
     try:
         proc = subprocess.Popen(
             argv,
@@ -69,35 +77,91 @@ def run_process(
     with scope.lock:
         scope.processes.add(proc)
     try:
-        return _watch(sandbox, proc, timeout, stdin.encode() if stdin is not None else None)
+        streams = Streams(proc, stdin.encode() if stdin is not None else None, max_output)
+        return _watch(sandbox, proc, timeout, streams)
     finally:
         with scope.lock:
             scope.processes.discard(proc)
 
 
+class _Capture(threading.Thread):
+    """Reads one pipe to its end, keeping the first `limit` bytes."""
+
+    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+        super().__init__(daemon=True, name="sloth-capture")
+        self.pipe, self.limit = pipe, limit
+        self.kept: list[bytes] = []
+        self.size = 0
+        self.dropped = 0
+
+    def run(self) -> None:
+        try:
+            while chunk := self.pipe.read1(CHUNK):
+                room = self.limit - self.size
+                if room > 0:
+                    self.kept.append(chunk[:room])
+                    self.size += min(room, len(chunk))
+                self.dropped += max(0, len(chunk) - max(room, 0))
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us: an escaped grandchild kept it open
+
+    def text(self) -> str:
+        return b"".join(self.kept).decode("utf-8", "replace")
+
+
+class Streams:
+    """The output of a running command, captured by threads, bounded per stream."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], stdin: bytes | None, limit: int) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self.out = _Capture(proc.stdout, limit)
+        self.err = _Capture(proc.stderr, limit)
+        self.out.start()
+        self.err.start()
+        if stdin is not None and proc.stdin is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
+
+    def finish(self, exit_code: int, note: str = "") -> Completed:
+        """Wait for the pipes to close; give up if an escaped grandchild keeps one."""
+        for capture in (self.out, self.err):
+            capture.join(DRAIN_TIMEOUT)
+            if capture.is_alive():
+                with contextlib.suppress(OSError):
+                    capture.pipe.close()
+                capture.join(DRAIN_TIMEOUT)
+        stderr = self.err.text()
+        if note:
+            stderr += ("" if not stderr or stderr.endswith("\n") else "\n") + note
+        truncated = bool(self.out.dropped or self.err.dropped)
+        return Completed(self.out.text(), stderr, exit_code, truncated)
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        pipe.write(data)
+    with contextlib.suppress(OSError, ValueError):
+        pipe.close()
+
+
 def _watch(
-    sandbox: Sandbox, proc: subprocess.Popen[bytes], timeout: float | None, pending: bytes | None
+    sandbox: Sandbox, proc: subprocess.Popen[bytes], timeout: float | None, streams: Streams
 ) -> Completed:
     deadline = time.monotonic() + timeout if timeout else None
     while True:
         try:
-            out, err = proc.communicate(input=pending, timeout=POLL)
-            return Completed(_text(out), _text(err), proc.returncode)
+            proc.wait(timeout=POLL)
+            return streams.finish(proc.returncode)
         except subprocess.TimeoutExpired:
-            pending = None  # communicate() keeps feeding what it was given first
+            pass
         reason = sandbox.guard.check()
         if reason is not None:
             kill_group(proc)
-            drain(proc)
+            streams.finish(-9)
             raise ModuleError(reason)
         if deadline is not None and time.monotonic() > deadline:
             kill_group(proc)
-            out, err = drain(proc)
-            note = f"command timed out after {format_duration(timeout or 0)}"
-            stderr = _text(err)
-            if stderr and not stderr.endswith("\n"):
-                stderr += "\n"
-            return Completed(_text(out), stderr + note, TIMEOUT_EXIT)
+            return streams.finish(TIMEOUT_EXIT, f"command timed out after {format_duration(timeout or 0)}")
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -112,22 +176,6 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
                 proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 pass
-
-
-def drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
-    """Collect what is left after a kill; give up if an escaped grandchild keeps a pipe."""
-    try:
-        return proc.communicate(timeout=DRAIN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
-        proc.wait()
-        return b"", b""
-
-
-def _text(data: bytes | None) -> str:
-    return (data or b"").decode("utf-8", "replace")
 
 
 def find_tool(name: str, module: str) -> str:
