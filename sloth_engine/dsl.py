@@ -108,6 +108,15 @@ def load_file(
     return loaded
 
 
+def skip_shebang(source: str) -> str:
+    """A first line starting with '#' emptied, as Lua's own file loader does (so an executable
+    `#!/usr/bin/env sloth-runner` file loads); line numbers stay the same."""
+    if not source.startswith("#"):
+        return source
+    end = source.find("\n")
+    return "" if end < 0 else source[end:]
+
+
 def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
     def import_file(rel: str) -> tuple[str, str]:
         target = (base_dir / rel).resolve()
@@ -118,7 +127,7 @@ def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
         if target.stat().st_size > MAX_FILE_BYTES:
             raise ModuleError(f"import of '{rel}': file over {MAX_FILE_BYTES} bytes")
         sandbox.chunk_names.add(rel)
-        return target.read_text(encoding="utf-8"), rel
+        return skip_shebang(target.read_text(encoding="utf-8")), rel
 
     dsl = sandbox.run_packaged("dsl.lua", sandbox.caller, sandbox.function(import_file))
     sandbox.context["is_task"] = dsl["is_task"]
@@ -128,7 +137,7 @@ def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
 def _run_chunk(sandbox: Sandbox, source: str, display: str, timeout: float) -> None:
     sandbox.chunk_names.add(display)
     try:
-        chunk = sandbox.load(source, "@" + display)
+        chunk = sandbox.load(skip_shebang(source), "@" + display)
     except UnicodeDecodeError:  # the message quotes a piece of a broken character
         raise DslError("syntax error near text that is not valid UTF-8", display) from None
     if isinstance(chunk, tuple) or chunk is None:

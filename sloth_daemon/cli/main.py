@@ -86,9 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def script_form(argv: Sequence[str]) -> list[str]:
+    """`sloth-runner FILE [args]` (an executable workflow's `#!/usr/bin/env sloth-runner`) is
+    `sloth-runner run FILE [args]`."""
+    args = list(argv)
+    if args and not args[0].startswith("-") and os.path.isfile(args[0]):
+        args.insert(0, "run")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(script_form(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(levelname)s %(name)s: %(message)s",

@@ -129,6 +129,7 @@ class Sandbox:
         self.load = self.lua.globals()["load"]
         """The sandbox's text-only `load`, kept before workflow code can replace the global."""
         self._new_table = self.lua.table
+        self.run_packaged("math_ext", self.lua.globals()["math"])
 
     # ---- the task this runtime works for ------------------------------------------------
     # A worker thread running an offloaded call sees that call's task; the thread that
@@ -339,6 +340,7 @@ class Sandbox:
         self.scope.log("stdout", text)
 
 
+@functools.cache
 @functools.cache
 def bytecode(name: str) -> bytes:
     """The precompiled chunk of sloth_engine/lua/<name>.lua (compiled once per process)."""

@@ -105,7 +105,9 @@ def _lenient(decode: Any) -> Any:
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
-    sandbox.set_module(
+    from sloth_engine.modules import data_more  # after this module: it builds on its codecs
+
+    table = sandbox.set_module(
         "data",
         {
             "json_encode": json_encode,
@@ -119,5 +121,6 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             "parse_yaml": _lenient(yaml_decode),
         },
     )
+    data_more.install(sandbox, table)
     sandbox.set_module("json", {"encode": json_encode, "decode": json_decode, "pretty": json_pretty})
     sandbox.set_module("yaml", {"encode": yaml_encode, "decode": yaml_decode})

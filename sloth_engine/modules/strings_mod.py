@@ -7,17 +7,34 @@ sep)`, `trim(s[, cutset])` (whitespace without a cutset), `trim_space`, `trim_le
 negative), `to_upper`/`upper`, `to_lower`/`lower`, `title` (first letter of each word, the
 rest untouched, as Go), `repeat(s, n)`, `index`/`last_index` (0-based, -1 when absent, as
 Go), `count`, `fields`, `lines`, `equal_fold`. Numbers are accepted where text is expected.
+
+The original's extras: `match(s, re)` / `match_all(s, re)` / `replace_regex(s, re, repl)`
+(RE2 patterns as Go's regexp, see strings_regex), `base64_encode`/`base64_decode`,
+`url_encode`/`url_decode` (full percent-encoding of a query component), `md5`/`sha1`/`sha256`
+(hex), `is_email`, `is_url`, `is_numeric`, `is_alpha`, `is_alphanumeric`, `pad_left(s, width[,
+pad])`, `pad_right`, `truncate(s, max[, suffix = "..."])`. Lengths count characters (the
+original counted bytes: the same for ASCII). Decoders return nil, message on bad input.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
+import urllib.parse
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules.crypto_mod import LENIENT_BYTES_LUA
+from sloth_engine.modules.strings_regex import match, match_all, replace_regex
 
 _WORD_START = re.compile(r"(?<!\w)(\w)")
+_EMAIL = re.compile(r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$")
+_URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
+MAX_PAD = 16 * 1024 * 1024
+"""Widest result pad_left/pad_right build (characters): a bound, not a Go rule."""
 
 
 def _s(value: Any, what: str = "argument") -> str:
@@ -106,8 +123,78 @@ def _lower(s: Any) -> str:
     return _s(s).lower()
 
 
+def _base64_decode(s: Any) -> tuple[str | None, str | None, str | None]:
+    """(text, None, None), or (None, hex, None) for bytes that are not UTF-8, or an error."""
+    try:
+        raw = base64.b64decode(_s(s).encode(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return None, None, f"Invalid base64 string: {exc}"
+    try:
+        return raw.decode("utf-8"), None, None
+    except UnicodeDecodeError:
+        return None, raw.hex(), None
+
+
+def _digest(algorithm: str) -> Any:
+    return lambda s: hashlib.new(algorithm, _s(s).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def is_numeric(s: Any) -> bool:
+    """Go's strconv.ParseFloat accepts it (no spaces, no digit separators; NaN and Inf count)."""
+    text = _s(s)
+    if "_" in text or text != text.strip():
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _pad(s: Any, width: Any, pad: Any, left: bool) -> str:
+    text, filler, size = _s(s), _s(pad, "pad"), int(width)
+    if size > MAX_PAD:
+        raise ModuleError(f"strings: pad width {size} is over the limit of {MAX_PAD}")
+    if len(text) >= size or not filler:
+        return text
+    padding = (filler * ((size - len(text)) // len(filler) + 1))[: size - len(text)]
+    return padding + text if left else text + padding
+
+
+def truncate(s: Any, max_length: Any, suffix: Any = "...") -> str:
+    text, end, limit = _s(s), _s(suffix, "suffix"), max(0, int(max_length))
+    if len(text) <= limit:
+        return text
+    if limit <= len(end):
+        return end[:limit]
+    return text[: limit - len(end)] + end
+
+
+def _extras() -> dict[str, Any]:
+    """The functions the original adds to `strings`."""
+    return {
+        "match": lambda s, pattern: match(_s(s), _s(pattern, "pattern")),
+        "match_all": lambda s, pattern: match_all(_s(s), _s(pattern, "pattern")),
+        "replace_regex": lambda s, p, r: replace_regex(_s(s), _s(p, "pattern"), _s(r, "replacement")),
+        "base64_encode": lambda s: base64.b64encode(_s(s).encode("utf-8", "surrogateescape")).decode(),
+        "url_encode": lambda s: urllib.parse.quote(_s(s), safe=""),
+        "url_decode": lambda s: urllib.parse.unquote(_s(s)),
+        "md5": _digest("md5"),
+        "sha1": _digest("sha1"),
+        "sha256": _digest("sha256"),
+        "is_email": lambda s: _EMAIL.fullmatch(_s(s)) is not None,
+        "is_url": lambda s: _URL.fullmatch(_s(s)) is not None,
+        "is_numeric": is_numeric,
+        "is_alpha": lambda s: _s(s).isalpha(),
+        "is_alphanumeric": lambda s: _s(s).isalnum(),
+        "pad_left": lambda s, width, pad=" ": _pad(s, width, pad, left=True),
+        "pad_right": lambda s, width, pad=" ": _pad(s, width, pad, left=False),
+        "truncate": truncate,
+    }
+
+
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
-    sandbox.set_module(
+    table = sandbox.set_module(
         "strings",
         {
             "split": split,
@@ -137,5 +224,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             "fields": lambda s: _s(s).split(),
             "lines": lambda s: _s(s).splitlines(),
             "equal_fold": lambda a, b: _s(a).casefold() == _s(b).casefold(),
-        },
+        }
+        | _extras(),
     )
+    table["base64_decode"] = sandbox.run_lua(LENIENT_BYTES_LUA, "strings", sandbox.function(_base64_decode))

@@ -1,0 +1,344 @@
+"""The original tool's core-module functions (ORIGINAL-API.md), called with its call shapes
+through a real sandbox, and through a real `run` where files are involved."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sloth_engine.errors import LuaRuntimeError
+from sloth_engine.lua.sandbox import Sandbox, TaskScope
+from sloth_engine.modules import ModuleEnv
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Lua:
+    def __init__(self, root: Path) -> None:
+        self.sandbox = Sandbox()
+        self.sandbox.scope = TaskScope(task_name="t", workdir=str(root), log=lambda stream, line: None)
+        env = ModuleEnv(base_dir=root)
+        for name in ("data", "strings", "time", "crypto"):
+            importlib.import_module(f"sloth_engine.modules.{name}_mod").install(self.sandbox, env)
+
+    def run(self, body: str) -> Any:
+        fn = self.sandbox.run_lua("return function() " + body + "\nend", "test.sloth")
+        return self.sandbox.call(fn, deadline=time.monotonic() + 5)
+
+
+@pytest.fixture
+def lua(tmp_path: Path) -> Lua:
+    return Lua(tmp_path)
+
+
+# ---- strings ------------------------------------------------------------------------------
+
+
+def test_strings_regex_functions_follow_go(lua: Lua) -> None:
+    assert lua.run(
+        r'local m = strings.match("mail joe@ex.com", "(\\w+)@(\\w+)") return m[1], m[2], m[3]'
+    ) == (
+        "joe@ex",
+        "joe",
+        "ex",
+    )
+    assert lua.run('return strings.match("abc", "z")') is None
+    assert lua.run(
+        r'local all = strings.match_all("a1 b2 c3", "([a-z])(\\d)") return #all, all[2][1], all[3][3]'
+    ) == (3, "b2", "3")
+    assert lua.run('return #strings.match_all("abc", "z")') == 0
+    assert (
+        lua.run(
+            r'return strings.replace_regex("2024-01-15", "(\\d+)-(\\d+)-(?P<d>\\d+)", "$d/${2}/$1 $$ $1x")'
+        )
+        == "15/01/2024 $ "
+    )
+    value, message = lua.run('return strings.match("x", "(")')
+    assert value is None and message.startswith("Invalid regex pattern")
+
+
+def test_strings_regex_is_linear_time(lua: Lua) -> None:
+    started = time.monotonic()
+    assert lua.run('return strings.match(string.rep("a", 5000) .. "b", "(a+)+$")') is None
+    assert time.monotonic() - started < 2.0  # a backtracking engine takes ages here
+
+
+def test_strings_encodings_hashes_and_checks(lua: Lua) -> None:
+    assert lua.run('return strings.base64_encode("hello"), strings.base64_decode("aGVsbG8=")') == (
+        "aGVsbG8=",
+        "hello",
+    )
+    value, message = lua.run('return strings.base64_decode("!!")')
+    assert value is None and "Invalid base64" in message
+    assert lua.run('return strings.url_encode("a b+c&d=é"), strings.url_decode("a%20b%2Bc%C3%A9")') == (
+        "a%20b%2Bc%26d%3D%C3%A9",
+        "a b+cé",
+    )
+    assert lua.run('return strings.md5("abc"), strings.sha1("abc"), strings.sha256("abc")') == (
+        hashlib.md5(b"abc").hexdigest(),
+        hashlib.sha1(b"abc").hexdigest(),
+        hashlib.sha256(b"abc").hexdigest(),
+    )
+    checks = lua.run(
+        """return strings.is_email("a.b@ex.io"), strings.is_email("nope@x"), strings.is_url("https://x.io/a"),
+        strings.is_url("ftp://x"), strings.is_numeric("1.5e3"), strings.is_numeric(" 1"), strings.is_numeric("1_0"),
+        strings.is_alpha("abc"), strings.is_alpha(""), strings.is_alpha("ab1"), strings.is_alphanumeric("ab1")"""
+    )
+    assert checks == (True, False, True, False, True, False, False, True, False, False, True)
+
+
+def test_strings_padding_and_truncate(lua: Lua) -> None:
+    assert lua.run(
+        """return strings.pad_left("7", 3, "0"), strings.pad_right("ab", 5, "-="), strings.pad_left("abcd", 2),
+        strings.truncate("hello world", 8), strings.truncate("hello", 2), strings.truncate("hi", 5),
+        strings.truncate("hello world", 7, "~")"""
+    ) == ("007", "ab-=-", "abcd", "hello...", "..", "hi", "hello ~")
+    with pytest.raises(LuaRuntimeError, match="pad width"):
+        lua.run('return strings.pad_left("x", 2^40)')
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+
+def test_data_conversions_and_validation(lua: Lua) -> None:
+    assert lua.run("return data.json_validate('{\"a\": 1}')") is True
+    ok, message = lua.run('return data.json_validate("{nope")')
+    assert ok is False and "json decode" in message
+    assert lua.run('return data.yaml_to_json("a: 1\\nb: [x, y]\\n")') == '{"a":1,"b":["x","y"]}'
+    assert lua.run('return data.json_to_yaml(\'{"b": [1, 2], "a": "x"}\')') == "a: x\nb:\n- 1\n- 2\n"
+    value, message = lua.run('return data.yaml_to_json("a: [")')
+    assert value is None and "yaml decode" in message
+
+
+def test_data_xml_round_trip_shapes(lua: Lua) -> None:
+    assert lua.run('return data.xml_encode({name = "web", ports = {80, 443}, tls = true}, "svc")') == (
+        "<svc><name>web</name><ports><item>80</item><item>443</item></ports><tls>true</tls></svc>"
+    )
+    assert lua.run('return data.xml_encode({note = "a<b & c"})') == "<root><note>a&lt;b &amp; c</note></root>"
+    decoded = lua.run(
+        """local d = data.xml_decode('<config env="prod"><port>80</port><host>a</host><host>b</host></config>')
+        return d.config["@env"], d.config.port, d.config.host[2]"""
+    )
+    assert decoded == ("prod", "80", "b")
+    assert lua.run("return data.xml_to_json('<a><b>1</b></a>')") == '{"a": {"b": "1"}}'
+    value, message = lua.run("return data.xml_decode('<!DOCTYPE x [<!ENTITY e \"boom\">]><x>&e;</x>')")
+    assert value is None and "entities" in message
+    value, message = lua.run("return data.xml_decode('<a><b></a>')")
+    assert value is None and "xml decode" in message
+
+
+def test_data_csv(lua: Lua) -> None:
+    assert lua.run(
+        """local ok, rows = data.csv_parse('name, port\\nweb, 80\\n\\n"db, main", 5432\\n')
+        return ok, #rows, rows[1][2], rows[3][1], rows[3][2]"""
+    ) == (True, 3, "port", "db, main", "5432")
+    assert lua.run('local ok, rows = data.csv_parse("a;b", ";") return rows[1][2]') == "b"
+    assert lua.run('return data.csv_generate({{"name", "port"}, {"web", 80}, {"a,b", true}})') == (
+        'name,port\nweb,80\n"a,b",true'
+    )
+
+
+def test_data_paths_flatten_and_merge(lua: Lua) -> None:
+    assert lua.run(
+        """local cfg = {db = {host = "h", ports = {5432, 5433}}}
+        data.set_path(cfg, "db.user.name", "admin")   -- in place, as the original
+        return data.get_path(cfg, "db.host"), data.get_path(cfg, "db.ports.2"), cfg.db.user.name,
+               data.get_path(cfg, "db.nope.x"), data.get_path(cfg, "db/host", "/")"""
+    ) == ("h", 5433, "admin", None, "h")
+    assert lua.run(
+        """local flat = data.flatten({a = {b = 1, c = {d = "x"}}, e = true})
+        local ok, back = data.unflatten(flat)
+        return flat["a.b"], flat["a.c.d"], flat.e, ok, back.a.c.d"""
+    ) == (1, "x", True, True, "x")
+    assert lua.run(
+        """local base = {db = {host = "h", port = 1}, tags = {"a"}}
+        local ok, merged = data.deep_merge(base, {db = {port = 2}, extra = 1})
+        return ok, merged.db.host, merged.db.port, merged.extra, base.db.port"""
+    ) == (True, "h", 2, 1, 1)
+
+
+# ---- crypto -------------------------------------------------------------------------------
+
+
+def test_crypto_aes_is_authenticated_and_round_trips(lua: Lua) -> None:
+    assert lua.run(
+        """local sealed = crypto.aes_encrypt("my key", "secret text")
+        local again = crypto.aes_encrypt("my key", "secret text")
+        return crypto.aes_decrypt("my key", sealed), sealed ~= again, sealed:find("secret") == nil"""
+    ) == ("secret text", True, True)
+    value, message = lua.run('return crypto.aes_decrypt("other key", crypto.aes_encrypt("my key", "x"))')
+    assert value is None and "wrong key" in message
+    value, message = lua.run(
+        """local sealed = crypto.aes_encrypt("k", "hello")
+        local flipped = sealed:sub(1, 20) .. (sealed:sub(21, 21) == "A" and "B" or "A") .. sealed:sub(22)
+        return crypto.aes_decrypt("k", flipped)"""
+    )
+    assert value is None and ("altered" in message or "base64" in message)
+    assert lua.run('return strings.base64_decode(strings.base64_encode("plain"))') == "plain"
+    assert lua.run('return strings.base64_decode("/wAB") == "\\255\\0\\1"') is True
+
+
+# ---- time ---------------------------------------------------------------------------------
+
+
+def test_time_original_call_shapes(lua: Lua) -> None:
+    assert lua.run('return time.parse("2006-01-02T15:04:05Z07:00", "2024-03-10T12:30:00Z")') == 1710073800
+    assert lua.run('return time.parse("2006-01-02 15:04", "2024-03-10 12:30")') == 1710073800  # UTC, as Go
+    value, message = lua.run('return time.parse("2006-01-02", "10/03/2024")')
+    assert value is None and "parsing time" in message
+    local = lua.run('return time.parse("2024-03-10 12:30:00")')  # this project's order: local time
+    assert local == datetime.strptime("2024-03-10 12:30:00", "%Y-%m-%d %H:%M:%S").timestamp()
+    assert lua.run("return time.unix(1710073800), time.unix(1710073800, 2500000000)") == (
+        1710073800,
+        1710073802,
+    )
+    assert abs(lua.run("return time.unix()") - time.time()) < 2
+
+
+def test_time_arithmetic_parts_and_comparisons(lua: Lua) -> None:
+    ts = 1710073800  # 2024-03-10 12:30:00 UTC, a Sunday
+    moment = datetime.fromtimestamp(ts).astimezone()
+    assert lua.run(f'return time.add({ts}, "1h30m"), time.sub({ts}, "90s"), time.duration("1.5h")') == (
+        ts + 5400,
+        ts - 90,
+        5400.0,
+    )
+    value, message = lua.run(f'return time.add({ts}, "soon")')
+    assert value is None and "invalid duration" in message
+    assert lua.run(
+        f"return time.year({ts}), time.month({ts}), time.day({ts}), time.hour({ts}), time.minute({ts}), "
+        f"time.second({ts}), time.weekday({ts})"
+    ) == (
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.strftime("%A"),
+    )
+    assert lua.run(
+        f"return time.before({ts}, {ts + 1}), time.after({ts}, {ts + 1}), time.equal({ts}, {ts}.4)"
+    ) == (
+        True,
+        False,
+        True,
+    )
+    assert lua.run(
+        f'return time.truncate({ts + 1799}, "1h"), time.round({ts + 1799}, "1h"), time.round({ts}, "1h")'
+    ) == (
+        ts - 1800,
+        ts + 1800,
+        ts + 1800,  # halfway rounds up, as Go
+    )
+    assert lua.run(f'return time.utc({ts}), time["local"]({ts}), time.in_location({ts}, "Europe/Paris")') == (
+        ts,
+        ts,
+        ts,
+    )
+    value, message = lua.run(f'return time.in_location({ts}, "Mars/Olympus")')
+    assert value is None and "unknown time zone" in message
+    until = lua.run('return time["until"](time.now() + 60)')
+    assert 55 < until <= 60
+    rfc = lua.run(f"return time.rfc3339({ts})")
+    assert datetime.fromisoformat(rfc.replace("Z", "+00:00")).timestamp() == ts
+
+
+# ---- math ---------------------------------------------------------------------------------
+
+
+def test_math_additions_beside_standard_lua(lua: Lua) -> None:
+    assert lua.run(
+        """return math.round(2.5), math.round(-2.5), math.clamp(15, 0, 10), math.pow(2, 10), math.cbrt(-27),
+        math.log10(1000), math.log2(8), math.floor(3.7), math.type(math.floor(3.7))"""
+    ) == (3, -3, 10, 1024.0, -3.0, 3.0, 3.0, 3, "integer")
+    assert lua.run("return math.atan2(1, 1) == math.atan(1, 1), math.abs(-2)") == (True, 2)
+    stats = lua.run(
+        """local t = {2, 4, 4, 4, 5, 5, 7, 9, label = "x"}
+        return math.sum(t), math.mean(t), math.median(t), math.mode(t), math.variance(t), math.std_dev(t),
+               math.median({3, 1, 2}), math.mean({})"""
+    )
+    assert stats == (40, 5.0, 4.5, 4, 4.0, 2.0, 2, 0)
+    assert lua.run(
+        """math.seed(42) local a = {math.random_int(1, 100), math.random_float(0, 1)}
+        math.seed(42) local b = {math.random_int(100, 1), math.random_float(1, 0)}
+        local r = math.random(5, 6)
+        return a[1] == b[1], a[2] == b[2], a[1] >= 1 and a[1] <= 100, r == 5 or r == 6"""
+    ) == (True, True, True, True)
+
+
+# ---- files as the original tool writes them, end to end -------------------------------------
+
+ORIGINAL_STYLE = """#!/usr/bin/env sloth-runner
+-- written for the original tool: its call shapes, a shebang, an import of a sibling
+local helpers = import("helpers.sloth")
+
+local report = task("report")
+  :command(function(this, params)
+    local m = strings.match("release v1.4.2", "v(\\\\d+)\\\\.(\\\\d+)")
+    local ok, rows = data.csv_parse("host,port\\nweb,80\\ndb,5432")
+    local ts = time.parse("2006-01-02", "2024-03-10")
+    local ok2, merged = data.deep_merge({a = {x = 1}}, {a = {y = 2}})
+    local secret = crypto.aes_decrypt("k", crypto.aes_encrypt("k", "s3cret"))
+    return true, "done", {
+      major = m[2], rows = #rows, day = time.day(ts + 43200), mean = math.mean({1, 2, 3}),
+      merged = merged.a.x + merged.a.y, secret = secret, padded = strings.pad_left(helpers.n, 3, "0"),
+    }
+  end)
+  :build()
+
+workflow.define("original"):description("original idioms"):version("1.0.0"):tasks({ report })
+"""
+
+HELPERS = """#!/usr/bin/env sloth-runner
+return { n = "7" }
+"""
+
+
+def _cli(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLOTH_")} | {"SLOTH_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "sloth_daemon.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def test_an_original_file_with_a_shebang_runs_unchanged(tmp_path: Path) -> None:
+    flow = tmp_path / "deploy.sloth"
+    flow.write_text(ORIGINAL_STYLE)
+    (tmp_path / "helpers.sloth").write_text(HELPERS)
+    # `sloth-runner FILE` is what the shebang line executes
+    done = _cli(str(flow), "-o", "json", home=tmp_path / "home", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    outputs = json.loads(done.stdout)["tasks"][0]["outputs"]
+    assert outputs == {
+        "major": "1",
+        "rows": 3,
+        "day": 10,
+        "mean": 2.0,
+        "merged": 3,
+        "secret": "s3cret",
+        "padded": "007",
+    }
+
+
+def test_a_shebang_keeps_line_numbers(tmp_path: Path) -> None:
+    flow = tmp_path / "broken.sloth"
+    flow.write_text("#!/usr/bin/env sloth-runner\nlocal x = 1\nthis is not lua\n")
+    done = _cli("workflow", "validate", str(flow), home=tmp_path / "home", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "broken.sloth:3" in done.stderr and "Traceback" not in done.stderr
