@@ -150,8 +150,9 @@ class MasterClient(ConsoleCalls):
         request = mpb.ListRunsRequest(workflow=workflow or "", status=status or "", limit=limit)
         return [run_from_proto(r, with_tasks=False) for r in self._call(self._stub.ListRuns, request).runs]
 
-    def cancel_run(self, run_id: str, reason: str = "") -> None:
-        self._call(self._stub.CancelRun, mpb.CancelRunRequest(run_id=run_id, reason=reason))
+    def cancel_run(self, run_id: str, reason: str = "", force: bool = False) -> None:
+        request = mpb.CancelRunRequest(run_id=run_id, reason=reason, force=force)
+        self._call(self._stub.CancelRun, request)
 
     def run_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]:
         request = mpb.GetRunLogsRequest(run_id=run_id, task=task or "")

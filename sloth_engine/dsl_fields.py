@@ -153,6 +153,9 @@ def task_spec(
     name = raw.get("name") or key_name
     if not isinstance(name, str) or not name:
         raise f.error("name", f"a task in workflow '{wf.name}' has no name")
+    if "\0" in name:
+        shown = name.replace("\0", "\\0")
+        raise f.error("name", f"task name '{shown}' in workflow '{wf.name}' contains a NUL byte")
     functions: dict[str, Any] = {}
     spec = TaskSpec(name=name, line=line, legacy_signature=legacy)
     for hook in HOOK_FIELDS:

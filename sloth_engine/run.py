@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -24,7 +25,10 @@ from sloth_engine.executor.results import AttemptOutcome, RunResult, TaskResult
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
 from sloth_engine.lua.sandbox import TaskScope
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.run_owner import current_owner
 from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
+
+log = logging.getLogger(__name__)
 
 
 def sloth_home() -> Path:
@@ -203,9 +207,10 @@ class WorkflowRun:
                 self.journal.stack,
                 self.request.params,
                 time.time(),
+                current_owner(),
             )
         try:
-            result = await self.executor.run()
+            result = await self._run_executor()
             if self.journal.redactor is not None:
                 result = self.journal.redactor.result(result)
             if lifecycle is not None:
@@ -225,6 +230,26 @@ class WorkflowRun:
         if clean:
             self._clean_workdir()
         return result
+
+    async def _run_executor(self) -> RunResult:
+        """The executor's result; an unexpected error ends the run `failed` with its message."""
+        started = time.time()
+        try:
+            return await self.executor.run()
+        except Exception as exc:  # the boundary of a run: it must end, whatever broke
+            log.exception("run %s broke", self.run_id)
+            self.executor.cancel("the run broke")
+            tasks = list(self.executor.results.values())
+            error = f"the run stopped on an unexpected error: {exc or type(exc).__name__}"
+            return RunResult(
+                self.run_id,
+                self.workflow.name,
+                RunStatus.FAILED,
+                time.time() - started,
+                tasks,
+                error,
+                started,
+            )
 
     def _grant_secrets(self) -> None:
         """Decrypt what config.secrets names; from now on their values are hidden in output."""

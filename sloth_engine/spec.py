@@ -57,6 +57,8 @@ class RunStatus(enum.StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+    """Its owning process died before it could record the end (sloth_engine.run_owner)."""
 
 
 BackoffKind = Literal["fixed", "linear", "exponential"]

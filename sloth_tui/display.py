@@ -15,6 +15,7 @@ STATE_VARIABLES: dict[str, str] = {
     "timed_out": "error",
     "skipped": "foreground-muted",
     "cancelled": "secondary",
+    "abandoned": "warning",
     "connected": "success",
     "unreachable": "warning",
     "lost": "error",
@@ -36,6 +37,7 @@ STATE_MARKS: dict[str, str] = {
     "timed_out": "⌛",
     "skipped": "⊘",
     "cancelled": "■",
+    "abandoned": "⚠",
 }
 
 

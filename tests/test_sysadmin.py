@@ -165,6 +165,8 @@ def test_health_of_a_local_store(cli: Cli, tmp_path: Path) -> None:
         "store": "ok",
         "store writable": "ok",
         "store integrity": "ok",
+        "runs abandoned": "ok",
+        "runs stuck": "ok",
         "disk (SLOTH_HOME)": "ok",
         "disk (store)": "ok",
         "master": "skip",

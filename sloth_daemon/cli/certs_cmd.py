@@ -27,7 +27,13 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from sloth_daemon.certs import init_certs
+    from sloth_engine.errors import UsageError
 
-    for path in init_certs(Path(args.dir), args.host, args.days, args.force):
+    try:
+        written = init_certs(Path(args.dir), args.host, args.days, args.force)
+    except OSError as exc:
+        where = exc.filename or args.dir
+        raise UsageError(f"certs init: cannot write into {where}: {exc.strerror or exc}") from None
+    for path in written:
         print(path)
     return 0

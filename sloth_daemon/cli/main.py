@@ -125,10 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the boundary: never a traceback for the user
         if os.environ.get("SLOTH_DEBUG"):
             raise
-        print(
-            f"internal error: {exc.__class__.__name__}: {exc} (set SLOTH_DEBUG=1 for details)",
-            file=sys.stderr,
-        )
+        print(f"error: {exc or 'unexpected error'} (set SLOTH_DEBUG=1 for details)", file=sys.stderr)
         return 1
 
 

@@ -67,10 +67,10 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
         signal.signal(signal.SIGINT, previous)
     from .run_cmd import _write_reports
 
-    _write_reports(results, args)
+    reported = _write_reports(results, args)
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if all(r.status is RunStatus.SUCCESS for r in results) else EXIT_FAILED
+    return EXIT_OK if reported and all(r.status is RunStatus.SUCCESS for r in results) else EXIT_FAILED
 
 
 def _follow_all(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -59,16 +58,3 @@ def with_master_or_store(handler: Handler) -> Callable[[argparse.Namespace], int
             return handler(args, RemoteStore(client))
 
     return run
-
-
-def cmd_cancel(args: argparse.Namespace) -> int:
-    from sloth_daemon.client import MasterClient, master_address
-    from sloth_engine.errors import UsageError
-
-    master = master_address(getattr(args, "master", None))
-    if not master:
-        raise UsageError("runs cancel needs the master that runs it: --master HOST:PORT (or $SLOTH_MASTER)")
-    with MasterClient(master) as client:
-        client.cancel_run(args.run_id, args.reason)
-    print(f"run {args.run_id}: cancel sent", file=sys.stderr)
-    return 0

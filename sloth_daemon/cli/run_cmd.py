@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -20,6 +21,8 @@ from .store_access import master_of
 from .workflow_cmd import plan_text, select
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_REPORT = 1
+"""The run succeeded but a report asked for (--junit) could not be written."""
 HOOKS_DRAIN_TIMEOUT = 120.0
 
 
@@ -133,10 +136,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if request.bus is not None:
             _finish_hooks(request.bus)
         request.store.close()
-    _write_reports(results, args)
+    reported = _write_reports(results, args)
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if all(r.status is RunStatus.SUCCESS for r in results) else EXIT_FAILED
+    if not all(r.status is RunStatus.SUCCESS for r in results):
+        return EXIT_FAILED
+    return EXIT_OK if reported else EXIT_REPORT
 
 
 def _finish_hooks(bus: Any) -> None:
@@ -163,13 +168,20 @@ async def _run_all(
                 run.kill_processes()
             os._exit(EXIT_INTERRUPTED)
         interrupted = True
+        reason = "interrupted" if signum == signal.SIGINT else f"interrupted ({signal.Signals(signum).name})"
         for run in current:
-            loop.call_soon_threadsafe(run.cancel, "interrupted")
+            loop.call_soon_threadsafe(run.cancel, reason)
             if run.lua is not None:
-                run.lua.cancel_all("interrupted")
+                run.lua.cancel_all(reason)
+
+    def on_hangup(signum: int, frame: Any) -> None:
+        # The terminal is gone: what is still printed must not fail the run on EIO.
+        _detach_terminal()
+        on_signal(signum, frame)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     results: list[RunResult] = []
     live = sys.stderr.isatty() and args.output == "text" and not args.show_output
     for workflow in workflows:
@@ -186,14 +198,28 @@ async def _run_all(
     return results, interrupted
 
 
-def _write_reports(results: list[RunResult], args: argparse.Namespace) -> None:
+def _detach_terminal() -> None:
+    """Point stdout and stderr at /dev/null (after SIGHUP: writes to a closed tty fail)."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+        os.close(null)
+
+
+def _write_reports(results: list[RunResult], args: argparse.Namespace) -> bool:
+    """Write the reports asked for; False (after saying why) when one could not be written."""
     from sloth_engine.report import json_text, junit_xml
 
+    written = True
     if args.junit:
         try:
             Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
         except OSError as exc:
-            print(f"cannot write JUnit report {args.junit}: {exc.strerror}", file=sys.stderr)
+            print(f"error: cannot write JUnit report {args.junit}: {exc.strerror}", file=sys.stderr)
+            written = False
     if args.output == "json":
         sys.stdout.write(json_text(results) + "\n")
         sys.stdout.flush()
+    return written

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from .remote_store import add_master_option, cmd_cancel, with_master_or_store
-from .store_access import duration, fail, print_json, print_table, when
+from .remote_store import add_master_option, with_master_or_store
+from .store_access import duration, fail, print_json, print_table, when, with_store
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -35,14 +35,22 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     logs.add_argument("task", nargs="?", help="only this task")
     add_master_option(logs)
     logs.set_defaults(func=with_master_or_store(cmd_logs))
-    cancel = rsub.add_parser("cancel", help="cancel a run in progress on a master")
+    cancel = rsub.add_parser(
+        "cancel", help="cancel a run in progress on a master; --force ends one nobody runs", parents=parents
+    )
     cancel.add_argument("run_id")
     cancel.add_argument("--reason", default="cancelled by an operator")
+    cancel.add_argument(
+        "--force",
+        action="store_true",
+        help="end the run in the store even though no process runs it (its owner is gone)",
+    )
     add_master_option(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
 
 def cmd_list(args: argparse.Namespace, store: Any) -> int:
+    abandon_gone(store)
     runs = store.runs.list_runs(workflow=args.workflow, status=args.status, limit=args.limit)
     if args.json:
         print_json(runs)
@@ -65,7 +73,19 @@ def cmd_list(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
+def abandon_gone(store: Any) -> None:
+    """Runs whose owning process is gone end `abandoned` (a master does this itself)."""
+    abandon = getattr(store.runs, "abandon_gone", None)
+    if abandon is None:
+        return  # a master's store: it marks them itself
+    from sloth_engine.run_owner import owner_gone
+
+    for run_id in abandon(owner_gone):
+        print(f"run {run_id}: its process is gone, marked abandoned", file=sys.stderr)
+
+
 def cmd_show(args: argparse.Namespace, store: Any) -> int:
+    abandon_gone(store)
     run = store.runs.get_run(args.run_id)
     if run is None:
         return fail(f"no run '{args.run_id}'")
@@ -120,4 +140,46 @@ def cmd_logs(args: argparse.Namespace, store: Any) -> int:
             prefix = f"[#{line['attempt']}] " if len(attempts) > 1 else ""
         marker = "! " if line["stream"] == "stderr" else ""
         print(f"{prefix}{marker}{line['line']}")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from sloth_daemon.client import master_address
+
+    master = master_address(getattr(args, "master", None))
+    if master:
+        from sloth_daemon.client import MasterClient
+
+        with MasterClient(master) as client:
+            client.cancel_run(args.run_id, args.reason, args.force)
+        print(f"run {args.run_id}: {'ended' if args.force else 'cancel sent'}", file=sys.stderr)
+        return 0
+    return with_store(_cancel_local)(args)
+
+
+def _cancel_local(args: argparse.Namespace, store: Any) -> int:
+    """Without a master: only a run whose process is gone can be ended, by --force."""
+    from sloth_engine.run_owner import current_owner, owner_gone
+
+    abandon_gone(store)
+    run = store.runs.get_run(args.run_id, with_tasks=False)
+    if run is None:
+        return fail(f"no run '{args.run_id}'")
+    if run["finished_at"] is not None:
+        return fail(f"run {args.run_id} has already finished ({run['status']})")
+    here = current_owner()
+    if run.get("owner_pid") and run.get("owner_host") == here.host and not owner_gone(run, here):
+        where = f"process {run['owner_pid']}"
+        if not args.force:
+            return fail(
+                f"run {args.run_id} is running in {where} on this machine: stop it there (Ctrl-C, "
+                f"kill {run['owner_pid']}), or give its master (--master); --force ends the record"
+            )
+    elif not args.force:
+        status = run["status"]
+        return fail(f"run {args.run_id} is recorded {status}; `runs cancel --force {args.run_id}` ends it")
+    text = f"{args.reason} (forced)"
+    if not store.runs.end_unfinished(args.run_id, "cancelled", text):
+        return fail(f"run {args.run_id} has already finished")
+    print(f"run {args.run_id}: ended, recorded cancelled", file=sys.stderr)
     return 0

@@ -2,7 +2,8 @@
 
 - `health`: the store opens and takes a write (rolled back), the disks of the store and of
   $SLOTH_HOME have room, and with `--master` (or $SLOTH_MASTER) the master answers its health
-  check and its agents are listed. Exit 1 when a check failed.
+  check and its agents are listed; runs whose process died are marked abandoned and reported,
+  with unfinished runs older than 6 hours (stuck). Exit 1 when a check failed.
 - `backup --out FILE` / `restore FILE --yes`: a consistent copy of the store taken while it is
   in use (sloth_engine.store.backup), and its way back.
 - `logs [--follow]`: the store's events and captured task output, oldest first, then (with
@@ -64,6 +65,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     from sloth_engine.store import open_store
 
     checks: list[Check] = []
+    found_runs: list[Check] = []
     store = None
     try:
         store = open_store(getattr(args, "db", None))
@@ -73,17 +75,30 @@ def cmd_health(args: argparse.Namespace) -> int:
     if store is not None:
         try:
             checks.append(_writable(store))
+            found_runs = _runs(store)
             if args.integrity:
                 checks.append(_integrity(store))
         finally:
             store.close()
     checks.extend(_disks(store, args.min_free_mb))
     checks.extend(_master(master_of(args)))
+    checks.extend(found_runs)
     if args.json:
         print_json([{"check": c, "status": s, "detail": d} for c, s, d in checks])
     else:
         print_table(("CHECK", "STATUS", "DETAIL"), checks)
     return EXIT_FAILED if any(status == "fail" for _, status, _ in checks) else EXIT_OK
+
+
+def _runs(store: Any) -> list[Check]:
+    from sloth_engine.errors import SlothError
+
+    from .run_health import run_checks
+
+    try:
+        return run_checks(store)
+    except SlothError as exc:
+        return [("runs", "fail", str(exc))]
 
 
 def _writable(store: Any) -> Check:

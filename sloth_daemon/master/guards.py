@@ -20,7 +20,8 @@ async def _abort(context: Any, fn: Callable[..., Any], exc: Exception) -> None:
     if isinstance(exc, SlothError):
         await context.abort(code_of(exc), str(exc))
     log.exception("%s failed", fn.__name__)
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc.__class__.__name__}: {exc}")
+    # The user sees what went wrong, the master's log keeps the traceback (never a class name).
+    await context.abort(grpc.StatusCode.INTERNAL, f"the master could not answer: {exc or 'unexpected error'}")
 
 
 def unary(fn: Callable[..., Any]) -> Callable[..., Any]:

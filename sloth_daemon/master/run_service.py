@@ -27,9 +27,13 @@ from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import DslError, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
+from sloth_engine.run_owner import current_owner, owner_gone
 from sloth_engine.spec import Placement, RunStatus, TaskStatus, WorkflowSpec
 
 log = logging.getLogger(__name__)
+
+RESUME_LOAD_TIMEOUT = 60.0
+"""Loading a run's file to resume it takes at most this: a master always finishes starting."""
 
 
 @dataclass
@@ -63,6 +67,8 @@ class RunService:
         self.run_metrics = RunMetrics()
         """Workflow metrics and task durations of every run, for /metrics."""
         self._stacks: Any = None
+        self.owner = current_owner()
+        """This master process: it owns the runs it executes (runs_cmd finds them abandoned)."""
 
     # ---- submitting -------------------------------------------------------------------------
 
@@ -75,7 +81,7 @@ class RunService:
             spec = _delegated(spec, sub.delegate_to)
             self.submissions.save(run_id, spec.name, sub)
             self.store.runs.create_run(
-                run_id, spec.name, sub.path, request.stack or spec.stack, sub.params, time.time()
+                run_id, spec.name, sub.path, request.stack or spec.stack, sub.params, time.time(), self.owner
             )
             runs.append(self._prepare(request, loaded, spec, sub, Resume(run_id), fresh=True))
         self._start(runs)
@@ -149,7 +155,8 @@ class RunService:
                 self._finish_quietly(active.run_id, result)
             except Exception as exc:  # a broken run must not take the master down
                 log.exception("run %s failed inside the master", active.run_id)
-                result = _cancelled_result(active, f"internal error: {exc}")
+                result = _cancelled_result(active, f"the run stopped on an unexpected error: {exc}")
+                result.status = RunStatus.FAILED
                 self._finish_quietly(active.run_id, result)
             active.result = result
             active.feed.finish(result)
@@ -165,25 +172,65 @@ class RunService:
     # ---- resuming after a restart -----------------------------------------------------------
 
     async def resume_unfinished(self) -> list[str]:
-        """Prepare every unfinished run of the store; call before agents can connect."""
+        """Prepare every unfinished run of the store; call before agents can connect.
+
+        Each run is marked `resuming` (committed) before anything of it is loaded, and the mark
+        goes when the run ends or this master stops cleanly. A run still marked at the next
+        start was being resumed when its master crashed or hung: it is poison, and ends
+        `failed` instead of taking the next master down too.
+        """
+        abandoned = await asyncio.to_thread(self.store.runs.abandon_gone, owner_gone)
+        if abandoned:
+            log.warning("runs of processes that are gone marked abandoned: %s", ", ".join(abandoned))
         resumed: list[ActiveRun] = []
         for row in self.store.runs.unfinished_runs():
-            run_id = row["run_id"]
-            sub = self.submissions.get(run_id)
+            sub = self.submissions.get(row["run_id"])
             if sub is None:
                 continue  # a run of a local `run` process, not this master's
-            try:
-                request, loaded = await asyncio.to_thread(self._load, replace(sub, workflow=row["workflow"]))
-                spec = _delegated(_select(loaded, row["workflow"], sub.path)[0], sub.delegate_to)
-            except SlothError as exc:
-                self.store.runs.finish_run(run_id, "failed", time.time(), 0.0, f"cannot resume: {exc}")
-                continue
-            run = self.store.runs.get_run(run_id) or {}
-            finished = self._finished_tasks(run_id, run.get("tasks") or [], spec)
-            resumed.append(self._prepare(request, loaded, spec, sub, Resume(run_id, finished)))
+            active = await self._resume_one(row, sub)
+            if active is not None:
+                resumed.append(active)
         for active in resumed:
             self._start([active])
         return [a.run_id for a in resumed]
+
+    async def _resume_one(self, row: dict[str, Any], sub: Submission) -> ActiveRun | None:
+        run_id, runs = row["run_id"], self.store.runs
+        if row.get("resuming"):
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["resuming"]))
+            reason = (
+                f"not resumed again: a master stopped (crashed, hung or was killed) while resuming it "
+                f"at {since}; a run that takes its master down is resumed once at most"
+            )
+            log.error("run %s quarantined: %s", run_id, reason)
+            runs.end_unfinished(run_id, RunStatus.FAILED.value, reason)
+            return None
+        runs.mark_resuming(run_id, time.time())
+        runs.claim_run(run_id, self.owner)
+        try:
+            load = asyncio.to_thread(self._load, replace(sub, workflow=row["workflow"]))
+            request, loaded = await asyncio.wait_for(load, RESUME_LOAD_TIMEOUT)
+            spec = _delegated(_select(loaded, row["workflow"], sub.path)[0], sub.delegate_to)
+        except TimeoutError:
+            reason = f"cannot resume: loading its file took more than {RESUME_LOAD_TIMEOUT:g}s"
+            runs.end_unfinished(run_id, RunStatus.FAILED.value, reason)
+            return None
+        except SlothError as exc:
+            runs.end_unfinished(run_id, RunStatus.FAILED.value, f"cannot resume: {exc}")
+            return None
+        run = runs.get_run(run_id) or {}
+        finished = self._finished_tasks(run_id, run.get("tasks") or [], spec)
+        return self._prepare(request, loaded, spec, sub, Resume(run_id, finished))
+
+    def release_resumed(self) -> None:
+        """A clean stop: the runs this master resumed did not take it down; the next master
+        resumes them as usual."""
+        for active in list(self.active.values()):
+            if active.result is None and active.run.resume is not None:
+                try:
+                    self.store.runs.mark_resuming(active.run_id, None)
+                except SlothError:
+                    log.exception("cannot clear the resume mark of run %s", active.run_id)
 
     def _finished_tasks(
         self, run_id: str, attempts: list[dict[str, Any]], spec: WorkflowSpec
@@ -217,15 +264,25 @@ class RunService:
 
     # ---- steering and reading ---------------------------------------------------------------
 
-    def cancel(self, run_id: str, reason: str) -> None:
+    def cancel(self, run_id: str, reason: str, force: bool = False) -> None:
+        """Cancel a run of this master; with `force`, end in the store a run nobody runs."""
         active = self.active.get(run_id)
-        if active is None or active.result is not None:
-            run = self.store.runs.get_run(run_id, with_tasks=False)
-            if run is None:
-                raise NotFound(f"no run {run_id}")
+        if active is not None and active.result is None:
+            active.cancelled = reason or "cancelled"
+            active.run.cancel(active.cancelled)
+            return
+        run = self.store.runs.get_run(run_id, with_tasks=False)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        if run["finished_at"] is not None:
             raise Rejected(f"run {run_id} has already finished ({run['status']})")
-        active.cancelled = reason or "cancelled"
-        active.run.cancel(active.cancelled)
+        if not force:
+            raise Rejected(
+                f"run {run_id} is recorded {run['status']} but no process of this master runs it; "
+                f"`runs cancel --force {run_id}` ends it"
+            )
+        text = f"{reason or 'cancelled'} (forced: no process was running it)"
+        self.store.runs.end_unfinished(run_id, RunStatus.CANCELLED.value, text)
 
     def get(self, run_id: str) -> dict[str, Any]:
         run = self.store.runs.get_run(run_id)

@@ -182,6 +182,7 @@ class Master:
         """Stop serving; unfinished runs stay unfinished in the store and resume at the next start."""
         if self.server is not None:
             await self.server.stop(1.0)
+        self.runs.release_resumed()  # a clean stop: what it resumed was not poison
         for task in self._background:
             task.cancel()
         await self.automation.stop()

@@ -33,6 +33,7 @@ from sloth_daemon.wire import (
     workflow_info_to_proto,
 )
 from sloth_engine.errors import UsageError
+from sloth_engine.run_owner import owner_gone
 
 log = logging.getLogger(__name__)
 MAX_LIST = 1000
@@ -92,6 +93,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
     @unary
     async def ListRuns(self, request: mpb.ListRunsRequest, context: Any) -> mpb.ListRunsResponse:  # noqa: N802
         limit = min(MAX_LIST, request.limit or 20)
+        await asyncio.to_thread(self.runs.store.runs.abandon_gone, owner_gone)
         rows = await asyncio.to_thread(
             self.runs.store.runs.list_runs, request.workflow or None, request.status or None, limit
         )
@@ -99,7 +101,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
 
     @unary
     async def CancelRun(self, request: mpb.CancelRunRequest, context: Any) -> mpb.CancelRunResponse:  # noqa: N802
-        self.runs.cancel(request.run_id, request.reason)
+        self.runs.cancel(request.run_id, request.reason, request.force)
         return mpb.CancelRunResponse()
 
     @unary

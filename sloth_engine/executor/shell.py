@@ -90,6 +90,9 @@ async def run_shell(cmd: ShellCommand, sink: LineSink, executor: Executor | None
 
 
 def _run(cmd: ShellCommand, sink: LineSink, state: _Process) -> AttemptOutcome:
+    refused = _nul_byte(cmd)
+    if refused:
+        return _failed(refused, 126)
     env = {**os.environ, **cmd.env} if cmd.env else None
     argv = argv_for(cmd.command)
     try:
@@ -106,7 +109,7 @@ def _run(cmd: ShellCommand, sink: LineSink, state: _Process) -> AttemptOutcome:
         return _failed(f"command not found: {exc.filename or argv[0]}", 127)
     except PermissionError as exc:
         return _failed(f"cannot run command: {exc.strerror}", 126)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         return _failed(f"cannot start command: {exc}", 126)
     state.proc = proc
     if cmd.groups is not None:
@@ -118,6 +121,18 @@ def _run(cmd: ShellCommand, sink: LineSink, state: _Process) -> AttemptOutcome:
     finally:
         if cmd.groups is not None:
             cmd.groups.discard(proc.pid)
+
+
+def _nul_byte(cmd: ShellCommand) -> str:
+    """Why the command cannot be started, when a NUL byte hides in it (exec refuses those)."""
+    if "\0" in cmd.command:
+        return "the command contains a NUL byte (\\0): it cannot be run"
+    for key, value in (cmd.env or {}).items():
+        if "\0" in key or "\0" in value:
+            return f"environment variable {key.replace(chr(0), '?')} contains a NUL byte (\\0)"
+    if cmd.cwd and "\0" in str(cmd.cwd):
+        return "the workdir contains a NUL byte (\\0)"
+    return ""
 
 
 def _spawn(argv: list[str], cmd: ShellCommand, env: dict[str, str] | None) -> subprocess.Popen[bytes]:

@@ -7,6 +7,7 @@ attempt and emits the event, in that order.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +23,8 @@ from .lua_pool import LuaPool
 from .remote import RemotePort, RemoteTask
 from .results import AttemptOutcome, TaskResult
 from .retry import backoff_delay
+
+log = logging.getLogger(__name__)
 
 EVENT_OF = {
     TaskStatus.RUNNING: "task.started",
@@ -144,6 +147,10 @@ class TaskRunner:
             result.blocks_dependents = True
             self._set(result, self._stop_status, self._stop_reason, self._stop_reason)
             raise
+        except Exception as exc:  # a bug in the engine fails this task, not the whole process
+            log.exception("task %s of run %s broke the runner", name, self.ctx.run_id)
+            text = f"the task could not be run: {exc or type(exc).__name__}"
+            return self._end(result, AttemptOutcome(TaskStatus.FAILED, text, text))
         return result.status
 
     def _end(self, result: TaskResult, outcome: AttemptOutcome) -> TaskStatus:

@@ -78,6 +78,13 @@ class Run(Model):
     duration_s = DoubleField(null=True)
     params = TextField(null=True)
     error = TextField(null=True)
+    owner_host = TextField(null=True)
+    owner_boot = TextField(null=True)
+    owner_pid = IntegerField(null=True)
+    owner_started = DoubleField(null=True)
+    """The process executing the run (sloth_engine.run_owner): when it is gone, so is the run."""
+    resuming = DoubleField(null=True)
+    """When a master began resuming the run; still set at its next start, the run is poison."""
 
     class Meta:
         table_name = "runs"

@@ -40,9 +40,28 @@ _ATTEMPT_TAIL = "ON CONFLICT (run_id, task, attempt) DO UPDATE SET " + ", ".join
 LOG_FIELDS = ("run_id", "task", "attempt", "stream", "seq", "ts", "line")
 _LOG_HEAD = f"INSERT INTO run_logs ({', '.join(LOG_FIELDS)})"
 _CREATE_RUN = (
-    "INSERT INTO runs (run_id, workflow, file, stack, status, started_at, params) "
-    "VALUES (?, ?, ?, ?, 'running', ?, ?)"
+    "INSERT INTO runs (run_id, workflow, file, stack, status, started_at, params, "
+    "owner_host, owner_boot, owner_pid, owner_started) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)"
 )
+_CLAIM_RUN = (
+    "UPDATE runs SET owner_host = ?, owner_boot = ?, owner_pid = ?, owner_started = ? "
+    "WHERE run_id = ? AND finished_at IS NULL"
+)
+_END_UNFINISHED = (
+    "UPDATE runs SET status = ?, finished_at = ?, duration_s = ? - started_at, error = ? "
+    "WHERE run_id = ? AND finished_at IS NULL RETURNING run_id"
+)
+_END_ATTEMPTS = (
+    "UPDATE task_runs SET status = ?, finished_at = ?, message = ?, error = ? "
+    "WHERE run_id = ? AND status IN ('pending', 'running', 'retrying')"
+)
+_LOCAL_UNFINISHED = (
+    "SELECT run_id, owner_host, owner_boot, owner_pid, owner_started FROM runs "
+    "WHERE finished_at IS NULL AND owner_pid IS NOT NULL "
+    "AND run_id NOT IN (SELECT run_id FROM run_submissions)"
+)
+"""Unfinished runs of local processes (a master's runs have a submission: it resumes those)."""
+ABANDONED = "abandoned"
 _FINISH_RUN = (
     "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ? RETURNING run_id"
 )
@@ -68,11 +87,13 @@ class RunLog:
         stack: str | None,
         params: Mapping[str, Any] | None,
         started_at: float,
+        owner: Any = None,
     ) -> None:
-        """Record a new run with status 'running'."""
+        """Record a new run with status 'running', owned by `owner` (a run_owner.Owner)."""
         text = to_json(dict(params or {}))
+        who = _owner_values(owner)
         try:
-            self._b.execute(self._create_sql, (run_id, workflow, file, stack, started_at, text))
+            self._b.execute(self._create_sql, (run_id, workflow, file, stack, started_at, text, *who))
         except StoreError as exc:
             if self.get_run(run_id, with_tasks=False) is not None:
                 raise StoreError(f"run {run_id} exists already") from None
@@ -116,6 +137,38 @@ class RunLog:
     ) -> None:
         if not self._b.write(self._finish_sql, (status, finished_at, duration_s, error, run_id)):
             raise StoreError(f"no run {run_id} to finish")
+
+    def claim_run(self, run_id: str, owner: Any) -> None:
+        """`owner` executes the unfinished run from now on (a master resuming it)."""
+        self._b.execute(self._b.sql(_CLAIM_RUN), (*_owner_values(owner), run_id))
+
+    def mark_resuming(self, run_id: str, at: float | None) -> None:
+        """Set (a time) or clear (None) the run's resume marker; committed at once."""
+        sql = "UPDATE runs SET resuming = ? WHERE run_id = ?"
+        self._b.execute(self._b.sql(sql), (at, run_id))
+
+    def end_unfinished(self, run_id: str, status: str, error: str, at: float | None = None) -> bool:
+        """End a run that its owner will not end (abandoned, or cancelled by hand): the run and
+        its unfinished attempts. False when the run had ended already."""
+        now = self.clock() if at is None else at
+        attempt_status = "failed" if status == "failed" else "cancelled"
+        with self._b.transaction():
+            ended = self._b.write(self._b.sql(_END_UNFINISHED), (status, now, now, error, run_id))
+            if ended:
+                self._b.execute(self._b.sql(_END_ATTEMPTS), (attempt_status, now, error, error, run_id))
+        return bool(ended)
+
+    def abandon_gone(self, gone: Callable[[dict[str, Any]], bool]) -> list[str]:
+        """Mark `abandoned` the unfinished local runs whose owner `gone` says is gone."""
+        names = ("run_id", "owner_host", "owner_boot", "owner_pid", "owner_started")
+        rows = [dict(zip(names, r, strict=True)) for r in self._b.query_all(self._b.sql(_LOCAL_UNFINISHED))]
+        ended = []
+        for row in rows:
+            if gone(row):
+                reason = f"abandoned: the process that ran it (pid {row['owner_pid']}) is gone"
+                if self.end_unfinished(row["run_id"], ABANDONED, reason):
+                    ended.append(row["run_id"])
+        return ended
 
     # ---- reads ----------------------------------------------------------------------
 
@@ -194,6 +247,12 @@ def _attempt_rows(rows: Sequence[AttemptRow]) -> list[tuple[Any, ...]]:
             )
         )
     return out
+
+
+def _owner_values(owner: Any) -> tuple[Any, Any, Any, Any]:
+    if owner is None:
+        return (None, None, None, None)
+    return (owner.host, owner.boot, owner.pid, owner.started)
 
 
 def _run(row: dict[str, Any]) -> dict[str, Any]:

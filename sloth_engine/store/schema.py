@@ -94,6 +94,11 @@ def _v6(ctx: MigrationContext) -> None:
     ctx.execute(CREATE_TABLE)
 
 
+def _v7(ctx: MigrationContext) -> None:
+    for name in ("owner_host", "owner_boot", "owner_pid", "owner_started", "resuming"):
+        ctx.add_column(ctx.models.Run, name)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
@@ -101,6 +106,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "stacks, stack locks, snapshots, resources, drift, stack dependencies", _v4),
     Migration(5, "master lease, master nodes, epoch fencing of leader writes (HA)", _v5),
     Migration(6, "API tokens (hashed) of the master's roles", _v6),
+    Migration(7, "each run's owner and resume mark (abandoned and poison runs)", _v7),
 )
 LATEST = MIGRATIONS[-1].version
 
