@@ -28,7 +28,7 @@ class Lua:
         self.sandbox = Sandbox()
         self.sandbox.scope = TaskScope(task_name="t", workdir=str(root), log=lambda stream, line: None)
         env = ModuleEnv(base_dir=root)
-        for name in ("data", "strings", "time", "crypto"):
+        for name in ("data", "strings", "time", "crypto", "goroutine"):
             importlib.import_module(f"sloth_engine.modules.{name}_mod").install(self.sandbox, env)
 
     def run(self, body: str) -> Any:
@@ -342,3 +342,94 @@ def test_a_shebang_keeps_line_numbers(tmp_path: Path) -> None:
     done = _cli("workflow", "validate", str(flow), home=tmp_path / "home", cwd=tmp_path)
     assert done.returncode == 2
     assert "broken.sloth:3" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- goroutine ----------------------------------------------------------------------------
+
+
+def test_goroutine_pool_created_first_survives_and_its_queue_is_bounded(lua: Lua) -> None:
+    result = lua.run(
+        """
+        goroutine.pool_create("p", { workers = 2 })   -- before any goroutine of this call
+        local gate, done = goroutine.channel(), 0
+        local ids, refused = {}, nil
+        for i = 1, 7 do
+          local id, err = goroutine.pool_submit("p", function() gate:receive(); done = done + 1 end)
+          if id then ids[#ids + 1] = id else refused = err end
+        end
+        local stats = goroutine.pool_stats("p")
+        for _ = 1, #ids do gate:send(true) end
+        local waited = goroutine.pool_wait("p")
+        return #ids, refused, stats.active, stats.queued, waited, done, goroutine.pool_stats("p").completed
+        """
+    )
+    assert result == (6, "pool queue is full", 2, 4, True, 6, 6)
+
+
+def test_goroutine_cond_channels_and_rwmutex_tries(lua: Lua) -> None:
+    assert lua.run(
+        """
+        local cond, ready, seen = goroutine.cond(), false, {}
+        local mu = cond:get_mutex()
+        local wg = goroutine.wait_group()
+        for i = 1, 3 do
+          wg:add(1)
+          goroutine.spawn(function()
+            mu:lock()
+            while not ready do cond:wait() end
+            seen[#seen + 1] = i
+            mu:unlock()
+            wg:done()
+          end)
+        end
+        goroutine.sleep(10)
+        mu:lock(); ready = true; cond:signal(); mu:unlock()
+        goroutine.sleep(10)
+        local after_signal = #seen
+        mu:lock(); cond:broadcast(); mu:unlock()
+        wg:wait()
+        return after_signal, #seen
+        """
+    ) == (1, 3)
+    assert lua.run(
+        """
+        local ch = goroutine.channel(5)
+        ch:send(1); ch:send(2)
+        local rw = goroutine.rwmutex()
+        local r1 = rw:try_rlock()
+        local w1 = rw:try_lock()         -- a reader holds it
+        rw:runlock()
+        local w2 = rw:try_lock()
+        local r2 = rw:try_rlock()        -- a writer holds it
+        return goroutine.channel_len(ch), goroutine.channel_cap(ch), r1, w1, w2, r2
+        """
+    ) == (2, 5, True, False, True, False)
+
+
+def test_goroutine_pipeline_fan_out_and_fan_in(lua: Lua) -> None:
+    assert lua.run(
+        """
+        local input = goroutine.channel(10)
+        goroutine.spawn(function() for i = 1, 5 do input:send(i) end input:close() end)
+        local out = goroutine.pipeline(input, {
+          { workers = 2, fn = function(v) return v * 2 end },
+          { workers = 3, fn = function(v) return v + 1 end },
+        })
+        local sum, n = 0, 0
+        out:range(function(v) sum = sum + v; n = n + 1 end)
+        return sum, n, out:is_closed()
+        """
+    ) == (35, 5, True)
+    assert lua.run(
+        """
+        local input = goroutine.channel()
+        goroutine.spawn(function() for i = 1, 3 do input:send(i) end input:close() end)
+        local outs = goroutine.fan_out(input, 2)
+        local merged = goroutine.fan_in(outs)
+        local total, count = 0, 0
+        for v in function() local v, ok = merged:receive() if ok then return v end end do
+          total, count = total + v, count + 1
+        end
+        return #outs, total, count
+        """
+    ) == (2, 12, 6)

@@ -21,7 +21,11 @@ handler = fn}`; returns the chosen case's index and its handler's results),
 capacity}, `atomic_int(v)` {get/load set/store add incr decr swap cas/compare_and_swap},
 `once()` {call / ["do"]}, `context()`, `with_timeout(ms)` (contexts: cancel done/is_cancelled
 err wait deadline with_timeout with_cancel with_deadline), `pool_create(name, {workers})`,
-`pool_submit(name, fn, ...)`, `pool_wait`, `pool_stats`, `pool_close`. Methods work with `:`
+`pool_submit(name, fn, ...)` (nil, "pool queue is full" once workers x 2 tasks wait, as the
+original), `pool_wait`, `pool_stats`, `pool_close`, `channel_len(ch)`, `channel_cap(ch)`,
+`cond()` {wait signal broadcast get_mutex}, `pipeline(in, {{workers = n, fn = f}, ...})`,
+`fan_out(in, n)`, `fan_in({ch, ...})` (each returns channels of capacity 10, closed when their
+inputs are), rwmutex `try_lock`/`try_rlock`. Methods work with `:`
 and with `.`. A spawned goroutine's error goes to the task log; an async one's to `await`.
 Goroutines left when a task ends are dropped: the next task on this runtime starts with none.
 The synchronisation objects (channels to pools) are in goroutine_sync.py.
@@ -33,6 +37,7 @@ import time
 
 from sloth_engine.lua.sandbox import Sandbox
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules.goroutine_flows import FLOWS_LUA
 from sloth_engine.modules.goroutine_sync import SYNC_LUA
 from sloth_engine.modules.time_mod import sleep_guarded
 
@@ -256,7 +261,7 @@ M.wait_group = api(function()
     wait = function() wait_until(function() return count <= 0 end) end }
 end)
 
-local kernel = { api = api, object = object, fail = fail, block = block,
+local kernel = { api = api, object = object, fail = fail, block = block, enter = enter_task,
   wait_until = wait_until, start = start, report = report, clock = clock, wall = wall,
   timers = timers, resets = resets }
 return M, kernel
@@ -292,4 +297,5 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         sandbox.globals()["coroutine"]["resume"],
     )
     sandbox.run_lua(SYNC_LUA, "goroutine", module, kernel)
+    sandbox.run_lua(FLOWS_LUA, "goroutine", module, kernel)
     sandbox.globals()["goroutine"] = module

@@ -11,7 +11,7 @@ from __future__ import annotations
 SYNC_LUA = r"""
 local M, kernel = ...
 local api, object, fail, block = kernel.api, kernel.object, kernel.fail, kernel.block
-local wait_until, start, report = kernel.wait_until, kernel.start, kernel.report
+local wait_until, start, report, enter = kernel.wait_until, kernel.start, kernel.report, kernel.enter
 local clock, wall, timers = kernel.clock, kernel.wall, kernel.timers
 local pack, remove = table.pack, table.remove
 local pcall, error, type, tostring, tonumber = pcall, error, type, tostring, tonumber
@@ -95,6 +95,8 @@ end)
 M.channel_send = api(function(ch, v) return chan(ch).send(v) end)
 M.channel_receive = api(function(ch) return chan(ch).receive() end)
 M.channel_close = api(function(ch) return chan(ch).close() end)
+M.channel_len = api(function(ch) return ch.len() end)
+M.channel_cap = api(function(ch) chan(ch); return ch.cap() end)
 
 local function run_select(cases, wake)
   local ops, default = {}, nil
@@ -162,7 +164,17 @@ M.rwmutex = api(function()
       if not writer then fail("unlock of unlocked mutex") end
       writer = false
     end,
+    try_lock = function()
+      if writer or readers > 0 then return false end
+      writer = true
+      return true
+    end,
     rlock = function() wait_until(function() return not writer end); readers = readers + 1 end,
+    try_rlock = function()
+      if writer then return false end
+      readers = readers + 1
+      return true
+    end,
     runlock = function()
       if readers == 0 then fail("runlock of unlocked mutex") end
       readers = readers - 1
@@ -270,15 +282,18 @@ kernel.resets[#kernel.resets + 1] = function(extra, save)
   if save then extra.pools = pools else pools = extra.pools or {} end
 end
 M.pool_create = api(function(name, opts)
+  enter()
   local workers = floor(tonumber(type(opts) == "table" and opts.workers or opts) or 4)
   pools[name] = { name = name, workers = workers, free = workers, pending = 0, active = 0,
     completed = 0, failed = 0, seq = 0 }
   return true
 end)
 M.pool_submit = api(function(name, fn, ...)
+  enter()
   local pool = pools[name]
   if not pool then return nil, "pool not found: " .. tostring(name) end
   if type(fn) ~= "function" then fail("goroutine.pool_submit: expected a function") end
+  if pool.pending - pool.active >= pool.workers * 2 then return nil, "pool queue is full" end
   pool.pending, pool.seq = pool.pending + 1, pool.seq + 1
   start(function(...)
     wait_until(function() return pool.free > 0 end)
@@ -293,20 +308,24 @@ M.pool_submit = api(function(name, fn, ...)
   return name .. "-" .. pool.seq
 end)
 M.pool_wait = api(function(name)
+  enter()
   local pool = pools[name]
   if not pool then return false, "pool not found: " .. tostring(name) end
   wait_until(function() return pool.pending == 0 end)
   return true
 end)
 M.pool_stats = api(function(name)
+  enter()
   local p = pools[name]
   if not p then return nil end
   return { name = p.name, workers = p.workers, active = p.active, completed = p.completed,
     failed = p.failed, queued = p.pending - p.active }
 end)
 M.pool_close = api(function(name)
+  enter()
   local found = pools[name] ~= nil
   pools[name] = nil
   return found
 end)
+kernel.chan = chan
 """
