@@ -40,6 +40,12 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="how long agents that were connected get to come back after a restart (default 10s)",
     )
     master.add_argument("--watch", metavar="DIR", help="keep DIR's workflows loaded, reload them on change")
+    master.add_argument(
+        "--watch-timeout",
+        default="30s",
+        metavar="DURATION",
+        help="loading one watched file takes at most this; past it the file fails to load (30s)",
+    )
     master.add_argument("--hook-workers", type=int, default=4, metavar="N", help="hooks run at once (4)")
     master.add_argument("--event-queue", type=int, default=1000, metavar="N", help="events queued for hooks")
     master.set_defaults(func=cmd_master)
@@ -57,8 +63,9 @@ def cmd_master(args: argparse.Namespace) -> int:
     try:
         grace = parse_duration(args.startup_grace)
         ttl = parse_duration(args.lease_ttl)
+        watch_timeout = parse_duration(args.watch_timeout)
     except ValueError as exc:
-        raise UsageError(f"--startup-grace/--lease-ttl: {exc}") from None
+        raise UsageError(f"--startup-grace/--lease-ttl/--watch-timeout: {exc}") from None
     config = MasterConfig(
         listen=args.listen,
         db=args.db,
@@ -66,7 +73,9 @@ def cmd_master(args: argparse.Namespace) -> int:
         metrics_listen=args.metrics_listen,
         ready_file=args.ready_file,
         startup_grace=grace,
-        automation=AutomationConfig(args.watch, max(1, args.hook_workers), max(1, args.event_queue)),
+        automation=AutomationConfig(
+            args.watch, max(1, args.hook_workers), max(1, args.event_queue), max(0.1, watch_timeout)
+        ),
         ha=args.ha,
         advertise=args.advertise,
         lease_ttl=max(0.3, ttl),

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 MASTER_PUT_TIMEOUT = 0.05
 """How long the master's event loop may wait for room in a full hook queue before it records
 the event as not delivered (a local run waits longer: it has nothing else to serve)."""
+STARTUP_SCAN_WAIT = 3.0
+"""How long a master's start waits for its watched folder to load (it goes on loading after)."""
 WATCH_BUFFER = 10_000
 """Events kept for one slow live watcher before it misses some (a warning is logged)."""
 
@@ -33,6 +35,8 @@ class AutomationConfig:
     """Folder of workflow files to keep loaded and reload on change."""
     hook_workers: int = 4
     event_queue: int = 1000
+    watch_timeout: float = 30.0
+    """Loading one file of the watched folder takes at most this many seconds."""
 
 
 class PublishingRows:
@@ -66,21 +70,39 @@ class Automation:
         if config.watch:
             from sloth_daemon.master.workflow_catalog import WorkflowCatalog
 
-            self.catalog = WorkflowCatalog(Path(config.watch), self.bus)
+            self.catalog = WorkflowCatalog(Path(config.watch), self.bus, config.watch_timeout)
         self.scheduler = SchedulerLoop(store, runs, self.bus, self.catalog)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Load the watched folder, then catch up and run the scheduler (and the watcher)."""
-        if self.catalog is not None:
-            await asyncio.to_thread(self.catalog.scan)
-            self._tasks.append(asyncio.create_task(self.catalog.watch()))
+        """Start the scheduler; with a watched folder, first load it in the background (the
+        master serves meanwhile: no file of the folder can keep it from starting)."""
+        if self.catalog is None:
+            self._tasks.append(asyncio.create_task(self.scheduler.run()))
+            return
+        self.catalog.check_folder()
+        scanned = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._watched_folder(scanned)))
+        # A folder that loads at once is known when the master starts serving; a file that
+        # takes long delays the start by this much at most.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(scanned.wait(), STARTUP_SCAN_WAIT)
+
+    async def _watched_folder(self, scanned: asyncio.Event) -> None:
+        assert self.catalog is not None
+        self._tasks.append(asyncio.create_task(self.catalog.watch()))
+        # Schedules may name files of the folder: they fire once it is loaded (each file is
+        # bounded by the catalog's load timeout).
+        await self.catalog.scan()
+        scanned.set()
         self._tasks.append(asyncio.create_task(self.scheduler.run()))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        if self.catalog is not None:
+            self.catalog.close()
+        for task in list(self._tasks):
             task.cancel()
-        for task in self._tasks:
+        for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await asyncio.to_thread(self.bus.close, 2.0)
