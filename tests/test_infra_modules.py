@@ -110,7 +110,7 @@ def test_writes_are_atomic_renames_that_keep_the_mode(lua: Lua) -> None:
 def test_template_twice_and_undefined_names(lua: Lua) -> None:
     (lua.root / "site.j2").write_text("server {{ name }}:{{ port }};\n")
     body = (
-        'return file_ops.template({src = "site.j2", dest = "site.conf", vars = {name = "web", port = 8080}})'
+        'return (file_ops.template({src = "site.j2", dest = "site.conf", vars = {name = "web", port = 8080}}))'
     )
     result = lua.run(body)
     assert result["changed"] is True and result["mode"] == "0644"
@@ -134,9 +134,9 @@ def test_lineinfile_present_regexp_absent_twice(lua: Lua) -> None:
         ('{path = "sshd_config", regexp = "^Port", state = "absent"}', "removed 1"),
     ]
     for args, action in steps:
-        first = lua.run(f"return file_ops.lineinfile({args})")
+        first = lua.run(f"return (file_ops.lineinfile({args}))")
         assert (first["changed"], first["action"]) == (True, action)
-        second = lua.run(f"return file_ops.lineinfile({args})")
+        second = lua.run(f"return (file_ops.lineinfile({args}))")
         assert (second["changed"], second["action"]) == (False, "unchanged")
     assert conf.read_text() == "UseDNS no\nPermitRootLogin no\n"
     # Missing files are created (the original's hooks rely on it) unless create = false.
@@ -160,9 +160,9 @@ def test_blockinfile_and_replace_twice(lua: Lua) -> None:
     replace = (
         'file_ops.replace{path = "app.ini", pattern = "^debug = (\\\\w+)$", replacement = "debug = false"}'
     )
-    first = lua.run(f"return {replace}")
+    first = lua.run(f"return ({replace})")
     assert (first["changed"], first["replacements"]) == (True, 1)
-    second = lua.run(f"return {replace}")
+    second = lua.run(f"return ({replace})")
     assert (second["changed"], second["replacements"]) == (False, 0)
     gone = 'file_ops.blockinfile{path = "app.ini", state = "absent"}'
     assert lua.run(f"return {gone}.changed") is True
@@ -186,7 +186,7 @@ def test_unarchive_tar_and_zip_twice(lua: Lua) -> None:
     _tar(
         lua.root / "app.tar.gz", {"app/bin/run": b"#!/bin/sh\n", "app/README": b"hi"}, {"app/link": "README"}
     )
-    first = lua.run('return file_ops.unarchive{src = "app.tar.gz", dest = "opt"}')
+    first = lua.run('return (file_ops.unarchive{src = "app.tar.gz", dest = "opt"})')
     assert first["changed"] is True and sorted(first["files"]) == ["app/README", "app/bin/run", "app/link"]
     assert (lua.root / "opt/app/bin/run").read_bytes() == b"#!/bin/sh\n"
     assert mode(lua.root / "opt/app/bin/run") == 0o640

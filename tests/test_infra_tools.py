@@ -50,7 +50,7 @@ def lua(tmp_path: Path) -> Lua:
     work.mkdir()
     sandbox.scope = TaskScope(task_name="t", workdir=str(work))
     harness = Lua(sandbox, work, ModuleEnv(base_dir=work))
-    for name in ("git", "pkg", "systemd", "docker", "infra_test"):
+    for name in ("git", "pkg", "systemd", "docker", "infra_test", "file_ops"):
         importlib.import_module(f"sloth_engine.modules.{name}_mod").install(sandbox, harness.env)
     return harness
 
@@ -254,7 +254,7 @@ def test_git_errors_name_the_problem(lua: Lua, origin: str, monkeypatch: pytest.
 def test_pkg_installs_only_what_is_missing(lua: Lua, fakes: Fakes) -> None:
     (fakes.state / "installed").write_text("curl\n")
     assert lua.run("return pkg.manager()") == "apt"
-    first = lua.run('return pkg.install({"curl", "nginx"})')
+    first = lua.run('return (pkg.install({"curl", "nginx"}))')
     assert (first["changed"], first["packages"], first["exit_code"]) == (True, ["nginx"], 0)
     assert fakes.calls("apt-get") == ["apt-get install -y -q nginx"]
     assert lua.run('return pkg.install({"curl", "nginx"}).changed') is False
@@ -281,7 +281,7 @@ def test_pkg_installs_only_what_is_missing(lua: Lua, fakes: Fakes) -> None:
         LuaRuntimeError, match=r"`apt-get install -y -q broken-pkg` failed \(exit 100\): E: Unable to locate"
     ):
         lua.run('pkg.install("broken-pkg")')
-    failed = lua.run('return pkg.install{name = "broken-pkg", ignore_errors = true}')
+    failed = lua.run('return (pkg.install{name = "broken-pkg", ignore_errors = true})')
     assert (failed["changed"], failed["exit_code"]) == (False, 100)
 
 
@@ -371,3 +371,35 @@ def test_real_docker_client_without_an_engine_is_a_clear_error(lua: Lua) -> None
         LuaRuntimeError, match=r"docker.ps: `docker ps .*` failed \(exit 1\): .*(daemon|docker)"
     ):
         lua.run("docker.ps()")
+
+
+def test_the_original_call_shapes(lua: Lua, fakes: Fakes, origin: str, tmp_path: Path) -> None:
+    """Files written for the original tool: `local ok, res = ...`, its `package` and `local_path` keys."""
+    (fakes.state / "installed").write_text("curl\n")
+    assert lua.run(
+        """
+        local ok, res = pkg.install({packages = {"curl", "nginx"}})
+        local ok2, res2 = pkg.install({packages = {"curl", "nginx"}})
+        return ok and true, res.changed, res2.changed, pkg.is_installed({package = "nginx"}),
+               pkg.version({package = "nginx"})
+        """
+    ) == (True, True, False, True, "1.2.3-1")
+    assert lua.run(
+        """
+        local ok, res = systemd.start({name = "web"})
+        local again_ok, again = systemd.start("web")
+        local r = systemd.stop("web")        -- this project's own shape still works
+        return ok and true, res.changed, again.changed, r.changed
+        """
+    ) == (True, True, False, True)
+    (lua.root / "app.conf").write_text("x=1\n")
+    assert lua.run(
+        """
+        local ok, res = file_ops.copy({src = "app.conf", dest = "out/app.conf"})
+        local st = file_ops.stat({path = "out/app.conf"})     -- one value, as the original
+        return ok and true, res.changed, st.exists
+        """
+    ) == (True, True, True)
+    dest = tmp_path / "checkout"
+    assert lua.run(f'local r = git.clone({{url = "{origin}", local_path = "{dest}"}}) return r.changed') is True
+    assert (dest / "README").read_text() == "v1\n"

@@ -3,7 +3,8 @@
 Every function takes one table (`file_ops.copy({src = "a", dest = "/etc/a", mode = "0644"})`)
 or the original's positional form (`file_ops.copy("a", "/etc/a", {mode = "0644"})`) and
 returns a table with `changed` (false when the file was already as asked: nothing is written
-then) plus details. Writes go through a temporary file and a rename in the same folder; a
+then) plus details, twice, so the original's `local ok, res = file_ops.copy{...}` works.
+Writes go through a temporary file and a rename in the same folder; a
 replaced file keeps its mode (and owner) unless `mode` is given. With `check = true` (or the
 run's check mode) nothing changes and `changed` says whether something would have.
 
@@ -52,6 +53,7 @@ from sloth_engine.modules.options import (
     user_name,
     workdir_path,
 )
+from sloth_engine.modules.original_shape import results_twice
 
 STATES = ("present", "absent")
 
@@ -316,4 +318,5 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         "stat": ops.stat,
     }
     # Every one reads or writes files of any size: off the event loop.
-    sandbox.set_module("file_ops", functions, blocking=frozenset(functions))
+    table = sandbox.set_module("file_ops", functions, blocking=frozenset(functions))
+    results_twice(sandbox, table, [name for name in functions if name != "stat"])  # stat: one value there too

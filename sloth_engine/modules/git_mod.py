@@ -96,7 +96,7 @@ class Git:
         where = "git.clone"
         opts = gather(where, args, ("url", "dest"))
         url = need(where, opts, "url", "repo")
-        dest = workdir_path(self.sandbox, need(where, opts, "dest", "path"))
+        dest = workdir_path(self.sandbox, need(where, opts, "dest", "path", "local_path"))
         if self._toplevel(where, dest):
             origin = self.git(where, opts, ["config", "--get", "remote.origin.url"], dest, must=False)
             if origin.stdout.strip() != url:

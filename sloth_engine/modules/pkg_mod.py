@@ -9,11 +9,13 @@ The manager is detected (apt, dnf, yum, apk, pacman: see `system_packages`) or n
 - `pkg.update()`: refreshes the package lists (always `changed = true`)
 - `pkg.upgrade()`: upgrades everything (always `changed = true`: not every manager says
   whether anything was upgraded)
-- `pkg.is_installed(name)` -> boolean; `pkg.version(name)` -> the version or nil;
+- `pkg.is_installed(name)` -> boolean; `pkg.version(name)` -> the version or nil (both also
+  take the original's `{package = name}`);
   `pkg.manager()` -> "apt" | "dnf" | "yum" | "apk" | "pacman"
 
 Changing functions return `{changed, stdout, stderr, exit_code, packages}` (`packages`: those
-acted on). A failing command raises a Lua error naming the command, its exit code and its
+acted on), twice, so the original's `local ok, res = pkg.install({packages = {...}})` works
+(see original_shape). A failing command raises a Lua error naming the command, its exit code and its
 last lines of output, unless `ignore_errors = true` (then the result says `exit_code`).
 `check = true` (or the run's check mode) reports what would change and runs nothing that
 changes the machine. `sudo = true` prefixes `sudo -n`; agents usually run as root instead.
@@ -26,6 +28,7 @@ from typing import Any
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.options import environment, flag, gather, is_check, names, text, timeout
+from sloth_engine.modules.original_shape import results_twice
 from sloth_engine.modules.proc import Completed, failure, find_tool, run_process
 from sloth_engine.modules.system_packages import APT_ENV, Manager, detect, installed_version
 
@@ -112,7 +115,7 @@ class Packages:
 
     def is_installed(self, *args: Any) -> bool:
         opts = gather("pkg.is_installed", args, ("name",))
-        name = names("pkg.is_installed", opts.get("name"))[0]
+        name = names("pkg.is_installed", opts.get("name", opts.get("package")))[0]
         return (
             _version(self, detect("pkg.is_installed", text(opts, "manager")), name, "pkg.is_installed")
             is not None
@@ -120,7 +123,7 @@ class Packages:
 
     def version(self, *args: Any) -> str | None:
         opts = gather("pkg.version", args, ("name",))
-        name = names("pkg.version", opts.get("name"))[0]
+        name = names("pkg.version", opts.get("name", opts.get("package")))[0]
         return _version(self, detect("pkg.version", text(opts, "manager")), name, "pkg.version")
 
     def manager(self, *args: Any) -> str:
@@ -143,4 +146,5 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         "version": packages.version,
         "manager": packages.manager,
     }
-    sandbox.set_module("pkg", functions, blocking=frozenset(functions) - {"manager"})
+    table = sandbox.set_module("pkg", functions, blocking=frozenset(functions) - {"manager"})
+    results_twice(sandbox, table, ("install", "remove", "update", "upgrade"))

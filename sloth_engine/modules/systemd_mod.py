@@ -14,7 +14,8 @@
 
 Each takes the unit name or one table (`systemd.start({name = "nginx"})`); `user = true`
 works on the user's manager (`systemctl --user`). Changing functions return `{changed, stdout,
-stderr, exit_code}` and raise a Lua error when systemctl fails (unless `ignore_errors =
+stderr, exit_code}` (twice: the original's `local ok, res = systemd.start(...)` works) and
+raise a Lua error when systemctl fails (unless `ignore_errors =
 true`); `check = true` (or the run's check mode) runs only the queries.
 """
 
@@ -27,6 +28,7 @@ from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.atomic_write import read_bytes, write_atomic
 from sloth_engine.modules.options import environment, flag, gather, is_check, need, text, timeout
+from sloth_engine.modules.original_shape import results_twice
 from sloth_engine.modules.proc import Completed, failure, find_tool, run_process
 
 UNIT_DIR = "/etc/systemd/system"
@@ -214,4 +216,6 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         "is_enabled",
     )
     functions = {name: getattr(systemd, name) for name in names}
-    sandbox.set_module("systemd", functions, blocking=frozenset(functions))
+    table = sandbox.set_module("systemd", functions, blocking=frozenset(functions))
+    changing = ("create_service", "start", "stop", "restart", "reload", "enable", "disable", "daemon_reload")
+    results_twice(sandbox, table, [name for name in changing if name in functions])
