@@ -28,7 +28,7 @@ class Lua:
         self.sandbox = Sandbox()
         self.sandbox.scope = TaskScope(task_name="t", workdir=str(root), log=lambda stream, line: None)
         env = ModuleEnv(base_dir=root)
-        for name in ("data", "strings", "time", "crypto", "goroutine"):
+        for name in ("data", "strings", "time", "crypto", "goroutine", "file_ops"):
             importlib.import_module(f"sloth_engine.modules.{name}_mod").install(self.sandbox, env)
 
     def run(self, body: str) -> Any:
@@ -433,3 +433,64 @@ def test_goroutine_pipeline_fan_out_and_fan_in(lua: Lua) -> None:
         return #outs, total, count
         """
     ) == (2, 12, 6)
+
+
+# ---- Go text/template ---------------------------------------------------------------------
+
+
+def test_go_templates_render_as_go_does() -> None:
+    from sloth_engine.modules.go_template import looks_like_go, render
+
+    data = {
+        "Name": "web",
+        "Port": 8080.0,
+        "TLS": True,
+        "Hosts": ["a", "b"],
+        "Env": {"B": "2", "A": "1"},
+        "Empty": [],
+    }
+    source = (
+        "server {{.Name}}:{{.Port}}\n"
+        "{{if .TLS}}tls on{{else}}tls off{{end}}\n"
+        "{{range $i, $h := .Hosts}}{{$i}}={{$h}} {{end}}\n"
+        "{{range .Empty}}x{{else}}none{{end}}\n"
+        "{{range $k, $v := .Env}}{{$k}}:{{$v}};{{end}}\n"
+        "{{- /* a comment */ -}}\n"
+        '{{with .Env}}{{.A}}{{end}} {{.Missing}} {{len .Hosts}} {{index .Hosts 1}} {{index .Env "B"}}\n'
+        '{{printf "%s-%04d" .Name 42}} {{.Name | printf "%q"}} {{if and .TLS (eq .Name "web")}}yes{{end}}\n'
+        '{{if not .TLS}}a{{else if gt (len .Hosts) 1}}b{{else}}c{{end}} {{$x := .Name}}{{$x}} {{html "<b>"}}\n'
+    )
+    assert looks_like_go(source) and not looks_like_go("{{ name }} {% if x %}{% endif %}")
+    assert render(source, data, "site.tmpl") == (
+        "server web:8080\ntls on\n0=a 1=b \nnone\nA:1;B:2;"
+        "1 <no value> 2 b 2\n"
+        'web-0042 "web" yes\n'
+        "b web &lt;b&gt;\n"
+    )
+    with pytest.raises(Exception, match=r"site.tmpl:2: unexpected \{\{end\}\}"):
+        render("ok\n{{end}}", {}, "site.tmpl")
+    with pytest.raises(Exception, match=r'site.tmpl:1: function "upper" not defined'):
+        render("{{upper .Name}}", data, "site.tmpl")
+    with pytest.raises(Exception, match="missing"):
+        render("{{if .TLS}}open", data, "site.tmpl")
+
+
+def test_file_ops_template_takes_the_originals_go_templates(lua: Lua, tmp_path: Path) -> None:
+    (tmp_path / "nginx.tmpl").write_text(
+        "server_name {{.Name}};\n{{range .Ports}}listen {{.}};\n{{end}}{{if .Ssl}}ssl on;{{end}}\n"
+    )
+    (tmp_path / "plain.j2").write_text("name {{ name }}\n")
+    assert lua.run(
+        """
+        local ok, res = file_ops.template({src = "nginx.tmpl", dest = "out/nginx.conf",
+                                            vars = {Name = "web", Ports = {80, 443}, Ssl = false}})
+        local again = file_ops.template({src = "nginx.tmpl", dest = "out/nginx.conf",
+                                         vars = {Name = "web", Ports = {80, 443}, Ssl = false}})
+        local j = file_ops.template({src = "plain.j2", dest = "out/plain", vars = {name = "x"}})
+        return ok and true, res.changed, again.changed, j.changed
+        """
+    ) == (True, True, False, True)
+    assert (tmp_path / "out/nginx.conf").read_text() == "server_name web;\nlisten 80;\nlisten 443;\n\n"
+    assert (tmp_path / "out/plain").read_text() == "name x\n"
+    with pytest.raises(LuaRuntimeError, match='engine must be "jinja" or "go"'):
+        lua.run('file_ops.template({src = "plain.j2", dest = "o", engine = "mustache"})')

@@ -10,8 +10,10 @@ run's check mode) nothing changes and `changed` says whether something would hav
 
 - `copy{src, dest, mode}` (or `content` instead of `src`; a folder is copied file by file;
   a `dest` that is a folder receives `src`'s base name) -> `{changed, dest, src, mode}`
-- `template{src, dest, vars, mode}`: Jinja2 as in `template.render_file` (undefined names
-  are errors) -> `{changed, dest, src, mode}`
+- `template{src, dest, vars, mode, engine}`: Jinja2 as in `template.render_file` (undefined
+  names are errors), or Go's text/template as the original's (`{{.Name}}`, `{{if}}`,
+  `{{range}}`: see go_template), chosen by the template's syntax or `engine = "go"|"jinja"`
+  -> `{changed, dest, src, mode}`
 - `lineinfile{path, line, regexp, state, insertafter, insertbefore, create, mode}`
   -> `{changed, path, action}`; a missing file is created unless `create = false`
 - `blockinfile{path, block, marker, state, marker_begin, marker_end, insertafter,
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules import ModuleEnv, go_template
 from sloth_engine.modules.archives import unpack
 from sloth_engine.modules.atomic_write import current_mode, read_bytes, set_mode, write_atomic
 from sloth_engine.modules.file_edits import DEFAULT_MARKER, block_in_file, line_in_file, replace_in_text
@@ -147,8 +149,14 @@ class FileOps:
         dest = self.path(need("file_ops.template", opts, "dest", "dst"))
         variables = _plain(opts.get("vars", opts.get("variables")))
         source = Path(src).read_text(encoding="utf-8")
-        search = list(dict.fromkeys([str(Path(src).parent), str(self.env.base_dir)]))
-        rendered = _render(_environment(search), source, variables, src)
+        engine = text(opts, "engine") or ("go" if go_template.looks_like_go(source) else "jinja")
+        if engine == "go":
+            rendered = go_template.render(source, variables or {}, Path(src).name)
+        elif engine == "jinja":
+            search = list(dict.fromkeys([str(Path(src).parent), str(self.env.base_dir)]))
+            rendered = _render(_environment(search), source, variables, src)
+        else:
+            raise ModuleError(f'file_ops.template: engine must be "jinja" or "go", not {engine!r}')
         mode = file_mode("file_ops.template", opts.get("mode"))
         changed = self.put(dest, rendered.encode(), mode, is_check(self.env, opts))
         return self._result(changed, dest, src=src)
