@@ -142,7 +142,14 @@ class MasterClient(ConsoleCalls):
         return [PlannedRun(r.run_id, r.workflow, list(r.tasks)) for r in answer.runs]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        return run_from_proto(self._call(self._stub.GetRun, mpb.GetRunRequest(run_id=run_id)))
+        """The run with all its attempts (fetched page after page)."""
+        page = self._call(self._stub.GetRun, mpb.GetRunRequest(run_id=run_id))
+        run = run_from_proto(page)
+        while page.next_page_token:
+            request = mpb.GetRunRequest(run_id=run_id, page_token=page.next_page_token)
+            page = self._call(self._stub.GetRun, request)
+            run["tasks"].extend(run_from_proto(page)["tasks"])
+        return run
 
     def list_runs(
         self, workflow: str | None = None, status: str | None = None, limit: int = 20
@@ -155,8 +162,16 @@ class MasterClient(ConsoleCalls):
         self._call(self._stub.CancelRun, request)
 
     def run_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]:
-        request = mpb.GetRunLogsRequest(run_id=run_id, task=task or "")
-        return [log_from_proto(line) for line in self._call(self._stub.GetRunLogs, request).lines]
+        """Every captured line (fetched page after page)."""
+        lines: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            request = mpb.GetRunLogsRequest(run_id=run_id, task=task or "", page_token=token)
+            page = self._call(self._stub.GetRunLogs, request)
+            lines.extend(log_from_proto(line) for line in page.lines)
+            token = page.next_page_token
+            if not token:
+                return lines
 
     def watch_run(
         self, run_id: str, epoch: str = "", after_seq: int = 0, report_only: bool = False

@@ -150,22 +150,26 @@ def run_to_proto(run: dict[str, Any]) -> mpb.RunInfo:
         params_json=to_json(run.get("params") or {}),
     )
     for a in run.get("tasks") or ():
-        attempt = mpb.TaskAttempt(
-            task=a["task"],
-            attempt=a["attempt"],
-            status=a.get("status") or "",
-            started_at=a.get("started_at") or 0.0,
-            finished_at=a.get("finished_at") or 0.0,
-            duration_s=a.get("duration_s") or 0.0,
-            agent=a.get("agent") or "",
-            message=a.get("message") or "",
-            error=a.get("error") or "",
-            outputs_json=to_json(a["outputs"]) if a.get("outputs") is not None else b"",
-        )
-        if a.get("exit_code") is not None:
-            attempt.exit_code = a["exit_code"]
-        info.tasks.append(attempt)
+        info.tasks.append(attempt_to_proto(a))
     return info
+
+
+def attempt_to_proto(a: dict[str, Any]) -> mpb.TaskAttempt:
+    attempt = mpb.TaskAttempt(
+        task=a["task"],
+        attempt=a["attempt"],
+        status=a.get("status") or "",
+        started_at=a.get("started_at") or 0.0,
+        finished_at=a.get("finished_at") or 0.0,
+        duration_s=a.get("duration_s") or 0.0,
+        agent=a.get("agent") or "",
+        message=a.get("message") or "",
+        error=a.get("error") or "",
+        outputs_json=to_json(a["outputs"]) if a.get("outputs") is not None else b"",
+    )
+    if a.get("exit_code") is not None:
+        attempt.exit_code = a["exit_code"]
+    return attempt
 
 
 def run_from_proto(info: mpb.RunInfo, with_tasks: bool = True) -> dict[str, Any]:

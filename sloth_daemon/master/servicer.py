@@ -20,6 +20,7 @@ from sloth_daemon.master.console_rpcs import ConsoleRpcs
 from sloth_daemon.master.guards import streaming, unary
 from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
+from sloth_daemon.master.run_pages import logs_page, run_page
 from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.stack_rpcs import StackRpcs
 from sloth_daemon.master.submissions import Submission
@@ -27,7 +28,6 @@ from sloth_daemon.master.watch import watch_agents
 from sloth_daemon.wire import (
     event_info_to_proto,
     json_object,
-    log_to_proto,
     report_to_proto,
     run_to_proto,
     workflow_info_to_proto,
@@ -88,7 +88,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
 
     @unary
     async def GetRun(self, request: mpb.GetRunRequest, context: Any) -> mpb.RunInfo:  # noqa: N802
-        return run_to_proto(await asyncio.to_thread(self.runs.get, request.run_id))
+        return await asyncio.to_thread(run_page, self.runs.store, request)
 
     @unary
     async def ListRuns(self, request: mpb.ListRunsRequest, context: Any) -> mpb.ListRunsResponse:  # noqa: N802
@@ -106,9 +106,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
 
     @unary
     async def GetRunLogs(self, request: mpb.GetRunLogsRequest, context: Any) -> mpb.GetRunLogsResponse:  # noqa: N802
-        await asyncio.to_thread(self.runs.get, request.run_id)
-        rows = await asyncio.to_thread(self.runs.store.runs.get_logs, request.run_id, request.task or None)
-        return mpb.GetRunLogsResponse(lines=[log_to_proto(r) for r in rows])
+        return await asyncio.to_thread(logs_page, self.runs.store, request)
 
     @streaming
     async def WatchRun(self, request: mpb.WatchRunRequest, context: Any) -> AsyncIterator[mpb.RunUpdate]:  # noqa: N802

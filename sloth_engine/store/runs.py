@@ -199,8 +199,11 @@ class RunLog:
             run["tasks"] = [_attempt(a) for a in query.bind(db).dicts()]
         return run
 
-    def get_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]:
-        """Captured lines: of one task by attempt and sequence, else of the run by time."""
+    def get_logs(
+        self, run_id: str, task: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Captured lines: of one task by attempt and sequence, else of the run by time
+        (`offset` and `limit` page them)."""
         from sloth_engine.store.models import RunLogLine as L
 
         query = L.select(L.task, L.attempt, L.stream, L.seq, L.ts, L.line).where(L.run_id == run_id)
@@ -208,7 +211,23 @@ class RunLog:
             query = query.where(L.task == task).order_by(L.attempt, L.seq, L.id)
         else:
             query = query.order_by(L.ts, L.id)
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         return list(query.bind(self._b.peewee()).dicts())
+
+    def attempts_page(self, run_id: str, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """(row id, attempt) of the run's attempts recorded after row `after_id`, in order."""
+        from sloth_engine.store.models import TaskRun
+
+        query = (
+            TaskRun.select()
+            .where((TaskRun.run_id == run_id) & (TaskRun.id > after_id))
+            .order_by(TaskRun.id)
+            .limit(limit)
+        )
+        return [(int(a["id"]), _attempt(a)) for a in query.bind(self._b.peewee()).dicts()]
 
     def unfinished_runs(self) -> list[dict[str, Any]]:
         """Runs without a finish time (a master restarting resumes them), oldest first."""

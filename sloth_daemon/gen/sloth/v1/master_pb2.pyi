@@ -44,10 +44,14 @@ class SubmitRunResponse(_message.Message):
     def __init__(self, runs: _Optional[_Iterable[_Union[PlannedRun, _Mapping]]] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
-    __slots__ = ("run_id",)
+    __slots__ = ("run_id", "page_token", "page_size")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     run_id: str
-    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+    page_token: str
+    page_size: int
+    def __init__(self, run_id: _Optional[str] = ..., page_token: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class TaskAttempt(_message.Message):
     __slots__ = ("task", "attempt", "status", "started_at", "finished_at", "duration_s", "agent", "message", "error", "outputs_json", "exit_code")
@@ -76,7 +80,7 @@ class TaskAttempt(_message.Message):
     def __init__(self, task: _Optional[str] = ..., attempt: _Optional[int] = ..., status: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., agent: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., outputs_json: _Optional[bytes] = ..., exit_code: _Optional[int] = ...) -> None: ...
 
 class RunInfo(_message.Message):
-    __slots__ = ("run_id", "workflow", "file", "stack", "status", "started_at", "finished_at", "duration_s", "error", "params_json", "tasks")
+    __slots__ = ("run_id", "workflow", "file", "stack", "status", "started_at", "finished_at", "duration_s", "error", "params_json", "tasks", "next_page_token")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +92,7 @@ class RunInfo(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     workflow: str
     file: str
@@ -99,7 +104,8 @@ class RunInfo(_message.Message):
     error: str
     params_json: bytes
     tasks: _containers.RepeatedCompositeFieldContainer[TaskAttempt]
-    def __init__(self, run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., file: _Optional[str] = ..., stack: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., error: _Optional[str] = ..., params_json: _Optional[bytes] = ..., tasks: _Optional[_Iterable[_Union[TaskAttempt, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., file: _Optional[str] = ..., stack: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., error: _Optional[str] = ..., params_json: _Optional[bytes] = ..., tasks: _Optional[_Iterable[_Union[TaskAttempt, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
     __slots__ = ("workflow", "status", "limit")
@@ -132,12 +138,16 @@ class CancelRunResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class GetRunLogsRequest(_message.Message):
-    __slots__ = ("run_id", "task")
+    __slots__ = ("run_id", "task", "page_token", "page_size")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     task: str
-    def __init__(self, run_id: _Optional[str] = ..., task: _Optional[str] = ...) -> None: ...
+    page_token: str
+    page_size: int
+    def __init__(self, run_id: _Optional[str] = ..., task: _Optional[str] = ..., page_token: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("task", "attempt", "stream", "seq", "ts", "line")
@@ -156,10 +166,12 @@ class LogLine(_message.Message):
     def __init__(self, task: _Optional[str] = ..., attempt: _Optional[int] = ..., stream: _Optional[str] = ..., seq: _Optional[int] = ..., ts: _Optional[float] = ..., line: _Optional[str] = ...) -> None: ...
 
 class GetRunLogsResponse(_message.Message):
-    __slots__ = ("lines",)
+    __slots__ = ("lines", "next_page_token")
     LINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     lines: _containers.RepeatedCompositeFieldContainer[LogLine]
-    def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class WatchRunRequest(_message.Message):
     __slots__ = ("run_id", "epoch", "after_seq", "report_only")
