@@ -41,6 +41,7 @@ class Lua:
     root: Path
     env: ModuleEnv
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    lines: list[tuple[str, str]] = field(default_factory=list)
 
     def run(self, body: str, timeout: float = 10.0) -> Any:
         """Run `body` (line 1 of chunk test.sloth) under the guard; results as plain Python."""
@@ -54,8 +55,10 @@ class Lua:
 @pytest.fixture
 def lua(tmp_path: Path) -> Lua:
     sandbox = Sandbox()
-    sandbox.scope = TaskScope(task_name="t", workdir=str(tmp_path))
     harness = Lua(sandbox, tmp_path, ModuleEnv(base_dir=tmp_path))
+    sandbox.scope = TaskScope(
+        task_name="t", workdir=str(tmp_path), log=lambda stream, line: harness.lines.append((stream, line))
+    )
     harness.env.emit_event = lambda kind, data: harness.events.append((kind, data))
     for name in MODULES:
         importlib.import_module(f"sloth_engine.modules.{name}_mod").install(sandbox, harness.env)
@@ -611,3 +614,33 @@ def test_run_check_flag_changes_nothing(tmp_path: Path) -> None:
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert json.loads(done.stdout)["tasks"][0]["outputs"] == {"line": True, "copy": True}
     assert (tmp_path / "copy.conf").read_text() == "mode=dev\nmode=prod\n"
+
+
+def test_metrics_system_readings_custom_values_alerts_and_health(lua: Lua) -> None:
+    import psutil
+
+    got = lua.run(
+        """
+        metrics.counter("jobs", 2, {q = "a"})
+        metrics.counter("jobs", 3, {q = "a"})
+        metrics.gauge("depth", 7)
+        local jobs, depth = metrics.get_custom("jobs"), metrics.get_custom("depth")
+        local cpu, mem, disk, rt = metrics.system_cpu(), metrics.system_memory(), metrics.system_disk("/"),
+                                   metrics.runtime_info()
+        local alerted = metrics.alert("disk", {level = "critical", message = "disk almost full", value = 97})
+        local health = metrics.health_status()
+        local missing, why = metrics.system_disk("/no/such/path")
+        return jobs.type, jobs.value, jobs.tags.q, depth.value, table.concat(metrics.list_custom(), ","),
+               cpu >= 0 and cpu <= 100, mem.total_mb, disk.total_gb > 0, rt.num_cpu, alerted,
+               metrics.get_custom("alert_disk").message, health.overall, health.memory.status,
+               missing, why ~= nil, metrics.get_custom("nope")
+        """
+    )
+    total_mb = psutil.virtual_memory().total / (1024 * 1024)
+    assert got[:5] == ("counter", 5.0, "a", 7.0, "alert_disk,depth,jobs")
+    assert got[5] is True and abs(got[6] - total_mb) < 1 and got[7] is True and got[8] >= 1
+    assert got[9:11] == (True, "disk almost full")
+    assert got[11] in ("healthy", "warning", "critical") and got[12] in ("healthy", "warning", "critical")
+    assert got[13:] == (None, True, None)
+    assert ("stderr", "[ALERT] critical: disk almost full") in lua.lines
+    assert [data["name"] for kind, data in lua.events if kind == "metric.alert"] == ["disk"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -50,7 +51,7 @@ def lua(tmp_path: Path) -> Lua:
     work.mkdir()
     sandbox.scope = TaskScope(task_name="t", workdir=str(work))
     harness = Lua(sandbox, work, ModuleEnv(base_dir=work))
-    for name in ("git", "pkg", "systemd", "docker", "infra_test", "file_ops"):
+    for name in ("git", "pkg", "systemd", "docker", "infra_test", "file_ops", "facts"):
         importlib.import_module(f"sloth_engine.modules.{name}_mod").install(sandbox, harness.env)
     return harness
 
@@ -91,6 +92,8 @@ case "$verb" in
   disable) rm -f "$FAKE_STATE/enabled.$unit" ;;
   status) echo "* $unit"; [ -e "$FAKE_STATE/active.$unit" ] || exit 3 ;;
   daemon-reload) ;;
+  list-units) for f in "$FAKE_STATE"/active.*; do [ -e "$f" ] && echo "${f##*/active.} loaded active running Fake"; done
+              echo "cron.service loaded inactive dead Regular background program processing daemon" ;;
   *) echo "unknown verb $verb" >&2; exit 1 ;;
 esac
 """,
@@ -403,3 +406,47 @@ def test_the_original_call_shapes(lua: Lua, fakes: Fakes, origin: str, tmp_path:
     dest = tmp_path / "checkout"
     assert lua.run(f'local r = git.clone({{url = "{origin}", local_path = "{dest}"}}) return r.changed') is True
     assert (dest / "README").read_text() == "v1\n"
+
+
+def test_facts_of_packages_services_users_processes_mounts(lua: Lua, tmp_path: Path) -> None:
+    """Real dpkg database, password database, process table and mounts of this machine."""
+    bash_version = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "bash"], capture_output=True, text=True, check=True
+    ).stdout
+    got = lua.run(
+        """
+        local all = facts.get_packages()
+        local bash = facts.get_package({name = "bash"})
+        local none = facts.get_package({name = "no-such-package-here"})
+        return all.manager, all.installed_count == #all.packages, all.installed_count > 10,
+               bash.installed, bash.version, none.installed
+        """
+    )
+    assert got == ("apt", True, True, True, bash_version, False)
+    me = pwd.getpwuid(os.getuid())
+    assert lua.run(f'local u = facts.get_user({{username = "{me.pw_name}"}}) return u.uid, u.home') == (
+        str(me.pw_uid),
+        me.pw_dir,
+    )
+    assert lua.run('return facts.get_user({username = "no-such-user-x"})') is None
+    assert lua.run("local users = facts.get_users() return #users > 0, users[1].username ~= nil") == (True, True)
+    procs = lua.run("return facts.get_processes()")
+    assert procs["total"] > 1 and procs["total"] >= procs["running"] + procs["sleeping"]
+    mounts = lua.run("return facts.get_mounts()")
+    assert any(m["mountpoint"] == "/" for m in mounts)
+    assert lua.run('return facts.query({path = "$.memory.total"})') > 0
+    assert lua.run('return facts.query({path = "$.network.interfaces[0].name"})')
+    value, message = lua.run('return facts.query({path = "$.nope.x"})')
+    assert value is None and "nothing at" in message
+
+
+def test_facts_of_services_through_systemctl(lua: Lua, fakes: Fakes) -> None:
+    (fakes.state / "active.nginx.service").write_text("")
+    services = lua.run("return facts.get_services()")
+    assert {"name": "cron.service", "status": "inactive", "state": "dead", "load": "loaded"} in services
+    assert lua.run('local s = facts.get_service({name = "nginx"}) return s.name, s.status, s.state') == (
+        "nginx.service",
+        "active",
+        "running",
+    )
+    assert lua.run('return facts.get_service({name = "absent"})') is None

@@ -8,7 +8,8 @@ is the list of interfaces, `get_network({interface = "eth0"})` one of them (nil,
 absent). The CPU percent never blocks: it covers the time since the previous reading.
 `{agent = name}` gives that agent's last reported facts, through the master (the run's
 `agent_facts`); without a master it is an error. An agent reports `get_all()`'s table, so
-`get_disk` of an agent is its "/" filesystem whatever the mountpoint asked.
+`get_disk` of an agent is its "/" filesystem whatever the mountpoint asked. Packages, services,
+users, processes, mounts and `query` are in facts_system.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules import ModuleEnv, facts_system
 
 
 def _options(opts: Any) -> dict[str, Any]:
@@ -194,6 +195,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
                 return item
         return None, f"interface {wanted} not found"
 
+    extra = facts_system.functions(sandbox, lambda opts: _agent_facts(env, opts), all_facts)
     sandbox.set_module(
         "facts",
         {
@@ -207,10 +209,12 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             "get_load": plain(load, "load"),
             "get_kernel": plain(platform.release, "kernel"),
             "get_cpu": plain(cpu, "cpu"),
-        },
+        }
+        | {name: guarded(fn) for name, fn in extra.items()},
         # An agent's facts may need a round trip to the master: off the event loop's thread.
         blocking=frozenset(
             {"get_all", "get_hostname", "get_platform", "get_memory", "get_disk", "get_network"}
             | {"get_uptime", "get_load", "get_kernel", "get_cpu"}
+            | set(extra)
         ),
     )

@@ -12,6 +12,8 @@ its data and for `WorkflowMetrics`, which adds the events up and renders them fo
 it lands in the store's events table and reaches the run's listeners and hooks. On an agent
 (`ModuleEnv.events_via_output`) the event travels to the master with the task's output, as
 `event.dispatch` does. A name keeps the kind it was first recorded with in a runtime.
+The original's system readings, `get_custom`, `list_custom`, `alert` and `health_status` are
+in metrics_system.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
-from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules import ModuleEnv, metrics_system
 from sloth_engine.modules.event_mod import EVENT_STREAM
 from sloth_engine.modules.options import gather
 from sloth_engine.workflow_metrics import EVENT_TYPE, Kind
@@ -49,6 +51,13 @@ def _labels(where: str, value: Any) -> dict[str, str]:
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     kinds: dict[str, Kind] = {}
+    recorded = metrics_system.Recorded()
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        if env.events_via_output:  # on an agent: the event travels to the master with the output
+            sandbox.scope.log(EVENT_STREAM, json.dumps({"type": kind, "data": data}))
+        else:
+            env.emit_event(kind, data)
 
     def record(kind: Kind, args: tuple[Any, ...], default: float | None) -> bool:
         where = f"metrics.{kind}"
@@ -76,10 +85,8 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             if not isinstance(buckets, list) or not all(isinstance(b, (int, float)) for b in buckets):
                 raise ModuleError(f"{where}: buckets must be a list of numbers")
             data["buckets"] = sorted(float(b) for b in buckets)
-        if env.events_via_output:  # on an agent: the event travels to the master with the output
-            sandbox.scope.log(EVENT_STREAM, json.dumps({"type": EVENT_TYPE, "data": data}))
-        else:
-            env.emit_event(EVENT_TYPE, data)
+        recorded.note(kind, name, float(value), data["labels"])
+        emit(EVENT_TYPE, data)
         return True
 
     def counter(*args: Any) -> bool:
@@ -91,7 +98,12 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     def histogram(*args: Any) -> bool:
         return record("histogram", args, None)
 
-    module = sandbox.set_module("metrics", {"counter": counter, "gauge": gauge, "histogram": histogram})
+    extra = metrics_system.functions(recorded, lambda line: sandbox.scope.log("stderr", line), emit)
+    module = sandbox.set_module(
+        "metrics",
+        {"counter": counter, "gauge": gauge, "histogram": histogram} | extra,
+        blocking=metrics_system.BLOCKING,
+    )
     clock = sandbox.function(lambda: time.perf_counter())
     timer = sandbox.run_lua(_TIMER_LUA, "metrics", module["histogram"], clock)
     module["timer"] = timer
