@@ -46,6 +46,8 @@ class Attempts:
     def __init__(
         self, home: Path, cwd: Path, workers: int, agent_facts: Callable[[str], dict[str, Any]] | None = None
     ) -> None:
+        self.port: Any = None
+        """The StorePort tasks use for `state` and `stack` (calls forwarded to the master)."""
         self.agent_facts = agent_facts
         """Other agents' facts, asked of the master (the `facts` module's `{ agent = name }`)."""
         self.home = home
@@ -131,6 +133,9 @@ class Attempts:
         def loader() -> LoadedFile:
             env = module_env(request, None, lambda kind, data: None)
             env.events_via_output = True  # the master turns them into events of the run
+            env.port = self.port
+            if bundle.stack:
+                env.stack = env.namespace = bundle.stack
             return load_file(bundle.path, values=values, env=env, source=bundle.source)
 
         first = loader()

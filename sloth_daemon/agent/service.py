@@ -30,6 +30,8 @@ from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.leader import MasterList, channel_options
 from sloth_daemon.master.outbox import Outbox
+from sloth_daemon.remote_port import remote_port
+from sloth_daemon.store_channel import StoreChannel
 from sloth_daemon.tls import TlsFiles, channel_credentials
 from sloth_daemon.wire import to_json
 from sloth_engine import __version__
@@ -72,7 +74,11 @@ class AgentService:
         self.instance_id = uuid.uuid4().hex
         self.masters = MasterList(config.master)
         """Several masters (HA): the agent dials the leader among them."""
+        metadata = (("authorization", f"Bearer {config.token}"),) if config.token else None
+        self.store = StoreChannel(metadata)
+        """Tasks' state, locks and stack resources, through the master (an agent has no store)."""
         self.attempts = Attempts(config.home, config.cwd, config.max_tasks, self.facts_of)
+        self.attempts.port = remote_port(self.store.call)
         self.slots = TaskSlots(self.attempts, config.max_tasks)
         self.execs = ExecRunner()
         self.stopping = asyncio.Event()
@@ -117,6 +123,7 @@ class AgentService:
             metadata = (("authorization", f"Bearer {self.config.token}"),) if self.config.token else None
             call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages(), metadata=metadata)
             self._bind(outbox)
+            self.store.bind(channel)
             beats = asyncio.create_task(self._heartbeats(outbox))
             stopper = asyncio.create_task(self._close_on_stop(outbox, call))
             watchdog = asyncio.create_task(self._watch_master(channel, call))
@@ -145,6 +152,7 @@ class AgentService:
                     log.info("stream ended: %s %s", exc.code().name, exc.details())
             finally:
                 self._bind(None)
+                self.store.unbind("the connection to the master was lost")
                 beats.cancel()
                 stopper.cancel()
                 watchdog.cancel()

@@ -48,9 +48,12 @@ class Bundle:
     path: str
     source: str
     values_json: bytes
+    stack: str = ""
 
     def to_proto(self) -> apb.Bundle:
-        return apb.Bundle(key=self.key, path=self.path, source=self.source, values_json=self.values_json)
+        return apb.Bundle(
+            key=self.key, path=self.path, source=self.source, values_json=self.values_json, stack=self.stack
+        )
 
 
 @dataclass
@@ -82,10 +85,13 @@ class Dispatcher:
 
     # ---- runs tell the dispatcher what they run --------------------------------------------
 
-    def add_bundle(self, run_id: str, path: str, source: str, values: dict[str, Any]) -> None:
+    def add_bundle(
+        self, run_id: str, path: str, source: str, values: dict[str, Any], stack: str | None = None
+    ) -> None:
         values_json = to_json(values)
-        digest = hashlib.sha256(b"\0".join((path.encode(), source.encode(), values_json))).hexdigest()
-        self.bundles[run_id] = Bundle(digest[:24], path, source, values_json)
+        parts = (path.encode(), source.encode(), values_json, (stack or "").encode())
+        digest = hashlib.sha256(b"\0".join(parts)).hexdigest()
+        self.bundles[run_id] = Bundle(digest[:24], path, source, values_json, stack or "")
 
     def forget_run(self, run_id: str) -> None:
         self.bundles.pop(run_id, None)

@@ -1,8 +1,10 @@
 """Which role may call which RPC: the one table the master's interceptor checks.
 
 Roles nest: viewer < operator < admin. The agent role is apart: a join token opens the
-agent's Connect stream and nothing else. Every method of MasterService is listed (a test
-fails when a new RPC is not); a method not in the table is refused to everyone.
+agent's Connect stream and its StoreCall stream (its tasks' state, locks and stack resources),
+and nothing else; operators may use StoreCall too (they may change state from the CLI). Every
+method of MasterService is listed (a test fails when a new RPC is not); a method not in the
+table is refused to everyone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class Need(IntEnum):
     OPERATOR = 2
     ADMIN = 3
     AGENT = 10
+    STORE = 11
+    """The agent role or operator and above: StoreCall."""
 
 
 RANK = {"viewer": Need.VIEWER, "operator": Need.OPERATOR, "admin": Need.ADMIN}
@@ -40,6 +44,7 @@ METHOD_NEEDS: dict[str, Need] = {
     **{_SERVICE + m: Need.OPERATOR for m in _OPERATES.split()},
     **{_SERVICE + m: Need.ADMIN for m in _ADMINISTERS.split()},
     _SERVICE + "Connect": Need.AGENT,
+    _SERVICE + "StoreCall": Need.STORE,
     STATUS_METHOD: Need.VIEWER,
 }
 OPEN_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
@@ -49,6 +54,8 @@ OPEN_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Healt
 def allows(role: str, need: Need) -> bool:
     if need is Need.AGENT:
         return role == "agent"
+    if need is Need.STORE:
+        return role == "agent" or RANK.get(role, 0) >= Need.OPERATOR
     return RANK.get(role, 0) >= need
 
 

@@ -123,7 +123,7 @@ class RunService:
             # (A run resumed after a restart keeps what its first master did.)
             request = replace(request, lifecycle=self._stack_lifecycle())
         run = WorkflowRun(request, loaded, spec, remote=self.dispatcher, resume=resume)
-        self.dispatcher.add_bundle(run.run_id, sub.path, sub.source, sub.values)
+        self.dispatcher.add_bundle(run.run_id, sub.path, sub.source, sub.values, request.stack or spec.stack)
         active = ActiveRun(run.run_id, spec, run, feed)
         self.active[run.run_id] = active
         return active

@@ -25,6 +25,7 @@ from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
 from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.servicer import MasterServicer
+from sloth_daemon.master.store_calls import StoreCalls
 from sloth_daemon.tls import TlsFiles, server_credentials
 from sloth_engine.errors import UsageError
 
@@ -101,7 +102,14 @@ class Master:
         interceptors.insert(0, self._auth_interceptor())
         server = grpc.aio.server(options=server_options(self.config.ha), interceptors=interceptors)
         mgrpc.add_MasterServiceServicer_to_server(
-            MasterServicer(self.runs, self.registry, self.connections, self.remote_exec, self.automation),
+            MasterServicer(
+                self.runs,
+                self.registry,
+                self.connections,
+                self.remote_exec,
+                self.automation,
+                StoreCalls(self.store),
+            ),
             server,
         )
         checker = health.aio.HealthServicer()

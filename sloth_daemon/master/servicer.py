@@ -49,7 +49,10 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
         connections: AgentConnections,
         remote_exec: RemoteExec,
         automation: Any = None,
+        store_calls: Any = None,
     ) -> None:
+        self.store_calls = store_calls
+        """sloth_daemon.master.store_calls.StoreCalls: agents' state and stack calls."""
         self.automation = automation
         """sloth_daemon.master.automation.Automation: events, schedules, the watched folder."""
         self.runs = runs
@@ -62,6 +65,10 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
     async def Connect(self, request_iterator: Any, context: Any) -> AsyncIterator[apb.MasterToAgent]:  # noqa: N802
         async for message in self.connections.serve(request_iterator, context):
             yield message
+
+    async def StoreCall(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
+        async for results in self.store_calls.serve(request_iterator, context):
+            yield results
 
     # ---- runs ---------------------------------------------------------------------------------
 

@@ -54,6 +54,9 @@ class ModuleEnv:
     """Receives `event.dispatch(type, data)` calls."""
     store: Any = None
     """The open store (state module), or None where there is none."""
+    port: Any = None
+    """sloth_engine.store_port.StorePort the `state` and `stack` modules use: given by an agent
+    (calls forwarded to the master); None means the open `store`'s own port."""
     namespace: str = "default"
     """Default state namespace: the workflow's stack."""
     stack: str | None = None
@@ -64,9 +67,20 @@ class ModuleEnv:
     """Another machine's facts by agent name (KeyError if unknown); None without a master."""
     secrets: dict[str, str] = field(default_factory=dict)
     """The secrets granted to the run (config.secrets), as the `secrets` global shows them."""
+    secrets_of: Callable[[str], dict[str, str]] | None = None
+    """The secrets granted to a run by run id (an agent running attempts of several runs);
+    None: `secrets` holds them."""
     events_via_output: bool = False
     """`event.dispatch` writes the event on the task's output (an agent: it travels to the
     master with the task's lines) instead of calling `emit_event`."""
+
+    def store_port(self) -> Any:
+        """The StorePort to use, or None: this runtime reaches no store."""
+        if self.port is None and self.store is not None:
+            from sloth_engine.store_port import local_port
+
+            self.port = local_port(self.store)
+        return self.port
 
 
 GLOBALS = {name: name for name in MODULE_NAMES} | {"json": "data", "yaml": "data"}

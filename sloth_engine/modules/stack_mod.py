@@ -32,6 +32,7 @@ from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.stacks.model import canonical_json
 from sloth_engine.stacks.resources import Origin, ResourceSpec
+from sloth_engine.store_port import StackPort
 
 _SHIM = """
 local py = ...
@@ -89,7 +90,8 @@ return M
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     api = _StackApi(sandbox, env)
-    on_pg = env.store is not None and getattr(env.store, "kind", "") == "postgresql"
+    port = env.store_port()
+    on_pg = port is not None and port.blocking  # PostgreSQL or a master: each call waits
     calls = ("register", "update", "get_resource", "delete_resource", "resource_exists", "set_output")
     calls += ("get_output", "get_outputs")
     py = sandbox.lua.table()
@@ -106,21 +108,17 @@ class _StackApi:
     def __init__(self, sandbox: Sandbox, env: ModuleEnv) -> None:
         self._sandbox = sandbox
         self._env = env
-        self._parts: Any = None
 
-    def _stacks(self, what: str) -> tuple[Any, str]:
-        if self._env.store is None:
+    def _stacks(self, what: str) -> tuple[StackPort, str]:
+        port = self._env.store_port()
+        if port is None:
             raise ModuleError(f"stack.{what}: this runtime has no store")
         if not self._env.stack:
             raise ModuleError(
                 f"stack.{what}: this run belongs to no stack "
                 "(run it as `run STACK -f FILE` or set config.stack)"
             )
-        if self._parts is None:
-            from sloth_engine.stacks import Stacks
-
-            self._parts = Stacks(self._env.store)
-        return self._parts, self._env.stack
+        return port.stacks, self._env.stack
 
     def _origin(self) -> Origin:
         scope = self._sandbox.scope
@@ -159,7 +157,7 @@ class _StackApi:
         if isinstance(depends_on, dict):
             deps = [str(d) for d in depends_on.values()]
         spec = ResourceSpec(type_, name, properties, deps, read, kind, str(module or ""))
-        outcome, record = self._call(lambda: stacks.resources.register(stack, spec, self._origin()))
+        outcome, record = self._call(lambda: stacks.register(stack, spec, self._origin()))
         return outcome.value, _resource(record)
 
     def update(self, type_: Any = None, name: Any = None, changes: Any = "{}") -> dict[str, Any]:
@@ -167,15 +165,15 @@ class _StackApi:
         data = json.loads(changes)
         if not isinstance(data, dict):
             raise ModuleError("stack.update_resource: changes must be a table")
-        record = self._call(lambda: stacks.resources.update(stack, str(type_), str(name), data))
+        record = self._call(lambda: stacks.update(stack, str(type_), str(name), data))
         return _resource(record)
 
     def get_resource(self, type_: Any = None, name: Any = None) -> dict[str, Any] | None:
         stacks, stack = self._stacks("get_resource")
         if name is None:
-            record = self._call(lambda: stacks.resources.find(stack, str(type_)))
+            record = self._call(lambda: stacks.find(stack, str(type_)))
         else:
-            record = self._call(lambda: stacks.resources.get(stack, str(type_), str(name)))
+            record = self._call(lambda: stacks.get(stack, str(type_), str(name)))
         return _resource(record) if record is not None else None
 
     def resource_exists(self, type_: Any = None, name: Any = None) -> bool:
@@ -183,23 +181,23 @@ class _StackApi:
 
     def delete_resource(self, type_: Any = None, name: Any = None) -> bool:
         stacks, stack = self._stacks("delete_resource")
-        return bool(self._call(lambda: stacks.resources.delete(stack, str(type_), str(name))))
+        return bool(self._call(lambda: stacks.delete(stack, str(type_), str(name))))
 
     def set_output(self, key: Any = None, text: Any = None) -> bool:
         stacks, stack = self._stacks("set_output")
         if not isinstance(key, str) or not key:
             raise ModuleError("stack.set_output: the key must be a non-empty string")
         value = None if text is None else json.loads(text)
-        self._call(lambda: stacks.catalog.set_output(stack, key, value))
+        self._call(lambda: stacks.set_output(stack, key, value))
         return True
 
     def get_output(self, key: Any = None) -> Any:
         stacks, stack = self._stacks("get_output")
-        return self._call(lambda: stacks.catalog.outputs(stack)).get(str(key))
+        return self._call(lambda: stacks.outputs(stack)).get(str(key))
 
     def get_outputs(self) -> dict[str, Any]:
         stacks, stack = self._stacks("get_outputs")
-        return self._call(lambda: stacks.catalog.outputs(stack))
+        return self._call(lambda: stacks.outputs(stack))
 
     def _call(self, fn: Any) -> Any:
         try:

@@ -34,8 +34,8 @@ from typing import Any
 from sloth_engine.errors import LockHeld, SlothError
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
-from sloth_engine.store.locks import LeaseKeeper
 from sloth_engine.store.values import Encoded, encode
+from sloth_engine.store_port import Lease, StatePort
 
 DEFAULT_LOCK_TTL = 60.0
 DEFAULT_WITH_LOCK_WAIT = 300.0
@@ -114,7 +114,8 @@ return make
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     api = _StateApi(sandbox, env)
-    on_pg = env.store is not None and getattr(env.store, "kind", "") == "postgresql"
+    port = env.store_port()
+    on_pg = port is not None and port.blocking  # PostgreSQL or a master: each call waits
     store_calls = {"get", "exists", "delete", "keys", "increment", "set", "cas", "unlock", "renew", "release"}
     waits = {"lock", "acquire"}
     py = sandbox.lua.table()
@@ -131,14 +132,15 @@ class _StateApi:
     def __init__(self, sandbox: Sandbox, env: ModuleEnv) -> None:
         self._sandbox = sandbox
         self._env = env
-        self._kept: dict[int, LeaseKeeper] = {}
+        self._kept: dict[int, Lease] = {}
         self._kept_lock = threading.Lock()  # acquire/release run on several worker threads
 
     @property
-    def store(self) -> Any:
-        if self._env.store is None:
+    def store(self) -> StatePort:
+        port = self._env.store_port()
+        if port is None:
             raise ModuleError("state needs a store (this runtime was started without one)")
-        return self._env.store.state
+        return port.state
 
     def holder(self) -> str:
         scope = self._sandbox.scope

@@ -140,20 +140,22 @@ class TaskOutput(_message.Message):
     def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., stream: _Optional[str] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("ref", "status", "message", "error", "outputs_json", "exit_code")
+    __slots__ = ("ref", "status", "message", "error", "outputs_json", "exit_code", "final")
     REF_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
     ref: TaskRef
     status: str
     message: str
     error: str
     outputs_json: bytes
     exit_code: int
-    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., outputs_json: _Optional[bytes] = ..., exit_code: _Optional[int] = ...) -> None: ...
+    final: bool
+    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., outputs_json: _Optional[bytes] = ..., exit_code: _Optional[int] = ..., final: _Optional[bool] = ...) -> None: ...
 
 class ExecOutput(_message.Message):
     __slots__ = ("exec_id", "stream", "line", "done", "exit_code", "error")
@@ -194,19 +196,38 @@ class Registered(_message.Message):
     def __init__(self, master_id: _Optional[str] = ..., abandon: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ...) -> None: ...
 
 class Bundle(_message.Message):
-    __slots__ = ("key", "path", "source", "values_json")
+    __slots__ = ("key", "path", "source", "values_json", "stack", "files")
     KEY_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     VALUES_JSON_FIELD_NUMBER: _ClassVar[int]
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     key: str
     path: str
     source: str
     values_json: bytes
-    def __init__(self, key: _Optional[str] = ..., path: _Optional[str] = ..., source: _Optional[str] = ..., values_json: _Optional[bytes] = ...) -> None: ...
+    stack: str
+    files: _containers.RepeatedCompositeFieldContainer[BundleFile]
+    def __init__(self, key: _Optional[str] = ..., path: _Optional[str] = ..., source: _Optional[str] = ..., values_json: _Optional[bytes] = ..., stack: _Optional[str] = ..., files: _Optional[_Iterable[_Union[BundleFile, _Mapping]]] = ...) -> None: ...
+
+class BundleFile(_message.Message):
+    __slots__ = ("path", "source")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    source: str
+    def __init__(self, path: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class AssignTask(_message.Message):
-    __slots__ = ("ref", "workflow", "bundle_key", "bundle", "params_json", "inputs_json", "timeout_s")
+    __slots__ = ("ref", "workflow", "bundle_key", "bundle", "params_json", "inputs_json", "timeout_s", "secrets")
+    class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     REF_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +235,7 @@ class AssignTask(_message.Message):
     PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
     INPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
     ref: TaskRef
     workflow: str
     bundle_key: str
@@ -221,7 +243,8 @@ class AssignTask(_message.Message):
     params_json: bytes
     inputs_json: bytes
     timeout_s: float
-    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., workflow: _Optional[str] = ..., bundle_key: _Optional[str] = ..., bundle: _Optional[_Union[Bundle, _Mapping]] = ..., params_json: _Optional[bytes] = ..., inputs_json: _Optional[bytes] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+    secrets: _containers.ScalarMap[str, str]
+    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., workflow: _Optional[str] = ..., bundle_key: _Optional[str] = ..., bundle: _Optional[_Union[Bundle, _Mapping]] = ..., params_json: _Optional[bytes] = ..., inputs_json: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Assignments(_message.Message):
     __slots__ = ("tasks",)

@@ -1,4 +1,5 @@
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as _agent_pb2
+from sloth_daemon.gen.sloth.v1 import store_pb2 as _store_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -5,6 +5,7 @@ import warnings
 
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as sloth_dot_v1_dot_agent__pb2
 from sloth_daemon.gen.sloth.v1 import master_pb2 as sloth_dot_v1_dot_master__pb2
+from sloth_daemon.gen.sloth.v1 import store_pb2 as sloth_dot_v1_dot_store__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -39,6 +40,11 @@ class MasterServiceStub:
                 '/sloth.v1.MasterService/Connect',
                 request_serializer=sloth_dot_v1_dot_agent__pb2.AgentToMaster.SerializeToString,
                 response_deserializer=sloth_dot_v1_dot_agent__pb2.MasterToAgent.FromString,
+                _registered_method=True)
+        self.StoreCall = channel.stream_stream(
+                '/sloth.v1.MasterService/StoreCall',
+                request_serializer=sloth_dot_v1_dot_store__pb2.StoreOps.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_store__pb2.StoreResults.FromString,
                 _registered_method=True)
         self.SubmitRun = channel.unary_unary(
                 '/sloth.v1.MasterService/SubmitRun',
@@ -212,6 +218,13 @@ class MasterServiceServicer:
 
     def Connect(self, request_iterator, context):
         """Agents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StoreCall(self, request_iterator, context):
+        """State, locks and stack resources for tasks on agents (store.proto); one stream per caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -428,6 +441,11 @@ def add_MasterServiceServicer_to_server(servicer, server):
                     request_deserializer=sloth_dot_v1_dot_agent__pb2.AgentToMaster.FromString,
                     response_serializer=sloth_dot_v1_dot_agent__pb2.MasterToAgent.SerializeToString,
             ),
+            'StoreCall': grpc.stream_stream_rpc_method_handler(
+                    servicer.StoreCall,
+                    request_deserializer=sloth_dot_v1_dot_store__pb2.StoreOps.FromString,
+                    response_serializer=sloth_dot_v1_dot_store__pb2.StoreResults.SerializeToString,
+            ),
             'SubmitRun': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitRun,
                     request_deserializer=sloth_dot_v1_dot_master__pb2.SubmitRunRequest.FromString,
@@ -621,6 +639,33 @@ class MasterService:
             '/sloth.v1.MasterService/Connect',
             sloth_dot_v1_dot_agent__pb2.AgentToMaster.SerializeToString,
             sloth_dot_v1_dot_agent__pb2.MasterToAgent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StoreCall(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/sloth.v1.MasterService/StoreCall',
+            sloth_dot_v1_dot_store__pb2.StoreOps.SerializeToString,
+            sloth_dot_v1_dot_store__pb2.StoreResults.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,167 @@
+"""The engine's StorePort for a process without a store: every call goes to the master.
+
+An agent gives `remote_port(channel)` to the Lua modules of the tasks it runs; they call it as
+they would call a local store, and get the same values and the same errors. Lock waits happen
+here, polling `state.try_lock` with jittered backoff (2 ms growing to 50 ms), so a waiting task
+holds nothing on the master; leases are renewed from this process (a LeaseKeeper thread)
+while the task holds them, and simply run out when this process dies.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sloth_daemon.store_ops import grant_of, outcome_of, record_of
+from sloth_engine.durations import parse_duration
+from sloth_engine.errors import LockHeld, TaskCancelled, UsageError
+from sloth_engine.stacks.model import RegisterOutcome, ResourceRecord
+from sloth_engine.stacks.resources import Origin, ResourceSpec
+from sloth_engine.store.locks import FIRST_POLL_S, MAX_POLL_S, LeaseKeeper, LockGrant, StopCheck
+from sloth_engine.store.values import decode, encode
+from sloth_engine.store_port import StorePort
+
+Call = Callable[[str, dict[str, Any]], Any]
+
+
+class RemoteState:
+    def __init__(self, call: Call) -> None:
+        self._call = call
+
+    # ---- values -----------------------------------------------------------------------------
+
+    def get(self, namespace: str, key: str, default: Any = None) -> Any:
+        found = self._call("state.get", {"ns": namespace, "key": key})
+        return default if found is None else decode(found[0], found[1])
+
+    def exists(self, namespace: str, key: str) -> bool:
+        return bool(self._call("state.exists", {"ns": namespace, "key": key}))
+
+    def delete(self, namespace: str, key: str) -> bool:
+        return bool(self._call("state.delete", {"ns": namespace, "key": key}))
+
+    def keys(self, namespace: str, prefix: str = "") -> list[str]:
+        return list(self._call("state.keys", {"ns": namespace, "prefix": prefix}))
+
+    def increment(self, namespace: str, key: str, delta: int | float = 1, owner: str = "") -> int | float:
+        args = {"ns": namespace, "key": key, "delta": delta, "owner": owner}
+        return self._call("state.increment", args)  # type: ignore[no-any-return]
+
+    def set(
+        self, namespace: str, key: str, value: Any, ttl: float | str | None = None, owner: str = ""
+    ) -> None:
+        if value is None:
+            self.delete(namespace, key)
+            return
+        args = {"ns": namespace, "key": key, "value": list(encode(key, value)), "ttl": ttl, "owner": owner}
+        self._call("state.set", args)
+
+    def compare_and_swap(
+        self,
+        namespace: str,
+        key: str,
+        expected: Any,
+        new: Any,
+        ttl: float | str | None = None,
+        owner: str = "",
+    ) -> bool:
+        args = {
+            "ns": namespace,
+            "key": key,
+            "old": None if expected is None else list(encode(key, expected)),
+            "new": None if new is None else list(encode(key, new)),
+            "ttl": ttl,
+            "owner": owner,
+        }
+        return bool(self._call("state.cas", args))
+
+    # ---- leases -----------------------------------------------------------------------------
+
+    def lock(
+        self,
+        name: str,
+        holder: str,
+        ttl: float | str,
+        wait: float | str = 0.0,
+        reason: str = "",
+        stop: StopCheck = None,
+    ) -> LockGrant:
+        deadline = time.monotonic() + _seconds(wait, "wait")
+        delay = FIRST_POLL_S
+        args = {"name": name, "holder": holder, "ttl": ttl, "reason": reason}
+        while True:
+            answer = self._call("state.try_lock", args)
+            if "grant" in answer:
+                return grant_of(answer["grant"])
+            if stop is not None and (why := stop()):
+                raise TaskCancelled(why)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                held_by, since, why_held = answer["held"]
+                raise LockHeld(name, held_by, since, why_held or "")
+            time.sleep(min(delay * (0.75 + random.random() / 2), left))
+            delay = min(delay * 1.5, MAX_POLL_S)
+
+    def renew(self, name: str, token: int, ttl: float | str) -> LockGrant | None:
+        found = self._call("state.renew", {"name": name, "token": int(token), "ttl": ttl})
+        return None if found is None else grant_of(found)
+
+    def unlock(self, name: str, owner: str | int | None = None, force: bool = False) -> bool:
+        return bool(self._call("state.unlock", {"name": name, "owner": owner, "force": force}))
+
+    def keep(self, grant: LockGrant, ttl: float | str, stop: StopCheck = None) -> LeaseKeeper:
+        """Renew `grant` from a thread of this process until released (or until `stop()`)."""
+        seconds = _seconds(ttl, f"ttl of '{grant.name}'")
+        if seconds <= 0:
+            raise UsageError(f"ttl of '{grant.name}' must be positive, got {ttl!r}")
+        return LeaseKeeper(self, grant, seconds, stop)  # type: ignore[arg-type]
+
+
+class RemoteStacks:
+    def __init__(self, call: Call) -> None:
+        self._call = call
+
+    def register(
+        self, stack: str, spec: ResourceSpec, origin: Origin
+    ) -> tuple[RegisterOutcome, ResourceRecord]:
+        outcome, record = self._call(
+            "stack.register", {"stack": stack, "spec": list(spec), "origin": list(origin)}
+        )
+        found = record_of(record)
+        assert found is not None
+        return outcome_of(outcome), found
+
+    def update(self, stack: str, type_: str, name: str, changes: dict[str, Any]) -> ResourceRecord:
+        args = {"stack": stack, "type": type_, "name": name, "changes": changes}
+        found = record_of(self._call("stack.update", args))
+        assert found is not None
+        return found
+
+    def get(self, stack: str, type_: str, name: str) -> ResourceRecord | None:
+        return record_of(self._call("stack.get", {"stack": stack, "type": type_, "name": name}))
+
+    def find(self, stack: str, name: str) -> ResourceRecord | None:
+        return record_of(self._call("stack.find", {"stack": stack, "name": name}))
+
+    def delete(self, stack: str, type_: str, name: str) -> bool:
+        return bool(self._call("stack.delete", {"stack": stack, "type": type_, "name": name}))
+
+    def set_output(self, stack: str, key: str, value: Any) -> None:
+        self._call("stack.set_output", {"stack": stack, "key": key, "value": value})
+
+    def outputs(self, stack: str) -> dict[str, Any]:
+        return dict(self._call("stack.outputs", {"stack": stack}))
+
+
+def remote_port(call: Call) -> StorePort:
+    """A StorePort whose calls go through `call` (a StoreChannel's `call`)."""
+    return StorePort(RemoteState(call), RemoteStacks(call), blocking=True)
+
+
+def _seconds(value: float | str, what: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None

@@ -1,0 +1,142 @@
+"""The store as the Lua `state` and `stack` modules reach it: one typed port, two places.
+
+A local run (and the master) hands the modules its open store (`local_port`); an agent, which
+keeps no store, hands them a port that forwards every call to the master
+(sloth_daemon.agent.store_client). The modules call the same methods either way, so a task
+gets the same results, the same errors and the same events wherever it runs. The engine never
+sees the network: a remote port is given to it like any other collaborator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sloth_engine.stacks.model import RegisterOutcome, ResourceRecord
+from sloth_engine.stacks.resources import Origin, ResourceSpec
+from sloth_engine.store.locks import LockGrant, StopCheck
+
+
+class Lease(Protocol):
+    """A lock kept alive (renewed every ttl/3) until `release()`."""
+
+    @property
+    def finished(self) -> bool: ...
+
+    def release(self) -> bool: ...
+
+
+class StatePort(Protocol):
+    """Typed key/value state and leases (sloth_engine.store.state.StateStore is one)."""
+
+    def get(self, namespace: str, key: str, default: Any = None) -> Any: ...
+
+    def exists(self, namespace: str, key: str) -> bool: ...
+
+    def delete(self, namespace: str, key: str) -> bool: ...
+
+    def keys(self, namespace: str, prefix: str = "") -> list[str]: ...
+
+    def increment(self, namespace: str, key: str, delta: int | float = 1, owner: str = "") -> int | float: ...
+
+    def set(
+        self, namespace: str, key: str, value: Any, ttl: float | str | None = None, owner: str = ""
+    ) -> None: ...
+
+    def compare_and_swap(
+        self,
+        namespace: str,
+        key: str,
+        expected: Any,
+        new: Any,
+        ttl: float | str | None = None,
+        owner: str = "",
+    ) -> bool: ...
+
+    def lock(
+        self,
+        name: str,
+        holder: str,
+        ttl: float | str,
+        wait: float | str = 0.0,
+        reason: str = "",
+        stop: StopCheck = None,
+    ) -> LockGrant: ...
+
+    def renew(self, name: str, token: int, ttl: float | str) -> LockGrant | None: ...
+
+    def unlock(self, name: str, owner: str | int | None = None, force: bool = False) -> bool: ...
+
+    def keep(self, grant: LockGrant, ttl: float | str, stop: StopCheck = None) -> Lease: ...
+
+
+class StackPort(Protocol):
+    """A stack's resources and outputs, as the `stack` module uses them."""
+
+    def register(
+        self, stack: str, spec: ResourceSpec, origin: Origin
+    ) -> tuple[RegisterOutcome, ResourceRecord]: ...
+
+    def update(self, stack: str, type_: str, name: str, changes: dict[str, Any]) -> ResourceRecord: ...
+
+    def get(self, stack: str, type_: str, name: str) -> ResourceRecord | None: ...
+
+    def find(self, stack: str, name: str) -> ResourceRecord | None: ...
+
+    def delete(self, stack: str, type_: str, name: str) -> bool: ...
+
+    def set_output(self, stack: str, key: str, value: Any) -> None: ...
+
+    def outputs(self, stack: str) -> dict[str, Any]: ...
+
+
+@dataclass
+class StorePort:
+    state: StatePort
+    stacks: StackPort
+    blocking: bool
+    """Each call waits on a network (PostgreSQL, a master): run it on a worker thread."""
+
+
+class LocalStacks:
+    """StackPort on an open store: the stacks package's resources and catalog."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._parts: Any = None
+
+    @property
+    def _stacks(self) -> Any:
+        if self._parts is None:  # built on first use: most workflows never touch `stack`
+            from sloth_engine.stacks import Stacks
+
+            self._parts = Stacks(self._store)
+        return self._parts
+
+    def register(
+        self, stack: str, spec: ResourceSpec, origin: Origin
+    ) -> tuple[RegisterOutcome, ResourceRecord]:
+        return self._stacks.resources.register(stack, spec, origin)
+
+    def update(self, stack: str, type_: str, name: str, changes: dict[str, Any]) -> ResourceRecord:
+        return self._stacks.resources.update(stack, type_, name, changes)
+
+    def get(self, stack: str, type_: str, name: str) -> ResourceRecord | None:
+        return self._stacks.resources.get(stack, type_, name)
+
+    def find(self, stack: str, name: str) -> ResourceRecord | None:
+        return self._stacks.resources.find(stack, name)
+
+    def delete(self, stack: str, type_: str, name: str) -> bool:
+        return self._stacks.resources.delete(stack, type_, name)
+
+    def set_output(self, stack: str, key: str, value: Any) -> None:
+        self._stacks.catalog.set_output(stack, key, value)
+
+    def outputs(self, stack: str) -> dict[str, Any]:
+        return self._stacks.catalog.outputs(stack)
+
+
+def local_port(store: Any) -> StorePort:
+    """The port of an open store: calls go straight to its tables."""
+    return StorePort(store.state, LocalStacks(store), getattr(store, "kind", "") == "postgresql")
