@@ -22,7 +22,16 @@ from typing import Any
 
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import LuaRuntimeError
-from sloth_engine.lua.sandbox import Guard, LuaError, LuaMemoryError, ModuleError, Sandbox, TaskScope, invoke, lua_type
+from sloth_engine.lua.sandbox import (
+    Guard,
+    LuaError,
+    LuaMemoryError,
+    ModuleError,
+    Sandbox,
+    TaskScope,
+    invoke,
+    lua_type,
+)
 
 STUCK_GRACE = 2.0
 """How long a stopped blocking call may take to notice before the run stops waiting for it."""
@@ -152,7 +161,8 @@ class LuaPool:
         try:
             return action(*args)
         except LuaMemoryError:  # the runtime's own step ran out too: its message is empty
-            raise LuaRuntimeError(f"memory limit exceeded ({sandbox.memory_limit // (1024 * 1024)} MB)") from None
+            limit = sandbox.memory_limit // (1024 * 1024)
+            raise LuaRuntimeError(f"memory limit exceeded ({limit} MB)") from None
         except LuaError as exc:
             raise sandbox.error(exc) from None
         except ModuleError as exc:  # a value too large or too deep for the runtime
