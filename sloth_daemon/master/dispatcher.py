@@ -109,8 +109,11 @@ class Dispatcher:
             return AttemptOutcome(TaskStatus.FAILED, text, text), ""
         session = await self._place(task)
         if not self.may_dispatch():
-            log.error("not dispatching %s/%s: this master lost its lease", task.run_id, task.task)
-            await asyncio.get_running_loop().create_future()  # never: the master is stepping down
+            # Deposed (--ha): the master is stepping down. A single master whose lease ran out
+            # (the database unreachable) dispatches again once it renews it.
+            log.error("not dispatching %s/%s: this master does not hold its lease", task.run_id, task.task)
+            while not self.may_dispatch():
+                await asyncio.sleep(0.5)
         if session is None:
             if task.config.get("fallback_local"):
                 return await self._run_here(task, sink), "local"

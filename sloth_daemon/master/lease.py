@@ -25,6 +25,8 @@ from sloth_engine.errors import StoreError
 log = logging.getLogger(__name__)
 
 NOW = "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION"
+SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+"""SQLite has no server clock: the one host of a SQLite store is its clock."""
 EPOCH_SETTING = "sloth.epoch"
 
 
@@ -51,55 +53,83 @@ class Lease:
 
 
 class LeaseRows:
-    """The SQL of the lease and of the list of masters."""
+    """The SQL of the lease and of the list of masters (PostgreSQL and SQLite)."""
 
     def __init__(self, store: Any) -> None:
         self.backend = store.backend
+        self._now = NOW if self.backend.kind == "postgresql" else SQLITE_NOW
+
+    def _sql(self, text: str) -> str:
+        return self.backend.sql(text.replace("{NOW}", self._now))
 
     def try_acquire(self, node: str, address: str, ttl: float) -> int | None:
         """Take the lease if nobody holds it; the new epoch, or None."""
         rows = self.backend.write(
-            "INSERT INTO master_lease (id, holder, address, epoch, since, expires_at) "
-            f"VALUES (1, %s, %s, 1, {NOW}, {NOW} + %s) "
-            "ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, address = EXCLUDED.address, "
-            "epoch = master_lease.epoch + 1, since = EXCLUDED.since, expires_at = EXCLUDED.expires_at "
-            "WHERE master_lease.expires_at < EXCLUDED.since RETURNING epoch",
+            self._sql(
+                "INSERT INTO master_lease (id, holder, address, epoch, since, expires_at) "
+                "VALUES (1, ?, ?, 1, {NOW}, {NOW} + ?) "
+                "ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, address = EXCLUDED.address, "
+                "epoch = master_lease.epoch + 1, since = EXCLUDED.since, expires_at = EXCLUDED.expires_at "
+                "WHERE master_lease.expires_at < EXCLUDED.since RETURNING epoch"
+            ),
             (node, address, ttl),
         )
         return int(rows[0][0]) if rows else None
 
-    def renew(self, node: str, epoch: int, ttl: float) -> bool:
+    def take_over(self, old: Lease, node: str, address: str, ttl: float) -> int | None:
+        """Take the lease from a holder known to be dead (its epoch unchanged); the new epoch."""
         rows = self.backend.write(
-            f"UPDATE master_lease SET expires_at = {NOW} + %s "
-            "WHERE id = 1 AND holder = %s AND epoch = %s RETURNING epoch",
-            (ttl, node, epoch),
+            self._sql(
+                "UPDATE master_lease SET holder = ?, address = ?, epoch = epoch + 1, since = {NOW}, "
+                "expires_at = {NOW} + ? WHERE id = 1 AND holder = ? AND epoch = ? RETURNING epoch"
+            ),
+            (node, address, ttl, old.holder, old.epoch),
+        )
+        return int(rows[0][0]) if rows else None
+
+    def renew(self, node: str, epoch: int, ttl: float, address: str | None = None) -> bool:
+        rows = self.backend.write(
+            self._sql(
+                "UPDATE master_lease SET expires_at = {NOW} + ?, address = COALESCE(?, address) "
+                "WHERE id = 1 AND holder = ? AND epoch = ? RETURNING epoch"
+            ),
+            (ttl, address, node, epoch),
         )
         return bool(rows)
 
     def release(self, node: str, epoch: int) -> None:
         self.backend.write(
-            "UPDATE master_lease SET expires_at = 0 WHERE id = 1 AND holder = %s AND epoch = %s RETURNING id",
+            self._sql(
+                "UPDATE master_lease SET expires_at = 0 "
+                "WHERE id = 1 AND holder = ? AND epoch = ? RETURNING id"
+            ),
             (node, epoch),
         )
 
     def current(self) -> Lease | None:
         row = self.backend.query_one(
-            f"SELECT holder, address, epoch, since, expires_at, {NOW} FROM master_lease WHERE id = 1"
+            self._sql(
+                "SELECT holder, address, epoch, since, expires_at, {NOW} FROM master_lease WHERE id = 1"
+            )
         )
         return Lease(row[0], row[1], int(row[2]), row[3], row[4], row[5]) if row else None
 
     def seen(self, node: str, address: str, started_at: float) -> None:
         self.backend.write(
-            f"INSERT INTO master_nodes (node_id, address, started_at, seen_at) VALUES (%s, %s, %s, {NOW}) "
-            "ON CONFLICT (node_id) DO UPDATE SET address = EXCLUDED.address, seen_at = EXCLUDED.seen_at "
-            "RETURNING node_id",
+            self._sql(
+                "INSERT INTO master_nodes (node_id, address, started_at, seen_at) VALUES (?, ?, ?, {NOW}) "
+                "ON CONFLICT (node_id) DO UPDATE SET address = EXCLUDED.address, seen_at = EXCLUDED.seen_at "
+                "RETURNING node_id"
+            ),
             (node, address, started_at),
         )
 
     def nodes(self, within: float) -> list[dict[str, Any]]:
         rows = self.backend.query_all(
-            f"SELECT node_id, address, started_at, seen_at FROM master_nodes WHERE seen_at > {NOW} - %s "
-            "ORDER BY address",
+            self._sql(
+                "SELECT node_id, address, started_at, seen_at FROM master_nodes WHERE seen_at > {NOW} - ? "
+                "ORDER BY address"
+            ),
             (within,),
         )
         return [{"node": r[0], "address": r[1], "started_at": r[2], "seen_at": r[3]} for r in rows]
@@ -131,6 +161,9 @@ class LeaseKeeper:
         self.valid_until = 0.0
         self.started_at = time.time()
         self._elected: asyncio.Task[None] | None = None
+        self.patient = False
+        """A single master (no --ha): its lease running out stops its dispatching until it
+        renews it; only finding the lease taken deposes it (store_owner.py)."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def may_dispatch(self) -> bool:
@@ -145,7 +178,7 @@ class LeaseKeeper:
                 await asyncio.wait_for(asyncio.to_thread(self._step, sent_at), self.ttl / 3)
             except (StoreError, TimeoutError) as exc:
                 log.warning("lease: %s", exc or "the database did not answer in time")
-            if self.epoch is not None and self.clock() >= self.valid_until:
+            if self.epoch is not None and self.clock() >= self.valid_until and not self.patient:
                 self._depose("the lease ran out (database unreachable or process paused)")
                 return
             await asyncio.sleep(self.ttl / 3 if self.epoch is not None else self.ttl / 6)
@@ -153,7 +186,7 @@ class LeaseKeeper:
     def _step(self, sent_at: float) -> None:
         """One look at the lease (in a thread): renew, or take it when free, or note the leader."""
         if self.epoch is not None:
-            if self.rows.renew(self.node, self.epoch, self.ttl):
+            if self.rows.renew(self.node, self.epoch, self.ttl, self.address):
                 self.valid_until = sent_at + self.ttl
             else:
                 self._loop_call(self._depose, "another master took the lease")

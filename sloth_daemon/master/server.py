@@ -87,6 +87,8 @@ class Master:
         self._background: list[asyncio.Task[None]] = []
         self.keeper: Any = None
         """sloth_daemon.master.lease.LeaseKeeper with --ha."""
+        self.owner_lease: Any = None
+        """Without --ha: the store's lease this master holds (store_owner.py)."""
 
     async def start(self) -> str:
         """Load agents, resume unfinished runs, then serve; the bound "host:port".
@@ -98,6 +100,7 @@ class Master:
 
             self.keeper, interceptors = keeper_of(self)
         else:
+            await self._claim_store()
             await self.resume()
         interceptors.insert(0, self._auth_interceptor())
         server = grpc.aio.server(options=server_options(self.config.ha), interceptors=interceptors)
@@ -136,6 +139,9 @@ class Master:
 
             campaign(self, server)
         else:
+            if self.owner_lease is not None:
+                self.owner_lease.address = self.owner_lease.leader_address = self.address
+                self._background.append(asyncio.create_task(self.owner_lease.run()))
             await self.lead()
         if self.config.metrics_listen:
             from sloth_daemon.master.metrics import serve_metrics
@@ -171,6 +177,16 @@ class Master:
 
         return AuthInterceptor(verify, record)
 
+    async def _claim_store(self) -> None:
+        """One master per store: hold its lease or refuse to start, naming the holder."""
+        from sloth_daemon.master.store_owner import claim_store
+
+        address = self.config.advertise or self.config.listen
+        self.owner_lease = await asyncio.to_thread(
+            claim_store, self.store, self.master_id, address, self.config.lease_ttl
+        )
+        self.dispatcher.may_dispatch = self.owner_lease.may_dispatch
+
     async def resume(self) -> None:
         """Load agents and prepare the unfinished runs (before agents can connect)."""
         self.registry.load()
@@ -195,8 +211,9 @@ class Master:
             task.cancel()
         await self.automation.stop()
         await self.registry.flush()
-        if self.keeper is not None:
-            await asyncio.to_thread(self.keeper.release)
+        for keeper in (self.keeper, self.owner_lease):
+            if keeper is not None:
+                await asyncio.to_thread(keeper.release)
 
 
 async def serve(config: MasterConfig, store: Any) -> None:
