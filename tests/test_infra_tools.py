@@ -404,7 +404,9 @@ def test_the_original_call_shapes(lua: Lua, fakes: Fakes, origin: str, tmp_path:
         """
     ) == (True, True, True)
     dest = tmp_path / "checkout"
-    assert lua.run(f'local r = git.clone({{url = "{origin}", local_path = "{dest}"}}) return r.changed') is True
+    assert (
+        lua.run(f'local r = git.clone({{url = "{origin}", local_path = "{dest}"}}) return r.changed') is True
+    )
     assert (dest / "README").read_text() == "v1\n"
 
 
@@ -429,7 +431,10 @@ def test_facts_of_packages_services_users_processes_mounts(lua: Lua, tmp_path: P
         me.pw_dir,
     )
     assert lua.run('return facts.get_user({username = "no-such-user-x"})') is None
-    assert lua.run("local users = facts.get_users() return #users > 0, users[1].username ~= nil") == (True, True)
+    assert lua.run("local users = facts.get_users() return #users > 0, users[1].username ~= nil") == (
+        True,
+        True,
+    )
     procs = lua.run("return facts.get_processes()")
     assert procs["total"] > 1 and procs["total"] >= procs["running"] + procs["sleeping"]
     mounts = lua.run("return facts.get_mounts()")
@@ -450,3 +455,23 @@ def test_facts_of_services_through_systemctl(lua: Lua, fakes: Fakes) -> None:
         "running",
     )
     assert lua.run('return facts.get_service({name = "absent"})') is None
+
+
+def test_ping_ensure_clean_and_fetch(lua: Lua, tmp_path: Path) -> None:
+    assert lua.run('return infra_test.ping("127.0.0.1", 1)') is True
+    with pytest.raises(LuaRuntimeError, match="ping: failed to ping no-such-host.invalid with 1 packets"):
+        lua.run('infra_test.ping("no-such-host.invalid", 1)')  # .invalid never resolves
+    (lua.root / "old" / "sub").mkdir(parents=True)
+    (lua.root / "old" / "sub" / "f").write_text("x")
+    assert lua.run('return git.ensure_clean({path = "old"})') == (True, None)
+    assert not (lua.root / "old").exists()
+    assert lua.run('return git.ensure_clean({path = "old"})') == (True, None)  # nothing there: fine
+    assert lua.run('return git.ensure_clean({path = "/"})') == (False, "refusing to remove /")
+    (tmp_path / "remote.log").write_text("line\n")
+    got = lua.run(
+        f'local ok, r = file_ops.fetch({{src = "{tmp_path}/remote.log", dest = "logs/remote.log"}}) '
+        f'local again = file_ops.fetch({{src = "{tmp_path}/remote.log", dest = "logs/remote.log"}}) '
+        "return ok and true, r.changed, r.size, again.changed"
+    )
+    assert got == (True, True, 5, False)
+    assert (lua.root / "logs" / "remote.log").read_text() == "line\n"

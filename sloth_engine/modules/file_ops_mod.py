@@ -22,6 +22,7 @@ run's check mode) nothing changes and `changed` says whether something would hav
   -> `{changed, path, replacements}`
 - `unarchive{src, dest, creates}`: tar (gz, bz2, xz) or zip; refuses members that would land
   outside `dest` -> `{changed, dest, files}` (the members written)
+- `fetch{src, dest}`: one file copied as `copy` does -> `{changed, src, dest, size}`
 - `stat{path, checksum}` -> `{changed = false, exists, is_file, is_dir, is_link, size, mode,
   uid, gid, owner, group, mtime, checksum}` (sha256 of a regular file unless `checksum = false`)
 
@@ -123,6 +124,16 @@ class FileOps:
             data = read_bytes(src) or b""
             changed = self.put(dest, data, mode if mode is not None else _mode_for(dest, src), check)
         return self._result(changed, dest, src=src)
+
+    def fetch(self, *args: Any) -> dict[str, Any]:
+        """The original's fetch: one file copied from `src` to `dest` on this machine (a task
+        runs where its files are; delegate it to fetch from an agent's disk)."""
+        opts = gather("file_ops.fetch", args, ("src", "dest"))
+        src = self.source("file_ops.fetch", need("file_ops.fetch", opts, "src"))
+        if os.path.isdir(src):
+            raise ModuleError(f"file_ops.fetch: {src} is a folder (use file_ops.copy for folders)")
+        result = self.copy({**opts, "src": src})
+        return {**result, "size": os.path.getsize(src)}
 
     def _copy_tree(self, src: str, dest: str, mode: int | None, check: bool) -> bool:
         changed = False
@@ -324,6 +335,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         "replace": ops.replace,
         "unarchive": ops.unarchive,
         "stat": ops.stat,
+        "fetch": ops.fetch,
     }
     # Every one reads or writes files of any size: off the event loop.
     table = sandbox.set_module("file_ops", functions, blocking=frozenset(functions))

@@ -12,6 +12,8 @@ Each function takes one table or positional values in the order shown:
   of the remote moved (`git push --porcelain`)
 - `git.status{path}` -> `{changed = false, clean, branch, upstream, ahead, behind, files =
   {{status, path}, ...}}`; `git.is_repo(path)` -> boolean
+- `git.ensure_clean{path}`: the original's: removes `path` so a clone starts afresh (not the
+  filesystem root or home) -> `true, nil` or `false, message`
 
 Changing functions return `{changed, path, head, stdout, stderr, exit_code}` and raise a Lua
 error when git fails (unless `ignore_errors = true`). `check = true` (or the run's check
@@ -24,6 +26,7 @@ prompts (GIT_TERMINAL_PROMPT=0); a commit without a configured identity is made 
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
@@ -271,8 +274,30 @@ def _branch_line(text: str) -> dict[str, Any]:
     return info
 
 
+def ensure_clean(sandbox: Sandbox, env: ModuleEnv, opts: Any) -> Any:
+    """The original's ensure_clean{path}: removes `path` (a folder or file) so that a clone
+    starts afresh; `true, nil`, or `false, message`. Refuses the filesystem root and home."""
+    path = opts.get("path") if isinstance(opts, dict) else opts
+    if not isinstance(path, str) or not path:
+        return False, "path is required"
+    full = os.path.realpath(workdir_path(sandbox, path))
+    if full in ("/", os.path.realpath(os.path.expanduser("~"))):
+        return False, f"refusing to remove {full}"
+    if not os.path.lexists(full) or is_check(env, opts if isinstance(opts, dict) else {}):
+        return True, None
+    try:
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+        else:
+            os.unlink(full)
+    except OSError as exc:
+        return False, f"failed to clean directory: {exc}"
+    return True, None
+
+
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     repo = Git(sandbox, env)
     names = ("clone", "pull", "checkout", "commit", "push", "status", "is_repo")
     functions = {name: getattr(repo, name) for name in names}
+    functions["ensure_clean"] = lambda opts=None: ensure_clean(sandbox, env, opts)
     sandbox.set_module("git", functions, blocking=frozenset(functions))

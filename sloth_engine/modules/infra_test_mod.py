@@ -34,7 +34,7 @@ import socket
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules import ModuleEnv, icmp_ping
 from sloth_engine.modules.options import (
     environment,
     file_mode,
@@ -331,6 +331,16 @@ class Checks:
         if found is None or not found.startswith(wanted):
             shown = found if found is not None else "not installed"
             raise _fail("package_version", f"expected {name} version {wanted}, found {shown}")
+        return True
+
+    def ping(self, host: Any, count: Any = 4, target: Any = None) -> bool:
+        """The original's ping(host[, count = 4]): fails unless the host answers an echo."""
+        if not isinstance(host, str) or not host:
+            raise _fail("ping", "host must be text")
+        if target not in (None, "", "local", "localhost"):
+            raise _fail("ping", f"target {target!r}: delegate the task to that agent (delegate_to) instead")
+        if not icmp_ping.ping(host, int(count)):
+            raise _fail("ping", f"failed to ping {host} with {int(count)} packets")
         return True
 
 
