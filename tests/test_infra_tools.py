@@ -61,6 +61,7 @@ def lua(tmp_path: Path) -> Lua:
 FAKES = {
     "dpkg-query": """
 echo "dpkg-query $*" >> "$FAKE_LOG"
+case "$*" in *'${Package}'*) cat "$FAKE_STATE/installed"; exit 0 ;; esac
 for name in "$@"; do :; done
 if grep -qx "$name" "$FAKE_STATE/installed" 2>/dev/null; then printf 'install ok installed\\t1.2.3-1'; exit 0; fi
 echo "dpkg-query: no packages found matching $name" >&2; exit 1
@@ -78,6 +79,20 @@ for word in "$@"; do
   ;; esac
 done
 echo "done $verb"
+""",
+    "apt-cache": """
+echo "apt-cache $*" >> "$FAKE_LOG"
+case "$1" in
+  search) echo "nginx - small, powerful, scalable web/proxy server" ;;
+  show) if [ "$2" = nginx ]; then echo "Package: nginx"; echo "Version: 1.22.1-9"; exit 0; fi
+        echo "E: No packages found" >&2; exit 100 ;;
+  depends) echo "$2"; echo "  Depends: libc6" ;;
+esac
+""",
+    "dpkg": """
+echo "dpkg $*" >> "$FAKE_LOG"
+[ -f "$2" ] || { echo "dpkg: error: cannot access archive '$2'" >&2; exit 2; }
+echo "Unpacking $2"
 """,
     "systemctl": """
 echo "systemctl $*" >> "$FAKE_LOG"
@@ -475,3 +490,53 @@ def test_ping_ensure_clean_and_fetch(lua: Lua, tmp_path: Path) -> None:
     )
     assert got == (True, True, 5, False)
     assert (lua.root / "logs" / "remote.log").read_text() == "line\n"
+
+
+def test_pkg_search_info_deps_list_clean_autoremove_which_install_local(lua: Lua, fakes: Fakes) -> None:
+    (fakes.state / "installed").write_text("curl\nnginx\n")
+    (lua.root / "tool.deb").write_text("deb")
+    got = lua.run(
+        """
+        local s_ok, found = pkg.search("nginx")
+        local i_ok, info = pkg.info({package = "nginx"})
+        local bad_ok, bad = pkg.info({package = "nope"})
+        local d_ok, deps = pkg.deps({package = "nginx"})
+        local l_ok, names = pkg.list()
+        local manager = pkg.get_manager()
+        local c_ok = pkg.clean()
+        local a_ok = pkg.autoremove()
+        local would_ok, would = pkg.install_local({file = "tool.deb", check = true})
+        local il_ok = pkg.install_local({file = "tool.deb"})
+        local missing_ok, missing = pkg.install_local({})
+        local sh = pkg.which("sh")
+        local none, why = pkg.which({executable = "no-such-program-x"})
+        return s_ok, found:match("web/proxy") ~= nil, i_ok, info:match("Version: (%S+)"), bad_ok,
+               bad:match("exit 100") ~= nil, d_ok, deps:match("libc6") ~= nil, l_ok, table.concat(names, ","),
+               manager, c_ok, a_ok, would_ok, would, il_ok, missing_ok, missing, sh ~= nil, none, why
+        """
+    )
+    assert got == (
+        True,
+        True,
+        True,
+        "1.22.1-9",
+        False,
+        True,
+        True,
+        True,
+        True,
+        "curl,nginx",
+        "apt",
+        True,
+        True,
+        True,
+        f"would run: dpkg -i {lua.root}/tool.deb",
+        True,
+        False,
+        "file parameter is required",
+        True,
+        None,
+        "Executable not found: no-such-program-x",
+    )
+    assert fakes.calls("apt-get") == ["apt-get clean", "apt-get autoremove -y"]
+    assert fakes.calls("dpkg") == [f"dpkg -i {lua.root}/tool.deb"]

@@ -1,7 +1,9 @@
 """`pkg`: install and remove system packages with the machine's own package manager.
 
 The manager is detected (apt, dnf, yum, apk, pacman: see `system_packages`) or named with
-`manager = "apt"`. Functions take a name, a list of names or one table:
+`manager = "apt"`. Functions take a name, a list of names or one table (the original's other
+functions, search/info/deps/list/clean/autoremove/install_local/which/get_manager, are in
+pkg_more):
 
 - `pkg.install(names[, {state = "present"|"latest", update_cache = true}])`: installs what is
   missing (`latest`: also upgrades); nothing to do is `changed = false` and runs nothing
@@ -29,6 +31,7 @@ from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.options import environment, flag, gather, is_check, names, text, timeout
 from sloth_engine.modules.original_shape import results_twice
+from sloth_engine.modules.pkg_more import MorePackages
 from sloth_engine.modules.proc import Completed, failure, find_tool, run_process
 from sloth_engine.modules.system_packages import APT_ENV, Manager, detect, installed_version
 
@@ -145,6 +148,8 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         "is_installed": packages.is_installed,
         "version": packages.version,
         "manager": packages.manager,
-    }
-    table = sandbox.set_module("pkg", functions, blocking=frozenset(functions) - {"manager"})
+    } | MorePackages(sandbox, env).functions()
+    table = sandbox.set_module(
+        "pkg", functions, blocking=frozenset(functions) - {"manager", "get_manager", "which"}
+    )
     results_twice(sandbox, table, ("install", "remove", "update", "upgrade"))
