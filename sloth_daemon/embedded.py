@@ -2,7 +2,8 @@
 
 Both are real `sloth-daemon` processes on 127.0.0.1 (port 0, ready files), on the store of
 `home` (the caller's $SLOTH_HOME, or a temporary folder removed at close), the master
-watching the examples folder so its workflows are ready to run. `close()` stops both.
+watching the examples folder so its workflows are ready to run. `close()` stops both; they
+also stop by themselves when the process that started them dies (sloth_daemon.parent_watch).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sloth_daemon.errors import MasterUnavailable
+from sloth_daemon.parent_watch import child_env, pdeathsig_setter
 
 START_TIMEOUT = 30.0
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -79,12 +81,13 @@ def _start(cluster: Embedded, env: dict[str, str], args: list[str], what: str) -
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sloth_daemon.cli.main", *args, "--ready-file", str(ready)],
-            env=env,
+            env=child_env(env),
             cwd=cluster.home,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=pdeathsig_setter(),  # noqa: PLW1509 - only prctl between fork and exec
         )
     cluster.procs.append(proc)
     deadline = time.monotonic() + START_TIMEOUT

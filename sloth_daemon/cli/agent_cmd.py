@@ -100,6 +100,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
         tls=TlsFiles.of(args.tls_ca, args.tls_cert, args.tls_key),
     )
     service = AgentService(config)
+    from sloth_daemon.agent.reaper import start_reaper
+
+    start_reaper()  # task processes die with this agent, however it dies
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -106,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if os.environ.get("SLOTH_PARENT_PID"):
+        from sloth_daemon.parent_watch import watch_parent_from_env
+
+        watch_parent_from_env()  # started by a console (--embedded): end with it
     for flag, variable in CLIENT_FLAGS.items():
         if getattr(args, flag, None):
             os.environ[variable] = getattr(args, flag)

@@ -22,6 +22,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from sloth_engine.spec import TaskStatus
+from sloth_engine.task_groups import TASK_GROUPS
 
 from .results import AttemptOutcome
 
@@ -114,11 +115,13 @@ def _run(cmd: ShellCommand, sink: LineSink, state: _Process) -> AttemptOutcome:
     state.proc = proc
     if cmd.groups is not None:
         cmd.groups.add(proc.pid)
+    TASK_GROUPS.started(proc.pid)
     try:
         if state.cancelled:
             state.kill(signal.SIGKILL)
         return _follow(proc, cmd, sink, state)
     finally:
+        TASK_GROUPS.ended(proc.pid)
         if cmd.groups is not None:
             cmd.groups.discard(proc.pid)
 

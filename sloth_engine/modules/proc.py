@@ -20,6 +20,7 @@ from typing import IO, NamedTuple
 from sloth_engine.durations import format_duration
 from sloth_engine.lua.limits import MAX_READ_BYTES
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
+from sloth_engine.task_groups import TASK_GROUPS
 
 POLL = 0.03
 TERM_GRACE = 0.2
@@ -76,10 +77,12 @@ def run_process(
     scope = sandbox.scope
     with scope.lock:
         scope.processes.add(proc)
+    TASK_GROUPS.started(proc.pid)
     try:
         streams = Streams(proc, stdin.encode() if stdin is not None else None, max_output)
         return _watch(sandbox, proc, timeout, streams)
     finally:
+        TASK_GROUPS.ended(proc.pid)
         with scope.lock:
             scope.processes.discard(proc)
 
