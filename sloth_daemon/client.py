@@ -22,6 +22,7 @@ import grpc
 
 from sloth_daemon.console_client import ConsoleCalls
 from sloth_daemon.errors import MasterUnavailable
+from sloth_daemon.gateway_client import GatewayCalls
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.leader import STATUS_METHOD, MasterList, channel_options
@@ -79,7 +80,7 @@ class ExecExit:
     error: str = ""
 
 
-class MasterClient(ConsoleCalls):
+class MasterClient(ConsoleCalls, GatewayCalls):
     def __init__(
         self,
         address: str = DEFAULT_MASTER,
@@ -339,7 +340,17 @@ class MasterClient(ConsoleCalls):
 def _error(exc: grpc.RpcError) -> Exception:
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
-    return error_of(code, details)
+    return error_of(code, details, _error_class(exc))
+
+
+def _error_class(exc: grpc.RpcError) -> str:
+    from sloth_daemon.status import ERROR_CLASS_KEY
+
+    try:
+        trailing = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
+    except Exception:  # not a call's error (a channel that never connected)
+        return ""
+    return next((str(v) for k, v in trailing if k == ERROR_CLASS_KEY), "")
 
 
 class _Bearer(

@@ -109,6 +109,8 @@ class ConsoleCalls:
                 "timeout_s": h.timeout_s,
                 "last_outcome": h.last_outcome or None,
                 "last_run_at": h.last_run_at or None,
+                "created_at": h.created_at,
+                "updated_at": h.updated_at,
             }
             for h in answer.hooks
         ]
@@ -166,4 +168,7 @@ def _schedule(s: mpb.ScheduleInfo) -> dict[str, Any]:
         "next_fire_at": s.next_fire_at or None,
         "last_fire_at": s.last_fire_at or None,
         "last_run_id": s.last_run_id or None,
+        "values_file": s.values_file or None,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
     }

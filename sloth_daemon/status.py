@@ -56,6 +56,10 @@ FROM_CODE: dict[grpc.StatusCode, type[SlothError]] = {
 }
 
 
+ERROR_CLASS_KEY = "sloth-error-class"
+"""Trailing metadata of a failed call: the class of the project's error behind it."""
+
+
 def code_of(exc: SlothError) -> grpc.StatusCode:
     for kind, code in TO_CODE:
         if isinstance(exc, kind):
@@ -63,10 +67,21 @@ def code_of(exc: SlothError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def error_of(code: grpc.StatusCode | None, details: str | None) -> SlothError:
-    """The project's error for a failed call (what the client raises)."""
+def error_of(code: grpc.StatusCode | None, details: str | None, error_class: str = "") -> SlothError:
+    """The project's error for a failed call (what the client raises). `error_class` (the
+    master's, from the trailing metadata) keeps a value the master refused (StateValueError)
+    from reading as bad usage: only UsageError and DslError are."""
     kind = FROM_CODE.get(code or grpc.StatusCode.UNKNOWN, SlothError)
+    if kind is UsageError and error_class and not _is_usage(error_class):
+        kind = Rejected
     text = details or (code.name.lower() if code else "call failed")
     if kind is MasterUnavailable:
         text = f"master unavailable: {text}"
     return kind(text)
+
+
+def _is_usage(name: str) -> bool:
+    import sloth_engine.errors as engine_errors
+
+    found = getattr(engine_errors, name, None)
+    return isinstance(found, type) and issubclass(found, (UsageError, DslError))

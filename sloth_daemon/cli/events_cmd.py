@@ -1,7 +1,7 @@
 """`events list|show|clear|watch`: the audit trail of everything that happened.
 
-`list` and `watch` read a master with `--master` (or $SLOTH_MASTER); `watch` on the local
-store follows the events table.
+Every command works on the store, or through a master with `--master` (or $SLOTH_MASTER):
+sloth_daemon.gateway. `watch` on the local store follows the events table.
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import parse_duration
-from sloth_engine.errors import NoSuchItem, UsageError
+from sloth_engine.errors import UsageError
 
-from .store_access import master_of, print_json, print_table, when, with_store
-
-FOLLOW_EVERY = 0.25
-"""Seconds between two reads of the events table by a local `events watch`."""
+from .store_access import print_json, print_table, when
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -31,17 +29,17 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     lst.add_argument("--since", help="only after: 10m (ago), an ISO time or epoch seconds")
     lst.add_argument("--limit", type=int, default=50)
     lst.add_argument("--json", action="store_true")
-    lst.set_defaults(func=cmd_list)
+    lst.set_defaults(func=with_gateway(cmd_list))
     show = esub.add_parser("show", help="one event with its data", parents=parents)
     show.add_argument("id", type=int)
-    show.set_defaults(func=with_store(cmd_show))
+    show.set_defaults(func=with_gateway(cmd_show))
     clear = esub.add_parser("clear", help="delete events", parents=parents)
     clear.add_argument("--older-than", metavar="DURATION", help="only events older than this: 7d, 12h")
-    clear.set_defaults(func=with_store(cmd_clear))
+    clear.set_defaults(func=with_gateway(cmd_clear))
     watch = esub.add_parser("watch", help="print events as they happen (Ctrl-C stops)", parents=parents)
     _filters(watch)
     watch.add_argument("--json", action="store_true", help="one JSON object per line")
-    watch.set_defaults(func=cmd_watch)
+    watch.set_defaults(func=with_gateway(cmd_watch))
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -73,20 +71,9 @@ def type_prefix(text: str | None) -> str | None:
     return text.rstrip("*") if text else None
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    master = master_of(args)
-    since = parse_since(args.since)
-    if master:
-        from sloth_daemon.client import MasterClient
-
-        with MasterClient(master) as client:
-            rows = client.list_events(type_prefix(args.type), since, args.stack, args.limit)
-        return _print_list(rows, args.json)
-    return with_store(lambda a, store: _print_list(_local_list(store, a, since), a.json))(args)
-
-
-def _local_list(store: Any, args: argparse.Namespace, since: float | None) -> list[dict[str, Any]]:
-    return store.events.list(type_prefix(args.type), since, args.stack, args.limit)
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    rows = gateway.events.list(type_prefix(args.type), parse_since(args.since), args.stack, args.limit)
+    return _print_list(rows, args.json)
 
 
 def _print_list(rows: list[dict[str, Any]], as_json: bool) -> int:
@@ -113,52 +100,29 @@ def _row(event: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def cmd_show(args: argparse.Namespace, store: Any) -> int:
-    event = store.events.get(args.id)
-    if event is None:
-        raise NoSuchItem(f"no event {args.id}")
-    print_json(event)
+def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
+    print_json(gateway.events.get(args.id))
     return 0
 
 
-def cmd_clear(args: argparse.Namespace, store: Any) -> int:
+def cmd_clear(args: argparse.Namespace, gateway: Any) -> int:
     cutoff = None
     if args.older_than:
         try:
             cutoff = time.time() - parse_duration(args.older_than)
         except ValueError as exc:
             raise UsageError(f"--older-than: {exc}") from None
-    count = store.events.delete_before(cutoff)
+    count = gateway.events.clear(cutoff)
     print(f"deleted {count} event(s)", file=sys.stderr)
     return 0
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
-    master = master_of(args)
-    prefix, stack = type_prefix(args.type), args.stack
+def cmd_watch(args: argparse.Namespace, gateway: Any) -> int:
     try:
-        if master:
-            from sloth_daemon.client import MasterClient
-
-            with MasterClient(master) as client:
-                _print_stream(client.watch_events(prefix, stack), args.json)
-        else:
-            with_store(lambda a, store: _print_stream(_follow(store, prefix, stack), a.json))(args)
+        _print_stream(gateway.events.watch(type_prefix(args.type), args.stack), args.json)
     except KeyboardInterrupt:
         return 0
     return 0
-
-
-def _follow(store: Any, prefix: str | None, stack: str | None) -> Iterator[dict[str, Any]]:
-    after = store.events.last_id()
-    while True:
-        batch = store.events.after(after)
-        for event in batch:
-            after = event["id"]
-            if (not prefix or event["type"].startswith(prefix)) and (not stack or event["stack"] == stack):
-                yield event
-        if not batch:
-            time.sleep(FOLLOW_EVERY)
 
 
 def _print_stream(events: Iterator[dict[str, Any]], as_json: bool) -> int:

@@ -1,4 +1,5 @@
-"""`hook add|list|show|delete|enable|disable|test|logs`: Lua files run when events happen."""
+"""`hook add|list|show|delete|enable|disable|test|logs`: Lua files run when events happen, kept in
+the store or on a master (--master / $SLOTH_MASTER): sloth_daemon.gateway."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import format_duration, parse_duration
 from sloth_engine.errors import UsageError
 
-from .store_access import fail, print_json, print_table, when, with_store
+from .store_access import fail, print_json, print_table, when
 
 DEFAULT_TIMEOUT = "30s"
 
@@ -22,7 +24,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
     def command(name: str, help: str, handler: Any, with_name: bool = True) -> argparse.ArgumentParser:
         parser = hsub.add_parser(name, help=help, parents=parents)
-        parser.set_defaults(func=with_store(handler))
+        parser.set_defaults(func=with_gateway(handler))
         if with_name:
             parser.add_argument("name")
         return parser
@@ -52,15 +54,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     logs.add_argument("--json", action="store_true")
 
 
-def _hooks(store: Any) -> Any:
-    from sloth_engine.events.hooks import HookStore
-
-    return HookStore(store)
-
-
-def cmd_add(args: argparse.Namespace, store: Any) -> int:
-    from sloth_engine.events.hook_runner import load_hook
-
+def cmd_add(args: argparse.Namespace, gateway: Any) -> int:
     path = Path(args.file)
     try:
         source = path.read_text(encoding="utf-8")
@@ -70,20 +64,13 @@ def cmd_add(args: argparse.Namespace, store: Any) -> int:
         timeout = parse_duration(args.timeout)
     except ValueError as exc:
         raise UsageError(f"--timeout: {exc}") from None
-    loaded = load_hook(args.name, source, str(path))  # DslError with file and line if it is no hook
-    types = args.event or loaded.event_types
-    hook = _hooks(store).add(
-        args.name, source, types, stack=args.stack, path=str(path), timeout_s=timeout, replace=args.replace
-    )
-    store.events.append(
-        "hook.added", {"hook": hook.name, "event_types": list(hook.event_types)}, source="cli"
-    )
+    hook = gateway.hooks.add(args.name, source, str(path), args.event, args.stack, timeout, args.replace)
     print(f"hook {hook.name}: runs on {', '.join(hook.event_types)}", file=sys.stderr)
     return 0
 
 
-def cmd_list(args: argparse.Namespace, store: Any) -> int:
-    hooks = _hooks(store).list()
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    hooks = gateway.hooks.list()
     if args.json:
         print_json([_doc(h) for h in hooks])
         return 0
@@ -105,10 +92,9 @@ def cmd_list(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_show(args: argparse.Namespace, store: Any) -> int:
-    hooks = _hooks(store)
-    hook = hooks.get(args.name)
-    recent = hooks.executions(hook.name, limit=5)
+def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
+    shown = gateway.hooks.show(args.name, 5)
+    hook, recent = shown.hook, shown.recent
     if args.json:
         print_json({**_doc(hook), "source": hook.source, "recent": recent})
         return 0
@@ -124,55 +110,39 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_delete(args: argparse.Namespace, store: Any) -> int:
-    _hooks(store).delete(args.name)
-    store.events.append("hook.deleted", {"hook": args.name}, source="cli")
+def cmd_delete(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.hooks.delete(args.name)
     return 0
 
 
-def cmd_enable(args: argparse.Namespace, store: Any) -> int:
-    _hooks(store).set_enabled(args.name, True)
+def cmd_enable(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.hooks.set_enabled(args.name, True)
     return 0
 
 
-def cmd_disable(args: argparse.Namespace, store: Any) -> int:
-    _hooks(store).set_enabled(args.name, False)
+def cmd_disable(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.hooks.set_enabled(args.name, False)
     return 0
 
 
-def cmd_test(args: argparse.Namespace, store: Any) -> int:
-    from sloth_engine.events.hook_runner import HookRunner
-
-    hooks = _hooks(store)
-    hook = hooks.get(args.name)
+def cmd_test(args: argparse.Namespace, gateway: Any) -> int:
     try:
         data = json.loads(args.data)
     except ValueError as exc:
         raise UsageError(f"--data is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError("--data must be a JSON object")
-    kind = args.type or next((t for t in hook.event_types if "*" not in t), "custom")
-
-    def emitter(h: Any) -> Any:
-        return lambda k, d: store.events.append(k, d, source=f"hook:{h.name}", stack=h.stack)
-
-    event = {"type": kind, "data": data, "source": "hook test", "stack": hook.stack}
-    event["id"] = store.events.append(kind, data, source="hook test", stack=hook.stack)
-    row = HookRunner(store, emitter).run(hook, event)
-    hooks.record([row])
+    row = gateway.hooks.test(args.name, data, args.type)
     if row.output:
         print(row.output)
-    print(f"{hook.name}: {row.outcome} in {format_duration(row.duration_s)}", file=sys.stderr)
+    print(f"{row.hook}: {row.outcome} in {format_duration(row.duration_s)}", file=sys.stderr)
     if row.error:
         return fail(row.error)
     return 0
 
 
-def cmd_logs(args: argparse.Namespace, store: Any) -> int:
-    hooks = _hooks(store)
-    if args.name:
-        hooks.get(args.name)  # an unknown name is an error, not an empty log
-    rows = hooks.executions(args.name, args.only_failed, args.limit)
+def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
+    rows = gateway.hooks.executions(args.name, args.only_failed, args.limit)
     if args.json:
         print_json(rows)
         return 0

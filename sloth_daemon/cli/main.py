@@ -36,6 +36,8 @@ CLIENT_FLAGS = {
 }
 """Flags every command takes; a client (sloth_daemon.client) reads them from the environment."""
 EXIT_USAGE = 2
+GLOBAL_FLAGS = {"--master": "master", "--token": "token", "--log-level": "log_level", "--db": "db"}
+"""Flags accepted anywhere before `--`, before or after the subcommand (hoisted out of argv)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,9 +97,40 @@ def script_form(argv: Sequence[str]) -> list[str]:
     return args
 
 
+def hoist_globals(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """argv without the global flags (`--master X`, `--db=URL`, ...), and their values. Stops
+    at `--`: what follows belongs to a command run elsewhere (`agent exec NAME -- ...`)."""
+    rest: list[str] = []
+    found: dict[str, str] = {}
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item == "--":
+            rest.extend(items[i:])
+            break
+        flag, eq, value = item.partition("=")
+        if flag in GLOBAL_FLAGS and (eq or i + 1 < len(items)):
+            if not eq:
+                i += 1
+                value = items[i]
+            found[GLOBAL_FLAGS[flag]] = value
+        else:
+            rest.append(item)
+        i += 1
+    return rest, found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(script_form(sys.argv[1:] if argv is None else argv))
+    rest, hoisted = hoist_globals(script_form(sys.argv[1:] if argv is None else argv))
+    if hoisted.get("log_level") not in (None, "debug", "info", "warning", "error"):
+        parser.error(f"argument --log-level: invalid choice: '{hoisted['log_level']}'")
+    args = parser.parse_args(rest)
+    for name, value in hoisted.items():
+        setattr(args, name, value)
+    if "master" in hoisted and hasattr(args, "daemon_master"):
+        args.daemon_master = args.daemon_master or hoisted["master"]
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(levelname)s %(name)s: %(message)s",

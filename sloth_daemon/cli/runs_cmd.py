@@ -1,4 +1,5 @@
-"""`runs list|show|logs`: the run history kept in the store."""
+"""`runs list|show|logs|cancel`: the run history kept in the store, or a master's (--master /
+$SLOTH_MASTER): list, show and logs through sloth_daemon.gateway."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import json
 import sys
 from typing import Any
 
-from .remote_store import add_master_option, with_master_or_store
+from sloth_daemon.gateway import with_gateway
+
+from .remote_store import add_master_option
 from .store_access import duration, fail, print_json, print_table, when, with_store
 
 
@@ -20,21 +23,21 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     lst.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     add_master_option(lst)
-    lst.set_defaults(func=with_master_or_store(cmd_list))
+    lst.set_defaults(func=with_gateway(cmd_list))
     show = rsub.add_parser(
         "show", help="a run: its tasks, attempts, durations, errors, outputs", parents=parents
     )
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     add_master_option(show)
-    show.set_defaults(func=with_master_or_store(cmd_show))
+    show.set_defaults(func=with_gateway(cmd_show))
     logs = rsub.add_parser(
         "logs", help="captured output of a run's tasks (stderr lines marked with !)", parents=parents
     )
     logs.add_argument("run_id")
     logs.add_argument("task", nargs="?", help="only this task")
     add_master_option(logs)
-    logs.set_defaults(func=with_master_or_store(cmd_logs))
+    logs.set_defaults(func=with_gateway(cmd_logs))
     cancel = rsub.add_parser(
         "cancel", help="cancel a run in progress on a master; --force ends one nobody runs", parents=parents
     )
@@ -49,9 +52,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     cancel.set_defaults(func=cmd_cancel)
 
 
-def cmd_list(args: argparse.Namespace, store: Any) -> int:
-    abandon_gone(store)
-    runs = store.runs.list_runs(workflow=args.workflow, status=args.status, limit=args.limit)
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    abandon_gone(gateway)
+    runs = gateway.runs.list_runs(workflow=args.workflow, status=args.status, limit=args.limit)
     if args.json:
         print_json(runs)
         return 0
@@ -84,9 +87,9 @@ def abandon_gone(store: Any) -> None:
         print(f"run {run_id}: its process is gone, marked abandoned", file=sys.stderr)
 
 
-def cmd_show(args: argparse.Namespace, store: Any) -> int:
-    abandon_gone(store)
-    run = store.runs.get_run(args.run_id)
+def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
+    abandon_gone(gateway)
+    run = gateway.runs.get_run(args.run_id)
     if run is None:
         return fail(f"no run '{args.run_id}'")
     if args.json:
@@ -124,10 +127,10 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_logs(args: argparse.Namespace, store: Any) -> int:
-    if store.runs.get_run(args.run_id, with_tasks=False) is None:
+def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
+    if gateway.runs.get_run(args.run_id, with_tasks=False) is None:
         return fail(f"no run '{args.run_id}'")
-    lines = store.runs.get_logs(args.run_id, args.task)
+    lines = gateway.runs.get_logs(args.run_id, args.task)
     if not lines:
         which = f"task '{args.task}' of run" if args.task else "run"
         print(f"no output captured for {which} {args.run_id}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """`scheduler add|list|delete|enable|disable|run`: workflow files fired by cron expressions.
 
-Schedules live in the store; a running master fires them. `scheduler run NAME` fires one now:
-on the master given by --master ($SLOTH_MASTER), else here, as `run` would.
+Schedules live in the store; a running master fires them. Every command works on the store, or
+with --master ($SLOTH_MASTER) through that master (sloth_daemon.gateway): `add` then sends the
+workflow file's text (and the values file's), and the master fires its copy. `scheduler run
+NAME` fires one now: on the master, else here, as `run` would.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sloth_engine.errors import UsageError
+from sloth_daemon.gateway import with_gateway
 
-from .store_access import master_of, print_json, print_table, until, when, with_store
+from .store_access import print_json, print_table, until, when
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -23,7 +25,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
     def command(name: str, help: str, handler: Any, with_name: bool = True) -> argparse.ArgumentParser:
         parser = ssub.add_parser(name, help=help, parents=parents)
-        parser.set_defaults(func=with_store(handler))
+        parser.set_defaults(func=with_gateway(handler))
         if with_name:
             parser.add_argument("name")
         return parser
@@ -42,46 +44,20 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     command("delete", "remove a schedule", cmd_delete)
     command("enable", "fire the schedule again (from now on)", cmd_enable)
     command("disable", "stop firing the schedule (kept)", cmd_disable)
-    run = ssub.add_parser("run", help="fire a schedule now", parents=parents)
-    run.add_argument("name")
-    run.add_argument("--master", metavar="HOST:PORT", help="fire it on this master")
-    run.set_defaults(func=cmd_run)
+    command("run", "fire a schedule now (on the master with --master, else here)", cmd_run)
 
 
-def _schedules(store: Any) -> Any:
-    from sloth_engine.scheduler.schedules import ScheduleStore
-
-    return ScheduleStore(store)
-
-
-def cmd_add(args: argparse.Namespace, store: Any) -> int:
-    from sloth_engine.dsl import load_file
-
-    from .workflow_cmd import select
-
-    path = Path(args.file).resolve()
-    select(load_file(path), args.workflow or None)  # the file must load and have the workflow
-    values = str(Path(args.values).resolve()) if args.values else None
-    if values and not Path(values).is_file():
-        raise UsageError(f"--values: no file {args.values}")
-    schedule = _schedules(store).add(
-        args.name,
-        args.cron,
-        str(path),
-        workflow=args.workflow,
-        values_file=values,
-        tz=args.tz,
-        overlap=args.overlap,
-        catch_up=args.catch_up,
-        replace=args.replace,
-    )
-    store.events.append("schedule.added", {"schedule": schedule.name, "cron": schedule.cron}, source="cli")
+def cmd_add(args: argparse.Namespace, gateway: Any) -> int:
+    schedule = gateway.schedules.add(
+        args.name, args.cron, args.file, args.workflow, args.values, args.tz, args.overlap,
+        args.catch_up, args.replace,
+    )  # fmt: skip
     print(f"schedule {schedule.name}: next at {when(schedule.next_fire_at)}", file=sys.stderr)
     return 0
 
 
-def cmd_list(args: argparse.Namespace, store: Any) -> int:
-    schedules = _schedules(store).list()
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    schedules = gateway.schedules.list()
     if args.json:
         print_json([s._asdict() for s in schedules])
         return 0
@@ -107,58 +83,23 @@ def cmd_list(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_delete(args: argparse.Namespace, store: Any) -> int:
-    _schedules(store).delete(args.name)
-    store.events.append("schedule.deleted", {"schedule": args.name}, source="cli")
+def cmd_delete(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.schedules.delete(args.name)
     return 0
 
 
-def cmd_enable(args: argparse.Namespace, store: Any) -> int:
-    _schedules(store).set_enabled(args.name, True)
+def cmd_enable(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.schedules.set_enabled(args.name, True)
     return 0
 
 
-def cmd_disable(args: argparse.Namespace, store: Any) -> int:
-    _schedules(store).set_enabled(args.name, False)
+def cmd_disable(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.schedules.set_enabled(args.name, False)
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    master = master_of(args)
-    if master:
-        from sloth_daemon.client import MasterClient
-
-        with MasterClient(master) as client:
-            run_ids = client.fire_schedule(args.name)
-        for run_id in run_ids:
-            print(run_id)
-        return 0
-    return with_store(_run_here)(args)
-
-
-def _run_here(args: argparse.Namespace, store: Any) -> int:
-    from .run_cmd import cmd_run as run_file
-
-    schedules = _schedules(store)
-    schedule = schedules.get(args.name)
-    now = time.time()
-    schedules.fired(schedule.name, now, [])
-    store.events.append("schedule.triggered", {"schedule": schedule.name, "manual": True}, source="cli")
-    run_args = argparse.Namespace(
-        target=schedule.file,
-        file=None,
-        workflow=schedule.workflow or None,
-        values=schedule.values_file,
-        param=[],
-        output="text",
-        junit=None,
-        plan=False,
-        max_parallel=None,
-        stack=None,
-        show_output=False,
-        master=None,
-        detach=False,
-        delegate_to=None,
-        db=getattr(args, "db", None),
-    )
-    return run_file(run_args)
+def cmd_run(args: argparse.Namespace, gateway: Any) -> int:
+    fired = gateway.schedules.fire(args.name)
+    for run_id in fired.run_ids:
+        print(run_id)
+    return fired.exit_code

@@ -1,7 +1,9 @@
 """`secrets set|get|list|delete`: values encrypted in the store, per stack.
 
 The key comes from SLOTH_SECRETS_KEY_FILE, else SLOTH_SECRETS_PASSPHRASE, else a prompt on a
-terminal. `list` shows names and dates only and needs no key.
+terminal. `list` shows names and dates only and needs no key. With --master ($SLOTH_MASTER) the
+master's key is used (sloth_daemon.gateway): `set` sends the value to it, `list` and `delete` work
+for an operator, and `get` is answered only by a master started with --auth, to an admin token.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sloth_daemon.gateway import open_gateway, with_gateway
 from sloth_engine.errors import UsageError
 
-from .store_access import print_json, print_table, when, with_store
+from .store_access import print_json, print_table, when
 
 DEFAULT_STACK = "default"
 
@@ -24,7 +27,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
     def command(name: str, help: str, handler: Any) -> argparse.ArgumentParser:
         parser = ssub.add_parser(name, help=help, parents=parents)
-        parser.set_defaults(func=with_store(handler))
+        parser.set_defaults(func=with_gateway(handler, _gateway))
         parser.add_argument("--stack", "-s", default=DEFAULT_STACK, help="the stack (default: default)")
         return parser
 
@@ -51,19 +54,18 @@ def key_for_cli() -> Any:
     return key_material(prompt=prompt)
 
 
-def _vault(store: Any, with_key: bool = True) -> Any:
-    from sloth_engine.secrets.vault import SecretVault
+def _gateway(args: argparse.Namespace) -> Any:
+    """The gateway; locally, its key is the CLI's (the environment, else a prompt)."""
+    gateway = open_gateway(args)
+    if not gateway.remote:
+        gateway.secrets.key = key_for_cli
+    return gateway
 
-    return SecretVault(store, key_for_cli() if with_key else None)
 
-
-def cmd_set(args: argparse.Namespace, store: Any) -> int:
+def cmd_set(args: argparse.Namespace, gateway: Any) -> int:
     values = _values(args)
-    vault = _vault(store)
     for name, value in values.items():
-        created = vault.set(args.stack, name, value)
-        kind = "secret.created" if created else "secret.updated"
-        store.events.append(kind, {"name": name}, source="cli", stack=args.stack)
+        created = gateway.secrets.set(args.stack, name, value)
         print(f"secret {name} ({args.stack}): {'created' if created else 'updated'}", file=sys.stderr)
     return 0
 
@@ -111,14 +113,14 @@ def _from_yaml(path: Path, only: str | None) -> dict[str, str]:
     return values
 
 
-def cmd_get(args: argparse.Namespace, store: Any) -> int:
-    value = _vault(store).get(args.stack, args.name)
+def cmd_get(args: argparse.Namespace, gateway: Any) -> int:
+    value = gateway.secrets.get(args.stack, args.name)
     sys.stdout.write(value if value.endswith("\n") else value + "\n")
     return 0
 
 
-def cmd_list(args: argparse.Namespace, store: Any) -> int:
-    infos = _vault(store, with_key=False).list(args.stack)
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    infos = gateway.secrets.list(args.stack)
     if args.json:
         print_json([info._asdict() for info in infos])
         return 0
@@ -132,7 +134,6 @@ def cmd_list(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_delete(args: argparse.Namespace, store: Any) -> int:
-    _vault(store, with_key=False).delete(args.stack, args.name)
-    store.events.append("secret.deleted", {"name": args.name}, source="cli", stack=args.stack)
+def cmd_delete(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.secrets.delete(args.stack, args.name)
     return 0

@@ -1,4 +1,5 @@
-"""`state get|set|delete|list|lock|unlock|locks`: the workflow state and locks in the store."""
+"""`state get|set|delete|list|lock|unlock|locks`: the workflow state and locks, in the store or
+through a master (--master / $SLOTH_MASTER): sloth_daemon.gateway."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import socket
 import sys
 from typing import Any
 
+from sloth_daemon.gateway import with_gateway
 from sloth_engine.errors import LockHeld
 
-from .store_access import fail, print_json, print_table, until, when, with_store
+from .store_access import fail, print_json, print_table, until, when
 
 DEFAULT_NAMESPACE = "default"
 
@@ -22,7 +24,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
     def command(name: str, help: str, handler: Any) -> argparse.ArgumentParser:
         parser = ssub.add_parser(name, help=help, parents=parents)
-        parser.set_defaults(func=with_store(handler))
+        parser.set_defaults(func=with_gateway(handler))
         return parser
 
     get = command("get", "print a value as JSON", cmd_get)
@@ -77,11 +79,11 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def cmd_get(args: argparse.Namespace, store: Any) -> int:
-    missing = object()
-    value = store.state.get(args.namespace, args.key, missing)
-    if value is missing:
+def cmd_get(args: argparse.Namespace, gateway: Any) -> int:
+    found = gateway.state.get(args.namespace, args.key)
+    if not found.found:
         return fail(f"no key '{args.key}' in namespace '{args.namespace}'")
+    value = found.value
     if args.raw and isinstance(value, str):
         print(value)
     else:
@@ -89,22 +91,20 @@ def cmd_get(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_set(args: argparse.Namespace, store: Any) -> int:
+def cmd_set(args: argparse.Namespace, gateway: Any) -> int:
     value = parse_value(args.value)
-    if value is None:
-        return fail("null cannot be stored; use `state delete` to remove a key", 2)
-    store.state.set(args.namespace, args.key, value, ttl=args.ttl, owner=f"cli:{default_holder()}")
+    gateway.state.set(args.namespace, args.key, value, args.ttl, f"cli:{default_holder()}")
     return 0
 
 
-def cmd_delete(args: argparse.Namespace, store: Any) -> int:
-    if not store.state.delete(args.namespace, args.key):
+def cmd_delete(args: argparse.Namespace, gateway: Any) -> int:
+    if not gateway.state.delete(args.namespace, args.key):
         return fail(f"no key '{args.key}' in namespace '{args.namespace}'")
     return 0
 
 
-def cmd_list(args: argparse.Namespace, store: Any) -> int:
-    entries = store.state.entries(args.namespace, args.prefix)
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    entries = gateway.state.entries(args.namespace, args.prefix)
     if args.json:
         print_json(
             [
@@ -129,10 +129,10 @@ def cmd_list(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_lock(args: argparse.Namespace, store: Any) -> int:
+def cmd_lock(args: argparse.Namespace, gateway: Any) -> int:
     holder = args.holder or default_holder()
     try:
-        grant = store.state.lock(args.name, holder, args.ttl, wait=args.wait, reason=args.reason)
+        grant = gateway.state.lock(args.name, holder, args.ttl, args.wait, args.reason)
     except LockHeld as exc:
         since = f" since {when(exc.since)}" if exc.since else ""
         return fail(f"{exc}{since}")
@@ -141,18 +141,19 @@ def cmd_lock(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_unlock(args: argparse.Namespace, store: Any) -> int:
+def cmd_unlock(args: argparse.Namespace, gateway: Any) -> int:
     holder = args.holder or default_holder()
-    info = store.state.lock_info(args.name)
-    if store.state.unlock(args.name, holder, force=args.force):
+    done = gateway.state.unlock(args.name, holder, args.force)
+    info = done.held
+    if done.released:
         return 0
     if info is None:
         return fail(f"lock '{args.name}' is not held")
     return fail(f"lock '{args.name}' is held by {info.holder}, not {holder} (use --force to release it)")
 
 
-def cmd_locks(args: argparse.Namespace, store: Any) -> int:
-    locks = store.state.locks()
+def cmd_locks(args: argparse.Namespace, gateway: Any) -> int:
+    locks = gateway.state.locks()
     if args.json:
         print_json([lock._asdict() for lock in locks])
         return 0

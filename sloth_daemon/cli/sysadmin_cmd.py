@@ -8,6 +8,9 @@
   in use (sloth_engine.store.backup), and its way back.
 - `logs [--follow]`: the store's events and captured task output, oldest first, then (with
   --follow) whatever is added, as `tail -f` does.
+
+`health` and `logs` with --master (or $SLOTH_MASTER) ask the master about its own store and
+disks (sloth_daemon.gateway): nothing is opened here. `backup` and `restore` are local only.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .store_access import fail, master_of, print_json, print_table, when, with_store
+from sloth_daemon.gateway import with_gateway
+
+from .store_access import fail, print_json, print_table, when, with_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_S = 0.5
@@ -51,7 +56,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     logs.add_argument("--run", metavar="RUN_ID", help="only this run")
     logs.add_argument("--only", choices=("events", "output"), help="only events, or only task output")
     logs.add_argument("--json", action="store_true", help="one JSON object per line")
-    logs.set_defaults(func=with_store(cmd_logs))
+    logs.set_defaults(func=with_gateway(cmd_logs))
 
 
 # ---- health ------------------------------------------------------------------------------------
@@ -61,28 +66,18 @@ Check = tuple[str, str, str]
 
 
 def cmd_health(args: argparse.Namespace) -> int:
+    from sloth_daemon.gateway import open_gateway
     from sloth_engine.errors import SlothError
-    from sloth_engine.store import open_store
 
-    checks: list[Check] = []
-    found_runs: list[Check] = []
-    store = None
     try:
-        store = open_store(getattr(args, "db", None))
-        checks.append(("store", "ok", f"{store.url} (schema v{store.schema_version()})"))
-    except SlothError as exc:
-        checks.append(("store", "fail", str(exc)))
-    if store is not None:
+        gateway = open_gateway(args)
+    except SlothError as exc:  # the store does not open: that is the first finding
+        checks = [("store", "fail", str(exc)), *_disks(None, args.min_free_mb), *_master(None)]
+    else:
         try:
-            checks.append(_writable(store))
-            found_runs = _runs(store)
-            if args.integrity:
-                checks.append(_integrity(store))
+            checks = gateway.admin.health(args.min_free_mb, args.integrity)
         finally:
-            store.close()
-    checks.extend(_disks(store, args.min_free_mb))
-    checks.extend(_master(master_of(args)))
-    checks.extend(found_runs)
+            gateway.close()
     if args.json:
         print_json([{"check": c, "status": s, "detail": d} for c, s, d in checks])
     else:
@@ -149,16 +144,19 @@ def _disks(store: Any, min_free_mb: int) -> list[Check]:
     return checks
 
 
-def _master(address: str | None) -> list[Check]:
+def _master(address: str | None, client: Any = None) -> list[Check]:
     if not address:
         return [("master", "skip", "no master given (--master or $SLOTH_MASTER)")]
-    from sloth_daemon.client import MasterClient
     from sloth_engine.errors import SlothError
 
     try:
-        with MasterClient(address, timeout=5.0) as client:
-            serving = client.health()
-            agents = client.list_agents()
+        if client is None:
+            from sloth_daemon.client import MasterClient
+
+            with MasterClient(address, timeout=5.0) as own:
+                serving, agents = own.health(), own.list_agents()
+        else:
+            serving, agents = client.health(), client.list_agents()
     except SlothError as exc:
         return [("master", "fail", f"{address}: {exc}")]
     checks: list[Check] = [("master", "ok" if serving == "SERVING" else "fail", f"{address}: {serving}")]
@@ -263,8 +261,8 @@ def _emit(rows: list[dict[str, Any]], as_json: bool) -> None:
     sys.stdout.flush()
 
 
-def cmd_logs(args: argparse.Namespace, store: Any) -> int:
-    tail = StoreTail(store, args.run, args.only)
+def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
+    tail = gateway.admin.tail(args.run, args.only)
     _emit(tail.read(newest=max(args.lines, 0)), args.json)
     if not args.follow:
         return EXIT_OK

@@ -1,7 +1,8 @@
 """`token create|list|revoke`: the API tokens a master started with --auth accepts.
 
 Works on the store (--db / $SLOTH_DB), like `state`: whoever can write the master's database
-administers its tokens. A token is printed once, at creation; the store keeps a salted hash.
+administers its tokens; or through a master (--master / $SLOTH_MASTER) with an admin token
+(sloth_daemon.gateway). A token is printed once, at creation; the store keeps a salted hash.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import argparse
 import sys
 from typing import Any
 
+from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import UsageError
 
-from .store_access import print_json, print_table, when, with_store
+from .store_access import print_json, print_table, when
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -25,22 +27,16 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--role", required=True, choices=("viewer", "operator", "admin", "agent"), help="what it may do"
     )
     create.add_argument("--expires", metavar="DURATION", help="e.g. 30d, 12h (default: never)")
-    create.set_defaults(func=with_store(cmd_create))
+    create.set_defaults(func=with_gateway(cmd_create))
     lst = tsub.add_parser("list", help="name, role, created, expires, revoked", parents=parents)
     lst.add_argument("--json", action="store_true")
-    lst.set_defaults(func=with_store(cmd_list))
+    lst.set_defaults(func=with_gateway(cmd_list))
     revoke = tsub.add_parser("revoke", help="refuse a token from now on", parents=parents)
     revoke.add_argument("name")
-    revoke.set_defaults(func=with_store(cmd_revoke))
+    revoke.set_defaults(func=with_gateway(cmd_revoke))
 
 
-def _tokens(store: Any) -> Any:
-    from sloth_engine.store.tokens import TokenStore
-
-    return TokenStore(store.backend)
-
-
-def cmd_create(args: argparse.Namespace, store: Any) -> int:
+def cmd_create(args: argparse.Namespace, gateway: Any) -> int:
     expires = None
     if args.expires:
         try:
@@ -49,14 +45,14 @@ def cmd_create(args: argparse.Namespace, store: Any) -> int:
             raise UsageError(f"--expires: {exc}") from None
         if expires <= 0:
             raise UsageError("--expires must be positive")
-    secret = _tokens(store).create(args.name, args.role, expires)
+    secret = gateway.tokens.create(args.name, args.role, expires)
     print(secret)
     print(f"token '{args.name}' ({args.role}) created; it is shown only this once", file=sys.stderr)
     return 0
 
 
-def cmd_list(args: argparse.Namespace, store: Any) -> int:
-    rows = _tokens(store).list()
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    rows = gateway.tokens.list()
     if args.json:
         print_json([r.__dict__ for r in rows])
         return 0
@@ -74,7 +70,7 @@ def cmd_list(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_revoke(args: argparse.Namespace, store: Any) -> int:
-    _tokens(store).revoke(args.name)
+def cmd_revoke(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.tokens.revoke(args.name)
     print(f"token '{args.name}' revoked", file=sys.stderr)
     return 0

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 Verify = Callable[[str], TokenInfo | None]
 Record = Callable[[str, dict[str, Any]], Any]
-_HIDDEN_FIELDS = ("source", "values_json", "params_json")
-"""Request fields audited by size only: workflow text and values may carry secrets."""
+_HIDDEN_FIELDS = ("source", "values_json", "params_json", "value_json", "secret_value", "values_source")
+"""Request fields audited by size only: workflow text, values and secrets."""
 _MAX_FIELD = 160
 
 

@@ -276,6 +276,9 @@ def _schedule(s: Any) -> mpb.ScheduleInfo:
         next_fire_at=s.next_fire_at or 0.0,
         last_fire_at=s.last_fire_at or 0.0,
         last_run_id=s.last_run_id or "",
+        values_file=s.values_file or "",
+        created_at=s.created_at or 0.0,
+        updated_at=s.updated_at or 0.0,
     )
 
 
@@ -289,4 +292,6 @@ def _hook(h: Any, last: dict[str, Any] | None) -> mpb.HookInfo:
         timeout_s=h.timeout_s,
         last_outcome=(last or {}).get("outcome") or "",
         last_run_at=(last or {}).get("started_at") or 0.0,
+        created_at=h.created_at or 0.0,
+        updated_at=h.updated_at or 0.0,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 
-from sloth_daemon.status import code_of
+from sloth_daemon.status import ERROR_CLASS_KEY, code_of
 from sloth_engine.errors import SlothError
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 async def _abort(context: Any, fn: Callable[..., Any], exc: Exception) -> None:
     if isinstance(exc, SlothError):
+        # the error's class travels too: a client tells bad input (exit 2) from a refusal
+        context.set_trailing_metadata(((ERROR_CLASS_KEY, exc.__class__.__name__),))
         await context.abort(code_of(exc), str(exc))
     log.exception("%s failed", fn.__name__)
     # The user sees what went wrong, the master's log keeps the traceback (never a class name).

@@ -38,11 +38,23 @@ _OPERATES = (
     " RestoreSnapshot DetectDrift FixDrift"
 )
 _ADMINISTERS = "StopAgent ExecOnAgent"
+# The gateway's calls (sloth_daemon/gateway): the CLI's command groups through a master.
+# Reading a secret's value, tokens and deleting the event trail (which holds the audit) are
+# an administrator's; changing state, locks, hooks, schedules and secrets an operator's.
+_GATEWAY_READS = "GetStateValue GetHook HookLogs GetEvent MasterHealth TailLogs"
+_GATEWAY_OPERATES = (
+    "SetStateValue DeleteStateValue AcquireStateLock UnlockState AddHook DeleteHook SetHookEnabled"
+    " TestHook AddSchedule DeleteSchedule SetSecret DeleteSecret"
+)
+_GATEWAY_ADMINISTERS = "RevealSecret CreateToken ListTokens RevokeToken ClearEvents"
 
 METHOD_NEEDS: dict[str, Need] = {
     **{_SERVICE + m: Need.VIEWER for m in _READS.split()},
     **{_SERVICE + m: Need.OPERATOR for m in _OPERATES.split()},
     **{_SERVICE + m: Need.ADMIN for m in _ADMINISTERS.split()},
+    **{_SERVICE + m: Need.VIEWER for m in _GATEWAY_READS.split()},
+    **{_SERVICE + m: Need.OPERATOR for m in _GATEWAY_OPERATES.split()},
+    **{_SERVICE + m: Need.ADMIN for m in _GATEWAY_ADMINISTERS.split()},
     _SERVICE + "Connect": Need.AGENT,
     _SERVICE + "StoreCall": Need.STORE,
     STATUS_METHOD: Need.VIEWER,

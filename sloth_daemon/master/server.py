@@ -112,6 +112,7 @@ class Master:
                 self.remote_exec,
                 self.automation,
                 StoreCalls(self.store),
+                auth=self.config.auth,
             ),
             server,
         )

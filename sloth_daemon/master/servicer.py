@@ -17,6 +17,7 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.console_rpcs import ConsoleRpcs
+from sloth_daemon.master.gateway_rpcs import GatewayRpcs
 from sloth_daemon.master.guards import streaming, unary
 from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 MAX_LIST = 1000
 
 
-class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
-    """The calls of the console (sloth-tui) live in ConsoleRpcs and StackRpcs."""
+class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, mgrpc.MasterServiceServicer):
+    """The calls of the console (sloth-tui) live in ConsoleRpcs and StackRpcs, the CLI's command
+    groups in GatewayRpcs."""
 
     def __init__(
         self,
@@ -50,9 +52,12 @@ class MasterServicer(ConsoleRpcs, StackRpcs, mgrpc.MasterServiceServicer):
         remote_exec: RemoteExec,
         automation: Any = None,
         store_calls: Any = None,
+        auth: bool = False,
     ) -> None:
         self.store_calls = store_calls
         """sloth_daemon.master.store_calls.StoreCalls: agents' state and stack calls."""
+        self.auth = auth
+        """Calls need a token (--auth): only then does RevealSecret answer (to an admin)."""
         self.automation = automation
         """sloth_daemon.master.automation.Automation: events, schedules, the watched folder."""
         self.runs = runs

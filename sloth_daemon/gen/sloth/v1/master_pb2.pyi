@@ -566,7 +566,7 @@ class ListStateResponse(_message.Message):
     def __init__(self, namespaces: _Optional[_Iterable[str]] = ..., items: _Optional[_Iterable[_Union[StateItem, _Mapping]]] = ...) -> None: ...
 
 class ScheduleInfo(_message.Message):
-    __slots__ = ("name", "cron", "file", "workflow", "tz", "overlap", "catch_up", "enabled", "next_fire_at", "last_fire_at", "last_run_id")
+    __slots__ = ("name", "cron", "file", "workflow", "tz", "overlap", "catch_up", "enabled", "next_fire_at", "last_fire_at", "last_run_id", "values_file", "created_at", "updated_at")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CRON_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
@@ -578,6 +578,9 @@ class ScheduleInfo(_message.Message):
     NEXT_FIRE_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_FIRE_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FILE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     name: str
     cron: str
     file: str
@@ -589,7 +592,10 @@ class ScheduleInfo(_message.Message):
     next_fire_at: float
     last_fire_at: float
     last_run_id: str
-    def __init__(self, name: _Optional[str] = ..., cron: _Optional[str] = ..., file: _Optional[str] = ..., workflow: _Optional[str] = ..., tz: _Optional[str] = ..., overlap: _Optional[str] = ..., catch_up: _Optional[str] = ..., enabled: _Optional[bool] = ..., next_fire_at: _Optional[float] = ..., last_fire_at: _Optional[float] = ..., last_run_id: _Optional[str] = ...) -> None: ...
+    values_file: str
+    created_at: float
+    updated_at: float
+    def __init__(self, name: _Optional[str] = ..., cron: _Optional[str] = ..., file: _Optional[str] = ..., workflow: _Optional[str] = ..., tz: _Optional[str] = ..., overlap: _Optional[str] = ..., catch_up: _Optional[str] = ..., enabled: _Optional[bool] = ..., next_fire_at: _Optional[float] = ..., last_fire_at: _Optional[float] = ..., last_run_id: _Optional[str] = ..., values_file: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ...) -> None: ...
 
 class ListSchedulesRequest(_message.Message):
     __slots__ = ()
@@ -610,7 +616,7 @@ class SetScheduleEnabledRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
 
 class HookInfo(_message.Message):
-    __slots__ = ("name", "event_types", "stack", "path", "enabled", "timeout_s", "last_outcome", "last_run_at")
+    __slots__ = ("name", "event_types", "stack", "path", "enabled", "timeout_s", "last_outcome", "last_run_at", "created_at", "updated_at")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     STACK_FIELD_NUMBER: _ClassVar[int]
@@ -619,6 +625,8 @@ class HookInfo(_message.Message):
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     LAST_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     LAST_RUN_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     name: str
     event_types: _containers.RepeatedScalarFieldContainer[str]
     stack: str
@@ -627,7 +635,9 @@ class HookInfo(_message.Message):
     timeout_s: float
     last_outcome: str
     last_run_at: float
-    def __init__(self, name: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., stack: _Optional[str] = ..., path: _Optional[str] = ..., enabled: _Optional[bool] = ..., timeout_s: _Optional[float] = ..., last_outcome: _Optional[str] = ..., last_run_at: _Optional[float] = ...) -> None: ...
+    created_at: float
+    updated_at: float
+    def __init__(self, name: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., stack: _Optional[str] = ..., path: _Optional[str] = ..., enabled: _Optional[bool] = ..., timeout_s: _Optional[float] = ..., last_outcome: _Optional[str] = ..., last_run_at: _Optional[float] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ...) -> None: ...
 
 class ListHooksRequest(_message.Message):
     __slots__ = ()
@@ -680,3 +690,187 @@ class StackDoc(_message.Message):
     DOC_JSON_FIELD_NUMBER: _ClassVar[int]
     doc_json: bytes
     def __init__(self, doc_json: _Optional[bytes] = ...) -> None: ...
+
+class GatewayDoc(_message.Message):
+    __slots__ = ("doc_json",)
+    DOC_JSON_FIELD_NUMBER: _ClassVar[int]
+    doc_json: bytes
+    def __init__(self, doc_json: _Optional[bytes] = ...) -> None: ...
+
+class GatewayName(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GatewayEnabled(_message.Message):
+    __slots__ = ("name", "enabled")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    enabled: bool
+    def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
+
+class StateKeyRequest(_message.Message):
+    __slots__ = ("namespace", "key")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    key: str
+    def __init__(self, namespace: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+
+class SetStateValueRequest(_message.Message):
+    __slots__ = ("namespace", "key", "value_json", "ttl", "owner")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    key: str
+    value_json: bytes
+    ttl: str
+    owner: str
+    def __init__(self, namespace: _Optional[str] = ..., key: _Optional[str] = ..., value_json: _Optional[bytes] = ..., ttl: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
+
+class StateLockRequest(_message.Message):
+    __slots__ = ("name", "holder", "ttl", "wait", "reason", "force")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    holder: str
+    ttl: str
+    wait: str
+    reason: str
+    force: bool
+    def __init__(self, name: _Optional[str] = ..., holder: _Optional[str] = ..., ttl: _Optional[str] = ..., wait: _Optional[str] = ..., reason: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class AddHookRequest(_message.Message):
+    __slots__ = ("name", "source", "path", "event_types", "stack", "timeout_s", "replace")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    source: str
+    path: str
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    stack: str
+    timeout_s: float
+    replace: bool
+    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., path: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., stack: _Optional[str] = ..., timeout_s: _Optional[float] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class TestHookRequest(_message.Message):
+    __slots__ = ("name", "data_json", "type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    data_json: bytes
+    type: str
+    def __init__(self, name: _Optional[str] = ..., data_json: _Optional[bytes] = ..., type: _Optional[str] = ...) -> None: ...
+
+class HookLogsRequest(_message.Message):
+    __slots__ = ("name", "only_failed", "limit")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ONLY_FAILED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    only_failed: bool
+    limit: int
+    def __init__(self, name: _Optional[str] = ..., only_failed: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class AddScheduleRequest(_message.Message):
+    __slots__ = ("name", "cron", "path", "source", "workflow", "values_path", "values_source", "tz", "overlap", "catch_up", "replace")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    VALUES_PATH_FIELD_NUMBER: _ClassVar[int]
+    VALUES_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TZ_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UP_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    cron: str
+    path: str
+    source: str
+    workflow: str
+    values_path: str
+    values_source: str
+    tz: str
+    overlap: str
+    catch_up: str
+    replace: bool
+    def __init__(self, name: _Optional[str] = ..., cron: _Optional[str] = ..., path: _Optional[str] = ..., source: _Optional[str] = ..., workflow: _Optional[str] = ..., values_path: _Optional[str] = ..., values_source: _Optional[str] = ..., tz: _Optional[str] = ..., overlap: _Optional[str] = ..., catch_up: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class SetSecretRequest(_message.Message):
+    __slots__ = ("stack", "name", "secret_value")
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SECRET_VALUE_FIELD_NUMBER: _ClassVar[int]
+    stack: str
+    name: str
+    secret_value: str
+    def __init__(self, stack: _Optional[str] = ..., name: _Optional[str] = ..., secret_value: _Optional[str] = ...) -> None: ...
+
+class SecretRequest(_message.Message):
+    __slots__ = ("stack", "name")
+    STACK_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    stack: str
+    name: str
+    def __init__(self, stack: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("name", "role", "expires_s")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_S_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    role: str
+    expires_s: float
+    def __init__(self, name: _Optional[str] = ..., role: _Optional[str] = ..., expires_s: _Optional[float] = ...) -> None: ...
+
+class GetEventRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class ClearEventsRequest(_message.Message):
+    __slots__ = ("before",)
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    before: float
+    def __init__(self, before: _Optional[float] = ...) -> None: ...
+
+class MasterHealthRequest(_message.Message):
+    __slots__ = ("min_free_mb", "integrity")
+    MIN_FREE_MB_FIELD_NUMBER: _ClassVar[int]
+    INTEGRITY_FIELD_NUMBER: _ClassVar[int]
+    min_free_mb: int
+    integrity: bool
+    def __init__(self, min_free_mb: _Optional[int] = ..., integrity: _Optional[bool] = ...) -> None: ...
+
+class TailLogsRequest(_message.Message):
+    __slots__ = ("run_id", "only", "newest", "after_events", "after_output")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    ONLY_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIELD_NUMBER: _ClassVar[int]
+    AFTER_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    AFTER_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    only: str
+    newest: int
+    after_events: int
+    after_output: int
+    def __init__(self, run_id: _Optional[str] = ..., only: _Optional[str] = ..., newest: _Optional[int] = ..., after_events: _Optional[int] = ..., after_output: _Optional[int] = ...) -> None: ...

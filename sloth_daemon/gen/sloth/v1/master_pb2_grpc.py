@@ -211,6 +211,121 @@ class MasterServiceStub:
                 request_serializer=sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
                 response_deserializer=sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
                 _registered_method=True)
+        self.GetStateValue = channel.unary_unary(
+                '/sloth.v1.MasterService/GetStateValue',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StateKeyRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.SetStateValue = channel.unary_unary(
+                '/sloth.v1.MasterService/SetStateValue',
+                request_serializer=sloth_dot_v1_dot_master__pb2.SetStateValueRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.DeleteStateValue = channel.unary_unary(
+                '/sloth.v1.MasterService/DeleteStateValue',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StateKeyRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.AcquireStateLock = channel.unary_unary(
+                '/sloth.v1.MasterService/AcquireStateLock',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StateLockRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.UnlockState = channel.unary_unary(
+                '/sloth.v1.MasterService/UnlockState',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StateLockRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.AddHook = channel.unary_unary(
+                '/sloth.v1.MasterService/AddHook',
+                request_serializer=sloth_dot_v1_dot_master__pb2.AddHookRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.GetHook = channel.unary_unary(
+                '/sloth.v1.MasterService/GetHook',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.DeleteHook = channel.unary_unary(
+                '/sloth.v1.MasterService/DeleteHook',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.SetHookEnabled = channel.unary_unary(
+                '/sloth.v1.MasterService/SetHookEnabled',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GatewayEnabled.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.TestHook = channel.unary_unary(
+                '/sloth.v1.MasterService/TestHook',
+                request_serializer=sloth_dot_v1_dot_master__pb2.TestHookRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.HookLogs = channel.unary_unary(
+                '/sloth.v1.MasterService/HookLogs',
+                request_serializer=sloth_dot_v1_dot_master__pb2.HookLogsRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.AddSchedule = channel.unary_unary(
+                '/sloth.v1.MasterService/AddSchedule',
+                request_serializer=sloth_dot_v1_dot_master__pb2.AddScheduleRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/sloth.v1.MasterService/DeleteSchedule',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.SetSecret = channel.unary_unary(
+                '/sloth.v1.MasterService/SetSecret',
+                request_serializer=sloth_dot_v1_dot_master__pb2.SetSecretRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.DeleteSecret = channel.unary_unary(
+                '/sloth.v1.MasterService/DeleteSecret',
+                request_serializer=sloth_dot_v1_dot_master__pb2.SecretRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.RevealSecret = channel.unary_unary(
+                '/sloth.v1.MasterService/RevealSecret',
+                request_serializer=sloth_dot_v1_dot_master__pb2.SecretRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/sloth.v1.MasterService/CreateToken',
+                request_serializer=sloth_dot_v1_dot_master__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/sloth.v1.MasterService/ListTokens',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/sloth.v1.MasterService/RevokeToken',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.GetEvent = channel.unary_unary(
+                '/sloth.v1.MasterService/GetEvent',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GetEventRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.ClearEvents = channel.unary_unary(
+                '/sloth.v1.MasterService/ClearEvents',
+                request_serializer=sloth_dot_v1_dot_master__pb2.ClearEventsRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.MasterHealth = channel.unary_unary(
+                '/sloth.v1.MasterService/MasterHealth',
+                request_serializer=sloth_dot_v1_dot_master__pb2.MasterHealthRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.TailLogs = channel.unary_unary(
+                '/sloth.v1.MasterService/TailLogs',
+                request_serializer=sloth_dot_v1_dot_master__pb2.TailLogsRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
 
 
 class MasterServiceServicer:
@@ -433,6 +548,147 @@ class MasterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStateValue(self, request, context):
+        """---- gateway: the CLI's command groups through a master (sloth_daemon/gateway). Each
+        answers a JSON document of the engine's record (GatewayDoc); see master/gateway_rpcs.py.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetStateValue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteStateValue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcquireStateLock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlockState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddHook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteHook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetHookEnabled(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestHook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HookLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSecret(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSecret(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevealSecret(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MasterHealth(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TailLogs(self, request, context):
+        """---- end of gateway
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -610,6 +866,121 @@ def add_MasterServiceServicer_to_server(servicer, server):
                     servicer.FixDrift,
                     request_deserializer=sloth_dot_v1_dot_master__pb2.StackRequest.FromString,
                     response_serializer=sloth_dot_v1_dot_master__pb2.StackDoc.SerializeToString,
+            ),
+            'GetStateValue': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStateValue,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StateKeyRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'SetStateValue': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetStateValue,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.SetStateValueRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'DeleteStateValue': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteStateValue,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StateKeyRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'AcquireStateLock': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcquireStateLock,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StateLockRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'UnlockState': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlockState,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StateLockRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'AddHook': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddHook,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.AddHookRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'GetHook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHook,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayName.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'DeleteHook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteHook,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayName.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'SetHookEnabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetHookEnabled,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayEnabled.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'TestHook': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestHook,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.TestHookRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'HookLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.HookLogs,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.HookLogsRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'AddSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddSchedule,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.AddScheduleRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayName.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'SetSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSecret,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.SetSecretRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'DeleteSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSecret,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.SecretRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'RevealSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevealSecret,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.SecretRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.CreateTokenRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayName.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayName.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'GetEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvent,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GetEventRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'ClearEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearEvents,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.ClearEventsRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'MasterHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.MasterHealth,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.MasterHealthRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'TailLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.TailLogs,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.TailLogsRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1557,6 +1928,627 @@ class MasterService:
             '/sloth.v1.MasterService/FixDrift',
             sloth_dot_v1_dot_master__pb2.StackRequest.SerializeToString,
             sloth_dot_v1_dot_master__pb2.StackDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStateValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/GetStateValue',
+            sloth_dot_v1_dot_master__pb2.StateKeyRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetStateValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/SetStateValue',
+            sloth_dot_v1_dot_master__pb2.SetStateValueRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteStateValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/DeleteStateValue',
+            sloth_dot_v1_dot_master__pb2.StateKeyRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcquireStateLock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/AcquireStateLock',
+            sloth_dot_v1_dot_master__pb2.StateLockRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlockState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/UnlockState',
+            sloth_dot_v1_dot_master__pb2.StateLockRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddHook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/AddHook',
+            sloth_dot_v1_dot_master__pb2.AddHookRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/GetHook',
+            sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteHook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/DeleteHook',
+            sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetHookEnabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/SetHookEnabled',
+            sloth_dot_v1_dot_master__pb2.GatewayEnabled.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestHook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/TestHook',
+            sloth_dot_v1_dot_master__pb2.TestHookRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HookLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/HookLogs',
+            sloth_dot_v1_dot_master__pb2.HookLogsRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/AddSchedule',
+            sloth_dot_v1_dot_master__pb2.AddScheduleRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/DeleteSchedule',
+            sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/SetSecret',
+            sloth_dot_v1_dot_master__pb2.SetSecretRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/DeleteSecret',
+            sloth_dot_v1_dot_master__pb2.SecretRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevealSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/RevealSecret',
+            sloth_dot_v1_dot_master__pb2.SecretRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/CreateToken',
+            sloth_dot_v1_dot_master__pb2.CreateTokenRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ListTokens',
+            sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/RevokeToken',
+            sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/GetEvent',
+            sloth_dot_v1_dot_master__pb2.GetEventRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ClearEvents',
+            sloth_dot_v1_dot_master__pb2.ClearEventsRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MasterHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/MasterHealth',
+            sloth_dot_v1_dot_master__pb2.MasterHealthRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TailLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/TailLogs',
+            sloth_dot_v1_dot_master__pb2.TailLogsRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
             options,
             channel_credentials,
             insecure,
