@@ -38,6 +38,12 @@ GROUPS = {
     ),
     "store": ("ListLocks ReleaseLock ListState ListHooks ListSecretNames", 200),
     "stacks": ("ListStacks GetStack GetSnapshot CreateSnapshot RestoreSnapshot DetectDrift FixDrift", 200),
+    "gateway": (
+        "GetStateValue SetStateValue DeleteStateValue AcquireStateLock UnlockState AddHook GetHook"
+        " DeleteHook SetHookEnabled TestHook HookLogs AddSchedule DeleteSchedule SetSecret DeleteSecret"
+        " RevealSecret CreateToken ListTokens RevokeToken GetEvent ClearEvents MasterHealth TailLogs",
+        300,
+    ),
     "watches": ("WatchAgents WatchEvents", 30),
     "connect": ("Connect", 60),
 }

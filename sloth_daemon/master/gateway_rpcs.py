@@ -9,6 +9,7 @@ hooks see them. Roles: sloth_daemon.master.roles; the interceptor audits the mut
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +17,25 @@ from typing import Any
 
 from sloth_daemon.errors import Rejected
 from sloth_daemon.gateway.local import LocalGateway
-from sloth_daemon.gateway.records import dumps, held_doc, loads
+from sloth_daemon.gateway.records import dumps, held_doc
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
 from sloth_engine.errors import LockHeld, UsageError
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _value(data: bytes, what: str) -> Any:
+    """A JSON value of a request: bad JSON is bad input (INVALID_ARGUMENT), not a failure."""
+    try:
+        return json.loads(data or b"null")
+    except ValueError as exc:
+        raise UsageError(f"{what} is not JSON: {exc}") from None
+
+
+def _safe(name: str, default: str) -> str:
+    """A file name made of the name's safe characters, never `.` or `..`."""
+    return _SAFE.sub("_", name)[:100].strip(".") or default
 
 
 async def _doc(fn: Callable[..., Any], *args: Any) -> mpb.GatewayDoc:
@@ -49,7 +63,7 @@ class GatewayRpcs:
 
     @unary
     async def SetStateValue(self, request: mpb.SetStateValueRequest, context: Any) -> mpb.GatewayDoc:  # noqa: N802
-        value = loads(request.value_json)
+        value = _value(request.value_json, "the value")
         owner = request.owner or "rpc"
         state = self._gateway().state
         return await _doc(state.set, request.namespace, request.key, value, request.ttl or None, owner)
@@ -99,12 +113,12 @@ class GatewayRpcs:
 
     @unary
     async def TestHook(self, request: mpb.TestHookRequest, context: Any) -> mpb.GatewayDoc:  # noqa: N802
-        data = loads(request.data_json) if request.data_json else {}
+        data = _value(request.data_json, "the event's data") if request.data_json else {}
         return await _doc(self._gateway().hooks.test, request.name, data, request.type or None)
 
     @unary
     async def HookLogs(self, request: mpb.HookLogsRequest, context: Any) -> mpb.GatewayDoc:  # noqa: N802
-        limit = min(1000, request.limit or 50)
+        limit = max(1, min(1000, request.limit or 50))
         hooks = self._gateway().hooks
         return await _doc(hooks.executions, request.name or None, request.only_failed, limit)
 
@@ -112,19 +126,22 @@ class GatewayRpcs:
 
     @unary
     async def AddSchedule(self, request: mpb.AddScheduleRequest, context: Any) -> mpb.GatewayDoc:  # noqa: N802
-        return await _doc(self._add_schedule, request)
+        try:
+            return await _doc(self._add_schedule, request)
+        except OSError as exc:
+            raise UsageError(f"cannot keep the schedule's file: {exc.strerror}") from None
 
     def _add_schedule(self, request: mpb.AddScheduleRequest) -> Any:
         """Keep the file (and values file) the client sent under the master's home, schedule it."""
         if not request.name or not request.source:
             raise UsageError("a schedule needs a name and the workflow file's text")
-        folder = Path(self.runs.home) / "master" / "schedules" / _SAFE.sub("_", request.name)
+        folder = Path(self.runs.home) / "master" / "schedules" / _safe(request.name, "schedule")
         folder.mkdir(parents=True, exist_ok=True)
-        file = folder / (_SAFE.sub("_", Path(request.path).name) or "workflow.sloth")
+        file = folder / _safe(Path(request.path).name, "workflow.sloth")
         file.write_text(request.source, encoding="utf-8")
         values = None
         if request.values_source or request.values_path:
-            values = folder / ("values-" + (_SAFE.sub("_", Path(request.values_path).name) or "values.yaml"))
+            values = folder / ("values-" + _safe(Path(request.values_path).name, "values.yaml"))
             values.write_text(request.values_source, encoding="utf-8")
         return self._gateway().schedules.add(
             request.name, request.cron, str(file), request.workflow, str(values) if values else None,
