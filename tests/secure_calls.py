@@ -55,7 +55,9 @@ def call_code(
 
 
 def _message_class(descriptor: Any) -> Any:
-    for module in (mpb, apb):
+    from sloth_daemon.gen.sloth.v1 import store_pb2
+
+    for module in (mpb, apb, store_pb2):
         found = getattr(module, descriptor.name, None)
         if found is not None and found.DESCRIPTOR.full_name == descriptor.full_name:
             return found

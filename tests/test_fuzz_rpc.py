@@ -45,7 +45,7 @@ GROUPS = {
         300,
     ),
     "watches": ("WatchAgents WatchEvents", 30),
-    "connect": ("Connect", 60),
+    "connect": ("Connect StoreCall", 60),
 }
 TEXT = st.one_of(
     st.text(max_size=40),
