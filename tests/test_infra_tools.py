@@ -107,6 +107,7 @@ case "$verb" in
   disable) rm -f "$FAKE_STATE/enabled.$unit" ;;
   status) echo "* $unit"; [ -e "$FAKE_STATE/active.$unit" ] || exit 3 ;;
   daemon-reload) ;;
+  show) echo "Id=$unit"; echo "ActiveState=$( [ -e "$FAKE_STATE/active.$unit" ] && echo active || echo inactive)" ;;
   list-units) for f in "$FAKE_STATE"/active.*; do [ -e "$f" ] && echo "${f##*/active.} loaded active running Fake"; done
               echo "cron.service loaded inactive dead Regular background program processing daemon" ;;
   *) echo "unknown verb $verb" >&2; exit 1 ;;
@@ -540,3 +541,19 @@ def test_pkg_search_info_deps_list_clean_autoremove_which_install_local(lua: Lua
     )
     assert fakes.calls("apt-get") == ["apt-get clean", "apt-get autoremove -y"]
     assert fakes.calls("dpkg") == [f"dpkg -i {lua.root}/tool.deb"]
+
+
+def test_systemd_remove_list_and_show(lua: Lua, fakes: Fakes, tmp_path: Path) -> None:
+    units = tmp_path / "units"
+    lua.run(
+        f'systemd.create_service("api", {{exec_start = "/bin/api", unit_dir = "{units}"}}) systemd.start("api")'
+    )
+    text, err = lua.run('return systemd.show({name = "api"})')
+    assert err is None and "Id=api.service" in text and "ActiveState=active" in text
+    listed, err = lua.run("return systemd.list_services({state = 'running'})")
+    assert err is None and "api.service loaded active running" in listed
+    ok, res = lua.run(f'return systemd.remove_service({{name = "api", unit_dir = "{units}"}})')
+    assert res["changed"] is True and not (units / "api.service").exists()
+    assert lua.run('return systemd.is_active("api")') is False
+    assert lua.run(f'return systemd.remove_service({{name = "api", unit_dir = "{units}"}}).changed') is False
+    assert "systemctl stop api.service" in fakes.calls("systemctl")

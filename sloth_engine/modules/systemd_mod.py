@@ -9,6 +9,8 @@
 - `start`, `stop`: only when the unit is not already in that state (`systemctl is-active`).
 - `enable`, `disable`: only when needed (`systemctl is-enabled`).
 - `restart`, `reload`, `daemon_reload`: always act (`changed = true`).
+- `remove_service(name)`: stops and disables when needed, deletes the unit file, reloads;
+  `list_services({state})` and `show(name)` -> the original's `text, nil`.
 - `status(name)` -> `{changed = false, active, enabled, running, stdout, stderr, exit_code}`;
   `is_active(name)`, `is_enabled(name)` -> boolean.
 
@@ -199,6 +201,42 @@ class Systemd:
             result.update(stdout=done.stdout, stderr=done.stderr, exit_code=done.exit_code)
         return result
 
+    def remove_service(self, *args: Any) -> dict[str, Any]:
+        """Stops and disables the unit when needed, deletes its file, reloads systemd."""
+        where = "systemd.remove_service"
+        opts, unit = self._unit(where, args)
+        path = os.path.join(os.path.expanduser(text(opts, "unit_dir", UNIT_DIR) or UNIT_DIR), unit)
+        if not os.path.exists(path):
+            return {"changed": False, "path": path, "stdout": "", "stderr": "", "exit_code": 0}
+        if is_check(self.env, opts):
+            return {"changed": True, "path": path, "stdout": "", "stderr": "", "exit_code": 0}
+        self.stop({**opts, "name": unit, "ignore_errors": True})
+        self.disable({**opts, "name": unit, "ignore_errors": True})
+        os.unlink(path)
+        done = self.systemctl(where, opts, "daemon-reload")
+        return {"changed": True, "path": path, "stdout": done.stdout, "stderr": done.stderr, "exit_code": 0}
+
+    def list_services(self, *args: Any) -> Any:
+        """The original's: `systemctl list-units --type=service` text, nil (or nil, message)."""
+        opts = gather("systemd.list_services", args, ())
+        words = ["list-units", "--type=service", "--no-pager"]
+        if text(opts, "state"):
+            words.append(f"--state={text(opts, 'state')}")
+        if flag(opts, "no_header"):
+            words.append("--no-legend")
+        done = self.systemctl("systemd.list_services", opts, *words, must=False)
+        if done.exit_code != 0:
+            return None, f"Failed to list services: {done.stderr.strip()}"
+        return done.stdout, None
+
+    def show(self, *args: Any) -> Any:
+        """The original's: `systemctl show NAME` text, nil (or nil, message)."""
+        opts, unit = self._unit("systemd.show", args)
+        done = self.systemctl("systemd.show", opts, "show", unit, must=False)
+        if done.exit_code != 0:
+            return None, f"systemctl show {unit} failed: {done.stderr.strip()}"
+        return done.stdout, None
+
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     systemd = Systemd(sandbox, env)
@@ -214,8 +252,21 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         "status",
         "is_active",
         "is_enabled",
+        "remove_service",
+        "list_services",
+        "show",
     )
     functions = {name: getattr(systemd, name) for name in names}
     table = sandbox.set_module("systemd", functions, blocking=frozenset(functions))
-    changing = ("create_service", "start", "stop", "restart", "reload", "enable", "disable", "daemon_reload")
+    changing = (
+        "create_service",
+        "remove_service",
+        "start",
+        "stop",
+        "restart",
+        "reload",
+        "enable",
+        "disable",
+        "daemon_reload",
+    )
     results_twice(sandbox, table, [name for name in changing if name in functions])
