@@ -47,6 +47,7 @@ def outcome_to_proto(ref: apb.TaskRef, outcome: AttemptOutcome) -> apb.TaskResul
     )
     if outcome.exit_code is not None:
         msg.exit_code = outcome.exit_code
+    msg.final = outcome.final
     return msg
 
 
@@ -64,6 +65,7 @@ def outcome_from_proto(msg: apb.TaskResult) -> AttemptOutcome:
         msg.error,
         outputs if isinstance(outputs, dict) else {"value": outputs},
         msg.exit_code if msg.HasField("exit_code") else None,
+        final=msg.final,
     )
 
 

@@ -84,6 +84,8 @@ class LuaRuntimeError(SlothError):
         self.message = message
         self.path = path
         self.line = line
+        self.final = False
+        """A configuration error (ConfigurationError) ended the call: retrying cannot help."""
         super().__init__(message)
 
     @property
@@ -92,6 +94,11 @@ class LuaRuntimeError(SlothError):
         if self.path and self.line:
             return f"{self.path}:{self.line}: {self.message}"
         return self.message
+
+
+class ConfigurationError(SlothError):
+    """The task cannot work where it runs (a module without a store, a secret not granted,
+    delegated tasks without a master): the attempt fails at once and is never retried."""
 
 
 class StateValueError(SlothError):

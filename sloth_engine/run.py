@@ -134,6 +134,7 @@ class WorkflowRun:
             retry_delay=workflow.retry_delay,
             check_mode=request.check_mode,
         )
+        ctx.secrets = self.secrets  # the same dict: filled when the run starts
         if request.retry_delay is not None:
             ctx.retry_delay = request.retry_delay
         self.ctx = ctx

@@ -9,6 +9,7 @@ what `sloth_engine.run.run_delegated_attempt` does for a single attempt).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sloth_engine.executor.lua_pool import LuaPool
 from sloth_engine.executor.results import AttemptOutcome, RunEvent, TaskResult
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
 from sloth_engine.run import RunRequest, module_env
+from sloth_engine.secrets import Redactor
 from sloth_engine.spec import TaskStatus
 
 MAX_BUNDLES = 16
@@ -56,6 +58,9 @@ class Attempts:
         self._sources: dict[str, apb.Bundle] = {}
         self._loaded: OrderedDict[str, LoadedBundle] = OrderedDict()
         self._loading: dict[str, asyncio.Future[LoadedBundle]] = {}
+        self._secrets: dict[str, tuple[int, dict[str, str]]] = {}
+        """Granted secrets by run id, with how many of its attempts run here: held in memory
+        only, for as long as an attempt of the run runs."""
 
     def learn(self, bundle: apb.Bundle) -> None:
         """A bundle the master sent along with an assignment."""
@@ -78,6 +83,8 @@ class Attempts:
             text = f"workflow '{assign.workflow}' has no task '{task}'"
             return AttemptOutcome(TaskStatus.FAILED, text, text)
         journal = Journal(assign.ref.run_id, workflow.name, None)
+        redactor = Redactor(assign.secrets.values()) if assign.secrets else None
+        journal.redactor = redactor
         journal.events_from_output = False  # event.dispatch lines go to the master as they are
         journal.bind(asyncio.get_running_loop())
         journal.listeners.append(lambda event: _forward(event, sink))
@@ -93,10 +100,36 @@ class Attempts:
         result = TaskResult(task, attempts=max(1, assign.ref.attempt))
         params = _object(assign.params_json)
         inputs = _object(assign.inputs_json)
+        self._hold_secrets(assign.ref.run_id, dict(assign.secrets))
         try:
-            return await runner.execute_here(spec, result, cwd, params, inputs)
+            outcome = await runner.execute_here(spec, result, cwd, params, inputs)
         finally:
+            self._drop_secrets(assign.ref.run_id)
             journal.flush()
+        if redactor is not None:
+            outcome = dataclasses.replace(
+                outcome,
+                message=redactor.text(outcome.message),
+                error=redactor.text(outcome.error),
+                outputs=redactor.value(outcome.outputs),
+            )
+        return outcome
+
+    def secrets_of(self, run_id: str) -> dict[str, str]:
+        """What the `secrets` global of a task of `run_id` shows."""
+        held = self._secrets.get(run_id)
+        return held[1] if held else {}
+
+    def _hold_secrets(self, run_id: str, secrets: dict[str, str]) -> None:
+        count, _old = self._secrets.get(run_id, (0, {}))
+        self._secrets[run_id] = (count + 1, secrets)
+
+    def _drop_secrets(self, run_id: str) -> None:
+        count, secrets = self._secrets.get(run_id, (1, {}))
+        if count <= 1:
+            self._secrets.pop(run_id, None)
+        else:
+            self._secrets[run_id] = (count - 1, secrets)
 
     async def _bundle(self, key: str) -> LoadedBundle:
         loaded = self._loaded.get(key)
@@ -134,6 +167,7 @@ class Attempts:
             env = module_env(request, None, lambda kind, data: None)
             env.events_via_output = True  # the master turns them into events of the run
             env.port = self.port
+            env.secrets_of = self.secrets_of
             if bundle.stack:
                 env.stack = env.namespace = bundle.stack
             return load_file(bundle.path, values=values, env=env, source=bundle.source)

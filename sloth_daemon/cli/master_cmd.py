@@ -26,6 +26,11 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="every call needs a token (`token create`) whose role allows it",
     )
+    master.add_argument(
+        "--allow-plaintext-secrets",
+        action="store_true",
+        help="send granted secrets to agents over plain (non-TLS) connections off loopback too",
+    )
     master.add_argument("--ha", action="store_true", help="one of several masters on one PostgreSQL --db")
     master.add_argument("--advertise", metavar="HOST:PORT", help="address other masters send clients to")
     master.add_argument("--lease-ttl", default="10s", metavar="DURATION", help="leader lease (default 10s)")
@@ -81,6 +86,7 @@ def cmd_master(args: argparse.Namespace) -> int:
         lease_ttl=max(0.3, ttl),
         auth=args.auth,
         tls=TlsFiles(args.tls_ca, args.tls_cert, args.tls_key),
+        allow_plaintext_secrets=args.allow_plaintext_secrets,
     )
     store = open_store(args.db)
     try:

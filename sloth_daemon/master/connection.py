@@ -53,6 +53,7 @@ class AgentConnections:
             session, _same = self.registry.register(first.register, outbox, context.peer())
         except UsageError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        session.peer = str(context.peer() or "")
         abandon = self.dispatcher.reconnected(session, first.register)
         yield apb.MasterToAgent(registered=apb.Registered(master_id=self.master_id, abandon=abandon))
         clean = [False]

@@ -78,6 +78,9 @@ class Dispatcher:
         self._matches: dict[Placement, tuple[int, list[AgentSession], bool]] = {}
         self._change = asyncio.Event()
         self.dispatched = 0
+        self.secrets_in_clear = False
+        """Granted secrets may go to any agent: the master serves TLS, or was started with
+        --allow-plaintext-secrets. Otherwise only to agents connected over loopback."""
         self.may_dispatch: Callable[[], bool] = lambda: True
         """With --ha: whether this master still holds its lease (it dispatches nothing once not)."""
         registry.on_lost.append(self._agent_gone)
@@ -119,6 +122,13 @@ class Dispatcher:
                 return await self._run_here(task, sink), "local"
             text = describe_miss(task.placement)
             return AttemptOutcome(TaskStatus.FAILED, text, text), ""
+        if task.secrets and not (self.secrets_in_clear or on_loopback(session.peer)):
+            text = (
+                f"the run's secrets cannot be sent to agent {session.name} over a plain connection "
+                f"({session.peer}): serve TLS (--tls-cert/--tls-key) or start the master with "
+                "--allow-plaintext-secrets"
+            )
+            return AttemptOutcome(TaskStatus.FAILED, text, text, final=True), session.name
         pending = self._pending(session, key, task.attempt, sink)
         self._send_assignment(session, task)
         if task.on_placed is not None:
@@ -168,6 +178,7 @@ class Dispatcher:
             params_json=to_json(task.params),
             inputs_json=to_json(task.inputs),
             timeout_s=task.timeout or 0.0,
+            secrets=task.secrets,
         )
         if bundle.key not in session.sent_bundles:
             msg.bundle.CopyFrom(bundle.to_proto())
@@ -320,6 +331,20 @@ async def _wait_event(event: asyncio.Event, timeout: float) -> None:
         await asyncio.wait_for(event.wait(), timeout)
     except TimeoutError:
         pass
+
+
+def on_loopback(peer: str) -> bool:
+    """Whether a gRPC peer string names this machine ("ipv4:127.0.0.1:5", "ipv6:[::1]:5", "unix:")."""
+    import ipaddress
+
+    kind, _, rest = peer.partition(":")
+    if kind == "unix":
+        return True
+    host = rest.rpartition(":")[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _assignments() -> apb.MasterToAgent:

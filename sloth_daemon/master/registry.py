@@ -52,6 +52,8 @@ class AgentSession:
     status: AgentStatus = AgentStatus.OFFLINE
     instance_id: str = ""
     address: str = ""
+    peer: str = ""
+    """The connection's gRPC peer ("ipv4:10.0.0.5:41000"): whether it is on this machine."""
     tags: dict[str, str] = field(default_factory=dict)
     max_tasks: int = 1
     heartbeat_interval: float = 5.0

@@ -54,6 +54,8 @@ class MasterConfig:
     """Every call needs a token whose role allows it (sloth_daemon.master.auth)."""
     tls: TlsFiles = field(default_factory=TlsFiles)
     """Certificate and key: serve TLS; with a CA too: mutual TLS."""
+    allow_plaintext_secrets: bool = False
+    """Send granted secrets to agents connected without TLS from off this machine."""
 
 
 def server_options(ha: bool = False) -> list[tuple[str, Any]]:
@@ -78,6 +80,7 @@ class Master:
         self.bus = new_bus(store, config.automation)
         self.registry = Registry(PublishingRows(AgentRows(store), self.bus), config.startup_grace)
         self.dispatcher = Dispatcher(self.registry, config.home)
+        self.dispatcher.secrets_in_clear = config.allow_plaintext_secrets or bool(config.tls.cert)
         self.runs = RunService(store, self.dispatcher, config.home)
         self.automation = Automation(store, self.runs, self.bus, config.automation)
         self.remote_exec = RemoteExec(self.registry)

@@ -74,7 +74,7 @@ class TaskCalls:
                 spec, "command", result, cwd, (params, inputs), this=not spec.legacy_signature
             )
         except LuaRuntimeError as exc:
-            return AttemptOutcome(TaskStatus.FAILED, exc.where, exc.where)
+            return AttemptOutcome(TaskStatus.FAILED, exc.where, exc.where, final=exc.final)
         if timed_out:
             text = f"timed out after {spec.timeout:g}s"
             return AttemptOutcome(TaskStatus.TIMED_OUT, text, text)

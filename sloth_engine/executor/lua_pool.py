@@ -121,7 +121,10 @@ class LuaPool:
                     if guard.deadline is not None and time.monotonic() >= guard.deadline:
                         return None, True
                     raise asyncio.CancelledError(guard.reason)
-                raise rest[0]
+                error = rest[0]
+                if guard.config_error is not None and guard.config_error in str(error):
+                    error.final = True  # the call ended on a configuration error
+                raise error
             index, args = rest
             answer = await self._offload(sandbox, call.scope, guard, index, args)
             if answer is None:

@@ -7,7 +7,7 @@ agent runs what it receives with `run_attempt_here`, through the same task runne
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sloth_engine.spec import Placement
@@ -29,6 +29,8 @@ class RemoteTask:
     attempt: int
     placement: Placement
     config: dict[str, Any]
+    secrets: dict[str, str] = field(default_factory=dict)
+    """What the run's config.secrets grants: travels with the attempt to its agent only."""
     on_placed: Callable[[str], None] | None = None
     """Called with the agent's name once the attempt is handed to it (so a cancelled or
     timed-out attempt still names where it ran)."""

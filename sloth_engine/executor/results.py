@@ -17,6 +17,8 @@ class AttemptOutcome:
     error: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
+    final: bool = False
+    """A configuration error: the task cannot work there, so it is not retried."""
 
 
 @dataclass

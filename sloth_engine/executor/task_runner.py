@@ -48,6 +48,8 @@ class RunContext:
     retry_delay: float | None = None
     check_mode: bool = False
     """--check: shell commands and hooks are reported, not run; modules change nothing."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """The run's granted secrets (filled when it starts): sent with its delegated attempts."""
 
 
 class TaskRunner:
@@ -179,7 +181,7 @@ class TaskRunner:
                 if prepared is not None:
                     return prepared
             outcome = await self._execute(spec, result, cwd, params, inputs)
-            if outcome.status.ok or attempt > policy.retries:
+            if outcome.status.ok or outcome.final or attempt > policy.retries:
                 return outcome
             delay = backoff_delay(policy, attempt)
             result.outputs = outcome.outputs
@@ -264,6 +266,7 @@ class TaskRunner:
                     attempt=result.attempts,
                     placement=spec.placement,
                     config=self.wf.config,
+                    secrets=self.ctx.secrets,
                     on_placed=lambda name: setattr(result, "agent", name),
                 )
                 outcome, result.agent = await self.remote.execute(task, self.calls.sink(result))
@@ -273,7 +276,7 @@ class TaskRunner:
                     f"task '{spec.name}' is delegated to {spec.placement.describe()}, but this run has "
                     "no master to find agents (use --master, or config.fallback_local = true)"
                 )
-                return AttemptOutcome(TaskStatus.FAILED, text, text)
+                return AttemptOutcome(TaskStatus.FAILED, text, text, final=True)
         return await self.calls.execute_here(spec, result, cwd, params, inputs)
 
     def _workdir(self, spec: TaskSpec) -> Path:

@@ -59,6 +59,9 @@ class Guard:
 
     deadline: float | None = None
     reason: str | None = None
+    config_error: str | None = None
+    """Set by a module that cannot work here (sloth_engine.modules.configuration_error): if
+    the call ends with this error, the attempt is not retried."""
 
     def check(self) -> str | None:
         if self.reason is not None:
@@ -74,6 +77,7 @@ class Guard:
     def reset(self, deadline: float | None = None) -> None:
         self.deadline = deadline
         self.reason = None
+        self.config_error = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sloth_engine.lua.sandbox import Sandbox
+from sloth_engine.lua.sandbox import ModuleError, Sandbox
 
 MODULE_NAMES = (
     "log",
@@ -81,6 +81,13 @@ class ModuleEnv:
 
             self.port = local_port(self.store)
         return self.port
+
+
+def configuration_error(sandbox: Sandbox, text: str) -> ModuleError:
+    """The error of a module that cannot work where the task runs (no store, a secret not
+    granted): marked on the call's guard, so the attempt ends as final and is not retried."""
+    sandbox.guard.config_error = text
+    return ModuleError(text)
 
 
 GLOBALS = {name: name for name in MODULE_NAMES} | {"json": "data", "yaml": "data"}

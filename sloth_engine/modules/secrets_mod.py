@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules import ModuleEnv, configuration_error
 
 _PROXY = """
 local get = ...
@@ -27,10 +27,12 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     def get(name: Any = None) -> str | None:
         if not isinstance(name, str):
             raise ModuleError("secrets: a secret's name is a string")
-        if name in env.secrets:
-            return env.secrets[name]
-        if env.secrets:
-            raise ModuleError(f"secret '{name}' is not granted to this workflow (add it to config.secrets)")
+        granted = env.secrets if env.secrets_of is None else env.secrets_of(sandbox.scope.run_id)
+        if name in granted:
+            return granted[name]
+        if granted:
+            text = f"secret '{name}' is not granted to this workflow (add it to config.secrets)"
+            raise configuration_error(sandbox, text)
         return None
 
     sandbox.globals()["secrets"] = sandbox.run_lua(_PROXY, "secrets", sandbox.function(get))

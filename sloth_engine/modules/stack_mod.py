@@ -29,7 +29,7 @@ from typing import Any
 
 from sloth_engine.errors import SlothError
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules import ModuleEnv, configuration_error
 from sloth_engine.stacks.model import canonical_json
 from sloth_engine.stacks.resources import Origin, ResourceSpec
 from sloth_engine.store_port import StackPort
@@ -112,12 +112,13 @@ class _StackApi:
     def _stacks(self, what: str) -> tuple[StackPort, str]:
         port = self._env.store_port()
         if port is None:
-            raise ModuleError(f"stack.{what}: this runtime has no store")
+            raise configuration_error(self._sandbox, f"stack.{what}: this runtime has no store")
         if not self._env.stack:
-            raise ModuleError(
+            text = (
                 f"stack.{what}: this run belongs to no stack "
                 "(run it as `run STACK -f FILE` or set config.stack)"
             )
+            raise configuration_error(self._sandbox, text)
         return port.stacks, self._env.stack
 
     def _origin(self) -> Origin:

@@ -33,7 +33,7 @@ from typing import Any
 
 from sloth_engine.errors import LockHeld, SlothError
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules import ModuleEnv, configuration_error
 from sloth_engine.store.values import Encoded, encode
 from sloth_engine.store_port import Lease, StatePort
 
@@ -139,7 +139,8 @@ class _StateApi:
     def store(self) -> StatePort:
         port = self._env.store_port()
         if port is None:
-            raise ModuleError("state needs a store (this runtime was started without one)")
+            text = "state needs a store (this runtime was started without one)"
+            raise configuration_error(self._sandbox, text)
         return port.state
 
     def holder(self) -> str:
