@@ -48,7 +48,7 @@ local co_yield, co_running, co_close = coroutine.yield, coroutine.running, corou
 local pack, unpack = table.pack, table.unpack
 local pcall, error, type, tostring, tonumber = pcall, error, type, tostring, tonumber
 local ipairs, pairs, select, rawequal = ipairs, pairs, select, rawequal
-local setmetatable, getmetatable, floor = setmetatable, getmetatable, math.floor
+local setmetatable, getmetatable, floor, sort = setmetatable, getmetatable, math.floor, table.sort
 
 local GoError = {}
 local function fail(msg) error(setmetatable({ msg = msg }, GoError), 0) end
@@ -144,12 +144,18 @@ end
 -- One pass over the goroutines: returns whether any ran and the earliest wake-up time.
 local function round(soonest)
   enter_task()
-  local t, ran, batch = clock(), false, procs
-  for _, p in ipairs(batch) do
+  local t, ran, due = clock(), false, {}
+  for i, p in ipairs(procs) do
     if not p.done and not p.running then
-      if ready(p, t) then step(p); ran = true
+      if ready(p, t) then due[#due + 1] = { p = p, at = p.wake or -1, i = i }
       elseif p.wake and (not soonest or p.wake < soonest) then soonest = p.wake end
     end
+  end
+  -- Sleepers wake in the order their times came due, whatever the machine's load.
+  sort(due, function(a, b) if a.at ~= b.at then return a.at < b.at end return a.i < b.i end)
+  for _, d in ipairs(due) do
+    local p = d.p
+    if not p.done and not p.running and ready(p, clock()) then step(p); ran = true end
   end
   local live = {}
   for _, p in ipairs(procs) do if not p.done then live[#live + 1] = p end end
