@@ -23,6 +23,7 @@ import grpc
 from sloth_daemon.console_client import ConsoleCalls
 from sloth_daemon.errors import MasterUnavailable
 from sloth_daemon.gateway_client import GatewayCalls
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.leader import STATUS_METHOD, MasterList, channel_options
@@ -128,8 +129,10 @@ class MasterClient(ConsoleCalls, GatewayCalls):
         max_parallel: int | None = None,
         stack: str | None = None,
         delegate_to: str | None = None,
+        files: dict[str, str] | None = None,
     ) -> list[PlannedRun]:
         request = mpb.SubmitRunRequest(
+            files=[apb.BundleFile(path=p, source=t) for p, t in sorted((files or {}).items())],
             path=path,
             source=source,
             workflow=workflow or "",

@@ -7,6 +7,7 @@ every value, and reports the first problem as a DslError naming the file and the
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,7 @@ def load_file(
         env.values = values
     sandbox = sandbox or Sandbox()
     install_all(sandbox, env)
-    dsl = _install_dsl(sandbox, env.base_dir)
+    dsl = _install_dsl(sandbox, env.base_dir, env.files)
     try:
         lua_values = sandbox.to_lua(env.values)
     except ModuleError as exc:
@@ -117,8 +118,17 @@ def skip_shebang(source: str) -> str:
     return "" if end < 0 else source[end:]
 
 
-def _install_dsl(sandbox: Sandbox, base_dir: Path) -> Any:
+def _install_dsl(sandbox: Sandbox, base_dir: Path, files: dict[str, str] | None = None) -> Any:
     def import_file(rel: str) -> tuple[str, str]:
+        if files is not None:  # a bundle sent by a master: its texts, never the disk
+            text = files.get(posixpath.normpath(rel))
+            if text is None:
+                raise ModuleError(
+                    f"import of '{rel}': not in the run's bundle (files named by a literal "
+                    "import/require inside the workflow's folder travel with it)"
+                )
+            sandbox.chunk_names.add(rel)
+            return skip_shebang(text), rel
         target = (base_dir / rel).resolve()
         if not target.is_relative_to(base_dir):
             raise ModuleError(f"import of '{rel}': only files inside the workflow's folder")

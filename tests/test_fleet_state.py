@@ -208,3 +208,28 @@ def test_a_lease_renewed_by_an_agent_expires_when_it_is_killed_and_another_agent
     result = _run(cluster, "take.sloth", TAKE, timeout=60)
     assert result.status.value == "success", (result, cluster.logs())
     assert _by_name(result)["take"].message == "taken"
+
+
+def test_a_delegated_task_imports_sibling_files_that_travel_in_the_bundle(cluster: Cluster) -> None:
+    cluster.start_agent("a1")
+    (cluster.root / "lib").mkdir()
+    cluster.write(
+        "lib/helpers.lua",
+        'local util = import("util.lua")\nreturn { greet = function(n) return util.hi .. n end }\n',
+    )
+    cluster.write("util.lua", 'return { hi = "hello " }\n')
+    text = (
+        'local helpers = require("lib.helpers")\n'
+        'local t = task("greet"):delegate_to("a1"):command(function()\n'
+        '  local again = import("util.lua")\n'
+        '  return true, helpers.greet("agent") .. "/" .. again.hi\n'
+        "end)\n"
+        'workflow.define("imports"):tasks({ t })\n'
+    )
+    path = cluster.write("imports.sloth", text)
+    done = cluster.cli("run", str(path), "--master", cluster.address, "-o", "json")
+    assert done.returncode == 0, done.stdout + done.stderr + cluster.logs()
+    import json
+
+    task = json.loads(done.stdout)["tasks"][0]
+    assert (task["agent"], task["message"]) == ("a1", "hello agent/hello ")

@@ -168,6 +168,7 @@ class Attempts:
             env.events_via_output = True  # the master turns them into events of the run
             env.port = self.port
             env.secrets_of = self.secrets_of
+            env.files = {f.path: f.source for f in bundle.files}
             if bundle.stack:
                 env.stack = env.namespace = bundle.stack
             return load_file(bundle.path, values=values, env=env, source=bundle.source)

@@ -39,6 +39,7 @@ class Interrupts:
 
 def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) -> int:
     from sloth_daemon.client import MasterClient
+    from sloth_engine.bundle import collect
 
     try:
         source = Path(request.path).read_text(encoding="utf-8")
@@ -57,6 +58,7 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
                 max_parallel=request.max_parallel,
                 stack=request.stack,
                 delegate_to=getattr(args, "delegate_to", None),
+                files=collect(request.path, source),
             )
             if args.detach:
                 for run in plan:

@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,16 @@ class Bundle:
     source: str
     values_json: bytes
     stack: str = ""
+    files: dict[str, str] = field(default_factory=dict)
 
     def to_proto(self) -> apb.Bundle:
         return apb.Bundle(
-            key=self.key, path=self.path, source=self.source, values_json=self.values_json, stack=self.stack
+            key=self.key,
+            path=self.path,
+            source=self.source,
+            values_json=self.values_json,
+            stack=self.stack,
+            files=[apb.BundleFile(path=p, source=t) for p, t in sorted(self.files.items())],
         )
 
 
@@ -89,12 +95,21 @@ class Dispatcher:
     # ---- runs tell the dispatcher what they run --------------------------------------------
 
     def add_bundle(
-        self, run_id: str, path: str, source: str, values: dict[str, Any], stack: str | None = None
+        self,
+        run_id: str,
+        path: str,
+        source: str,
+        values: dict[str, Any],
+        stack: str | None = None,
+        files: dict[str, str] | None = None,
     ) -> None:
+        """The run's bundle, keyed by the hash of all it holds: an agent loads each once."""
         values_json = to_json(values)
-        parts = (path.encode(), source.encode(), values_json, (stack or "").encode())
+        parts = [path.encode(), source.encode(), values_json, (stack or "").encode()]
+        for rel, text in sorted((files or {}).items()):
+            parts += [rel.encode(), text.encode()]
         digest = hashlib.sha256(b"\0".join(parts)).hexdigest()
-        self.bundles[run_id] = Bundle(digest[:24], path, source, values_json, stack or "")
+        self.bundles[run_id] = Bundle(digest[:24], path, source, values_json, stack or "", dict(files or {}))
 
     def forget_run(self, run_id: str) -> None:
         self.bundles.pop(run_id, None)

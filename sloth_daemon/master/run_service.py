@@ -93,6 +93,10 @@ class RunService:
         copy.parent.mkdir(parents=True, exist_ok=True)
         if not copy.exists():
             copy.write_text(sub.source, encoding="utf-8")
+        for rel, text in sub.files.items():  # the bundle's imports, where the copy imports them
+            target = copy.parent / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
         request = RunRequest(
             path=str(copy),
             values=sub.values,
@@ -123,7 +127,9 @@ class RunService:
             # (A run resumed after a restart keeps what its first master did.)
             request = replace(request, lifecycle=self._stack_lifecycle())
         run = WorkflowRun(request, loaded, spec, remote=self.dispatcher, resume=resume)
-        self.dispatcher.add_bundle(run.run_id, sub.path, sub.source, sub.values, request.stack or spec.stack)
+        self.dispatcher.add_bundle(
+            run.run_id, sub.path, sub.source, sub.values, request.stack or spec.stack, sub.files
+        )
         active = ActiveRun(run.run_id, spec, run, feed)
         self.active[run.run_id] = active
         return active

@@ -33,6 +33,7 @@ from sloth_daemon.wire import (
     run_to_proto,
     workflow_info_to_proto,
 )
+from sloth_engine.bundle import check as check_bundle
 from sloth_engine.errors import UsageError
 from sloth_engine.run_owner import owner_gone
 
@@ -90,7 +91,9 @@ class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, mgrpc.MasterServiceSer
             max_parallel=request.max_parallel or None,
             stack=request.stack or None,
             delegate_to=request.delegate_to or None,
+            files={f.path: f.source for f in request.files},
         )
+        check_bundle(sub.files, sub.source, sub.path)
         if sub.max_parallel is not None and sub.max_parallel < 1:
             raise UsageError("max_parallel must be at least 1")
         plan = await self.runs.submit(sub)

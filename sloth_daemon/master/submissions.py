@@ -32,6 +32,9 @@ class Submission:
     max_parallel: int | None = None
     stack: str | None = None
     delegate_to: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    """Imported files of the workflow's folder (the run's bundle); kept on the master's disk
+    beside its copy of the source, not in this table."""
 
 
 class SubmissionRows:

@@ -67,6 +67,9 @@ class ModuleEnv:
     """Another machine's facts by agent name (KeyError if unknown); None without a master."""
     secrets: dict[str, str] = field(default_factory=dict)
     """The secrets granted to the run (config.secrets), as the `secrets` global shows them."""
+    files: dict[str, str] | None = None
+    """The run's bundle (an agent): `import`/`require` read these texts by relative path, never
+    the disk. None: they read the workflow's folder."""
     secrets_of: Callable[[str], dict[str, str]] | None = None
     """The secrets granted to a run by run id (an agent running attempts of several runs);
     None: `secrets` holds them."""

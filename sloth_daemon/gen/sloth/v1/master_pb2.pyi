@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SubmitRunRequest(_message.Message):
-    __slots__ = ("path", "source", "workflow", "values_json", "params_json", "max_parallel", "stack", "delegate_to")
+    __slots__ = ("path", "source", "workflow", "values_json", "params_json", "max_parallel", "stack", "delegate_to", "files")
     PATH_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class SubmitRunRequest(_message.Message):
     MAX_PARALLEL_FIELD_NUMBER: _ClassVar[int]
     STACK_FIELD_NUMBER: _ClassVar[int]
     DELEGATE_TO_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     path: str
     source: str
     workflow: str
@@ -26,7 +27,8 @@ class SubmitRunRequest(_message.Message):
     max_parallel: int
     stack: str
     delegate_to: str
-    def __init__(self, path: _Optional[str] = ..., source: _Optional[str] = ..., workflow: _Optional[str] = ..., values_json: _Optional[bytes] = ..., params_json: _Optional[bytes] = ..., max_parallel: _Optional[int] = ..., stack: _Optional[str] = ..., delegate_to: _Optional[str] = ...) -> None: ...
+    files: _containers.RepeatedCompositeFieldContainer[_agent_pb2.BundleFile]
+    def __init__(self, path: _Optional[str] = ..., source: _Optional[str] = ..., workflow: _Optional[str] = ..., values_json: _Optional[bytes] = ..., params_json: _Optional[bytes] = ..., max_parallel: _Optional[int] = ..., stack: _Optional[str] = ..., delegate_to: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_agent_pb2.BundleFile, _Mapping]]] = ...) -> None: ...
 
 class PlannedRun(_message.Message):
     __slots__ = ("run_id", "workflow", "tasks")
