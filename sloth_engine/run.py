@@ -22,8 +22,10 @@ from sloth_engine.executor.journal import Journal, Listener
 from sloth_engine.executor.lua_pool import LuaCall, LuaPool
 from sloth_engine.executor.remote import RemotePort
 from sloth_engine.executor.results import AttemptOutcome, RunResult, TaskResult
+from sloth_engine.executor.stuck import end_stuck_run
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
 from sloth_engine.lua.sandbox import TaskScope
+from sloth_engine.lua.watchdog import StuckLua
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.run_owner import current_owner
 from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
@@ -65,6 +67,9 @@ class RunRequest:
     agent_facts: Callable[[str], dict[str, Any]] | None = None
     """Another machine's last reported facts by agent name (a master or an agent gives it): the
     `facts` module's `{ agent = name }`. Raises KeyError for an unknown agent."""
+    on_stuck: Callable[[StuckLua], None] | None = None
+    """Called (on a watchdog thread) when Lua code of the run cannot be stopped; by default a
+    run with Lua on the event loop records itself and ends the process (sloth_engine.executor.stuck)."""
     lifecycle: Any = None
     """Called around each run: `await before_run(run)` may refuse it by raising (a held stack
     lock); `await after_run(run, result)` returns the result to report, and is called with
@@ -124,6 +129,7 @@ class WorkflowRun:
         self.secrets: dict[str, str] = {}
         """Filled when the run starts with what config.secrets names (the modules read it)."""
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = time.time()
         self.lua = self._lua_pool(loaded) if _uses_lua(workflow) else None
         ctx = RunContext(
             run_id=self.run_id,
@@ -175,7 +181,17 @@ class WorkflowRun:
             request.max_parallel or self.workflow.max_parallel or os.cpu_count() or 1,
             max(1, len(self.workflow.tasks)),
         )
-        return LuaPool(loader, workers, first, own_thread=request.lua_thread)
+        return LuaPool(loader, workers, first, own_thread=request.lua_thread, on_stuck=self._on_stuck)
+
+    def _on_stuck(self, stuck: StuckLua) -> None:
+        """On the watchdog's thread. With Lua on the event loop, that loop is held for good:
+        the run is recorded and the process ends. With Lua on its own thread the run goes on
+        (the pool fails the stuck call) and only `request.on_stuck` is told."""
+        if self.request.on_stuck is not None:
+            self.request.on_stuck(stuck)
+        elif not self.request.lua_thread:
+            request = self.request
+            end_stuck_run(self.run_id, request.store, self.journal, stuck, self._started, self.kill_processes)
 
     def cancel(self, reason: str = "interrupted") -> None:
         """Stop the run; safe to call from a signal handler while Lua code runs."""
@@ -193,6 +209,7 @@ class WorkflowRun:
 
     async def execute(self) -> RunResult:
         self._loop = asyncio.get_running_loop()
+        self._started = time.time()
         store, wf = self.request.store, self.workflow
         self._grant_secrets()
         lifecycle = self.request.lifecycle

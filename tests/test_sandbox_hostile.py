@@ -111,14 +111,62 @@ CATALOGUE: list[tuple[str, str, str]] = [
     ),
     (
         "exec-output-at-memory-limit",
-        'local t = {} for i = 1, 240 do t[i] = string.rep("x", 1e6) .. i end '
-        "exec.run(\"head -c 16000000 /dev/zero | tr '\\\\0' y\")",
+        'local big = string.rep("x", 245e6) exec.run("head -c 16000000 /dev/zero | tr \'\\\\0\' y")',
         r"memory limit exceeded",
     ),
     (
         "fs-read-huge-file",
         'exec.run("head -c 17000000 /dev/zero > big.bin") error(tostring(select(2, fs.read("big.bin"))))',
         r"larger than fs.read's 16 MiB limit",
+    ),
+    # C functions that loop or allocate without returning to the count hook (issue 14)
+    (
+        "table-move-range",
+        "table.move({}, 1, 1e15, 1, {})",
+        r"table.move: a range of 1000000000000000 elements",
+    ),
+    ("string-rep-empty", 'local s = string.rep("", 2^62) error("len=" .. #s)', r"len=0"),
+    ("string-rep-sep", 'string.rep("x", 2^40, ",")', r"string.rep: a result of .* does not fit"),
+    ("string-rep-method", '("ab"):rep(2^50)', r"string.rep: a result of .* does not fit"),
+    ("table-concat-range", 'table.concat({}, "", 1, 1e15)', r"table.concat: a range of"),
+    (
+        "table-insert-lying-len",
+        "table.insert(setmetatable({}, { __len = function() return 2^53 end }), 1, 1)",
+        r"table.insert: a length of 9007199254740992",
+    ),
+    (
+        "table-sort-lying-len",
+        "table.sort(setmetatable({}, { __len = function() return 2^53 end }))",
+        r"table.sort: a length of",
+    ),
+    (
+        "table-remove-lying-len",
+        "table.remove(setmetatable({}, { __len = function() return 2^53 end }), 1)",
+        r"table.remove: a length of",
+    ),
+    ("table-unpack-range", "table.unpack({}, 1, 1e8)", r"table.unpack: a range of 100000000"),
+    (
+        "find-plain-quadratic",
+        'local s = ("a"):rep(2e7) string.find(s, ("a"):rep(1e5) .. "b", 1, true)',
+        r"string.find: searching 20000000 bytes for a 100001-byte pattern is too costly",
+    ),
+    ("format-huge-precision", 'string.format("%.99999f", 1)', r"invalid conversion"),
+    # Lua semantics under a deadline (issue 14)
+    (
+        "coroutine-swallows-timeout",
+        "local ok, err = coroutine.resume(coroutine.create(function() while true do end end)) "
+        'return true, "swallowed: " .. tostring(err)',
+        LOOP,
+    ),
+    (
+        "exec-after-deadline",
+        'pcall(coroutine.wrap(function() while true do end end)) pcall(exec.run, "touch @S") return true',
+        LOOP,
+    ),
+    (
+        "module-after-deadline-pcall-loop",
+        'while true do pcall(coroutine.wrap(function() while true do end end)) pcall(exec.run, "touch @S") end',
+        LOOP,
     ),
     (
         "huge-outputs",
@@ -272,3 +320,78 @@ def test_hostile_snippets_on_a_real_agent(tmp_path: Path) -> None:
         assert not SENTINEL.exists()
     finally:
         cluster.close()
+
+
+def _run_file(tmp_path: Path, source: str) -> RunResult:
+    path = tmp_path / "wf" / "file.sloth"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(source)
+    request = RunRequest(str(path), home=tmp_path / "home", cwd=tmp_path)
+    loaded = load(request)
+    return asyncio.run(WorkflowRun(request, loaded, loaded.spec.workflows[0]).execute())
+
+
+def test_replaced_globals_do_not_break_the_engine(tmp_path: Path) -> None:
+    source = """
+coroutine = nil
+pcall = nil
+error = nil
+setmetatable = nil
+string.rep = function() return "hijacked" end
+table.concat = nil
+local a = task("a"):command(function()
+  local r = exec.run("echo hi")
+  local g = goroutine ~= nil
+  return true, "m", { out = r.stdout, n = #r, again = tostring(r) }
+end)
+local b = task("b"):depends_on("a"):command(function(this, params, input)
+  return true, "m", { seen = input.a.out }
+end)
+workflow.define("w"):tasks({ a, b })
+"""
+    result = _run_file(tmp_path, source)
+    tasks = {t.name: t for t in result.tasks}
+    assert tasks["a"].status.value == "success", tasks["a"].error
+    assert tasks["a"].outputs == {"out": "hi\n", "n": 3, "again": "hi\n"}
+    assert tasks["b"].outputs == {"seen": "hi\n"}
+    assert result.status.value == "success"
+
+
+def test_redefined_coroutine_create_does_not_replace_task_bodies(tmp_path: Path) -> None:
+    source = """
+coroutine.create = function() error("hijacked") end
+coroutine.resume = function() return true, "hijacked" end
+local a = task("a"):command(function() time.sleep(0.01) return true, "own body" end)
+workflow.define("w"):tasks({ a })
+"""
+    result = _run_file(tmp_path, source)
+    assert result.tasks[0].status.value == "success", result.tasks[0].error
+    assert result.tasks[0].message == "own body"
+
+
+def test_a_coroutine_waiting_for_one_task_cannot_be_resumed_by_another(tmp_path: Path) -> None:
+    source = """
+local gen = coroutine.wrap(function()
+  while true do
+    local r = exec.run("sleep 0.5; echo A")
+    coroutine.yield(r.stdout)
+  end
+end)
+local a = task("a"):command(function() return true, "m", { got = gen() } end)
+local b = task("b"):command(function() time.sleep(0.1) return true, "m", { got = gen() } end)
+local c = task("c"):command(function() HELD = coroutine.running() exec.run("sleep 0.5") return true end)
+local d = task("d"):command(function()
+  time.sleep(0.1)
+  return coroutine.resume(HELD, "hijack")
+end)
+workflow.define("w"):tasks({ a, b, c, d }):config({ max_parallel_tasks = 4 })
+"""
+    result = _run_file(tmp_path, source)
+    tasks = {t.name: t for t in result.tasks}
+    assert tasks["a"].status.value == "success", tasks["a"].error
+    assert tasks["a"].outputs == {"got": "A\n"}
+    assert tasks["b"].status.value == "failed"
+    assert "cannot resume a coroutine that is waiting in a blocking call" in tasks["b"].error
+    assert tasks["c"].status.value == "success", tasks["c"].error
+    assert tasks["d"].status.value == "failed"
+    assert "cannot resume a coroutine that is waiting in a blocking call" in tasks["d"].error

@@ -24,6 +24,7 @@ from sloth_engine.executor.journal import Journal
 from sloth_engine.executor.lua_pool import LuaPool
 from sloth_engine.executor.results import AttemptOutcome, RunEvent, TaskResult
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
+from sloth_engine.lua.watchdog import StuckLua
 from sloth_engine.run import RunRequest, module_env
 from sloth_engine.secrets import Redactor
 from sloth_engine.spec import TaskStatus
@@ -46,10 +47,17 @@ class Attempts:
     """The bundles this agent knows and the attempts it runs with them."""
 
     def __init__(
-        self, home: Path, cwd: Path, workers: int, agent_facts: Callable[[str], dict[str, Any]] | None = None
+        self,
+        home: Path,
+        cwd: Path,
+        workers: int,
+        agent_facts: Callable[[str], dict[str, Any]] | None = None,
+        on_stuck: Callable[[StuckLua], None] | None = None,
     ) -> None:
         self.port: Any = None
         """The StorePort tasks use for `state` and `stack` (calls forwarded to the master)."""
+        self.on_stuck = on_stuck
+        """Told (on a watchdog thread) when a Lua thread cannot be stopped."""
         self.agent_facts = agent_facts
         """Other agents' facts, asked of the master (the `facts` module's `{ agent = name }`)."""
         self.home = home
@@ -175,7 +183,7 @@ class Attempts:
 
         first = loader()
         # Own thread: Lua computing in a task must not hold the agent's loop (its heartbeats).
-        pool = LuaPool(loader, self.workers, first, own_thread=True)
+        pool = LuaPool(loader, self.workers, first, own_thread=True, on_stuck=self.on_stuck)
         return LoadedBundle(bundle.key, bundle.path, first, pool)
 
     def close(self) -> None:

@@ -36,10 +36,13 @@ from sloth_daemon.tls import TlsFiles, channel_credentials
 from sloth_daemon.wire import to_json
 from sloth_engine import __version__
 from sloth_engine.lua.sandbox import ModuleError
+from sloth_engine.lua.watchdog import StuckLua
 
 log = logging.getLogger(__name__)
 
 FACTS_TIMEOUT = 10.0
+REPORT_GRACE = 1.0
+"""Seconds between reporting a stuck attempt and replacing the process (the report goes out)."""
 """How long a task waits for the master to answer a question about another agent's facts."""
 FACTS_EVERY = 10
 """Facts travel with every this-many heartbeats (metrics with each)."""
@@ -77,7 +80,9 @@ class AgentService:
         metadata = (("authorization", f"Bearer {config.token}"),) if config.token else None
         self.store = StoreChannel(metadata)
         """Tasks' state, locks and stack resources, through the master (an agent has no store)."""
-        self.attempts = Attempts(config.home, config.cwd, config.max_tasks, self.facts_of)
+        self.attempts = Attempts(
+            config.home, config.cwd, config.max_tasks, self.facts_of, on_stuck=self._lua_stuck
+        )
         self.attempts.port = remote_port(self.store.call)
         self.slots = TaskSlots(self.attempts, config.max_tasks)
         self.execs = ExecRunner()
@@ -87,6 +92,8 @@ class AgentService:
         self._outbox: Outbox[apb.AgentToMaster] | None = None
         self._facts_waiting: dict[str, asyncio.Future[apb.FactsReply]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.replace_process = False
+        """Set when a Lua thread is stuck: run() ends by replacing this process (exec)."""
 
     async def run(self) -> None:
         """Connect, serve, reconnect, until stopped."""
@@ -108,6 +115,19 @@ class AgentService:
         await self.slots.wait_idle(5.0)
         self.execs.cancel_all()
         self.attempts.close()
+        if self.replace_process:
+            replace_process()
+
+    def _lua_stuck(self, stuck: StuckLua) -> None:
+        """On the watchdog's thread: a Lua thread of this agent spins in C for good. Its attempt
+        is reported timed out (or cancelled) by the pool; then this process is replaced by a
+        fresh one (same pid, same arguments), the only way to get that thread back."""
+        loop = self._loop
+        if loop is None or self.replace_process:
+            return
+        self.replace_process = True
+        reason = "replacing the process: Lua stuck"
+        loop.call_soon_threadsafe(loop.call_later, REPORT_GRACE, self.stop, reason)
 
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -332,3 +352,12 @@ def _merge_result(message: apb.AgentToMaster, result: apb.TaskResult) -> bool:
         return False
     message.updates.results.append(result)
     return True
+
+
+def replace_process() -> None:
+    """exec this agent again with its own arguments: a stuck Lua thread dies with the image."""
+    log.warning("replacing this agent process (pid %d) with a fresh one", os.getpid())
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])

@@ -154,6 +154,8 @@ class TaskCalls:
             workflow=self.wf.name,
             workdir=str(cwd),
             log=self.sink(result),
+            attempt=max(result.attempts, 1),
+            started_at=result.attempt_started_at,
         )
 
         def build(sb: Sandbox) -> tuple[Any, ...]:

@@ -32,11 +32,20 @@ from sloth_engine.lua.sandbox import (
     invoke,
     lua_type,
 )
+from sloth_engine.lua.watchdog import StuckLua, Watchdog
 
 STUCK_GRACE = 2.0
 """How long a stopped blocking call may take to notice before the run stops waiting for it."""
 
 Loader = Callable[[], LoadedFile]
+
+
+class LuaStuck(Exception):
+    """The runtime's thread is stuck in a C function: nothing more can run in it."""
+
+    def __init__(self, stuck: StuckLua) -> None:
+        super().__init__(stuck.message)
+        self.stuck = stuck
 
 
 @dataclass
@@ -61,7 +70,12 @@ class LuaPool:
     """
 
     def __init__(
-        self, loader: Loader, workers: int, first: LoadedFile | None = None, own_thread: bool = False
+        self,
+        loader: Loader,
+        workers: int,
+        first: LoadedFile | None = None,
+        own_thread: bool = False,
+        on_stuck: Callable[[StuckLua], None] | None = None,
     ) -> None:
         self._loader = loader
         self._loaded = first
@@ -69,12 +83,51 @@ class LuaPool:
         self._threads = ThreadPoolExecutor(max(8, 2 * workers), thread_name_prefix="sloth-lua-io")
         self._lua_thread = ThreadPoolExecutor(1, thread_name_prefix="sloth-lua") if own_thread else None
         self._active: dict[int, tuple[TaskScope, Guard]] = {}
+        self._on_stuck = on_stuck
+        self.watchdog = Watchdog(self._stuck)
+        self.stuck: StuckLua | None = None
+        """Set when a step never returned after its stop: the runtime is lost for good."""
+        self._waiters: set[asyncio.Future[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _on_lua(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run fn where the runtime lives: inline, or on the runtime's own thread."""
+        """Run fn where the runtime lives: inline, or on the runtime's own thread (LuaStuck
+        when that thread is lost in a C function)."""
         if self._lua_thread is None:
             return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._lua_thread, fn, *args)
+        if self.stuck is not None:
+            raise LuaStuck(self.stuck)
+        loop = self._loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+
+        def work() -> None:
+            try:
+                value, error = fn(*args), None
+            except BaseException as exc:  # handed to the awaiting coroutine
+                value, error = None, exc
+            loop.call_soon_threadsafe(_settle, waiter, value, error)
+
+        self._waiters.add(waiter)
+        try:
+            self._lua_thread.submit(work)
+            return await waiter
+        finally:
+            self._waiters.discard(waiter)
+
+    def _stuck(self, stuck: StuckLua) -> None:
+        """On the watchdog's thread: fail what waits on the runtime, then tell the owner."""
+        self.stuck = stuck
+        loop = self._loop
+        if loop is not None and self._lua_thread is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits
+                loop.call_soon_threadsafe(self._fail_waiters, stuck)
+        if self._on_stuck is not None:
+            self._on_stuck(stuck)
+
+    def _fail_waiters(self, stuck: StuckLua) -> None:
+        for waiter in list(self._waiters):
+            if not waiter.done():
+                waiter.set_exception(LuaStuck(stuck))
 
     def _file(self) -> LoadedFile:
         if self._loaded is None:
@@ -83,6 +136,8 @@ class LuaPool:
 
     async def call(self, call: LuaCall) -> tuple[Any, bool]:
         """Run the call; returns (result, timed_out). Lua errors raise LuaRuntimeError."""
+        if self.stuck is not None:
+            raise LuaRuntimeError(self.stuck.message)
         loaded = await self._on_lua(self._file)
         sandbox = loaded.sandbox
         if call.task is None:
@@ -107,20 +162,25 @@ class LuaPool:
             guard.cancel("cancelled")  # before waiting on the runtime: its step must stop
             kill_scope_processes(call.scope)
             raise
+        except LuaStuck:
+            kill_scope_processes(call.scope)
+            return _stopped(guard)
         finally:
-            await self._on_lua(sandbox.discard, co)
+            if self.stuck is None:
+                with contextlib.suppress(LuaStuck):
+                    await self._on_lua(sandbox.discard, co)
 
     async def _steps(self, sandbox: Sandbox, co: int, call: LuaCall, guard: Guard) -> tuple[Any, bool]:
         answer: tuple[bool, Any] | None = None
         while True:
             kind, *rest = await self._on_lua(self._step, sandbox, co, call, guard, answer)
+            if guard.reason is not None:
+                # Stopped, whatever the Lua code did after (a user coroutine that swallowed the
+                # stop and returned true is still a task that timed out or was cancelled).
+                return _stopped(guard)
             if kind == "done":
                 return rest[0], False
             if kind == "error":
-                if guard.reason is not None:
-                    if guard.deadline is not None and time.monotonic() >= guard.deadline:
-                        return None, True
-                    raise asyncio.CancelledError(guard.reason)
                 error = rest[0]
                 if guard.config_error is not None and guard.config_error in str(error):
                     error.final = True  # the call ended on a configuration error
@@ -135,6 +195,7 @@ class LuaPool:
     ) -> tuple[Any, ...]:
         """Resume the coroutine once, where the runtime lives; only Python values come back:
         ("done", value) | ("error", LuaRuntimeError) | ("offload", index, args or an error)."""
+        self.watchdog.enter(guard, call.scope)
         try:
             if answer is None:
                 reply = self._enter(sandbox, call.scope, guard, call.args, sandbox)
@@ -154,6 +215,8 @@ class LuaPool:
                 return ("offload", 0, exc)
         except LuaRuntimeError as exc:
             return ("error", exc)
+        finally:
+            self.watchdog.leave(guard)
 
     def _enter(
         self, sandbox: Sandbox, scope: TaskScope, guard: Guard, action: Callable[..., Any], *args: Any
@@ -200,9 +263,26 @@ class LuaPool:
             kill_scope_processes(scope)
 
     def close(self) -> None:
+        self.watchdog.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
         if self._lua_thread is not None:
             self._lua_thread.shutdown(wait=False, cancel_futures=True)
+
+
+def _stopped(guard: Guard) -> tuple[Any, bool]:
+    """A stopped call: (None, True) when its deadline passed, CancelledError when cancelled."""
+    if guard.timed_out():
+        return None, True
+    raise asyncio.CancelledError(guard.reason)
+
+
+def _settle(waiter: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if waiter.done():
+        return
+    if error is not None:
+        waiter.set_exception(error)
+    else:
+        waiter.set_result(value)
 
 
 def _bound_call(

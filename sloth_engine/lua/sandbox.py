@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
 TRACK_FROM_DEPTH = 8
+TIME_LIMIT = "stopped: time limit exceeded"
 MAX_ERROR_CHARS = 64 * 1024
 """A module's error message is cut here before it becomes a Lua string."""
 
@@ -62,22 +63,37 @@ class Guard:
     config_error: str | None = None
     """Set by a module that cannot work here (sloth_engine.modules.configuration_error): if
     the call ends with this error, the attempt is not retried."""
+    cancelled_at: float | None = None
 
     def check(self) -> str | None:
         if self.reason is not None:
             return self.reason
         if self.deadline is not None and time.monotonic() > self.deadline:
-            self.reason = "stopped: time limit exceeded"
+            self.reason = TIME_LIMIT
             return self.reason
         return None
 
     def cancel(self, reason: str) -> None:
         self.reason = reason
+        if self.cancelled_at is None:
+            self.cancelled_at = time.monotonic()
 
     def reset(self, deadline: float | None = None) -> None:
         self.deadline = deadline
         self.reason = None
         self.config_error = None
+        self.cancelled_at = None
+
+    def timed_out(self) -> bool:
+        """Stopped by its deadline (rather than cancelled)."""
+        return self.reason in (None, TIME_LIMIT) and self.deadline is not None
+
+    def stopped_since(self) -> float | None:
+        """When it was stopped (monotonic): its cancel or its deadline, whichever came first."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            if self.cancelled_at is None or self.deadline < self.cancelled_at:
+                return self.deadline
+        return self.cancelled_at
 
 
 @dataclass
@@ -93,6 +109,10 @@ class TaskScope:
     lock: threading.Lock = field(default_factory=threading.Lock)
     serial: int = field(default_factory=lambda: next(_SERIALS))
     """Tells calls apart (modules keep per-call state under it)."""
+    attempt: int = 0
+    """The task's attempt this call belongs to (0: not a task's command)."""
+    started_at: float | None = None
+    """When that attempt started (wall clock)."""
 
 
 class Sandbox:
@@ -115,7 +135,7 @@ class Sandbox:
         self.chunk_names: set[str] = set()
         """Names of loaded chunks, to restore names Lua shortened with '...' in messages."""
         chunk = self.lua.globals()["load"](bytecode("prelude"), "=prelude", "b")
-        helpers = chunk(self.check_guard, self._print)
+        helpers = chunk(self.check_guard, self._print, self.memory_limit or 2**40)
         self._load_trusted = helpers["load_trusted"]
         self._wrap = helpers["wrap"]
         self._wrap_blocking = helpers["wrap_blocking"]
@@ -128,6 +148,8 @@ class Sandbox:
         self._lazy_globals = helpers["lazy_globals"]
         self._arm = helpers["arm"]
         self._identity = helpers["identity"]
+        self.pristine = helpers["pristine"]
+        """The standard globals as the prelude left them (workflow code may replace its own)."""
         self.caller = helpers["caller"]
         """Trusted helper for the DSL: `caller(level)` gives (source, line) of a Lua frame."""
         self.load = self.lua.globals()["load"]

@@ -300,7 +300,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         sandbox.function(time.monotonic),
         sandbox.function(time.time),
         sandbox.function(_ScopeEpoch(sandbox)),
-        sandbox.globals()["coroutine"]["resume"],
+        sandbox.pristine["coroutine"]["resume"],
     )
     sandbox.run_lua(SYNC_LUA, "goroutine", module, kernel)
     sandbox.run_lua(FLOWS_LUA, "goroutine", module, kernel)
