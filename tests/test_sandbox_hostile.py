@@ -259,7 +259,20 @@ def test_os_getenv_keeps_ordinary_variables(tmp_path: Path, monkeypatch: pytest.
     assert os.environ["SLOTH_TOKEN"] == "sekrit"
 
 
-REMOTE = ["io-open", "endless-loop", "memory-bomb", "pattern-backtrack", "tostring-error", "gc-finalizer"]
+REMOTE = [
+    "io-open",
+    "endless-loop",
+    "memory-bomb",
+    "pattern-backtrack",
+    "tostring-error",
+    "gc-finalizer",
+    "exec-huge-output",
+    "table-move-range",
+    "string-rep-empty",
+    "table-insert-lying-len",
+    "coroutine-swallows-timeout",
+    "exec-after-deadline",
+]
 
 
 def _remote_file(names: list[str], where: str = ":delegate_to({ any = true })") -> str:
@@ -395,3 +408,168 @@ workflow.define("w"):tasks({ a, b, c, d }):config({ max_parallel_tasks = 4 })
     assert tasks["c"].status.value == "success", tasks["c"].error
     assert tasks["d"].status.value == "failed"
     assert "cannot resume a coroutine that is waiting in a blocking call" in tasks["d"].error
+
+
+STUCK = """
+task("stuck"):timeout("1s"):command(function()
+  -- Below the literal-search budget, so it runs: seconds inside one C call, past the timeout.
+  local s = ("a"):rep(2e7) local p = ("a"):rep(14000) .. "b"
+  return s:find(p, 1, true)
+end)
+"""
+C_LOOP_AT_LOAD = "table.move({}, 1, 1e15, 1, {})\nworkflow.define('w'):tasks({})\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_lua_stuck_in_c_ends_a_local_run(tmp_path: Path) -> None:
+    """The watchdog records the run and ends the process that a C call holds for good."""
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path)
+    try:
+        path = cluster.write("stuck.sloth", STUCK)
+        os.environ["SLOTH_LUA_STUCK_GRACE"] = "0.5"
+        try:
+            done = cluster.cli("run", str(path), timeout=60)
+        finally:
+            del os.environ["SLOTH_LUA_STUCK_GRACE"]
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "stuck inside a C function" in done.stderr
+        run = cluster.cli_json("runs", "list", "--json")[0]
+        assert run["status"] == "failed"
+        assert "task 'stuck' timed out but is stuck inside a C function" in (run.get("error") or "")
+        task = cluster.cli_json("runs", "show", run["run_id"], "--json")["tasks"][0]
+        assert (task["task"], task["status"]) == ("stuck", "timed_out")
+        again = cluster.write("again.sloth", 'task("ok"):command(function() return true end)\n')
+        assert cluster.cli("run", str(again)).returncode == 0
+    finally:
+        cluster.close()
+
+
+def test_lua_stuck_in_c_replaces_the_agent_process(tmp_path: Path) -> None:
+    from distributed_cluster import Cluster, wait_for
+
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start_master()
+        os.environ["SLOTH_LUA_STUCK_GRACE"] = "0.5"
+        try:
+            agent = cluster.start_agent("alpha", heartbeat="0.5s")
+        finally:
+            del os.environ["SLOTH_LUA_STUCK_GRACE"]
+        pid = agent.pid
+        threads_before = psutil.Process(pid).num_threads()
+        path = cluster.write(
+            "stuck.sloth", STUCK.replace(':timeout("1s")', ':timeout("1s"):delegate_to("alpha")')
+        )
+        done = cluster.cli("run", str(path), "--master", cluster.address, "-o", "json", timeout=60)
+        task = json.loads(done.stdout)["tasks"][0]
+        assert task["status"] == "timed_out", (task, cluster.logs())
+        assert task["agent"] == "alpha"
+        # Same pid, a fresh image: the spinning Lua thread is gone and the agent serves again.
+        wait_for(lambda: "replacing this agent process" in cluster.logs(), 20, "the agent to replace itself")
+        assert agent.poll() is None and _alive(pid)
+        fine = cluster.write(
+            "fine.sloth", 'task("ok"):delegate_to("alpha"):command(function() return true end)\n'
+        )
+        again = cluster.cli("run", str(fine), "--master", cluster.address, "-o", "json", timeout=60)
+        assert again.returncode == 0, again.stderr + cluster.logs()
+        assert json.loads(again.stdout)["tasks"][0]["agent"] == "alpha"
+        assert psutil.Process(pid).cpu_percent(interval=0.5) < 50
+        assert psutil.Process(pid).num_threads() <= threads_before + 12
+    finally:
+        cluster.close()
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"v": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def test_inputs_are_bounded_on_a_real_master(tmp_path: Path) -> None:
+    import grpc
+    from distributed_cluster import Cluster
+
+    from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
+    from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+
+    cluster = Cluster(tmp_path)
+    try:
+        address = cluster.start_master()
+        cluster.start_agent("alpha")
+        stub = mgrpc.MasterServiceStub(grpc.insecure_channel(address))
+        source = "task('t'):command(function() return true end)\n"
+        big = b'{"v": [' + b",".join([b"[[1,[2,[3]]]]"] * 560_000) + b"]}"
+        assert 7_500_000 < len(big) < 8_300_000
+        for field, data, words in (
+            ("values_json", big, "over the 4194304 byte limit"),
+            ("params_json", big, "over the 4194304 byte limit"),
+            ("values_json", _nested(100_000), "nested deeper than 64 levels"),
+            ("params_json", _nested(100), "nested deeper than 64 levels"),
+            ("values_json", b'{"v": ' + b"[" * 60 + b"[1]" * 1 + b"]" * 60 + b"}", None),
+        ):
+            request = mpb.SubmitRunRequest(path="x.sloth", source=source, **{field: data})
+            if words is None:
+                stub.SubmitRun(request, timeout=30)
+                continue
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.SubmitRun(request, timeout=30)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+            assert words in caught.value.details()
+        # C-level loops in a file's top-level code are bounded while the master loads it.
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.SubmitRun(mpb.SubmitRunRequest(path="c.sloth", source=C_LOOP_AT_LOAD), timeout=30)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "c.sloth:1: table.move: a range of" in caught.value.details()
+        assert cluster.master_proc is not None and cluster.master_proc.poll() is None
+        path = cluster.write("ok.sloth", source)
+        done = cluster.cli("run", str(path), "--master", address, "-o", "json", timeout=60)
+        assert done.returncode == 0, done.stderr + cluster.logs()
+    finally:
+        cluster.close()
+
+
+def _alias_bomb() -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 9):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_values_files_are_bounded_locally_and_through_a_master(tmp_path: Path) -> None:
+    import time
+
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path)
+    try:
+        address = cluster.start_master()
+        cluster.start_agent("alpha")
+        path = cluster.write("ok.sloth", "task('t'):command(function() return true, values.name end)\n")
+        bomb = cluster.write("bomb.yaml", _alias_bomb())
+        assert len(bomb.read_text()) < 1024
+        noise = tmp_path / "noise.yaml"
+        noise.write_bytes(bytes(range(128, 256)) * 20)
+        deep = cluster.write("deep.yaml", "x: " + "[" * 10_000 + "]" * 10_000 + "\n")
+        cases = [(bomb, "expands to more than 200000 values"), (noise, "is not UTF-8 text")]
+        cases.append((deep, "nested deeper than 64 levels"))
+        for where in ([], ["--master", address]):
+            for file, words in cases:
+                started = time.monotonic()
+                done = cluster.cli("run", str(path), "--values", str(file), *where, timeout=60)
+                assert done.returncode == 2, (file, where, done.stdout, done.stderr)
+                assert str(file) in done.stderr and words in done.stderr, done.stderr
+                assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+                assert time.monotonic() - started < 20
+        good = cluster.write("good.yaml", "name: fine\n")
+        done = cluster.cli("run", str(path), "--values", str(good), "--master", address, "-o", "json")
+        assert done.returncode == 0, done.stderr + cluster.logs()
+        assert json.loads(done.stdout)["tasks"][0]["message"] == "fine"
+        assert cluster.master_proc is not None and cluster.master_proc.poll() is None
+    finally:
+        cluster.close()

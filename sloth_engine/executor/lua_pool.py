@@ -146,7 +146,9 @@ class LuaPool:
             fn = loaded.task_function(call.workflow, call.task, call.field)
         if fn is None:
             raise LuaRuntimeError(f"function {call.field} of {call.task or call.workflow} not found")
-        guard = Guard(deadline=None if call.timeout is None else time.monotonic() + call.timeout)
+        # The clock starts at the call's first step (below): a task queued behind another on
+        # the runtime's own thread is not charged for that wait.
+        guard = Guard()
         key = id(guard)
         self._active[key] = (call.scope, guard)
         try:
@@ -198,6 +200,8 @@ class LuaPool:
         self.watchdog.enter(guard, call.scope)
         try:
             if answer is None:
+                if call.timeout is not None and guard.deadline is None:
+                    guard.deadline = time.monotonic() + call.timeout
                 reply = self._enter(sandbox, call.scope, guard, call.args, sandbox)
             else:
                 reply = sandbox.lua_result(answer)
