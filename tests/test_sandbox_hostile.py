@@ -464,6 +464,8 @@ def test_lua_stuck_in_c_replaces_the_agent_process(tmp_path: Path) -> None:
         finally:
             del os.environ["SLOTH_LUA_STUCK_GRACE"]
         pid = agent.pid
+        ready = next(tmp_path.glob("agent-alpha-*.ready"))
+        registered = ready.stat().st_mtime_ns
         threads_before = psutil.Process(pid).num_threads()
         path = cluster.write(
             "stuck.sloth", STUCK.replace(':timeout("1s")', ':timeout("1s"):delegate_to("alpha")')
@@ -474,6 +476,8 @@ def test_lua_stuck_in_c_replaces_the_agent_process(tmp_path: Path) -> None:
         assert task["agent"] == "alpha"
         # Same pid, a fresh image: the spinning Lua thread is gone and the agent serves again.
         wait_for(lambda: "replacing this agent process" in cluster.logs(), 20, "the agent to replace itself")
+        # The new image registers again and rewrites its ready file.
+        wait_for(lambda: ready.stat().st_mtime_ns > registered, 30, "the new agent process to register")
         assert agent.poll() is None and _alive(pid)
         fine = cluster.write(
             "fine.sloth", 'task("ok"):delegate_to("alpha"):command(function() return true end)\n'
