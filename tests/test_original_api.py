@@ -494,3 +494,33 @@ def test_file_ops_template_takes_the_originals_go_templates(lua: Lua, tmp_path: 
     assert (tmp_path / "out/plain").read_text() == "name x\n"
     with pytest.raises(LuaRuntimeError, match='engine must be "jinja" or "go"'):
         lua.run('file_ops.template({src = "plain.j2", dest = "o", engine = "mustache"})')
+
+
+def test_validate_names_an_unknown_module_function_and_suggests_one(tmp_path: Path) -> None:
+    flow = tmp_path / "typo.sloth"
+    flow.write_text(
+        '-- strings.nothing in a comment is fine, and so is a string: "data.nope"\n'
+        'local t = task("t"):command(function()\n'
+        "  local v = data.json_decod('{}')\n"
+        '  local s = strings.upperr("x")\n'
+        "  local x = secrets.anything -- values, not functions\n"
+        "  return true\n"
+        "end)\n"
+        'workflow.define("w"):tasks({ t })\n'
+    )
+    done = _cli("workflow", "validate", str(flow), home=tmp_path / "home", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"{flow}:3: data has no function 'json_decod' (did you mean data.json_decode?)",
+        f"{flow}:4: strings has no function 'upperr' (did you mean strings.upper?)",
+    ]
+    flow.write_text(flow.read_text().replace("json_decod", "json_decode").replace("upperr", "upper"))
+    assert _cli("workflow", "validate", str(flow), home=tmp_path / "home", cwd=tmp_path).returncode == 0
+
+
+def test_a_rebound_module_name_is_not_checked() -> None:
+    from sloth_engine.api_check import unknown_calls
+
+    assert unknown_calls("local data = { x = 1 }\nprint(data.x)\n") == []
+    assert unknown_calls("local f = function(state) return state.whatever end\n") == []
+    assert [c.name for c in unknown_calls("data.extra = 1\nlocal y = data.missing(1)\n")] == ["missing"]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sloth_engine.api_check import unknown_calls
 from sloth_engine.dsl import LoadedFile, load_file
 from sloth_engine.durations import format_duration
 from sloth_engine.errors import DslError
@@ -35,6 +36,11 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     loaded = load_file(args.file)
+    unknown = unknown_calls(Path(args.file).read_text(encoding="utf-8"))
+    for call in unknown:
+        print(f"{args.file}:{call.line}: {call.message()}", file=sys.stderr)
+    if unknown:
+        return 2
     names = ", ".join(f"{w.name} ({len(w.tasks)} tasks)" for w in loaded.spec.workflows)
     print(f"{args.file}: valid: {names}")
     return 0
