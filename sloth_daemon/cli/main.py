@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from sloth_engine import __version__
-from sloth_engine.errors import DslError, SlothError, UsageError
+from sloth_engine.errors import ConfigurationError, DslError, SlothError, UsageError
 
 COMMAND_MODULES = (
     "run_cmd",
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ[variable] = getattr(args, flag)
     try:
         return int(args.func(args) or 0)
-    except (DslError, UsageError) as exc:
+    except (DslError, UsageError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SlothError as exc:

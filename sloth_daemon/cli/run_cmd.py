@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sloth_engine.errors import UsageError
+from sloth_engine.executor.remote import refuse_without_master
 from sloth_engine.executor.results import RunResult
 from sloth_engine.run import RunRequest, WorkflowRun, load
 from sloth_engine.spec import RunStatus
@@ -103,8 +104,12 @@ def _params(items: list[str]) -> dict[str, str]:
 def cmd_run(args: argparse.Namespace) -> int:
     request = _request(args)
     if args.plan:
-        for workflow in select(load(request), args.workflow):
+        workflows = select(load(request), args.workflow)
+        for workflow in workflows:
             print(plan_text(workflow, request.max_parallel))
+        from .placement_check import warn_placement
+
+        warn_placement(workflows, master_of(args))
         return EXIT_OK
     master = master_of(args)  # grpc-free: importing the client costs a local run ~50 ms
     if master:
@@ -123,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         loaded = load(request)
         workflows = select(loaded, args.workflow)
+        refuse_without_master(workflows)  # before any task runs: exit 2, naming the tasks
         if request.stack or any(w.stack for w in workflows):
             from sloth_engine.stacks.lifecycle import StackLifecycle
 

@@ -43,6 +43,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2
     names = ", ".join(f"{w.name} ({len(w.tasks)} tasks)" for w in loaded.spec.workflows)
     print(f"{args.file}: valid: {names}")
+    from .placement_check import warn_placement
+    from .store_access import master_of
+
+    warn_placement(list(loaded.spec.workflows), master_of(args))
     return 0
 
 

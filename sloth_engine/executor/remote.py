@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sloth_engine.spec import Placement
+from sloth_engine.errors import ConfigurationError
+from sloth_engine.spec import Placement, WorkflowSpec
 
 from .results import AttemptOutcome
 
@@ -40,3 +41,21 @@ class RemotePort(Protocol):
     async def execute(self, task: RemoteTask, sink: Callable[[str, str], None]) -> tuple[AttemptOutcome, str]:
         """Run the attempt on a matching agent: (outcome, agent name)."""
         ...
+
+
+def refuse_without_master(workflows: list[WorkflowSpec]) -> None:
+    """A run with no master cannot place delegated tasks: fail before any task runs (naming
+    them) unless the workflow falls back to running them here (config.fallback_local)."""
+    stranded = [
+        f"{wf.name}.{task.name} ({task.placement.describe()})"
+        for wf in workflows
+        if not wf.config.get("fallback_local")
+        for task in wf.tasks.values()
+        if not task.placement.local
+    ]
+    if stranded:
+        raise ConfigurationError(
+            "delegated tasks need a master to find agents: "
+            + ", ".join(stranded)
+            + " (use --master HOST:PORT or $SLOTH_MASTER, or config.fallback_local = true)"
+        )
