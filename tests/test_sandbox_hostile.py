@@ -13,6 +13,7 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -454,6 +455,52 @@ def test_lua_stuck_in_c_ends_a_local_run(tmp_path: Path) -> None:
         assert cluster.cli("run", str(again)).returncode == 0
     finally:
         cluster.close()
+
+
+def test_sigterm_ends_a_local_run_stuck_in_c_without_a_timeout(tmp_path: Path) -> None:
+    """The main thread is held in C, so Python never runs the signal handler: the signal tee
+    and the watchdog still end the run as cancelled."""
+    import subprocess
+    import sys
+    import time
+
+    from distributed_cluster import Cluster, wait_for
+
+    cluster = Cluster(tmp_path)
+    try:
+        path = cluster.write(
+            "stuck.sloth",
+            STUCK.replace(':timeout("1s")', "").replace(
+                "return s:find(p, 1, true)", "for i = 1, 1000 do s:find(p, 1, true) end"
+            ),
+        )
+        env = {**cluster.env(), "SLOTH_LUA_STUCK_GRACE": "0.5"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sloth_daemon.cli.main", "run", str(path)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        cluster.procs.append(proc)  # type: ignore[arg-type]
+        wait_for(lambda: _started(cluster), 30, "the run to start")
+        time.sleep(0.5)  # inside the C call by now (it lasts seconds)
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, out + err
+        assert "interrupted (SIGTERM) but is stuck inside a C function" in err
+        run = cluster.cli_json("runs", "list", "--json")[0]
+        assert run["status"] == "cancelled"
+        task = cluster.cli_json("runs", "show", run["run_id"], "--json")["tasks"][0]
+        assert task["status"] == "cancelled"
+    finally:
+        cluster.close()
+
+
+def _started(cluster: Any) -> bool:
+    done = cluster.cli("runs", "list", "--json")
+    return done.returncode == 0 and bool(json.loads(done.stdout or "[]"))
 
 
 def test_lua_stuck_in_c_replaces_the_agent_process(tmp_path: Path) -> None:

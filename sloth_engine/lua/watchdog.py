@@ -10,8 +10,10 @@ known, and the owner of the process records the attempt and ends or replaces the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -91,3 +93,61 @@ class Watchdog:
                 except Exception:  # the handler ends the process; a failure must not kill the watch
                     log.exception("handling stuck Lua code failed")
                 return
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class SignalTee:
+    """Sees the stop signals of the process even while its main thread is held inside C.
+
+    Python runs signal handlers on the main thread only, between bytecodes: a thread stuck in
+    a C function of Lua never gets there. Python's own C-level handler still writes each
+    signal's number to the wakeup fd, so that fd is pointed at a pipe read here (and what is
+    read is passed on to the fd that was there before). `on_signal(signum)` is called on this
+    thread for SIGINT, SIGTERM and SIGHUP when the process has a handler for them.
+    """
+
+    def __init__(self, on_signal: Callable[[int], None]) -> None:
+        self.on_signal = on_signal
+        self._old = -1
+        self._pipe: tuple[int, int] | None = None
+
+    def install(self) -> bool:
+        """From the main thread; False where it cannot be (another thread, no pipes)."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        try:
+            self._old = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except (ValueError, OSError):
+            os.close(read)
+            os.close(write)
+            return False
+        self._pipe = (read, write)
+        threading.Thread(target=self._read, args=(read,), name="sloth-signal-tee", daemon=True).start()
+        return True
+
+    def uninstall(self) -> None:
+        if self._pipe is None:
+            return
+        with contextlib.suppress(ValueError, OSError):
+            signal.set_wakeup_fd(self._old)
+        os.close(self._pipe[1])  # the reader sees the end and closes its side
+        self._pipe = None
+
+    def _read(self, fd: int) -> None:
+        try:
+            while data := os.read(fd, 64):
+                if self._old != -1:
+                    with contextlib.suppress(OSError):
+                        os.write(self._old, data)
+                for signum in data:
+                    if signum in STOP_SIGNALS:
+                        self.on_signal(signum)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(fd)
