@@ -3,6 +3,9 @@
 Keys are ECDSA P-256, files written 0600 (keys) and 0644 (certificates). The master's
 certificate names the --host names plus localhost and 127.0.0.1; agent and client
 certificates are for client authentication (their subject shows up in the audit trail).
+Under mutual TLS without --auth the OU is the role (master/cert_roles.py): agent
+certificates say OU=agent, the client certificate OU=admin. An agent's name must be its
+certificate's CN: `--agent NAME` writes agent-NAME.crt/.key for one more agent.
 """
 
 from __future__ import annotations
@@ -22,13 +25,11 @@ from sloth_engine.errors import UsageError
 FILES = ("ca.crt", "ca.key", "master.crt", "master.key", "agent.crt", "agent.key", "client.crt", "client.key")
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Sloth Runner"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common),
-        ]
-    )
+def _name(common: str, unit: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Sloth Runner")]
+    if unit:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+    return x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
 def _sans(hosts: list[str]) -> list[x509.GeneralName]:
@@ -47,12 +48,13 @@ def _issue(
     ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
     days: int,
     server_hosts: list[str] | None = None,
+    unit: str | None = None,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     issuer_name, issuer_key = (ca[0].subject, ca[1]) if ca else (_name(subject), key)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(subject))
+        .subject_name(_name(subject, unit))
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -92,16 +94,23 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def init_certs(folder: Path, hosts: list[str], days: int = 825, force: bool = False) -> list[Path]:
-    """Write the eight files of FILES into `folder`; the paths written."""
+def init_certs(
+    folder: Path, hosts: list[str], days: int = 825, force: bool = False, agents: list[str] | None = None
+) -> list[Path]:
+    """Write the eight files of FILES (and agent-NAME.crt/.key per agent) into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    existing = [name for name in FILES if (folder / name).exists()]
+    agents = list(dict.fromkeys(agents or []))
+    for agent in agents:
+        if not agent or "/" in agent or agent.startswith("."):
+            raise UsageError(f"--agent '{agent}': not usable as a file name")
+    names = [*FILES, *(f"agent-{a}.{ext}" for a in agents for ext in ("crt", "key"))]
+    existing = [name for name in names if (folder / name).exists()]
     if existing and not force:
         raise UsageError(f"{folder} already has {', '.join(existing)} (--force to replace)")
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = _issue("Sloth Runner CA", ca_key, None, days + 365)
     written = []
-    for stem, cert, key in [("ca", ca_cert, ca_key), *_leaves(ca_cert, ca_key, hosts, days)]:
+    for stem, cert, key in [("ca", ca_cert, ca_key), *_leaves(ca_cert, ca_key, hosts, days, agents)]:
         _write(folder / f"{stem}.key", _key_pem(key), 0o600)
         _write(folder / f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM), 0o644)
         written += [folder / f"{stem}.crt", folder / f"{stem}.key"]
@@ -109,14 +118,20 @@ def init_certs(folder: Path, hosts: list[str], days: int = 825, force: bool = Fa
 
 
 def _leaves(
-    ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, hosts: list[str], days: int
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    hosts: list[str],
+    days: int,
+    agents: list[str],
 ) -> list[tuple[str, x509.Certificate, ec.EllipticCurvePrivateKey]]:
     leaves = []
-    for stem, subject, server in (
-        ("master", "sloth-master", hosts),
-        ("agent", "sloth-agent", None),
-        ("client", "sloth-client", None),
-    ):
+    kinds: list[tuple[str, str, list[str] | None, str]] = [
+        ("master", "sloth-master", hosts, "master"),
+        ("agent", "sloth-agent", None, "agent"),
+        ("client", "sloth-client", None, "admin"),
+        *((f"agent-{name}", name, None, "agent") for name in agents),
+    ]
+    for stem, subject, server, unit in kinds:
         key = ec.generate_private_key(ec.SECP256R1())
-        leaves.append((stem, _issue(subject, key, (ca_cert, ca_key), days, server), key))
+        leaves.append((stem, _issue(subject, key, (ca_cert, ca_key), days, server, unit), key))
     return leaves

@@ -251,13 +251,29 @@ return true, "m", { n = n, passed = out:match("(%d+) passed"), len = #trimmed }
     assert result.tasks[0].outputs == {"n": 50000, "passed": "12", "len": 18 * 50000 - 1}
 
 
+HIDDEN_VARIABLES = (
+    "SLOTH_TOKEN",
+    "SLOTH_DB",
+    "PGPASSWORD",
+    "PGUSER",
+    "DB_PASSWORD",
+    "github_token",
+    "AWS_SECRET_ACCESS_KEY",
+    "API_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+
+
 def test_os_getenv_keeps_ordinary_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SLOTH_TOKEN", "sekrit")
+    for name in HIDDEN_VARIABLES:
+        monkeypatch.setenv(name, "sekrit")
     monkeypatch.setenv("PLAIN_VAR", "visible")
-    body = 'return true, "m", { plain = os.getenv("PLAIN_VAR"), token = os.getenv("SLOTH_TOKEN") }'
+    monkeypatch.setenv("KEYBOARD", "us")
+    reads = ", ".join(f'["{n}"] = os.getenv("{n}")' for n in (*HIDDEN_VARIABLES, "PLAIN_VAR", "KEYBOARD"))
+    body = f'return true, "m", {{ {reads} }}'
     result = _run(tmp_path, body, [])
-    assert result.tasks[0].outputs == {"plain": "visible"}
-    assert os.environ["SLOTH_TOKEN"] == "sekrit"
+    assert result.tasks[0].outputs == {"PLAIN_VAR": "visible", "KEYBOARD": "us"}
+    assert os.environ["SLOTH_TOKEN"] == "sekrit" and os.environ["PGPASSWORD"] == "sekrit"
 
 
 REMOTE = [

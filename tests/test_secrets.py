@@ -17,14 +17,23 @@ ECHOING = """
 local leak = task("leak"):command(function()
   print("the password is " .. secrets.db_password)
   log.info("again: " .. secrets.db_password .. " and " .. secrets.api_token)
-  event.dispatch("leaked", { value = secrets.db_password })
+  local sent, why = pcall(event.dispatch, "leaked", { value = "x" .. secrets.db_password })
+  print("dispatch refused: " .. tostring(not sent) .. " " .. tostring(why))
+  local stored, err = pcall(state.set, "pw", { nested = secrets.db_password })
+  print("state.set refused: " .. tostring(not stored) .. " " .. tostring(err))
+  local swapped = pcall(state.compare_and_swap, "pw", nil, secrets.api_token)
+  local kept = pcall(state.set_with_ttl, "pw", secrets.api_token, 60)
+  print("cas and ttl refused: " .. tostring(not swapped and not kept) .. " " .. tostring(state.get("pw")))
   print(exec.run("echo shell sees $PW", { env = { PW = secrets.db_password } }).stdout)
-  return true, "pw=" .. secrets.db_password, { pw = secrets.db_password }
+  return true, "pw=" .. secrets.db_password
 end)
 local shell = task("shell"):command("echo plain shell prints $(cat secret.txt)")
 local bad = task("bad"):command(function() error("failed with " .. secrets.db_password) end)
-workflow.define("echoing"):tasks({ leak, shell, bad }):config({ stack = "prod", secrets = { "db_password", "api_token" } })
+local out = task("out"):command(function() return true, "ok", { pw = secrets.db_password } end)
+workflow.define("echoing"):tasks({ leak, shell, bad, out })
+  :config({ stack = "prod", secrets = { "db_password", "api_token" } })
 """
+REFUSED = "the value holds a granted secret"
 
 
 @pytest.fixture
@@ -123,12 +132,16 @@ def test_a_key_file_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 def _assert_hidden(c: Cluster, report: dict, logs: str) -> None:
     tasks = {t["name"]: t for t in report["tasks"]}
-    assert tasks["leak"]["message"] == "pw=***" and tasks["leak"]["outputs"] == {"pw": "***"}
+    assert tasks["leak"]["message"] == "pw=***" and tasks["leak"]["status"] == "success"
     assert tasks["shell"]["outputs"]["stdout"] == "plain shell prints ***"
     assert "failed with ***" in tasks["bad"]["error"]
+    assert tasks["out"]["status"] == "failed" and REFUSED in tasks["out"]["error"]
+    assert not tasks["out"]["outputs"]
     assert "the password is ***" in logs and "again: *** and ***" in logs and "shell sees ***" in logs
+    assert "dispatch refused: true" in logs and "state.set refused: true" in logs
+    assert "cas and ttl refused: true nil" in logs and logs.count(REFUSED) >= 2
     events = c.cli("events", "list", "--limit", "100", "--json").stdout
-    assert '"value": "***"' in events
+    assert '"leaked"' not in events
     for text in (json.dumps(report), logs, events):
         assert SECRET not in text and "tok-98765" not in text
     assert SECRET.encode() not in store_bytes(c)

@@ -122,8 +122,6 @@ def test_mutual_tls(certs: tuple[Cluster, Path, Path]) -> None:
             "agent",
             "--master",
             address,
-            "--name",
-            "mtls-agent",
             "--ready-file",
             str(ready),
             "--heartbeat",
@@ -139,9 +137,41 @@ def test_mutual_tls(certs: tuple[Cluster, Path, Path]) -> None:
     )
     wait_for(ready.exists, 15, "the agent to register over mutual TLS")
     with MasterClient(address, timeout=5.0, tls=_files(pki, "client")) as client:
-        assert client.get_agent("mtls-agent")["name"] == "mtls-agent"
+        assert client.get_agent("sloth-agent")["name"] == "sloth-agent"  # its certificate's CN
         audit = client.list_events(type_prefix="audit.", limit=50)
     cancel = next(e for e in audit if e["type"] == "audit.CancelRun")
     assert "CN=sloth-client" in cancel["data"]["who"] and cancel["data"]["outcome"] == "NOT_FOUND"
     joined = next(e for e in audit if e["type"] == "audit.Connect")
     assert "CN=sloth-agent" in joined["data"]["who"]
+
+
+def test_certificates_map_to_roles(certs: tuple[Cluster, Path, Path]) -> None:
+    """Under mTLS without --auth: OU=agent may only Connect (as its CN), a certificate without a
+    role OU only reads, a --cert-role mapping grants more."""
+    cluster, pki, _ = certs
+    address = cluster.start_master(
+        "127.0.0.1:0",
+        "--tls-cert",
+        str(pki / "master.crt"),
+        "--tls-key",
+        str(pki / "master.key"),
+        "--tls-ca",
+        str(pki / "ca.crt"),
+        "--cert-role",
+        "sloth-client=operator",
+    )
+    agent = channel(address, _files(pki, "agent"))
+    assert call_code(agent, "ListRuns") is grpc.StatusCode.PERMISSION_DENIED
+    plain = channel(address, _files(pki, "master"))  # OU=master: no role, so viewer
+    assert call_code(plain, "ListRuns") is grpc.StatusCode.OK
+    assert (
+        call_code(plain, "CancelRun", mpb.CancelRunRequest(run_id="x")) is grpc.StatusCode.PERMISSION_DENIED
+    )
+    mapped = channel(address, _files(pki, "client"))  # OU=admin, mapped down to operator
+    assert call_code(mapped, "CancelRun", mpb.CancelRunRequest(run_id="x")) is grpc.StatusCode.NOT_FOUND
+    assert call_code(mapped, "StopAgent", mpb.StopAgentRequest(name="x")) is grpc.StatusCode.PERMISSION_DENIED
+    from raw_agent import RawAgent
+
+    wrong_name = RawAgent(agent, "someone-else", None)
+    assert wrong_name.done.wait(10)
+    assert wrong_name.code is grpc.StatusCode.PERMISSION_DENIED and "CN=sloth-agent" in wrong_name.details

@@ -4,6 +4,10 @@ The agent needs no inbound port: it holds one Connect stream to the master. When
 breaks it reconnects with exponential backoff (with jitter) and registers again under the same
 name and process id, listing the tasks it still runs and the results it could not deliver, so
 work goes on across a master restart. `Stop` from the master, SIGTERM or SIGINT end it.
+
+With --auth, the agent joins with a join token; the master answers its first registration
+with the agent's own token (bound to its name), which the agent keeps in
+`$SLOTH_HOME/agent/NAME.token` (0600) and presents from then on.
 """
 
 from __future__ import annotations
@@ -94,6 +98,31 @@ class AgentService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.replace_process = False
         """Set when a Lua thread is stuck: run() ends by replacing this process (exec)."""
+        self.token = self._own_token() or config.token
+        """What the agent presents: its own token once it has one, else the join token."""
+
+    @property
+    def _token_file(self) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.config.name)
+        return self.config.home / "agent" / f"{safe}.token"
+
+    def _own_token(self) -> str | None:
+        try:
+            return self._token_file.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def _keep_token(self, token: str) -> None:
+        """Keep the token the master issued to this agent (its own credential from now on)."""
+        path = self._token_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(token + "\n")
+        tmp.replace(path)
+        self.token = token
+        log.info("this agent's own token is kept in %s", path)
 
     async def run(self) -> None:
         """Connect, serve, reconnect, until stopped."""
@@ -140,7 +169,7 @@ class AgentService:
         registered = False
         options = channel_options(CHANNEL_OPTIONS, self.masters.several)
         async with self._channel(options) as channel:
-            metadata = (("authorization", f"Bearer {self.config.token}"),) if self.config.token else None
+            metadata = (("authorization", f"Bearer {self.token}"),) if self.token else None
             call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages(), metadata=metadata)
             self._bind(outbox)
             self.store.bind(channel)
@@ -151,6 +180,8 @@ class AgentService:
                 async for message in call:
                     if message.WhichOneof("kind") == "registered":
                         registered = True
+                        if message.registered.agent_token:
+                            self._keep_token(message.registered.agent_token)
                         self.connections += 1
                         self.slots.abandon(list(message.registered.abandon))
                         self._ready()
@@ -168,6 +199,8 @@ class AgentService:
                     grpc.StatusCode.PERMISSION_DENIED,
                 ):
                     log.error("master refused this agent: %s", exc.details())
+                    if exc.code() is grpc.StatusCode.UNAUTHENTICATED and self.token != self.config.token:
+                        self.token = self.config.token  # a token of another store: join again
                 else:
                     log.info("stream ended: %s %s", exc.code().name, exc.details())
             finally:

@@ -31,7 +31,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     agent.add_argument(
         "--master", dest="daemon_master", metavar="HOST:PORT", help="master to dial ($SLOTH_MASTER)"
     )
-    agent.add_argument("--name", help="agent name (default: the host name)")
+    agent.add_argument("--name", help="agent name (default: the CN of --tls-cert, else the host name)")
     agent.add_argument("--tags", default="", metavar="K=V,...", help="tags tasks can ask for")
     agent.add_argument("--max-tasks", type=int, default=4, metavar="N", help="tasks at once (default 4)")
     agent.add_argument(
@@ -87,9 +87,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
         )
     if args.max_tasks < 1:
         raise UsageError("--max-tasks must be at least 1")
+    tls = TlsFiles.of(args.tls_ca, args.tls_cert, args.tls_key)
     config = AgentConfig(
         master=master,
-        name=args.name or socket.gethostname(),
+        name=args.name or _cert_name(tls.cert) or socket.gethostname(),
         tags=parse_tags(args.tags),
         max_tasks=args.max_tasks,
         heartbeat=_duration(args.heartbeat, "--heartbeat"),
@@ -97,7 +98,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         home=sloth_home(),
         ready_file=args.ready_file,
         token=_join_token(args),
-        tls=TlsFiles.of(args.tls_ca, args.tls_cert, args.tls_key),
+        tls=tls,
     )
     service = AgentService(config)
     from sloth_daemon.agent.reaper import start_reaper
@@ -113,6 +114,21 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return EXIT_OK
+
+
+def _cert_name(path: str | None) -> str | None:
+    """The common name of the agent's certificate: under mutual TLS its name must be that."""
+    if not path:
+        return None
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        cert = x509.load_pem_x509_certificate(open(path, "rb").read())
+    except (OSError, ValueError):
+        return None  # the TLS setup reports the unreadable file
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
 
 
 def _join_token(args: argparse.Namespace) -> str | None:

@@ -20,6 +20,13 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     init.add_argument(
         "--host", action="append", default=[], metavar="NAME", help="master DNS name or IP (repeat)"
     )
+    init.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also write agent-NAME.crt/.key (CN=NAME, OU=agent) for the agent NAME (repeat)",
+    )
     init.add_argument("--days", type=int, default=825, help="validity of the leaf certificates (825)")
     init.add_argument("--force", action="store_true", help="replace existing files")
     init.set_defaults(func=cmd_init)
@@ -30,7 +37,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from sloth_engine.errors import UsageError
 
     try:
-        written = init_certs(Path(args.dir), args.host, args.days, args.force)
+        written = init_certs(Path(args.dir), args.host, args.days, args.force, args.agent)
     except OSError as exc:
         where = exc.filename or args.dir
         raise UsageError(f"certs init: cannot write into {where}: {exc.strerror or exc}") from None

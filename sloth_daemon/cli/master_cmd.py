@@ -31,6 +31,14 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="send granted secrets to agents over plain (non-TLS) connections off loopback too",
     )
+    master.add_argument(
+        "--cert-role",
+        action="append",
+        default=[],
+        metavar="CN=ROLE",
+        help="mutual TLS without --auth: the role of the client certificate with this common name"
+        " (repeat; default: the certificate's OU when it names a role, else viewer)",
+    )
     master.add_argument("--ha", action="store_true", help="one of several masters on one PostgreSQL --db")
     master.add_argument("--advertise", metavar="HOST:PORT", help="address other masters send clients to")
     master.add_argument("--lease-ttl", default="10s", metavar="DURATION", help="leader lease (default 10s)")
@@ -58,6 +66,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def cmd_master(args: argparse.Namespace) -> int:
     from sloth_daemon.master.automation import AutomationConfig
+    from sloth_daemon.master.cert_roles import parse_cert_roles
     from sloth_daemon.master.server import MasterConfig, serve
     from sloth_daemon.tls import TlsFiles
     from sloth_engine.run import sloth_home
@@ -87,6 +96,7 @@ def cmd_master(args: argparse.Namespace) -> int:
         auth=args.auth,
         tls=TlsFiles(args.tls_ca, args.tls_cert, args.tls_key),
         allow_plaintext_secrets=args.allow_plaintext_secrets,
+        cert_roles=parse_cert_roles(args.cert_role),
     )
     store = open_store(args.db)
     try:

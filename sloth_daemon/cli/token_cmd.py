@@ -1,4 +1,4 @@
-"""`token create|list|revoke`: the API tokens a master started with --auth accepts.
+"""`token create|list|revoke|delete`: the API tokens a master started with --auth accepts.
 
 Works on the store (--db / $SLOTH_DB), like `state`: whoever can write the master's database
 administers its tokens; or through a master (--master / $SLOTH_MASTER) with an admin token
@@ -15,7 +15,7 @@ from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import UsageError
 
-from .store_access import print_json, print_table, when
+from .store_access import print_json, print_table, when, with_store
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -34,6 +34,11 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     revoke = tsub.add_parser("revoke", help="refuse a token from now on", parents=parents)
     revoke.add_argument("name")
     revoke.set_defaults(func=with_gateway(cmd_revoke))
+    delete = tsub.add_parser(
+        "delete", help="forget a token (agent/NAME: the name may join again); on the store", parents=parents
+    )
+    delete.add_argument("name")
+    delete.set_defaults(func=with_store(cmd_delete))
 
 
 def cmd_create(args: argparse.Namespace, gateway: Any) -> int:
@@ -73,4 +78,12 @@ def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
 def cmd_revoke(args: argparse.Namespace, gateway: Any) -> int:
     gateway.tokens.revoke(args.name)
     print(f"token '{args.name}' revoked", file=sys.stderr)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, store: Any) -> int:
+    from sloth_engine.store.tokens import TokenStore
+
+    TokenStore(store.backend).delete(args.name)
+    print(f"token '{args.name}' deleted", file=sys.stderr)
     return 0

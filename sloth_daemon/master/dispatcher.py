@@ -9,13 +9,19 @@ attempt fails with "agent lost"; the engine's retries then place it again, on an
 
 After a master restart, tasks that were running on an agent are adopted when that agent
 reconnects and reports them (still running, or finished while the master was away).
+
+Each assignment carries an attempt token the master makes (TaskRef.attempt_token): output and
+results are accepted only from the agent the attempt was assigned to and with its token; any
+other is dropped and audited as `audit.TaskResult` / `audit.TaskOutput` (PERMISSION_DENIED).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +75,17 @@ class Pending:
     agent: str
     sink: Sink
     future: asyncio.Future[AttemptOutcome]
+    token: str = ""
+    """The attempt token sent with the assignment; "" for an attempt adopted after a restart."""
+
+    def accepts(self, ref: apb.TaskRef) -> bool:
+        """Whether output or a result with `ref` is this attempt's own."""
+        if ref.attempt != self.attempt:
+            return False
+        return not self.token or hmac.compare_digest(self.token.encode(), ref.attempt_token.encode())
+
+
+Forged = Callable[[str, str, apb.TaskRef], None]
 
 
 class Dispatcher:
@@ -79,7 +96,7 @@ class Dispatcher:
         self.expected: set[Key] = set()
         """Tasks of resumed runs that were running on agents when the master stopped."""
         self._orphan_results: dict[Key, tuple[str, apb.TaskResult]] = {}
-        self._orphan_running: dict[Key, tuple[str, int]] = {}
+        self._orphan_running: dict[Key, tuple[str, int, str]] = {}
         self._chooser = Chooser()
         self._matches: dict[Placement, tuple[int, list[AgentSession], bool]] = {}
         self._change = asyncio.Event()
@@ -89,6 +106,11 @@ class Dispatcher:
         --allow-plaintext-secrets. Otherwise only to agents connected over loopback."""
         self.may_dispatch: Callable[[], bool] = lambda: True
         """With --ha: whether this master still holds its lease (it dispatches nothing once not)."""
+        self.assigned: dict[Key, Pending] = {}
+        """Every attempt waiting on an agent, by task: who may report it."""
+        self.on_forged: Forged = lambda agent, kind, ref: None
+        """Told of output or a result an agent sent for an attempt it does not hold (audit)."""
+        self.forged = 0
         registry.on_lost.append(self._agent_gone)
         registry.on_change.append(lambda session: self._wake())
 
@@ -144,8 +166,8 @@ class Dispatcher:
                 "--allow-plaintext-secrets"
             )
             return AttemptOutcome(TaskStatus.FAILED, text, text, final=True), session.name
-        pending = self._pending(session, key, task.attempt, sink)
-        self._send_assignment(session, task)
+        pending = self._pending(session, key, task.attempt, sink, secrets.token_urlsafe(16))
+        self._send_assignment(session, task, pending.token)
         if task.on_placed is not None:
             task.on_placed(session.name)
         return await self._wait(session, pending, task.timeout)
@@ -179,15 +201,18 @@ class Dispatcher:
         self._matches[placement] = (self.registry.generation, live, coming_back)  # type: ignore[assignment]
         return live, coming_back  # type: ignore[return-value]
 
-    def _pending(self, session: AgentSession, key: Key, attempt: int, sink: Sink) -> Pending:
-        pending = Pending(key, attempt, session.name, sink, asyncio.get_running_loop().create_future())
+    def _pending(self, session: AgentSession, key: Key, attempt: int, sink: Sink, token: str = "") -> Pending:
+        future = asyncio.get_running_loop().create_future()
+        pending = Pending(key, attempt, session.name, sink, future, token)
         session.pending[key] = pending
+        self.assigned[key] = pending
         return pending
 
-    def _send_assignment(self, session: AgentSession, task: RemoteTask) -> None:
+    def _send_assignment(self, session: AgentSession, task: RemoteTask, token: str) -> None:
         bundle = self.bundles[task.run_id]
+        ref = apb.TaskRef(run_id=task.run_id, task=task.task, attempt=task.attempt, attempt_token=token)
         msg = apb.AssignTask(
-            ref=apb.TaskRef(run_id=task.run_id, task=task.task, attempt=task.attempt),
+            ref=ref,
             workflow=task.workflow,
             bundle_key=bundle.key,
             params_json=to_json(task.params),
@@ -218,36 +243,58 @@ class Dispatcher:
         finally:
             if session.pending.get(pending.key) is pending:
                 del session.pending[pending.key]
+            if self.assigned.get(pending.key) is pending:
+                del self.assigned[pending.key]
             self._wake()
         return outcome, pending.agent
 
     def _cancel_on_agent(self, session: AgentSession, pending: Pending, reason: str) -> None:
-        ref = apb.TaskRef(run_id=pending.key[0], task=pending.key[1], attempt=pending.attempt)
+        ref = apb.TaskRef(
+            run_id=pending.key[0], task=pending.key[1], attempt=pending.attempt, attempt_token=pending.token
+        )
         session.send(apb.MasterToAgent(cancel=apb.CancelTask(ref=ref, reason=reason)))
 
     # ---- what agents report ----------------------------------------------------------------
 
     def deliver(self, session: AgentSession, updates: apb.TaskUpdates) -> None:
         for out in updates.outputs:
-            pending = session.pending.get((out.ref.run_id, out.ref.task))
+            pending = self._owned(session, out.ref, "TaskOutput")
             if pending is not None:
                 for line in out.lines:
                     pending.sink(out.stream, line)
         for result in updates.results:
             key = (result.ref.run_id, result.ref.task)
-            pending = session.pending.get(key)
-            if pending is not None and pending.attempt == result.ref.attempt:
+            pending = self._owned(session, result.ref, "TaskResult")
+            if pending is not None:
                 if not pending.future.done():
                     pending.future.set_result(outcome_from_proto(result))
-            elif key in self.expected:
+            elif key in self.expected and key not in self.assigned:
                 self._orphan_results[key] = (session.name, result)
                 self._wake()
+
+    def _owned(self, session: AgentSession, ref: apb.TaskRef, kind: str) -> Pending | None:
+        """The attempt `ref` reports on when this agent holds it with this token; a report on an
+        attempt held by another agent, or with a wrong token, is forged: dropped and told."""
+        key = (ref.run_id, ref.task)
+        pending = self.assigned.get(key)
+        if pending is None:
+            return None  # late (the attempt is over) or a resumed run's task: not an attempt here
+        if pending.agent == session.name and pending.accepts(ref):
+            return pending
+        if pending.agent == session.name and ref.attempt != pending.attempt:
+            return None  # a report of an earlier attempt, arriving late
+        self.forged += 1
+        self.on_forged(session.name, kind, ref)
+        return None
 
     def reconnected(self, session: AgentSession, reg: apb.Register) -> list[apb.TaskRef]:
         """Reconcile what a (re)connecting agent still runs; the tasks it must abandon."""
         running = {(r.run_id, r.task): r for r in reg.running}
         finished = {(r.ref.run_id, r.ref.task): r for r in reg.finished}
         for key, pending in list(session.pending.items()):
+            if key in finished and not pending.accepts(finished[key].ref):
+                self.forged += 1
+                self.on_forged(session.name, "TaskResult", finished.pop(key).ref)
             if key in finished:
                 if not pending.future.done():
                     pending.future.set_result(outcome_from_proto(finished.pop(key)))
@@ -262,7 +309,7 @@ class Dispatcher:
             if key in session.pending:
                 continue
             if key in self.expected:
-                self._orphan_running[key] = (session.name, ref.attempt)
+                self._orphan_running[key] = (session.name, ref.attempt, ref.attempt_token)
             else:
                 abandon.append(ref)
         self._wake()
@@ -298,7 +345,7 @@ class Dispatcher:
         running = self._orphan_running.pop(key, None)
         session = self.registry.get(running[0]) if running else None
         if running is not None and session is not None and session.outbox is not None:
-            pending = self._pending(session, key, running[1], sink)
+            pending = self._pending(session, key, running[1], sink, running[2])
             return await self._wait(session, pending, task.timeout)
         return None
 

@@ -70,6 +70,8 @@ class AgentSession:
     lost_at: float = 0.0
     """Monotonic deadline after which an unreachable agent is lost."""
     outbox: Outbox[apb.MasterToAgent] | None = None
+    credential: str = ""
+    """What proved the name on the live connection (agent_identity.py); "" when nothing did."""
     sent_bundles: set[str] = field(default_factory=set)
     pending: dict[tuple[str, str], Any] = field(default_factory=dict)
     """Tasks assigned to this agent and not finished, by (run_id, task): the dispatcher's."""
@@ -86,6 +88,10 @@ class AgentSession:
 
 
 Hook = Callable[[AgentSession], None]
+
+
+class NameTaken(Exception):
+    """A live connection holds the name and the newcomer is not provably the same agent."""
 
 
 class Registry:
@@ -124,14 +130,23 @@ class Registry:
     # ---- what agents send ---------------------------------------------------------------
 
     def register(
-        self, reg: apb.Register, outbox: Outbox[apb.MasterToAgent], peer: str
+        self, reg: apb.Register, outbox: Outbox[apb.MasterToAgent], peer: str, credential: str = ""
     ) -> tuple[AgentSession, bool]:
-        """(session, same process as before): a name registering again updates its session."""
+        """(session, same process as before): a name registering again updates its session.
+
+        While the name's stream is live, only the same credential (or, when nothing proves
+        names, the same agent process) may take it over: NameTaken otherwise."""
         name = reg.name.strip()
         if not name:
             raise UsageError("Register needs an agent name")
         session = self.agents.get(name)
         same = bool(session and reg.instance_id and session.instance_id == reg.instance_id)
+        if session is not None and session.outbox is not None and session.outbox is not outbox:
+            if not session.outbox.closed and not (credential == session.credential if credential else same):
+                raise NameTaken(
+                    f"agent '{name}' is connected (from {session.address}); another connection"
+                    " may not take its name while it is"
+                )
         if session is None:
             session = self.agents[name] = AgentSession(name, registered_at=time.time())
         elif session.outbox is not None and session.outbox is not outbox:
@@ -154,6 +169,7 @@ class Registry:
         session.disconnected_at = None
         session.last_seen = time.monotonic()
         session.outbox = outbox
+        session.credential = credential
         session.sent_bundles = set()
         self.registrations += 1
         self._record(session, "agent.registered", address=session.address, tags=session.tags, reconnect=same)

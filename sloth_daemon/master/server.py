@@ -15,10 +15,13 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
+from sloth_daemon.master.agent_identity import AgentIdentity
 from sloth_daemon.master.agent_rows import AgentRows
 from sloth_daemon.master.auth import AuthInterceptor
 from sloth_daemon.master.automation import Automation, AutomationConfig, PublishingRows, new_bus
+from sloth_daemon.master.cert_roles import CertRoles
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.registry import Registry
@@ -28,6 +31,7 @@ from sloth_daemon.master.servicer import MasterServicer
 from sloth_daemon.master.store_calls import StoreCalls
 from sloth_daemon.tls import TlsFiles, server_credentials
 from sloth_engine.errors import UsageError
+from sloth_engine.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ class MasterConfig:
     """Certificate and key: serve TLS; with a CA too: mutual TLS."""
     allow_plaintext_secrets: bool = False
     """Send granted secrets to agents connected without TLS from off this machine."""
+    cert_roles: dict[str, str] = field(default_factory=dict)
+    """Mutual TLS without --auth: role by certificate common name (cert_roles.py)."""
 
 
 def server_options(ha: bool = False) -> list[tuple[str, Any]]:
@@ -84,7 +90,11 @@ class Master:
         self.runs = RunService(store, self.dispatcher, config.home)
         self.automation = Automation(store, self.runs, self.bus, config.automation)
         self.remote_exec = RemoteExec(self.registry)
-        self.connections = AgentConnections(self.registry, self.dispatcher, self.remote_exec, self.master_id)
+        self.tokens = TokenStore(store.backend) if config.auth else None
+        self.connections = AgentConnections(
+            self.registry, self.dispatcher, self.remote_exec, self.master_id, AgentIdentity(self.tokens)
+        )
+        self.dispatcher.on_forged = self._forged
         self.server: grpc.aio.Server | None = None
         self.address = ""
         self._background: list[asyncio.Task[None]] = []
@@ -160,11 +170,9 @@ class Master:
 
     def _auth_interceptor(self) -> AuthInterceptor:
         """Tokens checked with --auth; mutating calls audited as `audit.<Method>` events always."""
-        verify = None
-        if self.config.auth:
-            from sloth_engine.store.tokens import TokenStore
-
-            verify = TokenStore(self.store.backend).verify
+        verify = valid_names = None
+        if self.tokens is not None:
+            verify, valid_names = self.tokens.verify, self.tokens.valid_names
             if not self.config.tls.cert and not _loopback(self.config.listen):
                 log.warning(
                     "--auth without --tls-cert on %s: tokens travel in clear text", self.config.listen
@@ -176,10 +184,28 @@ class Master:
                 self.config.listen,
             )
 
-        def record(kind: str, data: dict[str, Any]) -> None:
-            self.bus.publish(kind, data, source="master.audit")
+        cert_roles = CertRoles(self.config.cert_roles) if self.config.tls.ca else None
+        return AuthInterceptor(verify, self._audit, valid_names, cert_roles)
 
-        return AuthInterceptor(verify, record)
+    def _audit(self, kind: str, data: dict[str, Any]) -> None:
+        self.bus.publish(kind, data, source="master.audit")
+
+    def _forged(self, agent: str, kind: str, ref: apb.TaskRef) -> None:
+        """An agent reported on an attempt it was not given: dropped (dispatcher), audited here."""
+        log.warning(
+            "agent %s sent a %s for %s/%s it does not hold: rejected", agent, kind, ref.run_id, ref.task
+        )
+        data = {
+            "who": agent,
+            "method": kind,
+            "request": f"run_id={ref.run_id} task={ref.task} attempt={ref.attempt}",
+            "outcome": "PERMISSION_DENIED",
+            "why": "not the attempt assigned to this connection (agent or attempt token differs)",
+        }
+        try:
+            self._audit(f"audit.{kind}", data)
+        except Exception:  # the refusal stands without its audit record
+            log.exception("cannot record the audit event of a forged %s", kind)
 
     async def _claim_store(self) -> None:
         """One master per store: hold its lease or refuse to start, naming the holder."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from sloth_engine.errors import LuaRuntimeError
 from sloth_engine.lua.sandbox import Sandbox, TaskScope
+from sloth_engine.secrets import SECRET_REFUSED
 from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec
 
 from .journal import Journal
@@ -78,7 +79,12 @@ class TaskCalls:
         if timed_out:
             text = f"timed out after {spec.timeout:g}s"
             return AttemptOutcome(TaskStatus.TIMED_OUT, text, text)
-        return interpret(value)
+        outcome = interpret(value)
+        redactor = self.journal.redactor
+        if outcome.outputs and redactor is not None and redactor.finds(outcome.outputs):
+            text = f"task outputs: {SECRET_REFUSED}"
+            return AttemptOutcome(TaskStatus.FAILED, text, text, {})
+        return outcome
 
     # ---- conditions and hooks -----------------------------------------------------------
 

@@ -203,11 +203,18 @@ setmetatable = function(t, mt)
   return setmetatable_(t, mt)
 end
 
--- The host's own credentials are not a workflow's business.
-local getenv_, s_find, s_byte, s_sub = os_.getenv, string.find, string.byte, string.sub
+-- The host's own credentials are not a workflow's business: every SLOTH_* variable (SLOTH_DB
+-- may hold a PostgreSQL password), libpq's PG* variables, and any variable whose name says it
+-- holds a credential read as nil.
+local getenv_, s_find, s_byte, s_sub, s_upper = os_.getenv, string.find, string.byte, string.sub, string.upper
+local function hidden_variable(name)
+  local upper = s_upper(name)
+  return s_find(upper, "^SLOTH_") or s_find(upper, "^PG") or s_find(upper, "PASS", 1, true)
+    or s_find(upper, "SECRET", 1, true) or s_find(upper, "TOKEN", 1, true)
+    or s_find(upper, "CREDENTIAL", 1, true) or s_find(upper, "_KEY$") or upper == "KEY"
+end
 os.getenv = function(name)
-  if type(name) == "string" and s_find(name, "^SLOTH_") and
-      (s_find(name, "TOKEN") or s_find(name, "PASS") or s_find(name, "KEY") or s_find(name, "SECRET")) then
+  if type(name) == "string" and hidden_variable(name) then
     return nil
   end
   return getenv_(name)

@@ -8,6 +8,6 @@ vault and keys modules import cryptography; the redactor does not.
 
 from __future__ import annotations
 
-from sloth_engine.secrets.redact import MASK, Redactor
+from sloth_engine.secrets.redact import MASK, SECRET_REFUSED, Redactor, holds_secret
 
-__all__ = ["MASK", "Redactor"]
+__all__ = ["MASK", "SECRET_REFUSED", "Redactor", "holds_secret"]

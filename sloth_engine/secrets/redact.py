@@ -33,6 +33,18 @@ class Redactor:
             return text
         return self._pattern.sub(MASK, text)
 
+    def finds(self, value: Any) -> bool:
+        """Whether a secret value occurs in `value` (strings anywhere in nested data, keys too)."""
+        if self._pattern is None:
+            return False
+        if isinstance(value, str):
+            return self._pattern.search(value) is not None
+        if isinstance(value, dict):
+            return any(self.finds(k) or self.finds(v) for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return any(self.finds(v) for v in value)
+        return False
+
     def value(self, value: Any) -> Any:
         """Strings anywhere in dicts, lists and tuples (keys too) hidden; other values kept."""
         if isinstance(value, str):
@@ -52,3 +64,24 @@ class Redactor:
             for t in result.tasks
         ]
         return dataclasses.replace(result, tasks=tasks, error=self.text(result.error))
+
+
+SECRET_REFUSED = (
+    "the value holds a granted secret: secrets are never stored or passed on"
+    " (read `secrets.NAME` where the value is needed)"
+)
+"""Why state.set, task outputs and event.dispatch refuse a value: one wording for all."""
+
+_cache: tuple[tuple[str, ...], Redactor] | None = None
+
+
+def holds_secret(value: Any, secrets: dict[str, str]) -> bool:
+    """Whether a granted secret's value occurs in `value` (the run's `secrets` mapping)."""
+    global _cache
+    if not secrets:
+        return False
+    values = tuple(sorted(secrets.values()))
+    cached = _cache
+    if cached is None or cached[0] != values:
+        cached = _cache = (values, Redactor(values))
+    return cached[1].finds(value)

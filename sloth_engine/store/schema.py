@@ -99,6 +99,13 @@ def _v7(ctx: MigrationContext) -> None:
         ctx.add_column(ctx.models.Run, name)
 
 
+def _v8(ctx: MigrationContext) -> None:
+    from sloth_engine.store.tokens import ADD_AGENT_COLUMN
+
+    for statement in ADD_AGENT_COLUMN:
+        ctx.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
@@ -107,6 +114,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "master lease, master nodes, epoch fencing of leader writes (HA)", _v5),
     Migration(6, "API tokens (hashed) of the master's roles", _v6),
     Migration(7, "each run's owner and resume mark (abandoned and poison runs)", _v7),
+    Migration(8, "agents' own tokens: an agent name bound to its token", _v8),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -74,14 +74,16 @@ class Register(_message.Message):
     def __init__(self, name: _Optional[str] = ..., instance_id: _Optional[str] = ..., address: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., max_tasks: _Optional[int] = ..., heartbeat_interval_s: _Optional[float] = ..., version: _Optional[str] = ..., modules: _Optional[_Iterable[str]] = ..., facts_json: _Optional[bytes] = ..., running: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., finished: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ...) -> None: ...
 
 class TaskRef(_message.Message):
-    __slots__ = ("run_id", "task", "attempt")
+    __slots__ = ("run_id", "task", "attempt", "attempt_token")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     task: str
     attempt: int
-    def __init__(self, run_id: _Optional[str] = ..., task: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    attempt_token: str
+    def __init__(self, run_id: _Optional[str] = ..., task: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_token: _Optional[str] = ...) -> None: ...
 
 class Metrics(_message.Message):
     __slots__ = ("cpu_percent", "mem_percent", "mem_total", "mem_used", "disk_percent", "disk_total", "disk_used", "load1", "load5", "load15", "uptime_s", "running_tasks", "ts")
@@ -188,12 +190,14 @@ class FactsRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
 
 class Registered(_message.Message):
-    __slots__ = ("master_id", "abandon")
+    __slots__ = ("master_id", "abandon", "agent_token")
     MASTER_ID_FIELD_NUMBER: _ClassVar[int]
     ABANDON_FIELD_NUMBER: _ClassVar[int]
+    AGENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     master_id: str
     abandon: _containers.RepeatedCompositeFieldContainer[TaskRef]
-    def __init__(self, master_id: _Optional[str] = ..., abandon: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ...) -> None: ...
+    agent_token: str
+    def __init__(self, master_id: _Optional[str] = ..., abandon: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., agent_token: _Optional[str] = ...) -> None: ...
 
 class Bundle(_message.Message):
     __slots__ = ("key", "path", "source", "values_json", "stack", "files")
