@@ -81,8 +81,9 @@ class AgentService:
         self.instance_id = uuid.uuid4().hex
         self.masters = MasterList(config.master)
         """Several masters (HA): the agent dials the leader among them."""
-        metadata = (("authorization", f"Bearer {config.token}"),) if config.token else None
-        self.store = StoreChannel(metadata)
+        self.token = self._own_token() or config.token
+        """What the agent presents: its own token once it has one, else the join token."""
+        self.store = StoreChannel(self._metadata())
         """Tasks' state, locks and stack resources, through the master (an agent has no store)."""
         self.attempts = Attempts(
             config.home, config.cwd, config.max_tasks, self.facts_of, on_stuck=self._lua_stuck
@@ -98,8 +99,13 @@ class AgentService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.replace_process = False
         """Set when a Lua thread is stuck: run() ends by replacing this process (exec)."""
-        self.token = self._own_token() or config.token
-        """What the agent presents: its own token once it has one, else the join token."""
+
+    def _metadata(self) -> tuple[tuple[str, str], ...] | None:
+        return (("authorization", f"Bearer {self.token}"),) if self.token else None
+
+    def _use_token(self, token: str | None) -> None:
+        self.token = token
+        self.store.metadata = self._metadata()  # the store stream's next opening uses it too
 
     @property
     def _token_file(self) -> Path:
@@ -121,7 +127,7 @@ class AgentService:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(token + "\n")
         tmp.replace(path)
-        self.token = token
+        self._use_token(token)
         log.info("this agent's own token is kept in %s", path)
 
     async def run(self) -> None:
@@ -169,8 +175,7 @@ class AgentService:
         registered = False
         options = channel_options(CHANNEL_OPTIONS, self.masters.several)
         async with self._channel(options) as channel:
-            metadata = (("authorization", f"Bearer {self.token}"),) if self.token else None
-            call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages(), metadata=metadata)
+            call = mgrpc.MasterServiceStub(channel).Connect(outbox.messages(), metadata=self._metadata())
             self._bind(outbox)
             self.store.bind(channel)
             beats = asyncio.create_task(self._heartbeats(outbox))
@@ -200,7 +205,7 @@ class AgentService:
                 ):
                     log.error("master refused this agent: %s", exc.details())
                     if exc.code() is grpc.StatusCode.UNAUTHENTICATED and self.token != self.config.token:
-                        self.token = self.config.token  # a token of another store: join again
+                        self._use_token(self.config.token)  # a token of another store: join again
                 else:
                     log.info("stream ended: %s %s", exc.code().name, exc.details())
             finally:
