@@ -5,6 +5,7 @@ right certificates served, and the certificate's subject in the audit trail."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,6 +150,8 @@ def test_certificates_map_to_roles(certs: tuple[Cluster, Path, Path]) -> None:
     """Under mTLS without --auth: OU=agent may only Connect (as its CN), a certificate without a
     role OU only reads, a --cert-role mapping grants more."""
     cluster, pki, _ = certs
+    if cluster.master_proc is not None:  # one master owns a store: the earlier one goes
+        cluster.kill(cluster.master_proc, signal.SIGTERM)
     address = cluster.start_master(
         "127.0.0.1:0",
         "--tls-cert",
