@@ -27,8 +27,9 @@ class Lua:
     def __init__(self, root: Path) -> None:
         self.sandbox = Sandbox()
         self.sandbox.scope = TaskScope(task_name="t", workdir=str(root), log=lambda stream, line: None)
-        env = ModuleEnv(base_dir=root)
-        for name in ("data", "strings", "time", "crypto", "goroutine", "file_ops"):
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        env = ModuleEnv(base_dir=root, emit_event=lambda kind, data: self.events.append((kind, data)))
+        for name in ("data", "strings", "time", "crypto", "fs", "goroutine", "file_ops", "event", "watcher"):
             importlib.import_module(f"sloth_engine.modules.{name}_mod").install(self.sandbox, env)
 
     def run(self, body: str) -> Any:
@@ -524,3 +525,114 @@ def test_a_rebound_module_name_is_not_checked() -> None:
     assert unknown_calls("local data = { x = 1 }\nprint(data.x)\n") == []
     assert unknown_calls("local f = function(state) return state.whatever end\n") == []
     assert [c.name for c in unknown_calls("data.extra = 1\nlocal y = data.missing(1)\n")] == ["missing"]
+
+
+# ---- watcher --------------------------------------------------------------------------------
+
+
+def test_watchers_fire_handlers_and_events_while_the_task_runs(lua: Lua, tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def port_keeper() -> None:  # opens the port when the task asks, closes it when asked
+        for flag, act in (("open-port", listener.listen), ("close-port", listener.close)):
+            deadline = time.monotonic() + 20
+            while not (tmp_path / flag).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            act()
+
+    keeper = threading.Thread(target=port_keeper, daemon=True)
+    keeper.start()
+    seen = lua.run(
+        f"""
+        local seen = {{}}
+        local function note(ev) seen[#seen + 1] = ev.kind .. ":" .. ev.condition end
+        local dir = "{tmp_path}/"
+        watcher.register.file({{ file_path = dir .. "watched.conf", when = {{ "created", "changed", "deleted" }},
+                                 check_hash = true, interval = 0.05, handler = note }})
+        watcher.register.port({{ port = {port}, when = {{ "opened", "closed" }}, interval = "50ms",
+                                 handler = note }})
+        local ready = false
+        local id = watcher.register.custom({{ check = function() return ready, {{ n = 1 }} end,
+                                              interval = 0.05, handler = note }})
+        watcher.register.memory({{ threshold = 0, when = {{ "above" }}, interval = 0.05, handler = note }})
+        local function settle() goroutine.sleep(200) end
+        settle()                                        -- baselines taken; memory is above 0 at once
+        fs.write(dir .. "watched.conf", "a=1")  settle()
+        fs.write(dir .. "watched.conf", "a=2")  settle()
+        fs.rm(dir .. "watched.conf")            settle()
+        fs.write(dir .. "open-port", "")        settle()
+        fs.write(dir .. "close-port", "")       settle()
+        ready = true                            settle()
+        watcher.stop(id)
+        ready = false settle() ready = true     settle()  -- stopped: no second trigger
+        return table.concat(seen, ",")
+        """,
+    )
+    keeper.join(timeout=5)
+    assert seen == (
+        "memory:above,file:created,file:changed,file:deleted,port:opened,port:closed,custom:triggered"
+    )
+    kinds = [(kind, data["condition"]) for kind, data in lua.events]
+    assert ("watcher.file", "changed") in kinds and ("watcher.custom", "triggered") in kinds
+    assert [data.get("data") for kind, data in lua.events if kind == "watcher.custom"] == [{"n": 1}]
+    with pytest.raises(LuaRuntimeError, match="when must name some of created, changed, deleted"):
+        lua.run('watcher.register.file({ file_path = "x", when = { "exploded" } })')
+    with pytest.raises(LuaRuntimeError, match="process_name is required"):
+        lua.run('watcher.register.process({ when = { "created" } })')
+
+
+def test_process_service_and_cpu_watchers(lua: Lua, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import threading
+
+    program = tmp_path / "sloth-watched-proc"
+    shutil.copy("/bin/sleep", program)
+    fakebin = tmp_path / "bin"
+    fakebin.mkdir()
+    (fakebin / "systemctl").write_text(
+        f'#!/bin/sh\ncat "{tmp_path}/svc-state" 2>/dev/null || echo inactive\n'
+    )
+    (fakebin / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fakebin}:{os.environ['PATH']}")
+
+    def keeper() -> None:
+        def wait_for(flag: str) -> None:
+            deadline = time.monotonic() + 20
+            while not (tmp_path / flag).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+        wait_for("start-proc")
+        proc = subprocess.Popen([str(program), "30"])
+        wait_for("stop-proc")
+        proc.kill()
+        proc.wait()
+
+    thread = threading.Thread(target=keeper, daemon=True)
+    thread.start()
+    seen = lua.run(
+        f"""
+        local seen = {{}}
+        local function note(ev) seen[#seen + 1] = ev.kind .. ":" .. ev.condition end
+        local dir = "{tmp_path}/"
+        watcher.register.process({{ process_name = "sloth-watched-proc", when = {{ "created", "deleted" }},
+                                    interval = 0.05, handler = note }})
+        watcher.register.service({{ service_name = "web", when = {{ "started", "stopped" }}, interval = 0.05,
+                                    handler = note }})
+        watcher.register.cpu({{ threshold = -1, when = "above", interval = 0.05, handler = note }})
+        local function settle() goroutine.sleep(250) end
+        settle()
+        fs.write(dir .. "start-proc", "")       settle()
+        fs.write(dir .. "stop-proc", "")        settle()
+        fs.write(dir .. "svc-state", "active")  settle()
+        fs.write(dir .. "svc-state", "inactive") settle()
+        return table.concat(seen, ",")
+        """
+    )
+    thread.join(timeout=5)
+    assert seen == "cpu:above,process:created,process:deleted,service:started,service:stopped"

@@ -40,6 +40,7 @@ MODULE_NAMES = (
     "http",
     "net",
     "metrics",
+    "watcher",
 )
 
 
