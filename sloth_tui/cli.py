@@ -34,6 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="localhost", help="with --serve: address to listen on (localhost)")
     parser.add_argument("--port", type=int, default=8080, help="with --serve: port (8080)")
+    parser.add_argument(
+        "--serve-password",
+        default=os.environ.get("SLOTH_TUI_PASSWORD"),
+        help="with --serve: the browsers' login ($SLOTH_TUI_PASSWORD; default: made and printed at start)",
+    )
+    parser.add_argument("--serve-cert", metavar="PEM", help="with --serve: serve HTTPS with this certificate")
+    parser.add_argument("--serve-key", metavar="PEM", help="with --serve: its private key")
+    parser.add_argument(
+        "--insecure-public",
+        action="store_true",
+        help="with --serve: allow plain HTTP on an address beyond loopback (the login crosses in clear)",
+    )
     parser.add_argument("--log", metavar="FILE", help="write diagnostics to FILE (never to the screen)")
     return parser
 
@@ -63,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         address = master_address(args.master) or DEFAULT_MASTER
     try:
         if args.serve:
-            return serve(address, args.token, args.host, args.port)
+            return serve(address, args.token, args)
         return run_console(address, args.token)
     finally:
         if embedded is not None:
@@ -79,17 +91,25 @@ def run_console(address: str, token: str | None) -> int:
     return 0
 
 
-def serve(address: str, token: str | None, host: str, port: int) -> int:
-    """Each browser session runs its own `sloth-tui` process on the same master."""
-    from textual_serve.server import Server
+def serve(address: str, token: str | None, args: argparse.Namespace) -> int:
+    """Each browser session runs its own `sloth-tui` process on the same master, after a login."""
+    from sloth_tui.serve import ServeOptions, ServeRefused, announce, console_password, make_server
 
+    password, made = console_password(args.serve_password)
+    options = ServeOptions(
+        args.host, args.port, password, args.serve_cert, args.serve_key, args.insecure_public
+    )
     command = [sys.executable, "-m", "sloth_tui", "--master", address]
-    env_token = ""
+    try:
+        server = make_server(shlex.join(command), options)
+    except ServeRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    os.environ.pop("SLOTH_TUI_PASSWORD", None)  # the console processes need no password
     if token:
-        os.environ["SLOTH_TOKEN"] = token  # handed down through the environment, not argv
-        env_token = " (with the token)"
-    print(f"serving the console of {address}{env_token} on http://{host}:{port}", file=sys.stderr, flush=True)
-    Server(shlex.join(command), host=host, port=port, title="Sloth Runner").serve()
+        os.environ["SLOTH_TOKEN"] = token  # handed down through the environment, never to a page
+    announce(options, made, address, bool(token))
+    server.serve()
     return 0
 
 
