@@ -2,10 +2,13 @@
 -- their standard behaviour: math.random(m, n), math.floor returning integers, ...).
 -- Statistics take a table and use the numbers among its values, as the original did; an
 -- empty table gives 0. Variance and standard deviation are of the population.
-local math = ...
+-- Each argument is a `math` table to extend (the workflows' and Sloth Runner's own copy).
+local targets = table.pack(...)
+local std = targets[1]
 local pairs, type, sort = pairs, type, table.sort
-local floor, sqrt, log, random, randomseed, abs = math.floor, math.sqrt, math.log, math.random,
-  math.randomseed, math.abs
+local floor, sqrt, log, random, randomseed, atan, exp = std.floor, std.sqrt, std.log, std.random,
+  std.randomseed, std.atan, std.exp
+local math = {}
 
 local function numbers(t)
   local out = {}
@@ -19,7 +22,7 @@ function math.round(x) if x < 0 then return -floor(-x + 0.5) end return floor(x 
 function math.clamp(x, lo, hi) if x < lo then return lo elseif x > hi then return hi end return x end
 function math.pow(x, y) return x ^ y end
 function math.cbrt(x) if x < 0 then return -((-x) ^ (1 / 3)) end return x ^ (1 / 3) end
-function math.atan2(y, x) return math.atan(y, x) end
+function math.atan2(y, x) return atan(y, x) end
 function math.log10(x) return log(x, 10) end
 function math.log2(x) return log(x, 2) end
 function math.random_int(lo, hi)
@@ -65,5 +68,8 @@ function math.variance(t)
   return acc / #list
 end
 function math.std_dev(t) return sqrt(math.variance(t)) end
-math.e = math.exp(1)
+math.e = exp(1)
 math.phi = (1 + sqrt(5)) / 2
+for i = 1, targets.n do
+  for name, value in pairs(math) do targets[i][name] = value end
+end

@@ -155,7 +155,7 @@ class Sandbox:
         self.load = self.lua.globals()["load"]
         """The sandbox's text-only `load`, kept before workflow code can replace the global."""
         self._new_table = self.lua.table
-        self.run_packaged("math_ext", self.lua.globals()["math"])
+        self.run_packaged("math_ext", self.lua.globals()["math"], self.pristine["math"])
 
     # ---- the task this runtime works for ------------------------------------------------
     # A worker thread running an offloaded call sees that call's task; the thread that
