@@ -22,10 +22,10 @@ from sloth_engine.executor.journal import Journal, Listener
 from sloth_engine.executor.lua_pool import LuaCall, LuaPool
 from sloth_engine.executor.remote import RemotePort
 from sloth_engine.executor.results import AttemptOutcome, RunResult, TaskResult
-from sloth_engine.executor.stuck import end_stuck_run
+from sloth_engine.executor.stuck import end_stuck_run, signals_to_lua
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
 from sloth_engine.lua.sandbox import TaskScope
-from sloth_engine.lua.watchdog import SignalTee, StuckLua
+from sloth_engine.lua.watchdog import StuckLua
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.run_owner import current_owner
 from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
@@ -217,21 +217,12 @@ class WorkflowRun:
             await lifecycle.before_run(self)
         if wf.workdir and wf.create_workdir:
             Path(wf.workdir).expanduser().mkdir(parents=True, exist_ok=True)
-        tee = None if self.lua is None or self.request.lua_thread else SignalTee(self._signalled)
-        if tee is not None and not tee.install():
-            tee = None
+        tee = None if self.lua is None or self.request.lua_thread else signals_to_lua(self.lua)
         try:
             return await self._execute(store, wf, lifecycle)
         finally:
             if tee is not None:
                 tee.uninstall()
-
-    def _signalled(self, signum: int) -> None:
-        """On the signal tee's thread: the stop reaches Lua code even if the loop is held in C
-        (the watchdog then ends the run as cancelled)."""
-        if self.lua is not None:
-            name = signal.Signals(signum).name
-            self.lua.cancel_all("interrupted" if signum == signal.SIGINT else f"interrupted ({name})")
 
     async def _execute(self, store: Any, wf: WorkflowSpec, lifecycle: Any) -> RunResult:
         if store is not None and self.resume is None:

@@ -644,3 +644,37 @@ def test_values_files_are_bounded_locally_and_through_a_master(tmp_path: Path) -
         assert cluster.master_proc is not None and cluster.master_proc.poll() is None
     finally:
         cluster.close()
+
+
+def test_master_host_tasks_are_bounded_and_end(tmp_path: Path) -> None:
+    """No agent: the tasks run on the master's host. A huge exec output is cut, a Lua call
+    stuck in C ends timed out after the grace, and the master goes on serving."""
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path)
+    try:
+        os.environ["SLOTH_LUA_STUCK_GRACE"] = "0.5"
+        try:
+            address = cluster.start_master()
+        finally:
+            del os.environ["SLOTH_LUA_STUCK_GRACE"]
+        big = cluster.write(
+            "big.sloth",
+            "task('big'):command(function()\n"
+            "  local r = exec.run(\"head -c 300000000 /dev/zero | tr '\\\\0' x\")\n"
+            "  return true, 'm', { n = #r.stdout, truncated = r.truncated }\n"
+            "end)\n",
+        )
+        done = cluster.cli("run", str(big), "--master", address, "-o", "json", timeout=120)
+        assert done.returncode == 0, done.stderr + cluster.logs()
+        assert json.loads(done.stdout)["tasks"][0]["outputs"] == {"n": 16 * 1024 * 1024, "truncated": True}
+        stuck = cluster.write("stuck.sloth", STUCK)
+        done = cluster.cli("run", str(stuck), "--master", address, "-o", "json", timeout=60)
+        task = json.loads(done.stdout)["tasks"][0]
+        assert task["status"] == "timed_out", (task, cluster.logs())
+        assert "stuck inside a C function" in cluster.logs()  # ended by the watchdog
+        assert cluster.master_proc is not None and cluster.master_proc.poll() is None
+        ok = cluster.write("ok.sloth", "task('ok'):command(function() return true end)\n")
+        assert cluster.cli("run", str(ok), "--master", address).returncode == 0
+    finally:
+        cluster.close()

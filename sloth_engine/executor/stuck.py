@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any, NoReturn
 
-from sloth_engine.lua.watchdog import StuckLua
+from sloth_engine.lua.watchdog import SignalTee, StuckLua
 from sloth_engine.spec import RunStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -63,3 +64,16 @@ def _attempt_row(run_id: str, scope: Any, status: TaskStatus, message: str, now:
         "outputs": None,
         "exit_code": None,
     }
+
+
+def signals_to_lua(lua: Any) -> SignalTee | None:
+    """Make SIGINT, SIGTERM and SIGHUP trip the guards of `lua` (a LuaPool) from a thread of
+    their own, so they reach Lua code even while it holds the loop inside C (the watchdog then
+    ends the run as cancelled). None where the tee cannot be installed (not the main thread)."""
+
+    def signalled(signum: int) -> None:
+        name = signal.Signals(signum).name
+        lua.cancel_all("interrupted" if signum == signal.SIGINT else f"interrupted ({name})")
+
+    tee = SignalTee(signalled)
+    return tee if tee.install() else None

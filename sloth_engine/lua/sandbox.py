@@ -8,26 +8,23 @@ on Python objects is refused, so workflow code cannot reach the interpreter.
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import lupa.lua54 as lua54
 
 from sloth_engine.errors import LuaRuntimeError
+from sloth_engine.lua.guard import Guard, TaskScope
 from sloth_engine.lua.limits import HEADROOM, MAX_DEPTH, MiB, TooLarge, lua_cost
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
 TRACK_FROM_DEPTH = 8
-TIME_LIMIT = "stopped: time limit exceeded"
 MAX_ERROR_CHARS = 64 * 1024
 """A module's error message is cut here before it becomes a Lua string."""
 
@@ -37,9 +34,6 @@ LuaMemoryError = lua54.LuaMemoryError
 lua_type = lua54.lua_type
 
 _PLACE = re.compile(r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
-
-
-_SERIALS = itertools.count(1)
 
 
 class ModuleError(Exception):
@@ -52,67 +46,6 @@ def _deny_get(obj: object, name: object) -> object:
 
 def _deny_set(obj: object, name: object, value: object) -> None:
     raise AttributeError("access to Python attributes is not allowed in a workflow")
-
-
-@dataclass
-class Guard:
-    """Stops Lua code that runs past its deadline or is cancelled (checked by a count hook)."""
-
-    deadline: float | None = None
-    reason: str | None = None
-    config_error: str | None = None
-    """Set by a module that cannot work here (sloth_engine.modules.configuration_error): if
-    the call ends with this error, the attempt is not retried."""
-    cancelled_at: float | None = None
-
-    def check(self) -> str | None:
-        if self.reason is not None:
-            return self.reason
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self.reason = TIME_LIMIT
-            return self.reason
-        return None
-
-    def cancel(self, reason: str) -> None:
-        self.reason = reason
-        if self.cancelled_at is None:
-            self.cancelled_at = time.monotonic()
-
-    def reset(self, deadline: float | None = None) -> None:
-        self.deadline = deadline
-        self.reason = None
-        self.config_error = None
-        self.cancelled_at = None
-
-    def timed_out(self) -> bool:
-        """Stopped by its deadline (rather than cancelled)."""
-        return self.reason in (None, TIME_LIMIT) and self.deadline is not None
-
-    def stopped_since(self) -> float | None:
-        """When it was stopped (monotonic): its cancel or its deadline, whichever came first."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            if self.cancelled_at is None or self.deadline < self.cancelled_at:
-                return self.deadline
-        return self.cancelled_at
-
-
-@dataclass
-class TaskScope:
-    """What the modules need to know about the task now running in this runtime."""
-
-    task_name: str = ""
-    run_id: str = ""
-    workflow: str = ""
-    workdir: str = ""
-    log: Callable[[str, str], None] = lambda stream, line: None
-    processes: set[Any] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    serial: int = field(default_factory=lambda: next(_SERIALS))
-    """Tells calls apart (modules keep per-call state under it)."""
-    attempt: int = 0
-    """The task's attempt this call belongs to (0: not a task's command)."""
-    started_at: float | None = None
-    """When that attempt started (wall clock)."""
 
 
 class Sandbox:
