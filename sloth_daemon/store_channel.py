@@ -26,6 +26,8 @@ from sloth_daemon.gen.sloth.v1 import store_pb2 as spb
 from sloth_daemon.store_ops import error_from_wire
 from sloth_engine.errors import StoreError
 
+Waiter = Future[Any] | asyncio.Future[Any]
+"""A thread's call waits on a concurrent future, a coroutine's on an asyncio one."""
 CALL_TIMEOUT = 60.0
 """How long a call waits for the master's answer before it fails."""
 MAX_OPS_PER_MESSAGE = 1024
@@ -38,8 +40,8 @@ class StoreChannel:
         self.metadata = tuple(metadata) if metadata else None
         self.timeout = timeout
         self._ids = itertools.count(1)
-        self._queue: deque[tuple[spb.StoreOp, Future[Any]]] = deque()
-        self._pending: dict[int, Future[Any]] = {}
+        self._queue: deque[tuple[spb.StoreOp, Waiter]] = deque()
+        self._pending: dict[int, Waiter] = {}
         self._guard = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stub: mgrpc.MasterServiceStub | None = None
@@ -78,8 +80,16 @@ class StoreChannel:
             raise StoreError(f"the master did not answer {method} within {self.timeout:g}s") from None
 
     async def acall(self, method: str, args: dict[str, Any]) -> Any:
-        """On the channel's loop."""
-        return await asyncio.wrap_future(self._submit(method, args))
+        """On the channel's loop (an asyncio future: no thread wake-up per answer)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if self._loop is not loop or self._stub is None:
+            raise StoreError(f"{method}: not connected to the master")
+        op = spb.StoreOp(id=next(self._ids), method=method, args_json=_json(args))
+        with self._guard:
+            self._queue.append((op, future))
+        self._kick()
+        return await future
 
     def _submit(self, method: str, args: dict[str, Any]) -> Future[Any]:
         future: Future[Any] = Future()

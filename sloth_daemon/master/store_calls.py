@@ -24,7 +24,7 @@ import grpc
 
 from sloth_daemon.gen.sloth.v1 import store_pb2 as spb
 from sloth_daemon.store_ops import OPS, error_to_wire
-from sloth_engine.errors import UsageError
+from sloth_engine.errors import StoreError, UsageError
 from sloth_engine.store_port import StorePort, local_port
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,11 @@ MAX_OPS_PER_MESSAGE = 4096
 class StoreCalls:
     def __init__(self, store: Any) -> None:
         self.port: StorePort = local_port(store)
-        workers = 4 if getattr(store, "kind", "") == "postgresql" else 1
+        on_pg = getattr(store, "kind", "") == "postgresql"
+        workers = 4 if on_pg else 1
+        self._backend: Any = None if on_pg else store.backend
+        """SQLite: a message's ops share one commit. (Not on PostgreSQL, where batches of several
+        threads holding row locks across a batch could deadlock each other.)"""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store-call")
         self.ops = 0
         """Calls answered since the start (for /metrics and benchmarks)."""
@@ -52,17 +56,31 @@ class StoreCalls:
             yield await loop.run_in_executor(self._pool, self.run_batch, list(batch.ops))
 
     def run_batch(self, ops: list[spb.StoreOp]) -> spb.StoreResults:
+        """Answer a message's ops. On SQLite they share one commit, a commit costing far more
+        than a write. A failing op undoes only itself: each is one statement, or a transaction
+        of its own (a savepoint inside the batch's)."""
+        self.ops += len(ops)
+        if self._backend is None or len(ops) < 2:
+            return self._answer(ops)
+        try:
+            with self._backend.transaction():
+                return self._answer(ops)
+        except StoreError:
+            log.warning("a batch of %d store calls could not commit; running them one by one", len(ops))
+            return self._answer(ops)
+
+    def _answer(self, ops: list[spb.StoreOp]) -> spb.StoreResults:
         out = spb.StoreResults()
         for op in ops:
             result = out.results.add(id=op.id)
             try:
-                result.result_json = json.dumps(self._run(op), separators=(",", ":")).encode()
+                value = self._run(op)
+                result.result_json = json.dumps(value, separators=(",", ":")).encode()
             except Exception as exc:  # every failure is answered; the stream goes on
                 kind, message, attrs = error_to_wire(exc)
                 if kind == "internal":
                     log.exception("store call %s failed", op.method)
                 result.error_kind, result.error, result.error_json = kind, message, attrs
-        self.ops += len(ops)
         return out
 
     def _run(self, op: spb.StoreOp) -> Any:

@@ -144,11 +144,14 @@ class Backend:
     def transaction(self) -> Iterator[None]:
         """Run the body in one transaction on this thread's connection.
 
-        Not reentrant. Raising Rollback inside rolls back and is swallowed; any other
-        exception rolls back and propagates.
+        Raising Rollback inside rolls back and is swallowed; any other exception rolls back
+        and propagates. Inside another transaction of this thread (the master running a batch
+        of agents' calls in one commit) the body is a savepoint: it rolls back alone.
         """
         if getattr(self._local, "in_txn", False):
-            raise StoreError("nested store transactions are not supported")
+            with self._savepoint():
+                yield
+            return
         with self._writer():
             self._begin()
             self._local.in_txn = True
@@ -167,6 +170,24 @@ class Backend:
                 except StoreError:
                     self._rollback()  # a failed COMMIT can leave the transaction open
                     raise
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        depth = getattr(self._local, "savepoints", 0) + 1
+        self._local.savepoints = depth
+        name = f"sloth_sp{depth}"
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException as exc:
+            self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.execute(f"RELEASE SAVEPOINT {name}")
+            if not isinstance(exc, Rollback):
+                raise
+        else:
+            self.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._local.savepoints = depth - 1
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
