@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 from sloth_daemon.master.server import Master, MasterConfig
-from sloth_daemon.master.submissions import Submission
 from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.spec import Placement
 from sloth_engine.store import open_store
+from sloth_engine.store.submissions import Submission
 
 WORKFLOW = """
 local t = task("noop"):command(function() return true end):delegate_to("d3")
@@ -47,9 +47,23 @@ async def main(samples: int, runs: int) -> None:
     env.pop("SLOTH_MASTER", None)
     ready = root / "agent.ready"
     agent = subprocess.Popen(
-        [sys.executable, "-m", "sloth_daemon.cli.main", "agent", "--master", address, "--name", "d3",
-         "--heartbeat", "2s", "--ready-file", str(ready)],
-        env=env, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "sloth_daemon.cli.main",
+            "agent",
+            "--master",
+            address,
+            "--name",
+            "d3",
+            "--heartbeat",
+            "2s",
+            "--ready-file",
+            str(ready),
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         while not ready.exists():
@@ -75,11 +89,15 @@ async def main(samples: int, runs: int) -> None:
                 whole.append(time.perf_counter() - started)
         ms = [x * 1000 for x in latencies]
         print(f"D3 dispatch latency of one delegated no-op Lua task ({samples} samples, one agent)")
-        print(f"  p50 {percentile(ms, 0.5):.2f} ms  p99 {percentile(ms, 0.99):.2f} ms  "
-              f"mean {statistics.mean(ms):.2f} ms  (target p99 < 5 ms)")
+        print(
+            f"  p50 {percentile(ms, 0.5):.2f} ms  p99 {percentile(ms, 0.99):.2f} ms  "
+            f"mean {statistics.mean(ms):.2f} ms  (target p99 < 5 ms)"
+        )
         ms = [x * 1000 for x in whole]
-        print(f"  whole one-task run in the master (submit, load, run, report; {runs} runs): "
-              f"p50 {percentile(ms, 0.5):.2f} ms  p99 {percentile(ms, 0.99):.2f} ms")
+        print(
+            f"  whole one-task run in the master (submit, load, run, report; {runs} runs): "
+            f"p50 {percentile(ms, 0.5):.2f} ms  p99 {percentile(ms, 0.99):.2f} ms"
+        )
     finally:
         os.killpg(agent.pid, signal.SIGKILL)
         agent.wait()

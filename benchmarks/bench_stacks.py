@@ -27,8 +27,8 @@ from typing import Any
 from harness import median, scratch, verdict
 
 from sloth_engine.stacks import Stacks
-from sloth_engine.stacks.model import checksum
 from sloth_engine.store import open_store
+from sloth_engine.store.stack_records import checksum
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RESOURCES = 1_000

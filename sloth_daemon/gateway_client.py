@@ -15,9 +15,9 @@ from sloth_daemon.gateway.values import Check, Found, HookShow, Unlocked
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 
 if TYPE_CHECKING:
-    from sloth_engine.events.hooks import ExecutionRow, HookDef
-    from sloth_engine.scheduler.schedules import ScheduleDef
+    from sloth_engine.store.hooks import ExecutionRow, HookDef
     from sloth_engine.store.locks import LockGrant
+    from sloth_engine.store.schedules import ScheduleDef
     from sloth_engine.store.tokens import TokenInfo
 
 

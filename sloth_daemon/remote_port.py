@@ -17,9 +17,9 @@ from typing import Any
 from sloth_daemon.store_ops import grant_of, outcome_of, record_of
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import LockHeld, TaskCancelled, UsageError
-from sloth_engine.stacks.model import RegisterOutcome, ResourceRecord
-from sloth_engine.stacks.resources import Origin, ResourceSpec
 from sloth_engine.store.locks import FIRST_POLL_S, MAX_POLL_S, LeaseKeeper, LockGrant, StopCheck
+from sloth_engine.store.resources import Origin, ResourceSpec
+from sloth_engine.store.stack_records import RegisterOutcome, ResourceRecord
 from sloth_engine.store.values import decode, encode
 from sloth_engine.store_port import StorePort
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sloth_engine import errors as e
-from sloth_engine.stacks.model import RegisterOutcome, ResourceRecord
-from sloth_engine.stacks.resources import Origin, ResourceSpec
 from sloth_engine.store.locks import LockGrant, LockInfo
+from sloth_engine.store.resources import Origin, ResourceSpec
+from sloth_engine.store.stack_records import RegisterOutcome, ResourceRecord
 from sloth_engine.store.values import Encoded, encode
 from sloth_engine.store_port import StorePort
 

@@ -10,11 +10,14 @@ sees the network: a remote port is given to it like any other collaborator.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
-from sloth_engine.stacks.model import RegisterOutcome, ResourceRecord
-from sloth_engine.stacks.resources import Origin, ResourceSpec
+from sloth_engine.store import Store
 from sloth_engine.store.locks import LockGrant, StopCheck
+from sloth_engine.store.resources import Origin, ResourceSpec, ResourceTable
+from sloth_engine.store.stack_records import RegisterOutcome, ResourceRecord
+from sloth_engine.store.stacks import StackCatalog
 
 
 class Lease(Protocol):
@@ -99,44 +102,43 @@ class StorePort:
 
 
 class LocalStacks:
-    """StackPort on an open store: the stacks package's resources and catalog."""
+    """StackPort on an open store: its stack catalog (outputs) and resources."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._parts: Any = None
 
-    @property
-    def _stacks(self) -> Any:
-        if self._parts is None:  # built on first use: most workflows never touch `stack`
-            from sloth_engine.stacks import Stacks
+    @cached_property  # built on first use: most workflows never touch `stack`
+    def _catalog(self) -> StackCatalog:
+        return StackCatalog(self._store)
 
-            self._parts = Stacks(self._store)
-        return self._parts
+    @cached_property
+    def _resources(self) -> ResourceTable:
+        return ResourceTable(self._store)
 
     def register(
         self, stack: str, spec: ResourceSpec, origin: Origin
     ) -> tuple[RegisterOutcome, ResourceRecord]:
-        return self._stacks.resources.register(stack, spec, origin)
+        return self._resources.register(stack, spec, origin)
 
     def update(self, stack: str, type_: str, name: str, changes: dict[str, Any]) -> ResourceRecord:
-        return self._stacks.resources.update(stack, type_, name, changes)
+        return self._resources.update(stack, type_, name, changes)
 
     def get(self, stack: str, type_: str, name: str) -> ResourceRecord | None:
-        return self._stacks.resources.get(stack, type_, name)
+        return self._resources.get(stack, type_, name)
 
     def find(self, stack: str, name: str) -> ResourceRecord | None:
-        return self._stacks.resources.find(stack, name)
+        return self._resources.find(stack, name)
 
     def delete(self, stack: str, type_: str, name: str) -> bool:
-        return self._stacks.resources.delete(stack, type_, name)
+        return self._resources.delete(stack, type_, name)
 
     def set_output(self, stack: str, key: str, value: Any) -> None:
-        self._stacks.catalog.set_output(stack, key, value)
+        self._catalog.set_output(stack, key, value)
 
     def outputs(self, stack: str) -> dict[str, Any]:
-        return self._stacks.catalog.outputs(stack)
+        return self._catalog.outputs(stack)
 
 
-def local_port(store: Any) -> StorePort:
+def local_port(store: Store) -> StorePort:
     """The port of an open store: calls go straight to its tables."""
-    return StorePort(store.state, LocalStacks(store), getattr(store, "kind", "") == "postgresql")
+    return StorePort(store.state, LocalStacks(store), store.kind == "postgresql")

@@ -288,3 +288,8 @@ class SlothApp(App[None]):
         from sloth_tui.actions import cancel_run
 
         cancel_run(self, run_id)
+
+    def retry_run(self, run_id: str, task: str, workflow: str) -> None:
+        from sloth_tui.actions import retry_run
+
+        retry_run(self, run_id, task, workflow)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from distributed_cluster import Cluster, wait_for
 
-from sloth_daemon.master.agent_rows import AgentRows
 from sloth_daemon.master.registry import AgentSession, AgentStatus, row_of
-from sloth_daemon.master.submissions import Submission, SubmissionRows
+from sloth_engine.store.agents import AgentRows
+from sloth_engine.store.submissions import Submission, SubmissionRows
 
 
 def test_agent_rows_are_upserted_by_name_with_their_events(store) -> None:
@@ -22,7 +22,11 @@ def test_agent_rows_are_upserted_by_name_with_their_events(store) -> None:
     rows.save([row_of(session)], [{**event, "type": "agent.disconnected"}])
     loaded = rows.load()
     assert len(loaded) == 1
-    assert loaded[0]["status"] == "lost" and loaded[0]["tags"] == {"role": "y"} and loaded[0]["facts"] == {"hostname": "h"}
+    assert (
+        loaded[0]["status"] == "lost"
+        and loaded[0]["tags"] == {"role": "y"}
+        and loaded[0]["facts"] == {"hostname": "h"}
+    )
     assert [e["type"] for e in store.events.list("agent.")] == ["agent.registered", "agent.disconnected"]
 
 

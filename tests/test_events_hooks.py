@@ -285,9 +285,9 @@ def test_a_local_run_with_hooks_imports_no_grpc_crypto_cron_or_watcher(cluster: 
 def test_automation_tables_on_both_backends(store, monkeypatch: pytest.MonkeyPatch) -> None:
     from sloth_engine.errors import NoSuchItem, SecretsError
     from sloth_engine.events import EventBus, HookStore
-    from sloth_engine.scheduler.schedules import ScheduleStore
     from sloth_engine.secrets.keys import KeyMaterial
     from sloth_engine.secrets.vault import SecretVault
+    from sloth_engine.store.schedules import ScheduleStore
 
     hooks = HookStore(store)
     hooks.add("h", "function on_event(e) print(e.data.n) end", ["custom.*"], stack="s")

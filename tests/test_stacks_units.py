@@ -12,9 +12,9 @@ from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.spec import RunStatus, TaskStatus
 from sloth_engine.stacks.compare import compare, has_changes, render
 from sloth_engine.stacks.drift import finding, same
-from sloth_engine.stacks.model import ResourceRecord, Snapshot, SnapshotInfo, checksum, parse_version
 from sloth_engine.stacks.probes import Reading, answer_reading, normalize_mode, read_file
 from sloth_engine.stacks.rollback import completion_order
+from sloth_engine.store.stack_records import ResourceRecord, Snapshot, SnapshotInfo, checksum, parse_version
 
 
 def record(name: str, properties: dict[str, Any], type_: str = "vm", state: str = "active") -> ResourceRecord:

@@ -176,8 +176,8 @@ def _agents(args: argparse.Namespace, name: str | None = None) -> list[dict[str,
         with MasterClient(master) as client:
             return [client.get_agent(name)] if name else client.list_agents()
     from sloth_daemon.errors import NotFound
-    from sloth_daemon.master.agent_rows import AgentRows
     from sloth_engine.store import open_store
+    from sloth_engine.store.agents import AgentRows
 
     with open_store(args.db) as store:
         rows = AgentRows(store).load()

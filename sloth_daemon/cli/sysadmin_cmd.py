@@ -98,13 +98,10 @@ def _runs(store: Any) -> list[Check]:
 
 def _writable(store: Any) -> Check:
     from sloth_engine.errors import StoreError
-    from sloth_engine.store.backend import Rollback
+    from sloth_engine.store.backup import try_write
 
-    backend = store.backend
     try:
-        with backend.transaction():
-            backend.execute(backend.sql("UPDATE lock_fencing SET value = value WHERE id = 1"))
-            raise Rollback  # a real write, taken back: nothing changes
+        try_write(store)
     except StoreError as exc:
         return ("store writable", "fail", str(exc))
     return ("store writable", "ok", "a write transaction succeeded (rolled back)")
@@ -123,7 +120,7 @@ def _disks(store: Any, min_free_mb: int) -> list[Check]:
     from sloth_engine.run import sloth_home
 
     places = {"disk (SLOTH_HOME)": sloth_home()}
-    path = getattr(getattr(store, "backend", None), "path", None)
+    path = store.path
     if path and Path(path).parent.resolve() != places["disk (SLOTH_HOME)"].resolve():
         places["disk (store)"] = Path(path).parent
     checks: list[Check] = []
@@ -198,45 +195,6 @@ def cmd_restore(args: argparse.Namespace, store: Any) -> int:
 
 
 # ---- logs ----------------------------------------------------------------------------------------
-
-
-class StoreTail:
-    """Reads what was added to the events and run_logs tables since the last read (by id)."""
-
-    def __init__(self, store: Any, run_id: str | None, only: str | None) -> None:
-        self.backend = store.backend
-        self.run_id = run_id
-        self.sources = [s for s in ("events", "output") if only in (None, s)]
-        self.last = {"events": 0, "output": 0}
-
-    def _query(self, source: str, newest: int | None) -> list[dict[str, Any]]:
-        if source == "events":
-            columns, table = "id, ts, type, severity, run_id, data", "events"
-        else:
-            columns, table = "id, ts, run_id, task, attempt, stream, line", "run_logs"
-        if newest is None:
-            where, params, order, limit = "id > ?", [self.last[source]], "ASC", 1000
-        else:  # the last N now; from then on only what comes after everything there is now
-            top = self.backend.query_one(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
-            self.last[source] = int(top[0]) if top else 0
-            where, params, order, limit = "id <= ?", [self.last[source]], "DESC", newest
-        if self.run_id:
-            where += " AND run_id = ?"
-            params.append(self.run_id)
-        sql = f"SELECT {columns} FROM {table} WHERE {where} ORDER BY id {order} LIMIT {int(limit)}"
-        rows = self.backend.query_all(self.backend.sql(sql), params)
-        names = [c.strip() for c in columns.split(",")]
-        found = [dict(zip(names, row, strict=True)) | {"source": source} for row in rows]
-        found.sort(key=lambda r: r["id"])
-        if newest is None and found:
-            self.last[source] = found[-1]["id"]
-        return found
-
-    def read(self, newest: int | None = None) -> list[dict[str, Any]]:
-        """What was added, oldest first; `newest`: only the last N of each table."""
-        rows = [row for source in self.sources for row in self._query(source, newest)]
-        rows.sort(key=lambda r: (r["ts"], r["source"], r["id"]))
-        return rows[-newest:] if newest is not None and newest > 0 else rows
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -82,8 +82,6 @@ def cmd_revoke(args: argparse.Namespace, gateway: Any) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, store: Any) -> int:
-    from sloth_engine.store.tokens import TokenStore
-
-    TokenStore(store.backend).delete(args.name)
+    store.tokens().delete(args.name)
     print(f"token '{args.name}' deleted", file=sys.stderr)
     return 0

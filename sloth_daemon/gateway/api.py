@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from sloth_engine.events.hooks import ExecutionRow, HookDef
-from sloth_engine.scheduler.schedules import ScheduleDef
 from sloth_engine.secrets.vault import SecretInfo
+from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
+from sloth_engine.store.schedules import ScheduleDef
 from sloth_engine.store.state import StateEntry
 from sloth_engine.store.tokens import TokenInfo
 

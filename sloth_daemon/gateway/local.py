@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sloth_engine.errors import NoSuchItem, UsageError
-from sloth_engine.events.hooks import ExecutionRow, HookDef
-from sloth_engine.scheduler.schedules import ScheduleDef
 from sloth_engine.secrets.vault import SecretInfo
+from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
+from sloth_engine.store.schedules import ScheduleDef
 from sloth_engine.store.state import StateEntry
 from sloth_engine.store.tokens import TokenInfo
 
@@ -61,7 +61,7 @@ class LocalState:
 
 class LocalHooks:
     def __init__(self, store: Any, emit: Emit, source: str) -> None:
-        from sloth_engine.events.hooks import HookStore
+        from sloth_engine.store.hooks import HookStore
 
         self.store = store
         self.table = HookStore(store)
@@ -130,7 +130,7 @@ class LocalHooks:
 
 class LocalSchedules:
     def __init__(self, store: Any, emit: Emit, source: str, db: str | None = None) -> None:
-        from sloth_engine.scheduler.schedules import ScheduleStore
+        from sloth_engine.store.schedules import ScheduleStore
 
         self.store = store
         self.table = ScheduleStore(store)
@@ -226,9 +226,7 @@ class LocalSecrets:
 
 class LocalTokens:
     def __init__(self, store: Any) -> None:
-        from sloth_engine.store.tokens import TokenStore
-
-        self.table = TokenStore(store.backend)
+        self.table = store.tokens()
 
     def create(self, name: str, role: str, expires_s: float | None) -> str:
         if expires_s is not None and expires_s <= 0:
@@ -320,7 +318,7 @@ class LocalAdmin:
         return checks, found_runs
 
     def tail(self, run_id: str | None, only: str | None) -> LogTail:
-        from sloth_daemon.cli.sysadmin_cmd import StoreTail
+        from sloth_engine.store.tail import StoreTail
 
         return StoreTail(self.store, run_id, only)
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sloth_engine.errors import LockHeld
-from sloth_engine.events.hooks import ExecutionRow, HookDef
-from sloth_engine.scheduler.schedules import ScheduleDef
 from sloth_engine.secrets.vault import SecretInfo
+from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
+from sloth_engine.store.schedules import ScheduleDef
 from sloth_engine.store.state import StateEntry
 from sloth_engine.store.tokens import TokenInfo
 

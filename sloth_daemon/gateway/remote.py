@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from sloth_engine.errors import UsageError
-from sloth_engine.events.hooks import ExecutionRow, HookDef
-from sloth_engine.scheduler.schedules import ScheduleDef
 from sloth_engine.secrets.vault import SecretInfo
+from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
+from sloth_engine.store.schedules import ScheduleDef
 from sloth_engine.store.state import StateEntry
 from sloth_engine.store.tokens import TokenInfo
 

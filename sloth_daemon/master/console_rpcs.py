@@ -195,7 +195,7 @@ class ConsoleRpcs:
     async def ListSchedules(  # noqa: N802
         self, request: mpb.ListSchedulesRequest, context: Any
     ) -> mpb.ListSchedulesResponse:
-        from sloth_engine.scheduler.schedules import ScheduleStore
+        from sloth_engine.store.schedules import ScheduleStore
 
         rows = await asyncio.to_thread(ScheduleStore(self._store()).list)
         return mpb.ListSchedulesResponse(schedules=[_schedule(s) for s in rows])
@@ -204,7 +204,7 @@ class ConsoleRpcs:
     async def SetScheduleEnabled(  # noqa: N802
         self, request: mpb.SetScheduleEnabledRequest, context: Any
     ) -> mpb.ScheduleInfo:
-        from sloth_engine.scheduler.schedules import ScheduleStore
+        from sloth_engine.store.schedules import ScheduleStore
 
         schedules = ScheduleStore(self._store())
         await asyncio.to_thread(schedules.set_enabled, request.name, request.enabled)
@@ -214,7 +214,7 @@ class ConsoleRpcs:
 
     @unary
     async def ListHooks(self, request: mpb.ListHooksRequest, context: Any) -> mpb.ListHooksResponse:  # noqa: N802
-        from sloth_engine.events.hooks import HookStore
+        from sloth_engine.store.hooks import HookStore
 
         def read() -> list[mpb.HookInfo]:
             hooks = HookStore(self._store())

@@ -14,23 +14,24 @@ import sys
 from typing import Any
 
 from sloth_daemon.master.ha_gate import LeaderGate
-from sloth_daemon.master.lease import LeaseKeeper, LeaseRows
+from sloth_daemon.master.lease import LeaderElection
 from sloth_engine.errors import UsageError
+from sloth_engine.store.leases import LeaseRows
 
 log = logging.getLogger(__name__)
 
 
-def keeper_of(master: Any) -> tuple[LeaseKeeper, list[Any]]:
+def keeper_of(master: Any) -> tuple[LeaderElection, list[Any]]:
     """The lease keeper of `master` and the server interceptors that go with it."""
     config = master.config
-    if master.store.backend.kind != "postgresql":
+    if master.store.kind != "postgresql":
         raise UsageError("--ha needs a PostgreSQL store (--db postgresql://...)")
 
     async def elected(epoch: int) -> None:
         await master.resume()
         await master.lead()
 
-    keeper = LeaseKeeper(
+    keeper = LeaderElection(
         LeaseRows(master.store),
         master.master_id,
         config.advertise or config.listen,

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from sloth_daemon.leader import LEADER_KEY, STATUS_METHOD
-from sloth_daemon.master.lease import LeaseKeeper, Role
+from sloth_daemon.master.lease import LeaderElection, Role
 
 _SERVICE = "/sloth.v1.MasterService/"
 READS = frozenset(
@@ -33,7 +33,7 @@ READS = frozenset(
 
 
 class LeaderGate(grpc.aio.ServerInterceptor):
-    def __init__(self, keeper: LeaseKeeper) -> None:
+    def __init__(self, keeper: LeaderElection) -> None:
         self.keeper = keeper
 
     async def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
@@ -83,7 +83,7 @@ def _refusing(handler: Any, refuse: Callable[[Any], Any]) -> Any:
     )
 
 
-def status_handler(keeper: LeaseKeeper) -> grpc.GenericRpcHandler:
+def status_handler(keeper: LeaderElection) -> grpc.GenericRpcHandler:
     """`sloth.v1.HaService/GetStatus`: the HA status as JSON (no generated code needed)."""
 
     async def get_status(request: bytes, context: Any) -> bytes:

@@ -21,10 +21,10 @@ from typing import Any
 
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
-from sloth_daemon.master.agent_rows import AgentRows
 from sloth_daemon.master.outbox import Outbox
 from sloth_daemon.wire import from_json, metrics_from_dict, metrics_to_dict, to_json
 from sloth_engine.errors import UsageError
+from sloth_engine.store.agents import AgentRows
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ from sloth_daemon.errors import NotFound, Rejected
 from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.metrics import RunMetrics
 from sloth_daemon.master.run_feed import RunFeed
-from sloth_daemon.master.submissions import Submission, SubmissionRows
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import DslError, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
 from sloth_engine.run_owner import current_owner, owner_gone
 from sloth_engine.spec import Placement, RunStatus, TaskStatus, WorkflowSpec
+from sloth_engine.store.submissions import Submission, SubmissionRows
 
 log = logging.getLogger(__name__)
 

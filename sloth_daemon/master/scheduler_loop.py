@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sloth_daemon.master.submissions import Submission
 from sloth_engine.errors import SlothError
-from sloth_engine.scheduler.schedules import ScheduleDef, ScheduleStore
+from sloth_engine.store.schedules import ScheduleDef, ScheduleStore
+from sloth_engine.store.submissions import Submission
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.agent_identity import AgentIdentity
-from sloth_daemon.master.agent_rows import AgentRows
 from sloth_daemon.master.auth import AuthInterceptor
 from sloth_daemon.master.automation import Automation, AutomationConfig, PublishingRows, new_bus
 from sloth_daemon.master.cert_roles import CertRoles
@@ -31,7 +30,7 @@ from sloth_daemon.master.servicer import MasterServicer
 from sloth_daemon.master.store_calls import StoreCalls
 from sloth_daemon.tls import TlsFiles, server_credentials
 from sloth_engine.errors import UsageError
-from sloth_engine.store.tokens import TokenStore
+from sloth_engine.store.agents import AgentRows
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class Master:
         self.runs = RunService(store, self.dispatcher, config.home)
         self.automation = Automation(store, self.runs, self.bus, config.automation)
         self.remote_exec = RemoteExec(self.registry)
-        self.tokens = TokenStore(store.backend) if config.auth else None
+        self.tokens = store.tokens() if config.auth else None
         self.connections = AgentConnections(
             self.registry, self.dispatcher, self.remote_exec, self.master_id, AgentIdentity(self.tokens)
         )
@@ -99,7 +98,7 @@ class Master:
         self.address = ""
         self._background: list[asyncio.Task[None]] = []
         self.keeper: Any = None
-        """sloth_daemon.master.lease.LeaseKeeper with --ha."""
+        """sloth_daemon.master.lease.LeaderElection with --ha."""
         self.owner_lease: Any = None
         """Without --ha: the store's lease this master holds (store_owner.py)."""
 

@@ -24,7 +24,6 @@ from sloth_daemon.master.remote_exec import RemoteExec
 from sloth_daemon.master.run_pages import logs_page, run_page
 from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.stack_rpcs import StackRpcs
-from sloth_daemon.master.submissions import Submission
 from sloth_daemon.master.watch import watch_agents
 from sloth_daemon.wire import (
     event_info_to_proto,
@@ -36,6 +35,7 @@ from sloth_daemon.wire import (
 from sloth_engine.bundle import check as check_bundle
 from sloth_engine.errors import UsageError
 from sloth_engine.run_owner import owner_gone
+from sloth_engine.store.submissions import Submission
 
 log = logging.getLogger(__name__)
 MAX_LIST = 1000

@@ -14,11 +14,12 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from sloth_daemon.master.lease import EPOCH_SETTING, Lease, LeaseKeeper, LeaseRows, Role
+from sloth_daemon.master.lease import LeaderElection, Role
 from sloth_engine.errors import UsageError
 from sloth_engine.run_owner import current_owner, owner_gone
+from sloth_engine.store import Store
+from sloth_engine.store.leases import Lease, LeaseRows
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def refusal(lease: Lease | None, display: str) -> str:
     )
 
 
-def claim_store(store: Any, node: str, address: str, ttl: float) -> LeaseKeeper:
+def claim_store(store: Store, node: str, address: str, ttl: float) -> LeaderElection:
     """Take the store's lease for a master without --ha; UsageError naming the holder if taken."""
     rows = LeaseRows(store)
     me = this_holder(node)
@@ -91,10 +92,9 @@ def claim_store(store: Any, node: str, address: str, ttl: float) -> LeaseKeeper:
             log.warning("taking over the store from a master that is gone (%s)", lease.holder)
             epoch = rows.take_over(lease, me.text(), address, ttl)
         if epoch is None:
-            raise UsageError(refusal(rows.current(), store.backend.display))
-    if store.backend.kind == "postgresql":
-        store.backend.set_session(EPOCH_SETTING, str(epoch))
-    keeper = LeaseKeeper(rows, me.text(), address, ttl, on_elected=_never, on_deposed=_exit_deposed)
+            raise UsageError(refusal(rows.current(), store.url))
+    rows.fence(epoch)
+    keeper = LeaderElection(rows, me.text(), address, ttl, on_elected=_never, on_deposed=_exit_deposed)
     keeper.patient = True
     keeper.epoch, keeper.role, keeper.leader_address = epoch, Role.LEADER, address
     keeper.valid_until = keeper.clock() + ttl

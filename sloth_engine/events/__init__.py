@@ -3,7 +3,7 @@
 `EventBus` (bus.py) persists what it is given (or is told of events the run journal already
 persisted) and hands each (event, hook) pair to a bounded queue served by a bounded pool of
 worker threads; each worker runs hooks in its own sandboxed Lua runtimes (hook_runner.py) and
-records every execution (hooks.py). `bus_for_run(store)` is what a local `run` uses: None when
+records every execution (sloth_engine.store.hooks). `bus_for_run(store)` is what a local `run` uses: None when
 the store has no enabled hook, so a run without hooks pays one query.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sloth_engine.events.bus import EventBus
-from sloth_engine.events.hooks import HookDef, HookStore, matches
+from sloth_engine.store.hooks import HookDef, HookStore, matches
 
 __all__ = ["EventBus", "HookDef", "HookStore", "bus_for_run", "matches"]
 

@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sloth_engine.events.hooks import ExecutionRow, HookDef, HookStore
 from sloth_engine.executor.journal import event_record
 from sloth_engine.executor.results import RunEvent
+from sloth_engine.store.hooks import ExecutionRow, HookDef, HookStore
 
 log = logging.getLogger(__name__)
 

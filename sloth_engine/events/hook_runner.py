@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sloth_engine.errors import DslError, LuaRuntimeError
-from sloth_engine.events.hooks import ExecutionRow, HookDef
 from sloth_engine.lua.sandbox import LuaError, ModuleError, Sandbox, TaskScope, iter_array, lua_type
 from sloth_engine.modules import ModuleEnv, install_all
+from sloth_engine.store.hooks import ExecutionRow, HookDef
 
 HOOK_MEMORY_LIMIT = 64 * 1024 * 1024
 LOAD_TIMEOUT = 10.0

@@ -30,8 +30,8 @@ from typing import Any
 from sloth_engine.errors import SlothError
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv, configuration_error
-from sloth_engine.stacks.model import canonical_json
-from sloth_engine.stacks.resources import Origin, ResourceSpec
+from sloth_engine.store.resources import Origin, ResourceSpec
+from sloth_engine.store.stack_records import canonical_json
 from sloth_engine.store_port import StackPort
 
 _SHIM = """

@@ -1,6 +1,6 @@
 """Schedules: workflow files fired by cron expressions.
 
 `cron.CronSpec` is the maths (croniter, with time zones and an optional seconds field);
-`schedules.ScheduleStore` keeps schedules in the store. The loop that fires them lives in the
-master (sloth_daemon.master.scheduler_loop).
+`sloth_engine.store.schedules.ScheduleStore` keeps schedules in the store. The loop that
+fires them lives in the master (sloth_daemon.master.scheduler_loop).
 """

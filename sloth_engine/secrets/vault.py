@@ -13,29 +13,24 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from sloth_engine.errors import NoSuchItem, SecretsError
 from sloth_engine.secrets.keys import ARGON2_PARAMS, KeyMaterial, derive_key
+from sloth_engine.store import Store
+from sloth_engine.store.secrets import KeyRow, SecretInfo, SecretRows
 
 CHECK_TEXT = b"sloth-runner secrets key check v1"
 CHECK_AD = b"sloth-secrets-check"
-
-
-class SecretInfo(NamedTuple):
-    stack: str
-    name: str
-    created_at: float
-    updated_at: float
 
 
 class SecretVault:
     """Secrets of one store. Listing and deleting need no key; reading and writing do."""
 
     def __init__(
-        self, store: Any, material: KeyMaterial | None = None, clock: Callable[[], float] = time.time
+        self, store: Store, material: KeyMaterial | None = None, clock: Callable[[], float] = time.time
     ) -> None:
-        self._b = store.backend
+        self.rows = SecretRows(store)
         self.material = material
         self.clock = clock
         self._key: bytes | None = None
@@ -47,20 +42,10 @@ class SecretVault:
         _check_name(stack, name)
         nonce = os.urandom(12)
         sealed = self._aead().encrypt(nonce, value.encode("utf-8"), _ad(stack, name))
-        now = self.clock()
-        row = (stack, name, _b64(nonce), _b64(sealed), now, now)
-        sql = self._b.sql(
-            "INSERT INTO secrets (stack, name, nonce, ciphertext, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stack, name) DO UPDATE SET nonce = excluded.nonce, "
-            "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at RETURNING created_at"
-        )
-        created = self._b.write(sql, row)
-        return bool(created) and created[0][0] == now
+        return self.rows.put(stack, name, _b64(nonce), _b64(sealed), self.clock())
 
     def get(self, stack: str, name: str) -> str:
-        row = self._b.query_one(
-            self._b.sql("SELECT nonce, ciphertext FROM secrets WHERE stack = ? AND name = ?"), (stack, name)
-        )
+        row = self.rows.sealed(stack, name)
         if row is None:
             raise NoSuchItem(f"no secret '{name}' in stack '{stack}'")
         from cryptography.exceptions import InvalidTag
@@ -86,16 +71,10 @@ class SecretVault:
         return granted
 
     def list(self, stack: str | None = None) -> list[SecretInfo]:
-        sql = "SELECT stack, name, created_at, updated_at FROM secrets"
-        params: tuple[Any, ...] = ()
-        if stack is not None:
-            sql, params = sql + " WHERE stack = ?", (stack,)
-        rows = self._b.query_all(self._b.sql(sql + " ORDER BY stack, name"), params)
-        return [SecretInfo(*r) for r in rows]
+        return self.rows.list(stack)
 
     def delete(self, stack: str, name: str) -> None:
-        sql = self._b.sql("DELETE FROM secrets WHERE stack = ? AND name = ? RETURNING name")
-        if not self._b.write(sql, (stack, name)):
+        if not self.rows.delete(stack, name):
             raise NoSuchItem(f"no secret '{name}' in stack '{stack}'")
 
     # ---- the key ----------------------------------------------------------------------------
@@ -110,7 +89,7 @@ class SecretVault:
     def _unlock(self) -> bytes:
         if self.material is None:
             raise SecretsError("secrets need a key: set SLOTH_SECRETS_PASSPHRASE or SLOTH_SECRETS_KEY_FILE")
-        row = self._key_row() or self._create_key_row()
+        row = self.rows.key_row() or self._create_key_row()
         kdf, salt, params, check = row
         key = derive_key(self.material, _unb64(salt), json.loads(params))
         from cryptography.exceptions import InvalidTag
@@ -127,10 +106,7 @@ class SecretVault:
             ) from None
         return key
 
-    def _key_row(self) -> tuple[Any, ...] | None:
-        return self._b.query_one("SELECT kdf, salt, params, check_value FROM secrets_key WHERE id = 1")
-
-    def _create_key_row(self) -> tuple[Any, ...]:
+    def _create_key_row(self) -> KeyRow:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         assert self.material is not None
@@ -138,15 +114,9 @@ class SecretVault:
         key = derive_key(self.material, salt, params)
         nonce = os.urandom(12)
         check = nonce + AESGCM(key).encrypt(nonce, CHECK_TEXT, CHECK_AD)
-        sql = self._b.sql(
-            "INSERT INTO secrets_key (id, kdf, salt, params, check_value, created_at) "
-            "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-        )
         kdf = "keyfile" if self.material.kind == "keyfile" else "argon2id"
-        self._b.execute(sql, (kdf, _b64(salt), json.dumps(params), _b64(check), self.clock()))
-        row = self._key_row()  # another process may have won the race: use its row
-        assert row is not None
-        return row
+        mine = KeyRow(kdf, _b64(salt), json.dumps(params), _b64(check))
+        return self.rows.add_key_row(mine, self.clock())  # another process may have won the race
 
 
 def _check_name(stack: str, name: str) -> None:

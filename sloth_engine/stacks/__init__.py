@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sloth_engine.stacks.catalog import StackCatalog
 from sloth_engine.stacks.deps import StackDeps
 from sloth_engine.stacks.drift import DriftDetector
 from sloth_engine.stacks.locks import StackLocks
-from sloth_engine.stacks.resources import ResourceTable
-from sloth_engine.stacks.snapshots import Snapshots
+from sloth_engine.store.resources import ResourceTable
+from sloth_engine.store.snapshots import Snapshots
+from sloth_engine.store.stacks import StackCatalog
 
 __all__ = ["Stacks"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sloth_engine.stacks.model import ResourceRecord, Snapshot
+from sloth_engine.store.stack_records import ResourceRecord, Snapshot
 
 COMPARED_FIELDS = ("depends_on", "state", "probe", "task", "module")
 """Resource columns compared besides the properties (times and run ids always differ)."""

@@ -12,7 +12,8 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from sloth_engine.errors import StackError
-from sloth_engine.stacks.catalog import StackCatalog, check_name
+from sloth_engine.store.stack_deps import DependencyRows
+from sloth_engine.store.stacks import StackCatalog, check_name
 
 Graph = dict[str, set[str]]
 """Each stack -> the stacks it depends on."""
@@ -21,23 +22,18 @@ Graph = dict[str, set[str]]
 class StackDeps:
     def __init__(self, catalog: StackCatalog, clock: Callable[[], float] = time.time) -> None:
         self.catalog = catalog
-        self._b = catalog.store.backend
-        self.clock = clock
+        self.rows = DependencyRows(catalog.store, clock)
 
     # ---- edges ----------------------------------------------------------------------
 
     def add(self, stack: str, depends_on: Iterable[str]) -> list[str]:
         """Record that `stack` depends on each of `depends_on`; the edges that were new."""
         added = []
-        sql = self._b.sql(
-            "INSERT INTO stack_dependencies (stack, depends_on, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (stack, depends_on) DO NOTHING RETURNING 1"
-        )
         for dep in depends_on:
             check_name(dep)
             if dep == stack:
                 raise StackError(f"stack '{stack}' cannot depend on itself")
-            if self._b.write(sql, (stack, dep, self.clock())):
+            if self.rows.add(stack, dep):
                 added.append(dep)
         if added:
             self.catalog.emit("stack.updated", stack, {"depends_on_added": added})
@@ -45,9 +41,8 @@ class StackDeps:
 
     def remove(self, stack: str, depends_on: Iterable[str]) -> list[str]:
         removed = []
-        sql = self._b.sql("DELETE FROM stack_dependencies WHERE stack = ? AND depends_on = ? RETURNING 1")
         for dep in depends_on:
-            if self._b.write(sql, (stack, dep)):
+            if self.rows.remove(stack, dep):
                 removed.append(dep)
         if removed:
             self.catalog.emit("stack.updated", stack, {"depends_on_removed": removed})
@@ -55,7 +50,7 @@ class StackDeps:
 
     def graph(self) -> Graph:
         graph: Graph = {name: set() for name in self.catalog.names()}
-        for stack, dep in self._b.query_all("SELECT stack, depends_on FROM stack_dependencies"):
+        for stack, dep in self.rows.edges():
             graph.setdefault(stack, set()).add(dep)
             graph.setdefault(dep, set())
         return graph

@@ -8,20 +8,18 @@ something, announced as `drift.detected`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-from sloth_engine.stacks.catalog import StackCatalog
-from sloth_engine.stacks.model import ResourceRecord, to_json
 from sloth_engine.stacks.probes import Reading, read_all
-from sloth_engine.stacks.resources import ResourceTable
+from sloth_engine.store.drift import DriftRows
+from sloth_engine.store.resources import ResourceTable
+from sloth_engine.store.stack_records import ResourceRecord
+from sloth_engine.store.stacks import StackCatalog
 
 FindingKind = Literal["configuration", "missing", "extra", "error"]
 DRIFT_KINDS = ("configuration", "missing", "extra")
-
-_COLUMNS = "id, stack, detected_at, run_id, checked, drifted, errors, report, fixed_at"
 
 
 class Finding(NamedTuple):
@@ -108,7 +106,7 @@ class DriftDetector:
     ) -> None:
         self.catalog = catalog
         self.resources = resources
-        self._b = catalog.store.backend
+        self.rows = DriftRows(catalog.store, clock)
         self.clock = clock
 
     def detect(self, stack: str, run_id: str | None = None, store_report: bool = True) -> DriftReport:
@@ -130,29 +128,24 @@ class DriftDetector:
         return report
 
     def _save(self, report: DriftReport) -> int:
-        sql = (
-            "INSERT INTO drift_detections (stack, detected_at, run_id, checked, drifted, errors, report) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+        counts = (len(report.drifted), len(report.errors))
+        findings = [f.to_dict() for f in report.findings]
+        return self.rows.save(
+            report.stack, report.detected_at, report.run_id, report.checked, counts, findings
         )
-        body = to_json([f.to_dict() for f in report.findings])
-        params = (report.stack, report.detected_at, report.run_id, report.checked, len(report.drifted),
-                  len(report.errors), body)  # fmt: skip
-        rows = self._b.write(self._b.sql(sql), params)
-        return int(rows[0][0])
 
     def latest(self, stack: str) -> DriftReport | None:
-        sql = f"SELECT {_COLUMNS} FROM drift_detections WHERE stack = ? ORDER BY id DESC LIMIT 1"
-        row = self._b.query_one(self._b.sql(sql), (stack,))
+        row = self.rows.latest(stack)
         if row is None:
             return None
-        id_, name, detected_at, run_id, checked, _drifted, _errors, body, fixed_at = row
-        findings = [Finding(**f) for f in json.loads(body or "[]")]
-        return DriftReport(int(id_), name, detected_at, run_id, int(checked), findings, fixed_at)
+        findings = [Finding(**f) for f in row.findings]
+        return DriftReport(
+            row.id, row.stack, row.detected_at, row.run_id, row.checked, findings, row.fixed_at
+        )
 
     def mark_fixed(self, report: DriftReport, fixed: list[str], run_ids: list[str], complete: bool) -> None:
         """Announce `drift.fixed`; a complete fix also marks the report fixed."""
         if complete and report.id is not None:
-            sql = "UPDATE drift_detections SET fixed_at = ? WHERE id = ?"
-            self._b.execute(self._b.sql(sql), (self.clock(), report.id))
+            self.rows.mark_fixed(report.id)
         data = {"resources": fixed, "runs": run_ids, "complete": complete}
         self.catalog.emit("drift.fixed", report.stack, data)

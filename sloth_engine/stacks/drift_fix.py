@@ -8,7 +8,6 @@ cannot be fixed by running a task (nothing declares them any more): they are rep
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,6 +19,7 @@ from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.spec import TaskStatus, WorkflowSpec
 from sloth_engine.stacks import Stacks
 from sloth_engine.stacks.drift import DriftReport, Finding
+from sloth_engine.store import Store
 
 FIXABLE = ("configuration", "missing")
 
@@ -84,21 +84,12 @@ def needed_tasks(workflow: WorkflowSpec, owners: list[str]) -> tuple[list[str], 
     return [t for t in workflow.tasks if t in owners], ordered
 
 
-def last_outputs(store: Any, stack: str, workflow: str, tasks: list[str]) -> dict[str, dict[str, Any]]:
+def last_outputs(store: Store, stack: str, workflow: str, tasks: list[str]) -> dict[str, dict[str, Any]]:
     """Outputs of each task's latest successful attempt in runs of the stack."""
     if not tasks:
         return {}
-    b = store.backend
-    sql = (
-        "SELECT t.task, t.outputs FROM task_runs t JOIN runs r ON r.run_id = t.run_id "
-        "WHERE r.stack = ? AND r.workflow = ? AND t.status IN ('success', 'unchanged') "
-        "ORDER BY t.finished_at"
-    )
-    found: dict[str, dict[str, Any]] = {}
-    for task, outputs in b.query_all(b.sql(sql), (stack, workflow)):
-        if task in tasks:
-            found[task] = json.loads(outputs) if outputs else {}
-    return found
+    found = store.runs.last_task_outputs(stack, workflow)
+    return {task: outputs for task, outputs in found.items() if task in tasks}
 
 
 async def run_fix(

@@ -26,8 +26,8 @@ from sloth_engine.errors import SlothError, StackValidationFailed
 from sloth_engine.executor.results import RunResult
 from sloth_engine.spec import RunStatus
 from sloth_engine.stacks import Stacks
-from sloth_engine.stacks.model import SnapshotInfo, StackStatus
 from sloth_engine.store.locks import LeaseKeeper
+from sloth_engine.store.stack_records import SnapshotInfo, StackStatus
 
 log = logging.getLogger(__name__)
 

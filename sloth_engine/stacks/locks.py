@@ -14,9 +14,9 @@ from typing import Any
 
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import LockHeld, StackLocked, UsageError
-from sloth_engine.stacks.catalog import StackCatalog
-from sloth_engine.stacks.model import FOREVER
-from sloth_engine.store.locks import LeaseKeeper, LockGrant, LockInfo, LockTable
+from sloth_engine.store.locks import LeaseKeeper, LockGrant, LockInfo
+from sloth_engine.store.stack_records import FOREVER
+from sloth_engine.store.stacks import StackCatalog
 
 RUN_LEASE_S = 60.0
 """A run's lease: renewed every third of it while the run goes on."""
@@ -35,7 +35,7 @@ class StackLocks:
     def __init__(self, catalog: StackCatalog, clock: Callable[[], float] = time.time) -> None:
         self.catalog = catalog
         self.clock = clock
-        self.table = LockTable(catalog.store.backend, clock, table="stack_locks")
+        self.table = catalog.store.stack_lock_table(clock)
 
     def acquire(
         self,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from sloth_engine.errors import SlothError
-from sloth_engine.stacks.model import ResourceRecord, to_json
+from sloth_engine.store.stack_records import ResourceRecord, to_json
 
 SHELL_TIMEOUT_S = 30.0
 FUNCTION_TIMEOUT_S = 30.0

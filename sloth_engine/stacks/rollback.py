@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.spec import TaskStatus
 from sloth_engine.stacks import Stacks
-from sloth_engine.stacks.model import SnapshotInfo
+from sloth_engine.store.stack_records import SnapshotInfo
 
 _FAILED = (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
 

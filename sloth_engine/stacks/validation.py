@@ -13,8 +13,8 @@ from typing import Any, Literal, NamedTuple
 
 from sloth_engine.errors import SlothError
 from sloth_engine.stacks import Stacks
-from sloth_engine.stacks.model import StackInfo
 from sloth_engine.stacks.probes import read_all
+from sloth_engine.store.stack_records import StackInfo
 
 MIN_FREE_BYTES = 100 * 1024 * 1024
 """Free disk space a stack needs where its workflow runs (100 MiB)."""

@@ -17,10 +17,11 @@ from sloth_engine.errors import StoreError
 from sloth_engine.store.backend import Backend
 from sloth_engine.store.events import EventLog
 from sloth_engine.store.location import StoreLocation, parse_url, resolve_url
-from sloth_engine.store.locks import LockGrant, LockInfo
+from sloth_engine.store.locks import LockGrant, LockInfo, LockTable
 from sloth_engine.store.runs import RunLog
 from sloth_engine.store.schema import LATEST, current_version, ensure_schema
 from sloth_engine.store.state import StateEntry, StateStore
+from sloth_engine.store.tokens import TokenStore
 from sloth_engine.store.values import MAX_VALUE_BYTES
 
 __all__ = [
@@ -52,9 +53,23 @@ class Store:
         return self.backend.display
 
     @property
+    def path(self) -> str | None:
+        """The database file of a SQLite store; None on PostgreSQL."""
+        path = getattr(self.backend, "path", None)
+        return str(path) if path else None
+
+    @property
     def kind(self) -> str:
         """'sqlite' or 'postgresql'."""
         return self.backend.kind
+
+    def stack_lock_table(self, clock: Callable[[], float] = time.time) -> LockTable:
+        """The leases of stack locks (`stack_locks`), with fencing tokens like state locks."""
+        return LockTable(self.backend, clock, table="stack_locks")
+
+    def tokens(self, clock: Callable[[], float] = time.time) -> TokenStore:
+        """The master's access tokens (`api_tokens`)."""
+        return TokenStore(self.backend, clock)
 
     def schema_version(self) -> int | None:
         return current_version(self.backend)

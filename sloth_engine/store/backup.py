@@ -21,6 +21,7 @@ import subprocess
 from typing import Any, NamedTuple
 
 from sloth_engine.errors import SchemaTooNew, StoreError
+from sloth_engine.store.backend import Rollback
 from sloth_engine.store.schema import LATEST
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -70,6 +71,14 @@ def restore(store: Any, source: str) -> BackupInfo:
     if is_sqlite:
         raise StoreError(f"{source} is a SQLite backup; the store is PostgreSQL")
     return _restore_postgres(store, source)
+
+
+def try_write(store: Any) -> None:
+    """A real write transaction, rolled back (nothing changes); StoreError if the store refuses it."""
+    backend = store.backend
+    with backend.transaction():
+        backend.execute(backend.sql("UPDATE lock_fencing SET value = value WHERE id = 1"))
+        raise Rollback
 
 
 def integrity(store: Any) -> str:

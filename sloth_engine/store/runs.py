@@ -236,6 +236,38 @@ class RunLog:
         query = Run.select().where(Run.finished_at.is_null()).order_by(Run.started_at)
         return [_run(r) for r in query.bind(self._b.peewee()).dicts()]
 
+    def stack_runs(self, stack: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The stack's runs, newest first (without params and tasks)."""
+        rows = self._b.query_all(self._b.sql(_STACK_RUNS), (stack, int(limit)))
+        return [dict(zip(_STACK_RUN_FIELDS, row, strict=True)) for row in rows]
+
+    def last_task_outputs(self, stack: str, workflow: str) -> dict[str, dict[str, Any]]:
+        """Each task's outputs from its latest successful attempt in runs of the stack's workflow."""
+        found: dict[str, dict[str, Any]] = {}
+        for task, outputs in self._b.query_all(self._b.sql(_LAST_OUTPUTS), (stack, workflow)):
+            found[task] = json.loads(outputs) if outputs else {}
+        return found
+
+
+_STACK_RUN_FIELDS = (
+    "run_id",
+    "workflow",
+    "file",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "error",
+)
+_STACK_RUNS = (
+    f"SELECT {', '.join(_STACK_RUN_FIELDS)} FROM runs WHERE stack = ? ORDER BY started_at DESC LIMIT ?"
+)
+_LAST_OUTPUTS = (
+    "SELECT t.task, t.outputs FROM task_runs t JOIN runs r ON r.run_id = t.run_id "
+    "WHERE r.stack = ? AND r.workflow = ? AND t.status IN ('success', 'unchanged') "
+    "ORDER BY t.finished_at"
+)
+
 
 def _attempt_rows(rows: Sequence[AttemptRow]) -> list[tuple[Any, ...]]:
     merged: dict[tuple[Any, Any, Any], AttemptRow] = {}

@@ -196,13 +196,11 @@ class RunDetailScreen(ConsoleScreen):
         self.console.cancel_run(self.run.run_id)
 
     def action_retry_task(self) -> None:
-        from sloth_tui.actions import retry_run
-
         task = self.query_one(DagView).selected
         if self.run.status == "running":
             self.notify("the run is still running: retry once it has finished", severity="warning")
             return
-        retry_run(self.console, self.run.run_id, task or "?", self.run.workflow)
+        self.console.retry_run(self.run.run_id, task or "?", self.run.workflow)
 
     def action_first_failed(self) -> None:
         failed = self.run.failed()

@@ -67,7 +67,7 @@ def show(value: Any, limit: int = 60) -> str:
 def lock_line(info: Any) -> str:
     if info is None:
         return "unlocked"
-    from sloth_engine.stacks.model import FOREVER
+    from sloth_engine.store.stack_records import FOREVER
 
     text = f"locked by {info.holder} since {when(info.acquired_at)}"
     if info.reason:

@@ -180,7 +180,7 @@ def cmd_history(args: argparse.Namespace, stacks: Any) -> int:
         ]
         print_table(("TIME", "EVENT", "RUN", "DETAIL"), rows)
         return 0
-    runs = _stack_runs(stacks, args.name, args.limit)
+    runs = stacks.store.runs.stack_runs(args.name, args.limit)
     if args.json:
         return emit_json(runs)
     if not runs:
@@ -201,23 +201,13 @@ def cmd_history(args: argparse.Namespace, stacks: Any) -> int:
     return 0
 
 
-def _stack_runs(stacks: Any, name: str, limit: int) -> list[dict[str, Any]]:
-    b = stacks.store.backend
-    sql = (
-        "SELECT run_id, workflow, file, status, started_at, finished_at, duration_s, error FROM runs "
-        "WHERE stack = ? ORDER BY started_at DESC LIMIT ?"
-    )
-    keys = ("run_id", "workflow", "file", "status", "started_at", "finished_at", "duration_s", "error")
-    return [dict(zip(keys, row, strict=True)) for row in b.query_all(b.sql(sql), (name, int(limit)))]
-
-
 def _event_detail(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k != "stack"}
 
 
 def cmd_export(args: argparse.Namespace, stacks: Any) -> int:
     doc = stack_document(stacks, args.name)
-    doc["runs"] = _stack_runs(stacks, args.name, 100)
+    doc["runs"] = stacks.store.runs.stack_runs(args.name, 100)
     if args.format == "yaml":
         import yaml
 

@@ -40,7 +40,7 @@ def cmd_acquire(args: argparse.Namespace, stacks: Any) -> int:
         grant = stacks.locks.acquire(args.name, holder, args.reason, args.ttl, args.wait)
     except StackLocked as exc:
         return fail(str(exc))
-    from sloth_engine.stacks.model import FOREVER
+    from sloth_engine.store.stack_records import FOREVER
 
     until = "until released" if grant.expires_at >= FOREVER - 1 else f"until {when(grant.expires_at)}"
     print(f"locked stack '{args.name}' for {holder} {until} (token {grant.token})")

@@ -1,5 +1,7 @@
 """The `hooks` and `hook_executions` tables (raw SQL on the store's backend) and event matching.
 
+The event bus (sloth_engine.events) runs the hooks; this module only keeps them.
+
 A hook's event types are patterns: an exact type (`task.failed`), a prefix (`task.*`) or `*`.
 """
 
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sloth_engine.errors import NoSuchItem, UsageError
+from sloth_engine.store import Store
 
 Outcome = str
 """success | failed | timeout | dropped (the queue was full)."""
@@ -81,7 +84,7 @@ def matches(patterns: Iterable[str], event_type: str) -> bool:
 
 
 class HookStore:
-    def __init__(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._b = store.backend
         self.clock = clock
         sql = self._b.sql

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sloth_engine.store import Store
+
 _FIELDS = (
     "run_id",
     "path",
@@ -38,7 +40,7 @@ class Submission:
 
 
 class SubmissionRows:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         b = store.backend
         self._insert = b.sql(

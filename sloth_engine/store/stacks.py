@@ -1,5 +1,8 @@
 """The `stacks` table: create, read, list and delete stacks; their outputs and run bookkeeping.
 
+The stack repositories (this module, `resources`, `snapshots`, `stack_deps`, `drift`) sit in the
+store so that the Lua `stack` module (below `sloth_engine.stacks`) can reach stack data.
+
 Every change that a user would want in the audit trail is also an event (`stack.created`,
 `stack.updated`, `stack.destroyed`, `stack.execution.*`), written with `emit`.
 """
@@ -13,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sloth_engine.errors import StackError, UsageError
-from sloth_engine.stacks.model import STACK_COLUMNS, StackInfo, StackStatus, stack_info, to_json
+from sloth_engine.store import Store
 from sloth_engine.store.backend import Rollback
+from sloth_engine.store.stack_records import STACK_COLUMNS, StackInfo, StackStatus, stack_info, to_json
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -45,7 +49,7 @@ def check_name(name: str) -> str:
 
 
 class StackCatalog:
-    def __init__(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._b = store.backend
         self.clock = clock

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sloth_engine.errors import StackError
-from sloth_engine.stacks.catalog import StackCatalog
-from sloth_engine.stacks.model import (
+from sloth_engine.store.resources import ResourceTable
+from sloth_engine.store.stack_records import (
     RESOURCE_FIELDS,
     Snapshot,
     SnapshotInfo,
@@ -22,7 +22,7 @@ from sloth_engine.stacks.model import (
     resource_record,
     to_json,
 )
-from sloth_engine.stacks.resources import ResourceTable
+from sloth_engine.store.stacks import StackCatalog
 
 _INFO_COLUMNS = "stack, version, description, creator, created_at, run_id, resource_count"
 _INSERT = (

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sloth_engine.store import Store
 from sloth_engine.store.events import EVENT_HEAD, EVENT_WIDTH, event_row
 
 FIELDS = (
@@ -33,7 +34,7 @@ _TAIL = "ON CONFLICT (name) DO UPDATE SET " + ", ".join(
 
 
 class AgentRows:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def load(self) -> list[dict[str, Any]]:

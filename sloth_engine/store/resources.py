@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from sloth_engine.errors import StackError, UsageError
-from sloth_engine.stacks.model import (
+from sloth_engine.store import Store
+from sloth_engine.store.backend import Rollback
+from sloth_engine.store.stack_records import (
     RESOURCE_COLUMNS,
     RESOURCE_FIELDS,
     RegisterOutcome,
@@ -22,7 +24,6 @@ from sloth_engine.stacks.model import (
     resource_record,
     to_json,
 )
-from sloth_engine.store.backend import Rollback
 
 _SELECT = f"SELECT {RESOURCE_COLUMNS} FROM resources"
 _UPSERT = (
@@ -60,7 +61,7 @@ class Origin(NamedTuple):
 
 
 class ResourceTable:
-    def __init__(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._b = store.backend
         self.clock = clock
         sql = self._b.sql

@@ -1,4 +1,4 @@
-"""The `schedules` table (raw SQL on the store's backend)."""
+"""The `schedules` table (raw SQL on the store's backend); the cron maths is sloth_engine.scheduler.cron."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Literal, NamedTuple
 
 from sloth_engine.errors import NoSuchItem, UsageError
 from sloth_engine.scheduler.cron import CronSpec
+from sloth_engine.store import Store
 
 Overlap = Literal["skip", "queue", "allow"]
 CatchUp = Literal["once", "none"]
@@ -54,7 +55,7 @@ class ScheduleDef(NamedTuple):
 
 
 class ScheduleStore:
-    def __init__(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._b = store.backend
         self.clock = clock
         self._select = f"SELECT {', '.join(_FIELDS)} FROM schedules"
