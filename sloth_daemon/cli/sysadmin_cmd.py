@@ -120,7 +120,7 @@ def _disks(store: Any, min_free_mb: int) -> list[Check]:
     from sloth_engine.run import sloth_home
 
     places = {"disk (SLOTH_HOME)": sloth_home()}
-    path = store.path
+    path = store.path if store is not None else None
     if path and Path(path).parent.resolve() != places["disk (SLOTH_HOME)"].resolve():
         places["disk (store)"] = Path(path).parent
     checks: list[Check] = []
