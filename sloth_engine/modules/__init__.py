@@ -41,6 +41,8 @@ MODULE_NAMES = (
     "net",
     "metrics",
     "watcher",
+    "cron",
+    "sysctl",
 )
 
 

@@ -1,0 +1,171 @@
+"""System modules of issue 17 (cron, sysctl) through a real sandbox, with `crontab` and
+`sysctl` as fake executables first on PATH (they change the machine otherwise) and real files
+for what the modules write themselves."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sloth_engine.lua.sandbox import Sandbox, TaskScope
+from sloth_engine.modules import ModuleEnv
+
+pytestmark = pytest.mark.timeout(30)
+
+FAKES = {
+    "crontab": """
+echo "crontab $*" >> "$FAKE_LOG"
+user=root
+if [ "$1" = -u ]; then user=$2; shift 2; fi
+if [ "$1" = -l ]; then
+  if [ -f "$FAKE_STATE/crontab.$user" ]; then cat "$FAKE_STATE/crontab.$user"; exit 0; fi
+  echo "no crontab for $user" >&2; exit 1
+fi
+cp "$1" "$FAKE_STATE/crontab.$user"
+""",
+    "sysctl": """
+echo "sysctl $*" >> "$FAKE_LOG"
+case "$1" in
+  -n) if [ -f "$FAKE_STATE/sysctl.$2" ]; then cat "$FAKE_STATE/sysctl.$2"; exit 0; fi
+      echo "sysctl: cannot stat /proc/sys/$2: No such file or directory" >&2; exit 255 ;;
+  -w) name=${2%%=*}; printf '%s\\n' "${2#*=}" > "$FAKE_STATE/sysctl.$name"; echo "$2" | sed 's/=/ = /' ;;
+  -a) for f in "$FAKE_STATE"/sysctl.*; do n=${f##*/sysctl.}; echo "$n = $(cat "$f")"; done | grep -- "${2:-.}" ;;
+  -p) echo "applied ${2:-/etc/sysctl.conf}" ;;
+  --system) echo "* Applying /etc/sysctl.d/99-sloth-runner.conf ..." ;;
+esac
+""",
+}
+
+
+class Lua:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sandbox = Sandbox()
+        self.sandbox.scope = TaskScope(task_name="t", workdir=str(root))
+        self.env = ModuleEnv(base_dir=root)
+        for name in ("cron", "sysctl"):
+            importlib.import_module(f"sloth_engine.modules.{name}_mod").install(self.sandbox, self.env)
+
+    def run(self, body: str) -> Any:
+        fn = self.sandbox.run_lua("return function() " + body + "\nend", "test.sloth")
+        result = self.sandbox.call(fn, deadline=time.monotonic() + 20)
+        if isinstance(result, tuple):
+            return tuple(self.sandbox.to_py(v, keep_functions=False) for v in result)
+        return self.sandbox.to_py(result, keep_functions=False)
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir, folder = tmp_path / "fakebin", tmp_path / "state"
+    bin_dir.mkdir()
+    folder.mkdir()
+    for name, body in FAKES.items():
+        script = bin_dir / name
+        script.write_text("#!/bin/sh\n" + body)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    monkeypatch.setenv("FAKE_STATE", str(folder))
+    return folder
+
+
+@pytest.fixture
+def lua(tmp_path: Path, state: Path) -> Lua:
+    work = tmp_path / "work"
+    work.mkdir()
+    return Lua(work)
+
+
+def test_cron_jobs_added_changed_disabled_and_removed_idempotently(lua: Lua, state: Path) -> None:
+    (state / "crontab.app").write_text("MAILTO=ops\n15 * * * * /usr/bin/other\n")
+    job = '{ name = "backup", schedule = "0 3 * * *", command = "/opt/backup.sh", user = "app" }'
+    assert lua.run(f"return cron.add({job})") == (True, "Cron job 'backup' added")
+    assert lua.run(f"return cron.add({job})")[1].endswith("(idempotent)")
+    assert (state / "crontab.app").read_text() == (
+        "MAILTO=ops\n15 * * * * /usr/bin/other\n# SLOTH_NAME:backup\n0 3 * * * /opt/backup.sh\n"
+    )
+    changed = job.replace("0 3 * * *", "30 4 * * *")
+    assert lua.run(f"return cron.add({changed})") == (True, "Cron job 'backup' updated")
+    assert lua.run('return cron.disable({ name = "backup", user = "app" })') == (
+        True,
+        "Cron job 'backup' disabled",
+    )
+    assert "# 30 4 * * * /opt/backup.sh" in (state / "crontab.app").read_text()
+    jobs, err = lua.run('return cron.list({ user = "app" })')
+    assert err is None and jobs == [
+        {
+            "name": "backup",
+            "schedule": "30 4 * * *",
+            "command": "/opt/backup.sh",
+            "user": "app",
+            "enabled": False,
+        }
+    ]
+    assert lua.run('return cron.enable({ name = "backup", user = "app" })')[0] is True
+    assert lua.run(
+        'return cron.exists({ name = "backup", user = "app" }), cron.exists({ name = "x", user = "app" })'
+    ) == (
+        True,
+        False,
+    )
+    assert lua.run('return cron.enable({ name = "nope", user = "app" })') == (
+        False,
+        "Cron job 'nope' not found",
+    )
+    assert lua.run('return cron.remove({ name = "backup", user = "app" })') == (
+        True,
+        "Cron job 'backup' removed",
+    )
+    assert (state / "crontab.app").read_text() == "MAILTO=ops\n15 * * * * /usr/bin/other\n"
+    assert lua.run('return cron.remove({ name = "backup", user = "app" })')[1].endswith("(idempotent)")
+    # a user without a crontab yet, and bad input
+    assert lua.run('return cron.add({ name = "r", schedule = "@daily", command = "true" })') == (
+        True,
+        "Cron job 'r' added",
+    )
+    assert lua.run('return cron.add({ name = "bad", schedule = "61 * * * *", command = "x" })')[0] is False
+    assert lua.run('return cron.validate_schedule("*/5 * * * *")') == (True, "Valid cron schedule")
+    ok, message = lua.run('return cron.validate_schedule("* * *")')
+    assert ok is False and "expected 5 fields" in message
+
+
+def test_cron_check_mode_writes_nothing(lua: Lua, state: Path) -> None:
+    assert lua.run('return cron.add({ name = "c", schedule = "@hourly", command = "x", check = true })') == (
+        True,
+        "would change: Cron job 'c' added",
+    )
+    assert not (state / "crontab.root").exists()
+
+
+def test_sysctl_get_set_persist_list_reload(lua: Lua, state: Path, tmp_path: Path) -> None:
+    (state / "sysctl.net.ipv4.ip_forward").write_text("0\n")
+    assert lua.run('return sysctl.get("net.ipv4.ip_forward")') == ("0", None)
+    value, message = lua.run('return sysctl.get("no.such.key")')
+    assert value is None and "cannot stat" in message
+    assert lua.run('return sysctl.set("net.ipv4.ip_forward", true)') == (
+        True,
+        "Parameter net.ipv4.ip_forward set to 1",
+    )
+    assert lua.run('return sysctl.set("net.ipv4.ip_forward", 1)')[1].endswith("(idempotent)")
+    conf = tmp_path / "sysctl.d" / "99-test.conf"
+    assert lua.run(f'return sysctl.set_persistent("vm.swappiness", 10, "{conf}")') == (
+        True,
+        f"Parameter vm.swappiness added in {conf} and applied",
+    )
+    assert lua.run(f'return sysctl.set_persistent("vm.swappiness", 20, "{conf}")')[1].startswith(
+        "Parameter vm.swappiness updated"
+    )
+    assert lua.run(f'return sysctl.set_persistent("vm.swappiness", 20, "{conf}")')[1].endswith("(idempotent)")
+    assert conf.read_text() == "vm.swappiness = 20\n"
+    assert lua.run('return sysctl.get("vm.swappiness")') == ("20", None)
+    params, err = lua.run('return sysctl.list("vm")')
+    assert err is None and params == [{"name": "vm.swappiness", "value": "20"}]
+    assert lua.run('return sysctl.exists("vm.swappiness"), sysctl.exists("no.such")') == (True, False)
+    assert lua.run(f'return sysctl.reload("{conf}")') == (True, f"applied {conf}")
+    assert lua.run("return sysctl.apply()")[0] is True
