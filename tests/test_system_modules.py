@@ -49,7 +49,7 @@ class Lua:
         self.sandbox = Sandbox()
         self.sandbox.scope = TaskScope(task_name="t", workdir=str(root))
         self.env = ModuleEnv(base_dir=root)
-        for name in ("cron", "sysctl"):
+        for name in ("cron", "sysctl", "time"):
             importlib.import_module(f"sloth_engine.modules.{name}_mod").install(self.sandbox, self.env)
 
     def run(self, body: str) -> Any:
@@ -169,3 +169,65 @@ def test_sysctl_get_set_persist_list_reload(lua: Lua, state: Path, tmp_path: Pat
     assert lua.run('return sysctl.exists("vm.swappiness"), sysctl.exists("no.such")') == (True, False)
     assert lua.run(f'return sysctl.reload("{conf}")') == (True, f"applied {conf}")
     assert lua.run("return sysctl.apply()")[0] is True
+
+
+# ---- reliability -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rel(tmp_path: Path) -> Lua:
+    harness = Lua(tmp_path)
+    importlib.import_module("sloth_engine.modules.reliability_mod").install(harness.sandbox, harness.env)
+    return harness
+
+
+def test_retry_backs_off_and_gives_the_last_error(rel: Lua) -> None:
+    started = time.monotonic()
+    got = rel.run(
+        """
+        local calls, delays = 0, {}
+        local v = reliability.retry_with_config(
+          { max_attempts = 4, initial_delay = 0.05, multiplier = 2, jitter = false,
+            strategy = reliability.strategy.EXPONENTIAL_BACKOFF,
+            on_retry = function(n, d, err) delays[#delays + 1] = d end },
+          function() calls = calls + 1; if calls < 3 then return nil, "not yet" end; return "ok" end)
+        local none, err = reliability.retry(2, 0.01, function() error("boom") end)
+        return v, calls, delays[1], delays[2], none, err
+        """
+    )
+    assert got[:4] == ("ok", 3, 0.05, 0.1)
+    assert got[4] is None and got[5].startswith("retry exhausted after 2 attempts") and "boom" in got[5]
+    assert time.monotonic() - started >= 0.15  # it really waited between attempts
+
+
+def test_circuit_breaker_opens_refuses_then_half_opens(rel: Lua) -> None:
+    got = rel.run(
+        """
+        local changes = {}
+        local cfg = { max_failures = 2, timeout = 0.2, success_threshold = 1,
+                      on_state_change = function(from, to) changes[#changes + 1] = from .. ">" .. to end }
+        local failing = function() return nil, "down" end
+        reliability.circuit_breaker("api", cfg, failing)
+        reliability.circuit_breaker("api", cfg, failing)
+        local _, refused = reliability.circuit_breaker("api", cfg, function() return "never called" end)
+        local open = reliability.get_circuit_stats("api")
+        time.sleep(0.25)
+        local value = reliability.circuit_breaker("api", cfg, function() return "back" end)
+        local closed = reliability.get_circuit_stats("api")
+        return refused, open.state, open.total_failures, value, closed.state, table.concat(changes, ","),
+               table.concat(reliability.list_circuits(), ","), reliability.reset_circuit("api"),
+               reliability.get_circuit_stats("nope")
+        """
+    )
+    assert got == (
+        "circuit breaker is open",
+        "open",
+        2,
+        "back",
+        "closed",
+        "closed>open,open>half-open,half-open>closed",
+        "api",
+        True,
+        None,
+        "circuit breaker not found: nope",
+    )

@@ -43,6 +43,7 @@ MODULE_NAMES = (
     "watcher",
     "cron",
     "sysctl",
+    "reliability",
 )
 
 
