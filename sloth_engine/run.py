@@ -67,6 +67,9 @@ class RunRequest:
     agent_facts: Callable[[str], dict[str, Any]] | None = None
     """Another machine's last reported facts by agent name (a master or an agent gives it): the
     `facts` module's `{ agent = name }`. Raises KeyError for an unknown agent."""
+    shown_root: str | None = None
+    """Messages name the files under this folder relative to it (a master's copy of a submitted
+    workflow: clients see `deploy.sloth:3: ...`, never the master's own paths)."""
     on_stuck: Callable[[StuckLua], None] | None = None
     """Called (on a watchdog thread) when Lua code of the run cannot be stopped; by default a
     run with Lua on the event loop records itself and ends the process (sloth_engine.executor.stuck)."""
@@ -123,6 +126,10 @@ class WorkflowRun:
         self.run_id = resume.run_id if resume else new_run_id()
         stack = request.stack or workflow.stack
         self.journal = Journal(self.run_id, workflow.name, request.store, stack)
+        if request.shown_root:
+            from sloth_engine.secrets import Redactor
+
+            self.journal.redactor = Redactor((), request.shown_root)
         self.journal.listeners.extend(request.listeners)
         if request.bus is not None:
             self.journal.listeners.append(request.bus.journal_listener(stack))
@@ -295,7 +302,7 @@ class WorkflowRun:
         vault = SecretVault(self.request.store, material)
         stack = self.journal.stack or "default"
         self.secrets.update(vault.grant(stack, [str(n) for n in names], self.workflow.name))
-        self.journal.redactor = Redactor(self.secrets.values())
+        self.journal.redactor = Redactor(self.secrets.values(), self.request.shown_root)
 
     async def _should_clean(self, result: RunResult) -> bool:
         """clean_workdir_after_run: true, or a function given {success, status, duration_s}."""

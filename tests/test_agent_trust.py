@@ -175,3 +175,35 @@ def test_a_live_agents_name_is_not_taken_over_without_auth(tmp_path: Any) -> Non
         assert any(e["data"]["outcome"] == "ALREADY_EXISTS" for e in refused), refused
     finally:
         cluster.close()
+
+
+def test_client_errors_name_workflow_paths_not_the_masters(tmp_path: Any) -> None:
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start_master()
+        cluster.start_agent("worker")
+        folder = tmp_path / "flows"
+        folder.mkdir()
+        (folder / "bad.sloth").write_text(
+            'local t = task("t"):command(function() local x = nil; return x.y end)\n'
+            'local u = task("u"):command(function() error("agent side") end):delegate_to("worker")\n'
+            'workflow.define("bad"):tasks({ t, u })\n'
+        )
+        (folder / "syn.sloth").write_text('local t = task("t"):command(function() return true end\n')
+        (folder / "imp.sloth").write_text('local m = import("missing.lua")\n')
+        texts = []
+        for name in ("bad", "syn", "imp"):
+            done = cluster.cli(
+                "run", str(folder / f"{name}.sloth"), "--master", cluster.address, "-o", "json"
+            )
+            assert done.returncode != 0
+            texts.append(done.stdout + done.stderr)
+        everything = "\n".join(texts)
+        assert "bad.sloth:1: attempt to index a nil value" in texts[0], texts[0]
+        assert "syn.sloth:1:" in texts[1] or "syn.sloth:2:" in texts[1], texts[1]
+        # The master's (and agent's) own folders never show; the client's own path may (an
+        # agent names the file as the client sent it).
+        for private in (str(cluster.home), "master/sources"):
+            assert private not in everything, everything
+    finally:
+        cluster.close()

@@ -108,8 +108,13 @@ class RunService:
             bus=self.bus,
             agent_facts=self.dispatcher.registry.facts_of,
             lua_thread=True,  # Lua computing in a task must not hold the master's event loop
+            shown_root=str(copy.parent),
         )
-        return request, load(request)
+        try:
+            return request, load(request)
+        except DslError as exc:  # named as the client's file, not the master's copy
+            root = str(copy.parent)
+            raise DslError(str(exc).replace(root + "/", "").replace(root, ".")) from None
 
     def _prepare(
         self,

@@ -17,7 +17,11 @@ MIN_LENGTH = 3
 
 
 class Redactor:
-    def __init__(self, values: Iterable[str]) -> None:
+    """Secret values hidden; with `shown_root`, paths under that folder shown relative to it (a
+    master's private copy of a submitted workflow is named as the workflow's own file)."""
+
+    def __init__(self, values: Iterable[str], shown_root: str | None = None) -> None:
+        self._root = shown_root.rstrip("/") + "/" if shown_root else None
         parts: set[str] = set()
         for value in values:
             candidates = [value, *(line.strip() for line in value.splitlines())]
@@ -26,10 +30,14 @@ class Redactor:
         self._pattern = re.compile("|".join(re.escape(p) for p in ordered)) if ordered else None
 
     def __bool__(self) -> bool:
-        return self._pattern is not None
+        return self._pattern is not None or self._root is not None
 
     def text(self, text: str) -> str:
-        if self._pattern is None or not isinstance(text, str):
+        if not isinstance(text, str):
+            return text
+        if self._root is not None and self._root[:-1] in text:
+            text = text.replace(self._root, "").replace(self._root[:-1], ".")
+        if self._pattern is None:
             return text
         return self._pattern.sub(MASK, text)
 
