@@ -160,7 +160,11 @@ class GatewayCalls:
         return str(self._doc(self._stub.CreateToken, request))
 
     def token_list(self) -> list[TokenInfo]:
-        return [rec.token_info(t) for t in self._doc(self._stub.ListTokens, mpb.GatewayName())]
+        return [rec.token_info(t) for t in self.token_rows()]
+
+    def token_rows(self) -> list[dict[str, Any]]:
+        """The tokens as plain rows (name, role, created_at, expires_at, revoked_at): the console's."""
+        return list(self._doc(self._stub.ListTokens, mpb.GatewayName()))
 
     def token_revoke(self, name: str) -> None:
         self._doc(self._stub.RevokeToken, mpb.GatewayName(name=name))

@@ -35,6 +35,7 @@ SCREENS: dict[str, tuple[str, str]] = {
     "events": ("sloth_tui.screens.events", "EventsScreen"),
     "hooks": ("sloth_tui.screens.hooks", "HooksScreen"),
     "secrets": ("sloth_tui.screens.secrets", "SecretsScreen"),
+    "tokens": ("sloth_tui.screens.tokens", "TokensScreen"),
 }
 """Screen name → (module, class); the palette and the number keys jump to them."""
 RUN_EVENTS = ("workflow.",)
@@ -57,6 +58,7 @@ class SlothApp(App[None]):
         Binding("6", "go('events')", "Events", show=False),
         Binding("7", "go('hooks')", "Hooks", show=False),
         Binding("8", "go('secrets')", "Secrets", show=False),
+        Binding("9", "go('tokens')", "Tokens", show=False),
         Binding("n", "run_workflow", "Run workflow"),
         Binding("q", "quit", "Quit"),
     ]

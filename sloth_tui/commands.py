@@ -21,6 +21,7 @@ SCREEN_TITLES = {
     "events": "Events",
     "hooks": "Hooks",
     "secrets": "Secrets",
+    "tokens": "Tokens (admin)",
 }
 
 

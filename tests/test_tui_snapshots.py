@@ -116,3 +116,39 @@ def test_palette(snap_compare: Any) -> None:
 
 def test_run_dialog(snap_compare: Any) -> None:
     assert snap_compare(console(), terminal_size=SIZE, run_before=go("n"))
+
+
+def test_tokens(snap_compare: Any) -> None:
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go("9"))
+
+
+def test_agent_exec_output(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await go("2")(pilot)
+        await pilot.press("x")
+        await until(pilot, lambda: pilot.app.screen.query("#answer"))
+        pilot.app.screen.query_one("#answer").value = "uptime"
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("y")
+        await until(pilot, lambda: getattr(pilot.app.screen, "exit_code", None) is not None)
+        await settle(pilot)
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=before)
+
+
+def test_secret_value_prompt(snap_compare: Any) -> None:
+    """The value of a secret being set shows as dots."""
+
+    async def before(pilot: Any) -> None:
+        await go("8")(pilot)
+        await pilot.press("s")
+        await until(pilot, lambda: pilot.app.screen.query("#answer"))
+        pilot.app.screen.query_one("#answer").value = "web/api_key"
+        await pilot.press("enter")
+        await settle(pilot)
+        await until(pilot, lambda: pilot.app.screen.query("#answer"))
+        await pilot.press(*"hunter2")
+        await settle(pilot)
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=before)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from sloth_daemon.client import PlannedRun
+from sloth_daemon.client import ExecExit, ExecLine, PlannedRun
 from sloth_daemon.errors import MasterUnavailable, NotFound
 from sloth_engine.executor.results import RunEvent, RunResult
 from sloth_engine.spec import RunStatus
@@ -278,6 +278,19 @@ class FakeClient:
             {"stack": "web", "name": "api_key", "created_at": NOW - 86400 * 9, "updated_at": NOW - 86400 * 9},
             {"stack": "web", "name": "tls_key", "created_at": NOW - 86400 * 9, "updated_at": NOW - 3600},
         ]
+
+    def token_rows(self) -> list[dict[str, Any]]:
+        return [
+            {"name": "ops-admin", "role": "admin", "created_at": NOW - 86400 * 40, "expires_at": None, "revoked_at": None},
+            {"name": "ci", "role": "operator", "created_at": NOW - 86400 * 3, "expires_at": NOW + 86400 * 27, "revoked_at": None},
+            {"name": "old-laptop", "role": "viewer", "created_at": NOW - 86400 * 90, "expires_at": None, "revoked_at": NOW - 86400},
+        ]  # fmt: skip
+
+    def exec_on_agent(self, name: str, command: str, timeout: float = 0.0) -> Iterator[ExecLine | ExecExit]:
+        self.calls.append(("exec_on_agent", name, command))
+        yield ExecLine("stdout", f" 08:00:00 up 12 days,  3:04,  0 users,  load average: 0.42 ({name})")
+        yield ExecLine("stderr", "uptime: warning: /proc is slow")
+        yield ExecExit(0)
 
     # ---- stacks ---------------------------------------------------------------------------------
 

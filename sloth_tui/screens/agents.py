@@ -5,18 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable
 
 from sloth_tui.display import ago, tags
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.screens.overview import coloured
+from sloth_tui.steer import ask, confirm
 from sloth_tui.widgets.agent_panel import AgentPanel
 from sloth_tui.widgets.filter_table import FilterTable
 
 
 class AgentsScreen(ConsoleScreen):
     TITLE_TEXT = "Agents"
+    BINDINGS = [
+        Binding("x", "exec", "Exec command"),
+        Binding("s", "stop", "Stop agent"),
+    ]
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="agents-body"):
@@ -94,3 +100,39 @@ class AgentsScreen(ConsoleScreen):
             self._show_selected()
 
         self.console.call(lambda c: c.agent_tasks(agent.name), got, f"tasks of {agent.name}")
+
+    # ---- steering ---------------------------------------------------------------------------
+
+    def action_exec(self) -> None:
+        """A shell command on the selected agent (asked first), its output streamed."""
+        from sloth_tui.screens.output import ExecScreen
+
+        name = self.query_one(FilterTable).selected_key
+        if not name:
+            self.notify("no agent selected", severity="warning")
+            return
+
+        def command(text: str) -> None:
+            confirm(
+                self.app,
+                f"Run `{text}` on agent '{name}'?",
+                "Run",
+                lambda: self.app.push_screen(ExecScreen(name, text)),
+            )
+
+        ask(self.app, f"Command to run on agent '{name}':", command, "uptime")
+
+    def action_stop(self) -> None:
+        name = self.query_one(FilterTable).selected_key
+        if not name:
+            self.notify("no agent selected", severity="warning")
+            return
+
+        def stop() -> None:
+            self.console.call(
+                lambda c: c.stop_agent(name, "stopped from the console"),
+                lambda _: self.notify(f"agent {name}: stop sent"),
+                f"stopping {name}",
+            )
+
+        confirm(self.app, f"Stop agent '{name}'? Its process exits; its running tasks fail.", "Stop", stop)

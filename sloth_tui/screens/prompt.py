@@ -14,16 +14,18 @@ class PromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, placeholder: str = "", value: str = "") -> None:
+    def __init__(self, question: str, placeholder: str = "", value: str = "", password: bool = False) -> None:
         super().__init__()
         self.question = question
         self.placeholder = placeholder
         self.value = value
+        self.password = password
+        """Typed characters are shown as dots (a secret's value)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, id="question")
-            yield Input(self.value, placeholder=self.placeholder, id="answer")
+            yield Input(self.value, placeholder=self.placeholder, password=self.password, id="answer")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)

@@ -1,4 +1,5 @@
-"""SchedulerScreen: the master's schedules with their next fire times; enable, disable, fire now."""
+"""SchedulerScreen: the master's schedules with their next fire times; add one from a file,
+delete, enable, disable, fire now."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sloth_tui.display import ago, date_time
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.screens.confirm import ConfirmScreen
 from sloth_tui.screens.overview import coloured
+from sloth_tui.steer import ask, confirm, read_file
 from sloth_tui.widgets.filter_table import FilterTable
 
 
@@ -20,6 +22,8 @@ class SchedulerScreen(ConsoleScreen):
         Binding("e", "toggle", "Enable/disable"),
         Binding("f", "fire", "Fire now"),
         Binding("o", "open_last", "Open last run"),
+        Binding("a", "add", "Add"),
+        Binding("d", "delete", "Delete"),
     ]
 
     def __init__(self) -> None:
@@ -130,3 +134,54 @@ class SchedulerScreen(ConsoleScreen):
         schedule = self._selected()
         if schedule and schedule.get("last_run_id"):
             self.console.open_run(schedule["last_run_id"].split(",")[0])
+
+    def action_add(self) -> None:
+        """Three questions (name, cron, file); the file is read here and sent to the master."""
+
+        def named(name: str) -> None:
+            ask(
+                self.app,
+                f"Cron of schedule '{name}' (5 fields, or 6 with seconds first):",
+                timed(name),
+                "0 3 * * *",
+            )
+
+        def timed(name: str) -> Any:
+            return lambda cron: ask(
+                self.app, f"Workflow file of '{name}' (on this machine):", filed(name, cron)
+            )
+
+        def filed(name: str, cron: str) -> Any:
+            def add(path: str) -> None:
+                try:
+                    source = read_file(path)
+                except (OSError, UnicodeDecodeError) as exc:
+                    self.notify(f"cannot read {path}: {exc}", severity="error")
+                    return
+
+                def added(row: Any) -> None:
+                    self.notify(f"schedule {name} added")
+                    self.reload()
+
+                self.console.call(
+                    lambda c: c.schedule_add(name, cron, path, source), added, f"adding schedule {name}"
+                )
+
+            return add
+
+        ask(self.app, "Name of the new schedule:", named, "nightly")
+
+    def action_delete(self) -> None:
+        schedule = self._selected()
+        if schedule is None:
+            return
+        name = schedule["name"]
+
+        def deleted(_: Any) -> None:
+            self.notify(f"schedule {name} deleted")
+            self.reload()
+
+        def delete() -> None:
+            self.console.call(lambda c: c.schedule_delete(name), deleted, f"deleting {name}")
+
+        confirm(self.app, f"Delete schedule '{name}'? It never fires again.", "Delete", delete)

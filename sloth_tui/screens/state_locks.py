@@ -1,4 +1,5 @@
-"""StateLocksScreen: locks held (release, force-release) and the durable state's keys."""
+"""StateLocksScreen: locks held (release, force-release) and the durable state's keys (set,
+delete)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.containers import Vertical
 from sloth_tui.display import ago, date_time, short
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.screens.confirm import ConfirmScreen
+from sloth_tui.steer import ask, confirm
 from sloth_tui.widgets.filter_table import FilterTable
 
 
@@ -19,6 +21,8 @@ class StateLocksScreen(ConsoleScreen):
     BINDINGS = [
         Binding("x", "release(False)", "Release lock"),
         Binding("X", "release(True)", "Force-release lock"),
+        Binding("s", "set_key", "Set key"),
+        Binding("d", "delete_key", "Delete key"),
     ]
 
     def __init__(self) -> None:
@@ -117,3 +121,51 @@ class StateLocksScreen(ConsoleScreen):
             self.console.load_locks()
 
         self.app.push_screen(ConfirmScreen(question, "Force-release" if force else "Release"), confirmed)
+
+    # ---- state keys -------------------------------------------------------------------------
+
+    def action_set_key(self) -> None:
+        """NAMESPACE/KEY (or KEY in namespace default), then the value (JSON, else text)."""
+
+        def named(text: str) -> None:
+            namespace, _, key = text.rpartition("/")
+            namespace = namespace or "default"
+            ask(
+                self.app,
+                f"Value of '{key}' in '{namespace}' (JSON, else text):",
+                lambda v: store(namespace, key, v),
+            )
+
+        def store(namespace: str, key: str, text: str) -> None:
+            import json
+
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text
+
+            def stored(_: Any) -> None:
+                self.notify(f"state {namespace}/{key} set")
+                self.reload()
+
+            self.console.call(
+                lambda c: c.state_set(namespace, key, value, None, "console"), stored, f"setting {key}"
+            )
+
+        ask(self.app, "State key to set: NAMESPACE/KEY (or KEY, namespace default)", named, "default/version")
+
+    def action_delete_key(self) -> None:
+        selected = self.query_one("#state-table", FilterTable).selected_key
+        if not selected:
+            self.notify("no state key selected", severity="warning")
+            return
+        namespace, _, key = selected.partition("\0")
+
+        def deleted(_: Any) -> None:
+            self.notify(f"state {namespace}/{key} deleted")
+            self.reload()
+
+        def delete() -> None:
+            self.console.call(lambda c: c.state_delete(namespace, key), deleted, f"deleting {key}")
+
+        confirm(self.app, f"Delete state key '{key}' of namespace '{namespace}'?", "Delete", delete)
