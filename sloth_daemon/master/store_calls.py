@@ -25,6 +25,7 @@ import grpc
 from sloth_daemon.gen.sloth.v1 import store_pb2 as spb
 from sloth_daemon.store_ops import OPS, error_to_wire
 from sloth_engine.errors import StoreError, UsageError
+from sloth_engine.store import Store
 from sloth_engine.store_port import StorePort, local_port
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,11 @@ MAX_OPS_PER_MESSAGE = 4096
 
 
 class StoreCalls:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.port: StorePort = local_port(store)
         on_pg = getattr(store, "kind", "") == "postgresql"
         workers = 4 if on_pg else 1
-        self._backend: Any = None if on_pg else store.backend
+        self._batched: Store | None = None if on_pg else store
         """SQLite: a message's ops share one commit. (Not on PostgreSQL, where batches of several
         threads holding row locks across a batch could deadlock each other.)"""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store-call")
@@ -60,10 +61,10 @@ class StoreCalls:
         than a write. A failing op undoes only itself: each is one statement, or a transaction
         of its own (a savepoint inside the batch's)."""
         self.ops += len(ops)
-        if self._backend is None or len(ops) < 2:
+        if self._batched is None or len(ops) < 2:
             return self._answer(ops)
         try:
-            with self._backend.transaction():
+            with self._batched.transaction():
                 return self._answer(ops)
         except StoreError:
             log.warning("a batch of %d store calls could not commit; running them one by one", len(ops))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sloth_engine.errors import StoreError
@@ -62,6 +63,10 @@ class Store:
     def kind(self) -> str:
         """'sqlite' or 'postgresql'."""
         return self.backend.kind
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Several calls of this thread in one commit (a nested one is a savepoint)."""
+        return self.backend.transaction()
 
     def stack_lock_table(self, clock: Callable[[], float] = time.time) -> LockTable:
         """The leases of stack locks (`stack_locks`), with fencing tokens like state locks."""
