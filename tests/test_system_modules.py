@@ -231,3 +231,68 @@ def test_circuit_breaker_opens_refuses_then_half_opens(rel: Lua) -> None:
         None,
         "circuit breaker not found: nope",
     )
+
+
+# ---- notifications ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver() -> Any:
+    """A local HTTP server that records each request; /fail answers 500."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append({"path": self.path, "headers": dict(self.headers), "body": body.decode()})
+            self.send_response(500 if self.path.startswith("/fail") else 200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        do_PUT = do_POST
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+
+
+def test_notifications_slack_ntfy_and_webhook(tmp_path: Path, receiver: Any) -> None:
+    import json
+
+    url, seen = receiver
+    harness = Lua(tmp_path)
+    importlib.import_module("sloth_engine.modules.notifications_mod").install(harness.sandbox, harness.env)
+    got = harness.run(
+        f"""
+        return notifications.slack.send({{ webhook_url = "{url}/slack", message = "deploy failed",
+                                          pipeline = "deploy", error_details = "exit 1" }}),
+               notifications.ntfy.send({{ server = "{url}/", topic = "ops", message = "done", title = "deploy",
+                                         priority = "high" }}),
+               notifications.webhook.send({{ url = "{url}/hook", body = {{ status = "ok" }}, method = "put" }})
+        """
+    )
+    assert got == (True, True, True)
+    slack, ntfy, hook = seen
+    assert slack["path"] == "/slack" and json.loads(slack["body"]) == {
+        "text": "deploy failed",
+        "attachments": [
+            {"color": "danger", "text": "Pipeline: *deploy*\n```exit 1```", "mrkdwn_in": ["text"]}
+        ],
+    }
+    assert ntfy["path"] == "/ops" and ntfy["body"] == "done"
+    assert ntfy["headers"]["Title"] == "deploy" and ntfy["headers"]["Priority"] == "high"
+    assert hook["path"] == "/hook" and json.loads(hook["body"]) == {"status": "ok"}
+    ok, message = harness.run(f'return notifications.slack.send({{ webhook_url = "{url}/fail" }})')
+    assert ok is False and "answered 500" in message
+    ok, message = harness.run('return notifications.ntfy.send({ topic = "x" })')
+    assert (ok, message) == (False, "ntfy server and topic are required")
+    ok, message = harness.run('return notifications.webhook.send({ url = "http://127.0.0.1:1/x" })')
+    assert ok is False and message.startswith("webhook:")

@@ -44,6 +44,7 @@ MODULE_NAMES = (
     "cron",
     "sysctl",
     "reliability",
+    "notifications",
 )
 
 
