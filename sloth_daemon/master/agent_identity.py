@@ -15,11 +15,20 @@ agent reconnecting after a network drop), another is refused.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.master.auth import Caller
 from sloth_engine.errors import UsageError
 from sloth_engine.store.tokens import AGENT_PREFIX, TokenStore
+
+log = logging.getLogger(__name__)
+AUDIT_EVERY = 1.0
+"""Forged reports of one agent are audited at most once per this many seconds (the rest counted)."""
 
 
 class NameRefused(Exception):
@@ -70,3 +79,34 @@ class AgentIdentity:
         except UsageError as exc:  # another connection bound it a moment ago, or a bad name
             raise NameRefused(f"agent name '{name}': {exc}") from None
         return Claim(AGENT_PREFIX + name, token, AGENT_PREFIX + name)
+
+
+class ForgedReports:
+    """Output or results an agent sent for an attempt it does not hold: logged and audited as
+    `audit.TaskResult` / `audit.TaskOutput` (at most one event per agent a second, so a
+    hostile agent cannot flood the event log)."""
+
+    def __init__(self, record: Callable[[str, dict[str, Any]], Any]) -> None:
+        self.record = record
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+
+    def __call__(self, agent: str, kind: str, ref: apb.TaskRef) -> None:
+        now = time.monotonic()
+        if now - self._last.get(agent, -AUDIT_EVERY) < AUDIT_EVERY:
+            self._skipped[agent] = self._skipped.get(agent, 0) + 1
+            return
+        self._last[agent] = now
+        log.warning("agent %s sent a %s for %s/%s it does not hold", agent, kind, ref.run_id, ref.task)
+        data = {
+            "who": agent,
+            "method": kind,
+            "request": f"run_id={ref.run_id} task={ref.task} attempt={ref.attempt}",
+            "outcome": "PERMISSION_DENIED",
+            "why": "not the attempt assigned to this connection (agent or attempt token differs)",
+            "also_rejected": self._skipped.pop(agent, 0),
+        }
+        try:
+            self.record(f"audit.{kind}", data)
+        except Exception:  # the refusal stands without its audit record
+            log.exception("cannot record the audit event of a forged %s", kind)

@@ -15,9 +15,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
-from sloth_daemon.master.agent_identity import AgentIdentity
+from sloth_daemon.master.agent_identity import AgentIdentity, ForgedReports
 from sloth_daemon.master.auth import AuthInterceptor
 from sloth_daemon.master.automation import Automation, AutomationConfig, PublishingRows, new_bus
 from sloth_daemon.master.cert_roles import CertRoles
@@ -93,7 +92,7 @@ class Master:
         self.connections = AgentConnections(
             self.registry, self.dispatcher, self.remote_exec, self.master_id, AgentIdentity(self.tokens)
         )
-        self.dispatcher.on_forged = self._forged
+        self.dispatcher.on_forged = ForgedReports(self._audit)
         self.server: grpc.aio.Server | None = None
         self.address = ""
         self._background: list[asyncio.Task[None]] = []
@@ -188,23 +187,6 @@ class Master:
 
     def _audit(self, kind: str, data: dict[str, Any]) -> None:
         self.bus.publish(kind, data, source="master.audit")
-
-    def _forged(self, agent: str, kind: str, ref: apb.TaskRef) -> None:
-        """An agent reported on an attempt it was not given: dropped (dispatcher), audited here."""
-        log.warning(
-            "agent %s sent a %s for %s/%s it does not hold: rejected", agent, kind, ref.run_id, ref.task
-        )
-        data = {
-            "who": agent,
-            "method": kind,
-            "request": f"run_id={ref.run_id} task={ref.task} attempt={ref.attempt}",
-            "outcome": "PERMISSION_DENIED",
-            "why": "not the attempt assigned to this connection (agent or attempt token differs)",
-        }
-        try:
-            self._audit(f"audit.{kind}", data)
-        except Exception:  # the refusal stands without its audit record
-            log.exception("cannot record the audit event of a forged %s", kind)
 
     async def _claim_store(self) -> None:
         """One master per store: hold its lease or refuse to start, naming the holder."""
