@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 from sloth_tui.display import ago, tags
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.screens.overview import coloured
-from sloth_tui.steer import ask, confirm
+from sloth_tui.screens.steer import ask, confirm
 from sloth_tui.widgets.agent_panel import AgentPanel
 from sloth_tui.widgets.filter_table import FilterTable
 

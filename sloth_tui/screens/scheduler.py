@@ -12,7 +12,7 @@ from sloth_tui.display import ago, date_time
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.screens.confirm import ConfirmScreen
 from sloth_tui.screens.overview import coloured
-from sloth_tui.steer import ask, confirm, read_file
+from sloth_tui.screens.steer import ask, confirm, read_file
 from sloth_tui.widgets.filter_table import FilterTable
 
 

@@ -10,7 +10,7 @@ from textual.binding import Binding
 
 from sloth_tui.display import date_time
 from sloth_tui.screens.base import ConsoleScreen
-from sloth_tui.steer import ask, confirm
+from sloth_tui.screens.steer import ask, confirm
 from sloth_tui.widgets.filter_table import FilterTable
 
 
