@@ -296,3 +296,84 @@ def test_notifications_slack_ntfy_and_webhook(tmp_path: Path, receiver: Any) -> 
     assert (ok, message) == (False, "ntfy server and topic are required")
     ok, message = harness.run('return notifications.webhook.send({ url = "http://127.0.0.1:1/x" })')
     assert ok is False and message.startswith("webhook:")
+
+
+# ---- db ---------------------------------------------------------------------------------------
+
+DB_WORKFLOW = """
+local ok, name = db.connect(DRIVER, DSN, "main")
+assert(ok, name)
+db.exec("DROP TABLE IF EXISTS users", "main")
+db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, note TEXT)", "main")
+local res = db.exec("INSERT INTO users (id, name) VALUES (?, ?)", "main", 1, "ana")
+db.exec("INSERT INTO users (id, name, note) VALUES ($1, $2, $3)", "main", 2, "O'Brien", "100%")
+local q_ok, rows = db.query("SELECT id, name, note FROM users WHERE id >= ? ORDER BY id", "main", 1)
+local t_ok = db.transaction(function(tx) tx:exec("INSERT INTO users (id, name) VALUES (3, 'cy')") return true end, "main")
+local r_ok, r_err = db.transaction(function(tx) tx:exec("INSERT INTO users (id, name) VALUES (4, 'dd')") return false end, "main")
+local e_ok, e_err = db.transaction(function(tx) error("boom") end, "main")
+local tx = db.begin("main")
+tx:exec("INSERT INTO users (id, name) VALUES (5, 'ee')")
+db.rollback(tx)
+local stmt = db.prepare("SELECT name FROM users WHERE id = ?", "main")
+local _, one = stmt:query(3)
+local _, count = db.query("SELECT COUNT(*) AS n FROM users", "main")
+local bad, why = db.query("SELECT * FROM nowhere", "main")
+local none, missing = db.query("SELECT 1", "other")
+return db.rows_affected(res), q_ok, rows[2].name, rows[2].note, rows[1].note, t_ok, r_ok, r_err, e_ok,
+       e_err:match("boom") ~= nil, one[1].name, count[1].n, bad, why ~= nil, none, missing,
+       db.ping("main"), db.escape("O'Brien"), db.close("main")
+"""
+
+
+DB_EXPECTED = (
+    1,
+    True,
+    "O'Brien",
+    "100%",
+    None,
+    True,
+    False,
+    "transaction rolled back by user function",
+    False,
+    True,
+    "cy",
+    3,
+    None,
+    True,
+    None,
+    "connection not found: other",
+    True,
+    "O''Brien",
+    True,
+)
+
+
+def _db_harness(tmp_path: Path) -> Lua:
+    harness = Lua(tmp_path)
+    importlib.import_module("sloth_engine.modules.db_mod").install(harness.sandbox, harness.env)
+    return harness
+
+
+def test_db_on_a_sqlite_file(tmp_path: Path) -> None:
+    source = DB_WORKFLOW.replace("DRIVER", '"sqlite3"').replace("DSN", '"app.db"')
+    assert _db_harness(tmp_path).run(source) == DB_EXPECTED
+    assert (tmp_path / "app.db").exists()  # relative to the task's workdir
+
+
+@pytest.mark.postgres
+def test_db_on_the_postgresql_server(tmp_path: Path) -> None:
+    import uuid
+
+    from conftest import STORE_PG_URL, _store_pg_admin
+
+    schema = f"sloth_dbmod_{uuid.uuid4().hex[:10]}"
+    admin = _store_pg_admin()
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        source = DB_WORKFLOW.replace("DRIVER", '"postgres"').replace("DSN", f'"{STORE_PG_URL}"')
+        assert _db_harness(tmp_path).run(source.replace("users", f"{schema}.users")) == DB_EXPECTED
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.close()

@@ -45,6 +45,7 @@ MODULE_NAMES = (
     "sysctl",
     "reliability",
     "notifications",
+    "db",
 )
 
 
