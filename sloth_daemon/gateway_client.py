@@ -169,6 +169,9 @@ class GatewayCalls:
     def token_revoke(self, name: str) -> None:
         self._doc(self._stub.RevokeToken, mpb.GatewayName(name=name))
 
+    def token_delete(self, name: str) -> None:
+        self._doc(self._stub.DeleteToken, mpb.GatewayName(name=name))
+
     # ---- events and the installation -----------------------------------------------------
 
     def event_get(self, event_id: int) -> dict[str, Any]:

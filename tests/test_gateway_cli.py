@@ -177,6 +177,10 @@ def test_tokens(both: Both) -> None:
     assert both.remote("token", "revoke", "ci").returncode == 0
     gone = both._run({**env, "PATH": "/usr/bin:/bin"}, ("runs", "list"), None)
     assert gone.returncode == 1 and "revoked" in gone.stderr
+    both.refused("token", "delete", "ci", role="operator")
+    assert both.remote("token", "delete", "ci").returncode == 0
+    assert "ci" not in [t["name"] for t in json.loads(both.local("token", "list", "--json").stdout)]
+    both.same("token", "delete", "ci", role="admin")  # gone: 1 both ways
     both.no_store_written()
 
 

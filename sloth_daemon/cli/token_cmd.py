@@ -15,7 +15,7 @@ from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import UsageError
 
-from .store_access import print_json, print_table, when, with_store
+from .store_access import print_json, print_table, when
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -38,7 +38,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "delete", help="forget a token (agent/NAME: the name may join again); on the store", parents=parents
     )
     delete.add_argument("name")
-    delete.set_defaults(func=with_store(cmd_delete))
+    delete.set_defaults(func=with_gateway(cmd_delete))
 
 
 def cmd_create(args: argparse.Namespace, gateway: Any) -> int:
@@ -81,7 +81,7 @@ def cmd_revoke(args: argparse.Namespace, gateway: Any) -> int:
     return 0
 
 
-def cmd_delete(args: argparse.Namespace, store: Any) -> int:
-    store.tokens().delete(args.name)
+def cmd_delete(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.tokens.delete(args.name)
     print(f"token '{args.name}' deleted", file=sys.stderr)
     return 0

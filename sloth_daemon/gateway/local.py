@@ -239,6 +239,9 @@ class LocalTokens:
     def revoke(self, name: str) -> None:
         self.table.revoke(name)
 
+    def delete(self, name: str) -> None:
+        self.table.delete(name)
+
 
 class LocalEvents:
     def __init__(self, store: Any) -> None:

@@ -221,6 +221,9 @@ class RemoteTokens:
     def revoke(self, name: str) -> None:
         self.client.token_revoke(name)
 
+    def delete(self, name: str) -> None:
+        self.client.token_delete(name)
+
 
 class RemoteEvents:
     def __init__(self, client: Any) -> None:

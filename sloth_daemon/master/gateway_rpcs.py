@@ -188,6 +188,10 @@ class GatewayRpcs:
     async def RevokeToken(self, request: mpb.GatewayName, context: Any) -> mpb.GatewayDoc:  # noqa: N802
         return await _doc(self._gateway().tokens.revoke, request.name)
 
+    @unary
+    async def DeleteToken(self, request: mpb.GatewayName, context: Any) -> mpb.GatewayDoc:  # noqa: N802
+        return await _doc(self._gateway().tokens.delete, request.name)
+
     # ---- events and the installation -----------------------------------------------------
 
     @unary

@@ -46,7 +46,7 @@ _GATEWAY_OPERATES = (
     "SetStateValue DeleteStateValue AcquireStateLock UnlockState AddHook DeleteHook SetHookEnabled"
     " TestHook AddSchedule DeleteSchedule SetSecret DeleteSecret"
 )
-_GATEWAY_ADMINISTERS = "RevealSecret CreateToken ListTokens RevokeToken ClearEvents"
+_GATEWAY_ADMINISTERS = "RevealSecret CreateToken ListTokens RevokeToken DeleteToken ClearEvents"
 
 METHOD_NEEDS: dict[str, Need] = {
     **{_SERVICE + m: Need.VIEWER for m in _READS.split()},

@@ -306,6 +306,11 @@ class MasterServiceStub:
                 request_serializer=sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
                 response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
                 _registered_method=True)
+        self.DeleteToken = channel.unary_unary(
+                '/sloth.v1.MasterService/DeleteToken',
+                request_serializer=sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
         self.GetEvent = channel.unary_unary(
                 '/sloth.v1.MasterService/GetEvent',
                 request_serializer=sloth_dot_v1_dot_master__pb2.GetEventRequest.SerializeToString,
@@ -664,6 +669,12 @@ class MasterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetEvent(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -959,6 +970,11 @@ def add_MasterServiceServicer_to_server(servicer, server):
             ),
             'RevokeToken': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeToken,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayName.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'DeleteToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteToken,
                     request_deserializer=sloth_dot_v1_dot_master__pb2.GatewayName.FromString,
                     response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
             ),
@@ -2439,6 +2455,33 @@ class MasterService:
             request,
             target,
             '/sloth.v1.MasterService/RevokeToken',
+            sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/DeleteToken',
             sloth_dot_v1_dot_master__pb2.GatewayName.SerializeToString,
             sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
             options,
