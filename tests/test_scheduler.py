@@ -91,14 +91,13 @@ def test_every_second_on_time_with_overlap_skip(cluster: Cluster) -> None:
         "scheduler", "add", "slow", "--cron", "*/1 * * * * *", "--file", str(slow), "--overlap", "skip"
     )
     cluster.cli("scheduler", "add", "tick", "--cron", "*/1 * * * * *", "--file", str(quick))
-    wait_for(
-        lambda: (
-            len([e for e in events(cluster, "schedule.triggered") if e["data"]["schedule"] == "slow"]) >= 2
-        ),
-        15,
-        "two fires of the slow schedule",
-        every=0.2,
-    )
+
+    def fired(name: str) -> int:
+        return len([e for e in events(cluster, "schedule.triggered") if e["data"]["schedule"] == name])
+
+    # Both counts are waited for: under load the slow schedule's two fires may come before
+    # the third tick.
+    wait_for(lambda: fired("slow") >= 2 and fired("tick") >= 3, 60, "two slow fires, three ticks", every=0.2)
     cluster.cli("scheduler", "disable", "slow")
     cluster.cli("scheduler", "disable", "tick")
     triggered = events(cluster, "schedule.triggered")
@@ -129,18 +128,25 @@ def test_a_missed_fire_is_caught_up_after_a_master_restart(cluster: Cluster) -> 
         "scheduler", "add", "lazy", "--cron", "*/1 * * * * *", "--file", str(wf), "--catch-up", "none"
     )
     cluster.start_master()
-    wait_for(lambda: events(cluster, "schedule.triggered"), 10, "a first fire")
+    wait_for(lambda: events(cluster, "schedule.triggered"), 60, "a first fire")
     assert cluster.master_proc is not None
     cluster.kill(cluster.master_proc, signal.SIGKILL)
     down_at = time.time()
     wait_for(lambda: time.time() > down_at + 2.5, 5, "fires to be missed", every=0.1)
+
+    # Only what the restart reports counts: on a loaded machine the first master may itself
+    # start more than a second after `scheduler add` and report (and catch up) fires missed
+    # before it ran, which is right but not what this test looks at.
+    def since_restart(kind: str) -> list[dict]:
+        return [e for e in events(cluster, kind) if e["ts"] > down_at]
+
     cluster.start_master()
-    wait_for(lambda: len(events(cluster, "schedule.missed")) == 2, 10, "the missed fires to be reported")
-    missed = {e["data"]["schedule"]: e["data"] for e in events(cluster, "schedule.missed")}
+    wait_for(lambda: len(since_restart("schedule.missed")) == 2, 60, "the missed fires to be reported")
+    missed = {e["data"]["schedule"]: e["data"] for e in since_restart("schedule.missed")}
     assert missed["every"]["missed"] >= 2 and missed["lazy"]["missed"] >= 2
     caught = wait_for(
-        lambda: [e for e in events(cluster, "schedule.triggered") if e["data"].get("catch_up")],
-        10,
+        lambda: [e for e in since_restart("schedule.triggered") if e["data"].get("catch_up")],
+        60,
         "the catch-up run",
     )
     assert [e["data"]["schedule"] for e in caught] == ["every"]

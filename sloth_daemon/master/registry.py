@@ -255,7 +255,17 @@ class Registry:
         intervals = [s.heartbeat_interval for s in self.agents.values()] or [1.0]
         return min(1.0, max(0.02, min(intervals) / 4))
 
+    def start_grace(self, now: float | None = None) -> None:
+        """Agents of the store that have not come back get their whole grace from now, when
+        this master serves: a slow start (loading, resuming runs) must not use it up, or their
+        tasks are given up while they are still reconnecting."""
+        deadline = (time.monotonic() if now is None else now) + self.startup_grace
+        for session in self.agents.values():
+            if session.status is AgentStatus.UNREACHABLE:
+                session.lost_at = max(session.lost_at, deadline)
+
     async def watch(self) -> None:
+        self.start_grace()  # started by a master that serves (lead)
         frozen_at = seen = 0
         while True:
             await asyncio.sleep(self.tick())

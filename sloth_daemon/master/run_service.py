@@ -254,8 +254,6 @@ class RunService:
         for name, row in latest.items():
             status = TaskStatus(row["status"])
             if not status.finished:
-                if not spec.tasks[name].placement.local:
-                    self.dispatcher.expected.add((run_id, name))
                 continue
             result = TaskResult(
                 name,
@@ -271,6 +269,12 @@ class RunService:
             run_if_skip = status is TaskStatus.SKIPPED and result.message.startswith("run_if")
             result.blocks_dependents = not status.ok and not run_if_skip
             finished[name] = result
+        # Any unfinished task of an agent may be running there, even one with no row yet (the
+        # master died between dispatching it and writing its "running" row): each waits for
+        # the agents to come back and is adopted if one of them still runs it.
+        for name, task in spec.tasks.items():
+            if name not in finished and not task.placement.local:
+                self.dispatcher.expected.add((run_id, name))
         return finished
 
     # ---- steering and reading ---------------------------------------------------------------
