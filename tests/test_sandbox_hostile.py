@@ -678,3 +678,60 @@ def test_master_host_tasks_are_bounded_and_end(tmp_path: Path) -> None:
         assert cluster.cli("run", str(ok), "--master", address).returncode == 0
     finally:
         cluster.close()
+
+
+REPLACED_GLOBALS = """
+coroutine = nil
+pcall = nil
+error = nil
+setmetatable = nil
+string.rep = function() return "hijacked" end
+local a = task("a")@WHERE:command(function()
+  local r = exec.run("echo hi")
+  return true, "m", { out = r.stdout, n = #r }
+end)
+workflow.define("w"):tasks({ a })
+"""
+SHARED_COROUTINE = """
+local gen = coroutine.wrap(function()
+  while true do
+    local r = exec.run("sleep 0.5; echo A")
+    coroutine.yield(r.stdout)
+  end
+end)
+local a = task("a")@WHERE:command(function() return true, "m", { got = gen() } end)
+local b = task("b")@WHERE:command(function() time.sleep(0.1) return true, "m", { got = gen() } end)
+workflow.define("w"):tasks({ a, b }):config({ max_parallel_tasks = 2 })
+"""
+
+
+@pytest.mark.parametrize("where", ["local", "agent", "master"])
+def test_lua_semantics_hold_locally_on_an_agent_and_on_the_master(tmp_path: Path, where: str) -> None:
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path)
+    try:
+        via: list[str] = []
+        placement = ""
+        if where != "local":
+            via = ["--master", cluster.start_master()]
+        if where == "agent":
+            cluster.start_agent("alpha")
+            placement = ':delegate_to("alpha")'
+        replaced = cluster.write("replaced.sloth", REPLACED_GLOBALS.replace("@WHERE", placement))
+        done = cluster.cli("run", str(replaced), *via, "-o", "json", timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr + cluster.logs()
+        task = json.loads(done.stdout)["tasks"][0]
+        assert task["outputs"] == {"out": "hi\n", "n": 3}
+        shared = cluster.write("shared.sloth", SHARED_COROUTINE.replace("@WHERE", placement))
+        done = cluster.cli("run", str(shared), *via, "-o", "json", timeout=60)
+        tasks = {t["name"]: t for t in json.loads(done.stdout)["tasks"]}
+        assert tasks["a"]["status"] == "success" and tasks["a"]["outputs"] == {"got": "A\n"}, tasks
+        assert tasks["b"]["status"] == "failed"
+        assert "cannot resume a coroutine that is waiting in a blocking call" in tasks["b"]["error"]
+        if where != "local":
+            assert cluster.master_proc is not None and cluster.master_proc.poll() is None
+        if where == "agent":
+            assert {tasks["a"]["agent"], tasks["b"]["agent"]} == {"alpha"}
+    finally:
+        cluster.close()
