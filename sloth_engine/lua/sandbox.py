@@ -11,20 +11,30 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 import lupa.lua54 as lua54
 
 from sloth_engine.errors import LuaRuntimeError
+from sloth_engine.lua.convert import ModuleError, to_py
+from sloth_engine.lua.convert import iter_array as iter_array  # re-exported for the DSL and hooks
 from sloth_engine.lua.guard import Guard, TaskScope
-from sloth_engine.lua.limits import HEADROOM, MAX_DEPTH, MiB, TooLarge, lua_cost
+from sloth_engine.lua.limits import (
+    ENTRY_COST,
+    HEADROOM,
+    MAX_DEPTH,
+    STRING_COST,
+    TABLE_COST,
+    MiB,
+    TooLarge,
+    lua_cost,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
-TRACK_FROM_DEPTH = 8
 MAX_ERROR_CHARS = 64 * 1024
 """A module's error message is cut here before it becomes a Lua string."""
 
@@ -34,10 +44,6 @@ LuaMemoryError = lua54.LuaMemoryError
 lua_type = lua54.lua_type
 
 _PLACE = re.compile(r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
-
-
-class ModuleError(Exception):
-    """Raised by a module function: becomes a Lua error at the caller's line."""
 
 
 def _deny_get(obj: object, name: object) -> object:
@@ -123,52 +129,76 @@ class Sandbox:
     def to_lua(self, value: Any) -> Any:
         """Convert a Python value into Lua values (dicts and lists become tables).
 
-        Measured first: Lua builds these outside a protected call, where running out of
-        memory aborts the process; a value that does not fit is a ModuleError instead.
+        Lua builds these outside a protected call, where running out of memory aborts the
+        process: each table and string is charged its worst-case Lua size before it is made,
+        and a value that does not fit in the free memory is a ModuleError instead.
         """
         if value is None or isinstance(value, (bool, int, float)):
             return value
-        self.make_room(value)
-        return self._convert(value, 0)
+        if self.memory_limit:  # the common case first: it fits in what is free now
+            budget = [self.memory_limit - self.lua.get_memory_used() - HEADROOM]
+            try:
+                return self._convert(value, 0, budget)
+            except TooLarge as exc:
+                if exc.deep:
+                    raise ModuleError(str(exc)) from None
+        return self._checked(lambda budget: self._convert(value, 0, budget))
+
+    def to_lua_many(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`to_lua` of several values sharing one budget (the results of a module call)."""
+        return self._checked(lambda budget: tuple(self._convert(v, 0, budget) for v in values))
 
     def make_room(self, value: Any) -> None:
-        """ModuleError unless `value` fits in the runtime's free memory (after a collection)."""
-        if not self.memory_limit:
-            return
+        """ModuleError unless `value` would fit in the runtime's free memory (for code that
+        pushes Python strings into Lua itself, such as exec.run's result)."""
+        self._checked(lambda budget: lua_cost(value, max(budget[0], 0)))
+
+    def _checked(self, convert: Callable[[list[int]], Any]) -> Any:
         for attempt in (1, 2):
-            free = self.memory_limit - self.lua.get_memory_used() - HEADROOM
+            used = self.lua.get_memory_used() if self.memory_limit else 0
+            budget = [self.memory_limit - used - HEADROOM if self.memory_limit else 1 << 62]
             try:
-                lua_cost(value, max(free, 0))
-                return
+                return convert(budget)
             except TooLarge as exc:
                 if exc.deep:
                     raise ModuleError(str(exc)) from None
                 if attempt == 1:
-                    self.lua.gccollect()
+                    self.lua.gccollect()  # what a failed try built is garbage now
         raise ModuleError(f"memory limit exceeded ({self.memory_limit // MiB} MB): a value does not fit")
 
-    def _convert(self, value: Any, depth: int) -> Any:
-        if value is None or isinstance(value, (bool, int, float, str)):
+    def _convert(self, value: Any, depth: int, budget: list[int]) -> Any:
+        if value is None or isinstance(value, (bool, int, float)):
             return value
-        if isinstance(value, dict):
+        if isinstance(value, str):
+            budget[0] -= STRING_COST + (len(value) if value.isascii() else 4 * len(value))
+            if budget[0] < 0:
+                raise TooLarge("value does not fit")
+            return value
+        if isinstance(value, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise TooLarge(f"value nested deeper than {MAX_DEPTH} levels", deep=True)
+            budget[0] -= TABLE_COST + ENTRY_COST * len(value)
+            if budget[0] < 0:
+                raise TooLarge("value does not fit")
             table = self._new_table()
-            for key, item in value.items():
-                table[key] = self._convert(item, depth + 1)
-            return table
-        if isinstance(value, (list, tuple)):
-            table = self._new_table()
-            for index, item in enumerate(value, 1):
-                table[index] = self._convert(item, depth + 1)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if isinstance(key, str):
+                        self._convert(key, depth, budget)
+                    table[key] = self._convert(item, depth + 1, budget)
+            else:
+                for index, item in enumerate(value, 1):
+                    table[index] = self._convert(item, depth + 1, budget)
             return table
         if isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
+            return self._convert(value.decode("utf-8", "replace"), depth, budget)
         if lua_type(value) is not None:
             return value
-        return str(value)
+        return self._convert(str(value), depth, budget)
 
     def to_py(self, value: Any, *, keep_functions: bool = True) -> Any:
         """Convert a Lua value into plain Python: tables become lists (1..n) or dicts."""
-        return _to_py(value, keep_functions, set(), 0, self._identity)
+        return to_py(value, keep_functions, set(), 0, self._identity)
 
     # ---- functions exposed to Lua ------------------------------------------------------
 
@@ -213,8 +243,7 @@ class Sandbox:
                     text = text[:MAX_ERROR_CHARS] + f" [truncated: {len(text)} characters]"
                 return (False, text)
             if isinstance(value, tuple):
-                self.make_room(value)
-                return (True, *(self._convert(v, 0) for v in value))
+                return (True, *self.to_lua_many(value))
             return (True, self.to_lua(value))
         except ModuleError as exc:
             return (False, str(exc))
@@ -339,52 +368,3 @@ def lua_error(exc: BaseException) -> LuaRuntimeError:
     if match and not match.group("path").startswith("["):
         return LuaRuntimeError(match.group("msg"), match.group("path"), int(match.group("line")))
     return LuaRuntimeError(text)
-
-
-def _to_py(
-    value: Any, keep_functions: bool, seen: set[str], depth: int, identity: Callable[[Any], str]
-) -> Any:
-    kind = lua_type(value)
-    if kind is None:
-        return value
-    if kind == "table":
-        if depth > MAX_DEPTH:
-            raise ModuleError("table nested too deeply")
-        # A cycle repeats forever, so it is still caught when tracking starts a few levels
-        # down; shallow tables, nearly all of them, skip the identity lookup.
-        marker = identity(value) if depth >= TRACK_FROM_DEPTH else ""
-        if marker and marker in seen:
-            raise ModuleError("cyclic table cannot be converted")
-        seen.add(marker)
-        try:
-            items = list(value.items())
-            keys = [k for k, _ in items]
-            if keys and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
-                if sorted(keys) == list(range(1, len(keys) + 1)):
-                    ordered = sorted(items, key=lambda kv: kv[0])
-                    return [_to_py(v, keep_functions, seen, depth + 1, identity) for _, v in ordered]
-            return {_key(k): _to_py(v, keep_functions, seen, depth + 1, identity) for k, v in items}
-        finally:
-            seen.discard(marker)
-    if kind == "function":
-        if keep_functions:
-            return value
-        raise ModuleError("a function cannot be converted to data")
-    raise ModuleError(f"a Lua {kind} cannot be converted to data")
-
-
-def _key(key: Any) -> Any:
-    if isinstance(key, (str, int, float, bool)):
-        return key
-    raise ModuleError(f"table key of type {lua_type(key) or type(key).__name__} cannot be converted")
-
-
-def iter_array(table: Any) -> Iterable[Any]:
-    """Items 1..n of a Lua array table."""
-    index = 1
-    while True:
-        item = table[index]
-        if item is None:
-            return
-        yield item
-        index += 1
