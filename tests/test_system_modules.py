@@ -377,3 +377,90 @@ def test_db_on_the_postgresql_server(tmp_path: Path) -> None:
         with admin.cursor() as cur:
             cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.close()
+
+
+# ---- terraform and pulumi (fake CLIs that record their calls) -------------------------------
+
+FAKE_TERRAFORM = """#!/bin/sh
+echo "terraform $*" >> "$FAKE_LOG"
+case "$1" in
+  init) echo "Terraform has been successfully initialized!" ;;
+  plan) for w in "$@"; do case "$w" in -out=*) echo plan > "${w#-out=}" ;; esac; done; echo "Plan: 2 to add" ;;
+  show) echo '{"resource_changes":[{"address":"aws_instance.web","change":{"actions":["create"]}},
+        {"address":"aws_s3_bucket.b","change":{"actions":["delete","create"]}},
+        {"address":"aws_iam_role.r","change":{"actions":["update"]}},
+        {"address":"data.x.y","change":{"actions":["read"]}}]}' ;;
+  apply|destroy) echo "$1 complete" ;;
+  output) if [ -n "$3" ]; then echo '"10.0.0.1"'; else echo '{"ip":{"value":"10.0.0.1","type":"string"}}'; fi ;;
+  validate) echo '{"valid":false,"error_count":1,"diagnostics":[{"summary":"Missing required argument"}]}'; exit 1 ;;
+  fmt) echo "main.tf" ;;
+esac
+"""
+
+FAKE_PULUMI = """#!/bin/sh
+echo "pulumi $*" >> "$FAKE_LOG"
+case "$1" in
+  login) echo "Logged in to $2" ;;
+  stack) case "$2" in select) [ -f "$FAKE_STATE/stack.$3" ] || { echo "no stack named $3" >&2; exit 255; } ;;
+                      init) touch "$FAKE_STATE/stack.$3"; echo "Created stack $3" ;;
+                      output) echo '{"url":"http://x","count":3}' ;; esac ;;
+  preview) echo '{"steps":[],"changeSummary":{"create":2,"update":1,"same":4}}' ;;
+  up|destroy|refresh) echo "$1 done" ;;
+esac
+"""
+
+
+def test_terraform_client_and_pulumi_stack(tmp_path: Path, state: Path) -> None:
+    bin_dir = Path(os.environ["PATH"].split(os.pathsep)[0])
+    for name, body in (("terraform", FAKE_TERRAFORM), ("pulumi", FAKE_PULUMI)):
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "work" / "infra").mkdir(parents=True)
+    harness = Lua(tmp_path / "work")
+    importlib.import_module("sloth_engine.modules.terraform_mod").install(harness.sandbox, harness.env)
+    got = harness.run(
+        """
+        local tf = terraform.init("infra")
+        local plan = tf:plan({ vars = { region = "eu", count = 2 } })
+        local applied = tf:apply({ auto_approve = true })
+        local out, one = tf:output(), tf:output({ name = "ip" })
+        local valid = tf:validate()
+        tf:create_tfvars({ region = "eu", zones = { "a", "b" }, public = true })
+        local logged, how = pulumi.login("file:///srv/state")
+        local st = pulumi.stack("dev", { workdir = "infra" })
+        local preview = st:preview()
+        local up = st:up()
+        return plan.success, plan.changes.add, plan.changes.change, plan.changes.destroy, #plan.changes.resources,
+               applied.success, out.outputs.ip, one.value, valid.success, valid.valid, valid.diagnostics[1].summary,
+               logged, preview.changes.add, preview.changes.same, up.success, st:outputs().outputs.count
+        """
+    )
+    assert got == (
+        True,
+        2,
+        1,
+        1,
+        3,
+        True,
+        "10.0.0.1",
+        "10.0.0.1",
+        False,
+        False,
+        "Missing required argument",
+        True,
+        2,
+        4,
+        True,
+        3,
+    )
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls[0] == "terraform init -input=false -no-color"
+    assert calls[1].startswith("terraform plan -input=false -no-color -out=") and calls[1].endswith(
+        "-var=count=2 -var=region=eu"
+    )
+    assert "terraform apply -input=false -no-color -auto-approve" in calls
+    assert "pulumi stack init dev --non-interactive" in calls  # select failed: created
+    assert (tmp_path / "work" / "infra" / "terraform.tfvars").read_text() == (
+        'public = true\nregion = "eu"\nzones = ["a", "b"]\n'
+    )
+    assert not list((tmp_path / "work" / "infra").glob("*.tfplan"))  # the temporary plan is removed

@@ -46,6 +46,7 @@ MODULE_NAMES = (
     "reliability",
     "notifications",
     "db",
+    "terraform",
 )
 
 
@@ -99,7 +100,7 @@ def configuration_error(sandbox: Sandbox, text: str) -> ModuleError:
     return ModuleError(text)
 
 
-GLOBALS = {name: name for name in MODULE_NAMES} | {"json": "data", "yaml": "data"}
+GLOBALS = {name: name for name in MODULE_NAMES} | {"json": "data", "yaml": "data", "pulumi": "terraform"}
 """Each global a workflow sees, and the module that installs it."""
 
 
