@@ -253,6 +253,9 @@ class WorkflowRun:
                     self.run_id, result.status.value, time.time(), result.duration_s, result.error or None
                 )
             clean = await self._should_clean(result)
+        except Exception as exc:  # after the executor (stack lifecycle, the store): still ends
+            self._record_broken(exc)
+            raise
         finally:
             if lifecycle is not None:  # the run raised: the lifecycle lets go of what it holds
                 await lifecycle.after_run(self, None)
@@ -283,6 +286,18 @@ class WorkflowRun:
                 error,
                 started,
             )
+
+    def _record_broken(self, exc: Exception) -> None:
+        """The run raised past its executor: record it `failed` with the message (best effort:
+        the store itself may be what failed)."""
+        store = self.request.store
+        if store is None:
+            return
+        text = f"the run stopped on an unexpected error: {exc or type(exc).__name__}"
+        try:
+            store.runs.end_unfinished(self.run_id, RunStatus.FAILED.value, text)
+        except Exception:  # the original error is the one to report
+            log.exception("cannot record the end of run %s", self.run_id)
 
     def _grant_secrets(self) -> None:
         """Decrypt what config.secrets names; from now on their values are hidden in output."""

@@ -204,3 +204,50 @@ def test_certs_init_into_a_path_that_cannot_be_a_folder(tmp_path: Path) -> None:
     assert "internal error" not in done.stderr and "cannot write into" in done.stderr
     made = sloth("certs", "init", str(tmp_path / "new" / "deeper"), home=tmp_path)
     assert made.returncode == 0 and (tmp_path / "new" / "deeper" / "ca.crt").exists()
+
+
+def test_a_master_lists_abandoned_runs_and_cancels_one_by_force(tmp_path: Path) -> None:
+    """Through a master (its store, the same CLI): a killed local run is listed `abandoned`,
+    and a run that no process of the master runs is ended by `runs cancel --force`."""
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path / "c")
+    proc = None
+    child = None
+    try:
+        address = cluster.start_master()
+        body = tmp_path / "long.sloth"
+        pidfile = tmp_path / "child.pid"
+        body.write_text(LONG.format(pidfile=pidfile))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sloth_daemon.cli.main", "run", str(body)],
+            env=cluster.env(),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        child = wait_pid(pidfile, proc)  # type: ignore[arg-type]
+        proc.kill()
+        proc.wait(timeout=10)
+        [run] = cluster.cli_json("runs", "list", "--json", "--master", address)
+        assert run["status"] == "abandoned", run
+        with cluster.store() as store:
+            from sloth_engine.run_owner import Owner
+
+            owner = Owner("elsewhere.example", "boot", 4242, 1.0)
+            store.runs.create_run("r-foreign", "w", "w.sloth", None, {}, time.time(), owner)
+        refused = cluster.cli("runs", "cancel", "r-foreign", "--master", address)
+        assert refused.returncode == 1 and "runs cancel --force r-foreign" in refused.stderr
+        forced = cluster.cli("runs", "cancel", "r-foreign", "--force", "--master", address)
+        assert forced.returncode == 0, forced.stderr
+        shown = cluster.cli_json("runs", "show", "r-foreign", "--json", "--master", address)
+        assert shown["status"] == "cancelled" and "forced" in shown["error"]
+        again = cluster.cli("runs", "cancel", "r-foreign", "--force", "--master", address)
+        assert again.returncode == 1 and "already finished (cancelled)" in again.stderr
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if child is not None and alive(child):
+            os.kill(child, signal.SIGKILL)
+        cluster.close()
