@@ -107,6 +107,9 @@ class Resume:
     run_id: str
     finished: dict[str, TaskResult] = field(default_factory=dict)
     """Tasks that had ended: they keep their results and are not run again."""
+    in_flight: dict[str, int] = field(default_factory=dict)
+    """Tasks whose attempt N had started: they go on at attempt N (adopted, or recorded lost
+    and retried per their policy), without their conditions and pre_hook again."""
 
 
 class WorkflowRun:
@@ -146,6 +149,7 @@ class WorkflowRun:
             params=request.params,
             retry_delay=workflow.retry_delay,
             check_mode=request.check_mode,
+            in_flight=dict(resume.in_flight) if resume else {},
         )
         ctx.secrets = self.secrets  # the same dict: filled when the run starts
         if request.retry_delay is not None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 LUA_FUNCTION = "<lua function>"
+MASTER_PLACEMENT = "master"
+"""Where a task of a master's run without `delegate_to` runs (and the name shown for it)."""
 """Marker for a field whose value is a Lua function in the runtime that loaded the file."""
 
 Hook = str | None
@@ -75,17 +77,21 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a task runs: locally, on a named agent, on agents with tags, or on any agent."""
+    """Where a task runs: locally, on a named agent, on agents with tags, on any agent, or (in
+    a run submitted to a master) on the master's host, in a child process of the master."""
 
     agent: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     any_agent: bool = False
+    on_master: bool = False
 
     @property
     def local(self) -> bool:
-        return self.agent is None and not self.tags and not self.any_agent
+        return self.agent is None and not self.tags and not self.any_agent and not self.on_master
 
     def describe(self) -> str:
+        if self.on_master:
+            return MASTER_PLACEMENT
         if self.agent:
             return f"agent {self.agent}"
         if self.tags:

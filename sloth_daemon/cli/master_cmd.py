@@ -59,6 +59,11 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="DURATION",
         help="loading one watched file takes at most this; past it the file fails to load (30s)",
     )
+    master.add_argument(
+        "--no-local-tasks",
+        action="store_true",
+        help="refuse runs with tasks that would run on this master's host (no delegate_to, no default)",
+    )
     master.add_argument("--hook-workers", type=int, default=4, metavar="N", help="hooks run at once (4)")
     master.add_argument("--event-queue", type=int, default=1000, metavar="N", help="events queued for hooks")
     master.set_defaults(func=cmd_master)
@@ -97,6 +102,7 @@ def cmd_master(args: argparse.Namespace) -> int:
         tls=TlsFiles(args.tls_ca, args.tls_cert, args.tls_key),
         allow_plaintext_secrets=args.allow_plaintext_secrets,
         cert_roles=parse_cert_roles(args.cert_role),
+        no_local_tasks=args.no_local_tasks,
     )
     store = open_store(args.db)
     try:

@@ -61,7 +61,12 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     run.add_argument("--detach", action="store_true", help="with --master: print the run id and return")
     run.add_argument(
-        "--delegate-to", "-d", metavar="AGENT", help="with --master: tasks without a placement run on AGENT"
+        "--default-agent",
+        "--delegate-to",
+        "-d",
+        dest="delegate_to",
+        metavar="AGENT",
+        help="with --master: tasks without a delegate_to run on AGENT (not on the master's host)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -119,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return run_on_master(args, request, master)
     if getattr(args, "detach", False) or getattr(args, "delegate_to", None):
-        raise UsageError("--detach and --delegate-to need a master (--master HOST:PORT)")
+        raise UsageError("--detach and --default-agent need a master (--master HOST:PORT)")
     from sloth_engine.events import bus_for_run
     from sloth_engine.store import open_store
 

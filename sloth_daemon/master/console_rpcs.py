@@ -242,7 +242,9 @@ class ConsoleRpcs:
         """Load the submitted file as the run service does (same copy, same imports)."""
         _request, loaded = self.runs._load(replace(sub, workflow=workflow))
         spec = loaded.spec.get(workflow)
-        return graph_of(run_id, spec) if spec is not None else mpb.RunGraph(run_id=run_id, workflow=workflow)
+        if spec is None:
+            return mpb.RunGraph(run_id=run_id, workflow=workflow)
+        return graph_of(run_id, self.runs.placed(spec, sub, refuse=False))  # tasks shown on `master`
 
     def _stacks(self) -> Any:
         stacks = self.__dict__.get("_stacks_api")

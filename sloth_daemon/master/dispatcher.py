@@ -3,9 +3,10 @@
 `execute` picks a connected agent that matches the task's placement (by name or address, by
 tags, or any) with the workflow's `config.load_balancing`, queues an AssignTask on the
 agent's stream, forwards the agent's output lines to the run's sink and returns the agent's
-outcome. When no agent matches: `config.fallback_local` runs the attempt in the master's own
-process, otherwise the attempt fails with "no agent matches ...". When the agent is lost the
-attempt fails with "agent lost"; the engine's retries then place it again, on another agent.
+outcome. Tasks placed on the master (no `delegate_to`) and, when no agent matches, those of a
+workflow with `config.fallback_local` run in child processes on the master's host
+(host_tasks.py); otherwise the attempt fails with "no agent matches ...". When the agent is
+lost the attempt fails with "agent lost"; the engine's retries then place it again, on another agent.
 
 After a master restart, tasks that were running on an agent are adopted when that agent
 reconnects and reports them (still running, or finished while the master was away).
@@ -28,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_daemon.master.host_tasks import HostTasks
 from sloth_daemon.master.placement import Chooser, describe_miss, matching, strategy_of
 from sloth_daemon.master.registry import AgentSession, AgentStatus, Registry
 from sloth_daemon.wire import outcome_from_proto, to_json
-from sloth_engine.errors import DslError
 from sloth_engine.executor.remote import RemoteTask
-from sloth_engine.executor.results import AttemptOutcome, RunEvent
-from sloth_engine.run import RunRequest, run_delegated_attempt
+from sloth_engine.executor.results import AttemptOutcome
 from sloth_engine.spec import Placement, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,8 @@ class Dispatcher:
         self.secrets_in_clear = False
         """Granted secrets may go to any agent: the master serves TLS, or was started with
         --allow-plaintext-secrets. Otherwise only to agents connected over loopback."""
+        self.host: HostTasks | None = None
+        """Runs the attempts placed on the master's host, each in a child process."""
         self.may_dispatch: Callable[[], bool] = lambda: True
         """With --ha: whether this master still holds its lease (it dispatches nothing once not)."""
         self.assigned: dict[Key, Pending] = {}
@@ -140,6 +142,8 @@ class Dispatcher:
     # ---- RemotePort ------------------------------------------------------------------------
 
     async def execute(self, task: RemoteTask, sink: Sink) -> tuple[AttemptOutcome, str]:
+        if task.placement.on_master and self.host is not None:
+            return await self.host.execute(task, sink)
         key = (task.run_id, task.task)
         adopted = await self._adopt(key, task, sink)
         if adopted is not None:
@@ -155,8 +159,8 @@ class Dispatcher:
             while not self.may_dispatch():
                 await asyncio.sleep(0.5)
         if session is None:
-            if task.config.get("fallback_local"):
-                return await self._run_here(task, sink), "local"
+            if task.config.get("fallback_local") and self.host is not None:
+                return await self.host.execute(task, sink)  # in a child process, as `master` tasks
             text = describe_miss(task.placement)
             return AttemptOutcome(TaskStatus.FAILED, text, text), ""
         if task.secrets and not (self.secrets_in_clear or on_loopback(session.peer)):
@@ -349,37 +353,6 @@ class Dispatcher:
             return await self._wait(session, pending, task.timeout)
         return None
 
-    # ---- running here when no agent fits -----------------------------------------------------
-
-    async def _run_here(self, task: RemoteTask, sink: Sink) -> AttemptOutcome:
-        bundle = self.bundles[task.run_id]
-
-        def listener(event: RunEvent) -> None:
-            if event.kind == "task.log":
-                sink(event.status, str(event.data.get("line", "")))
-
-        values = _values(bundle.values_json)
-        request = RunRequest(
-            path=bundle.path,
-            values=values,
-            home=self.home,
-            listeners=[listener],
-            agent_facts=self.registry.facts_of,
-        )
-        try:
-            return await run_delegated_attempt(
-                request,
-                source=bundle.source,
-                workflow=task.workflow,
-                task=task.task,
-                run_id=task.run_id,
-                params=task.params,
-                inputs=task.inputs,
-                attempt=task.attempt,
-            )
-        except DslError as exc:
-            return AttemptOutcome(TaskStatus.FAILED, str(exc), str(exc))
-
     # ---- waking waiters ---------------------------------------------------------------------
 
     def _wake(self) -> None:
@@ -418,10 +391,3 @@ def _merge_assignment(message: apb.MasterToAgent, task: apb.AssignTask) -> bool:
         return False
     message.assign.tasks.append(task)
     return True
-
-
-def _values(data: bytes) -> dict[str, Any]:
-    import json
-
-    value = json.loads(data) if data else {}
-    return value if isinstance(value, dict) else {}

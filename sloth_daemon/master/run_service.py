@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -22,12 +23,14 @@ from sloth_daemon.errors import NotFound, Rejected
 from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.metrics import RunMetrics
 from sloth_daemon.master.run_feed import RunFeed
+from sloth_daemon.master.run_placement import place_tasks
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import DslError, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
 from sloth_engine.run_owner import current_owner, owner_gone
-from sloth_engine.spec import Placement, RunStatus, TaskStatus, WorkflowSpec
+from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
+from sloth_engine.store.host_processes import HostProcess, HostProcesses
 from sloth_engine.store.submissions import Submission, SubmissionRows
 
 log = logging.getLogger(__name__)
@@ -69,16 +72,41 @@ class RunService:
         self._stacks: Any = None
         self.owner = current_owner()
         """This master process: it owns the runs it executes (runs_cmd finds them abandoned)."""
+        self.no_local_tasks = False
+        """`master --no-local-tasks`: a task with no placement (and no default) is refused."""
+        self.host: Any = None
+        """host_tasks.HostTasks: runs the tasks placed on the master, in child processes."""
+        self.host_rows = HostProcesses(store.backend)
+
+    def placed(self, spec: WorkflowSpec, sub: Submission, refuse: bool = True) -> WorkflowSpec:
+        """The spec with its unplaced tasks placed (run_placement.py)."""
+        return place_tasks(spec, sub.delegate_to, self.no_local_tasks and refuse)
+
+    def job_of(self, run_id: str) -> dict[str, Any] | None:
+        """What a task's child process on this host needs of its run (host_tasks.py)."""
+        active = self.active.get(run_id)
+        if active is None:
+            return None
+        run = active.run
+        return {
+            "path": str(run.request.path),
+            "values": run.request.values,
+            "home": str(self.home),
+            "stack": run.journal.stack,
+            "secrets": dict(run.secrets),
+            "check_mode": run.request.check_mode,
+            "store": run.request.store is not None,
+        }
 
     # ---- submitting -------------------------------------------------------------------------
 
     async def submit(self, sub: Submission) -> Plan:
         request, loaded = await asyncio.to_thread(self._load, sub)
-        specs = _select(loaded, sub.workflow, sub.path)
+        # Placement first: a refused task refuses the whole submission before any run exists.
+        specs = [self.placed(spec, sub) for spec in _select(loaded, sub.workflow, sub.path)]
         runs: list[ActiveRun] = []
         for spec in specs:
             run_id = new_run_id()
-            spec = _delegated(spec, sub.delegate_to)
             self.submissions.save(run_id, spec.name, sub)
             self.store.runs.create_run(
                 run_id, spec.name, sub.path, request.stack or spec.stack, sub.params, time.time(), self.owner
@@ -172,7 +200,16 @@ class RunService:
             active.result = result
             active.feed.finish(result)
             self.dispatcher.forget_run(active.run_id)
+            await asyncio.to_thread(self._forget_host, active.run_id)
             asyncio.get_running_loop().call_later(60.0, self.active.pop, active.run_id, None)
+
+    def _forget_host(self, run_id: str) -> None:
+        """The run ended: its children's folders and records on this host are not needed."""
+        shutil.rmtree(self.home / "master" / "host" / run_id, ignore_errors=True)
+        try:
+            self.host_rows.forget_run(run_id)
+        except SlothError as exc:
+            log.warning("run %s: cannot forget its host processes: %s", run_id, exc)
 
     def _finish_quietly(self, run_id: str, result: RunResult) -> None:
         try:
@@ -221,7 +258,7 @@ class RunService:
         try:
             load = asyncio.to_thread(self._load, replace(sub, workflow=row["workflow"]))
             request, loaded = await asyncio.wait_for(load, RESUME_LOAD_TIMEOUT)
-            spec = _delegated(_select(loaded, row["workflow"], sub.path)[0], sub.delegate_to)
+            spec = self.placed(_select(loaded, row["workflow"], sub.path)[0], sub, refuse=False)
         except TimeoutError:
             reason = f"cannot resume: loading its file took more than {RESUME_LOAD_TIMEOUT:g}s"
             runs.end_unfinished(run_id, RunStatus.FAILED.value, reason)
@@ -230,8 +267,9 @@ class RunService:
             runs.end_unfinished(run_id, RunStatus.FAILED.value, f"cannot resume: {exc}")
             return None
         run = runs.get_run(run_id) or {}
-        finished = self._finished_tasks(run_id, run.get("tasks") or [], spec)
-        return self._prepare(request, loaded, spec, sub, Resume(run_id, finished))
+        resume = Resume(run_id)
+        resume.finished = self._finished_tasks(run_id, run.get("tasks") or [], spec, resume)
+        return self._prepare(request, loaded, spec, sub, resume)
 
     def release_resumed(self) -> None:
         """A clean stop: the runs this master resumed did not take it down; the next master
@@ -244,16 +282,19 @@ class RunService:
                     log.exception("cannot clear the resume mark of run %s", active.run_id)
 
     def _finished_tasks(
-        self, run_id: str, attempts: list[dict[str, Any]], spec: WorkflowSpec
+        self, run_id: str, attempts: list[dict[str, Any]], spec: WorkflowSpec, resume: Resume
     ) -> dict[str, TaskResult]:
         latest: dict[str, dict[str, Any]] = {}
         for row in attempts:
             if row["task"] in spec.tasks and row["attempt"] >= latest.get(row["task"], {}).get("attempt", 0):
                 latest[row["task"]] = row
+        on_host = self.host_rows.of_run(run_id)
         finished: dict[str, TaskResult] = {}
         for name, row in latest.items():
             status = TaskStatus(row["status"])
             if not status.finished:
+                if spec.tasks[name].placement.on_master:
+                    self._in_flight(run_id, name, row, on_host.get(name), resume)
                 continue
             result = TaskResult(
                 name,
@@ -273,9 +314,33 @@ class RunService:
         # master died between dispatching it and writing its "running" row): each waits for
         # the agents to come back and is adopted if one of them still runs it.
         for name, task in spec.tasks.items():
-            if name not in finished and not task.placement.local:
+            if name in finished or task.placement.local:
+                continue
+            if not task.placement.on_master:
                 self.dispatcher.expected.add((run_id, name))
+            elif name not in latest and name in on_host:  # started, its row not written yet
+                self._in_flight(run_id, name, {"attempt": 0, "status": "running"}, on_host[name], resume)
         return finished
+
+    def _in_flight(
+        self, run_id: str, name: str, row: dict[str, Any], proc: HostProcess | None, resume: Resume
+    ) -> None:
+        """A task on this host that had not ended: it goes on at its true attempt number.
+
+        Attempt N running with a child recorded for it: adopt that child (or record it lost).
+        Attempt N retrying (it failed, the next had not started or had): go on at N + 1, adopting
+        the child of N + 1 if one was recorded. Running without a child: it never started.
+        """
+        attempt = int(row["attempt"])
+        if TaskStatus(row["status"]) is TaskStatus.RETRYING:
+            attempt += 1
+        if proc is not None and proc.attempt >= attempt:
+            attempt = proc.attempt
+            if self.host is not None:
+                self.host.expected[(run_id, name)] = proc
+        elif TaskStatus(row["status"]) is not TaskStatus.RETRYING:
+            return  # attempt N never reached its process: it starts over as usual
+        resume.in_flight[name] = attempt
 
     # ---- steering and reading ---------------------------------------------------------------
 
@@ -358,15 +423,6 @@ def _select(loaded: LoadedFile, name: str, path: str) -> list[WorkflowSpec]:
         known = ", ".join(w.name for w in workflows)
         raise DslError(f"no workflow named '{name}' (the file has: {known})", path)
     return [spec]
-
-
-def _delegated(spec: WorkflowSpec, agent: str | None) -> WorkflowSpec:
-    """`run -d AGENT`: every task without a placement of its own goes to AGENT."""
-    if not agent:
-        return spec
-    placement = Placement(agent=agent)
-    tasks = {n: replace(t, placement=placement) if t.placement.local else t for n, t in spec.tasks.items()}
-    return replace(spec, tasks=tasks)
 
 
 def _cancelled_result(active: ActiveRun, error: str = "") -> RunResult:

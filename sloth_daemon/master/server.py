@@ -22,6 +22,7 @@ from sloth_daemon.master.automation import Automation, AutomationConfig, Publish
 from sloth_daemon.master.cert_roles import CertRoles
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.dispatcher import Dispatcher
+from sloth_daemon.master.host_tasks import HostTasks
 from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
 from sloth_daemon.master.run_service import RunService
@@ -60,6 +61,8 @@ class MasterConfig:
     """Send granted secrets to agents connected without TLS from off this machine."""
     cert_roles: dict[str, str] = field(default_factory=dict)
     """Mutual TLS without --auth: role by certificate common name (cert_roles.py)."""
+    no_local_tasks: bool = False
+    """Refuse runs with tasks that would run on the master's host (no delegate_to, no default)."""
 
 
 def server_options(ha: bool = False) -> list[tuple[str, Any]]:
@@ -86,6 +89,10 @@ class Master:
         self.dispatcher = Dispatcher(self.registry, config.home)
         self.dispatcher.secrets_in_clear = config.allow_plaintext_secrets or bool(config.tls.cert)
         self.runs = RunService(store, self.dispatcher, config.home)
+        self.runs.no_local_tasks = config.no_local_tasks
+        host = HostTasks(store, config.home, config.db)
+        host.job_of = self.runs.job_of
+        self.dispatcher.host = self.runs.host = host
         self.automation = Automation(store, self.runs, self.bus, config.automation)
         self.remote_exec = RemoteExec(self.registry)
         self.tokens = store.tokens() if config.auth else None

@@ -32,6 +32,8 @@ class RemoteTask:
     config: dict[str, Any]
     secrets: dict[str, str] = field(default_factory=dict)
     """What the run's config.secrets grants: travels with the attempt to its agent only."""
+    cwd: str = ""
+    """The task's working folder as the run computed it (a task on the master's host runs there)."""
     on_placed: Callable[[str], None] | None = None
     """Called with the agent's name once the attempt is handed to it (so a cancelled or
     timed-out attempt still names where it ran)."""

@@ -50,6 +50,8 @@ class RunContext:
     """--check: shell commands and hooks are reported, not run; modules change nothing."""
     secrets: dict[str, str] = field(default_factory=dict)
     """The run's granted secrets (filled when it starts): sent with its delegated attempts."""
+    in_flight: dict[str, int] = field(default_factory=dict)
+    """A resumed run's tasks whose attempt N had started (sloth_engine.run.Resume.in_flight)."""
 
 
 class TaskRunner:
@@ -125,23 +127,14 @@ class TaskRunner:
         cwd = self._workdir(spec)
         params = self._params(spec, cwd)
         inputs = {dep: results[dep].outputs for dep in spec.depends_on}
+        resumed = self.ctx.in_flight.pop(name, 0)
         try:
-            try:
-                if spec.run_if is not None and not await self.calls.condition(
-                    spec, "run_if", cwd, params, inputs
-                ):
-                    self.skip(result, "run_if condition is false", blocks=False)
-                    return result.status
-                if spec.abort_if is not None and await self.calls.condition(
-                    spec, "abort_if", cwd, params, inputs
-                ):
-                    text = "abort_if condition is true"
-                    return self._end(result, AttemptOutcome(TaskStatus.FAILED, "aborted", text))
-            except LuaRuntimeError as exc:
-                text = f"condition failed: {exc.where}"
-                return self._end(result, AttemptOutcome(TaskStatus.FAILED, text, text))
-            await self.calls.workflow_hook("on_task_start", (name,))
-            outcome = await self._attempts(spec, result, cwd, params, inputs)
+            if not resumed:  # a resumed attempt's conditions and on_task_start ran before
+                refused = await self._conditions(spec, result, cwd, params, inputs)
+                if refused is not None:
+                    return refused
+                await self.calls.workflow_hook("on_task_start", (name,))
+            outcome = await self._attempts(spec, result, cwd, params, inputs, resumed)
             outcome = await self._after(spec, result, outcome, cwd, params)
             self._end(result, outcome)
             await self.calls.workflow_hook("on_task_complete", (name, result.status.ok, result.outputs))
@@ -154,6 +147,26 @@ class TaskRunner:
             text = f"the task could not be run: {exc or type(exc).__name__}"
             return self._end(result, AttemptOutcome(TaskStatus.FAILED, text, text))
         return result.status
+
+    async def _conditions(
+        self, spec: TaskSpec, result: TaskResult, cwd: Path, params: dict[str, Any], inputs: dict[str, Any]
+    ) -> TaskStatus | None:
+        """run_if and abort_if: the task's end when they stop it, None when it may run."""
+        try:
+            if spec.run_if is not None and not await self.calls.condition(
+                spec, "run_if", cwd, params, inputs
+            ):
+                self.skip(result, "run_if condition is false", blocks=False)
+                return result.status
+            if spec.abort_if is not None and await self.calls.condition(
+                spec, "abort_if", cwd, params, inputs
+            ):
+                text = "abort_if condition is true"
+                return self._end(result, AttemptOutcome(TaskStatus.FAILED, "aborted", text))
+        except LuaRuntimeError as exc:
+            text = f"condition failed: {exc.where}"
+            return self._end(result, AttemptOutcome(TaskStatus.FAILED, text, text))
+        return None
 
     def _end(self, result: TaskResult, outcome: AttemptOutcome) -> TaskStatus:
         result.outputs = outcome.outputs
@@ -168,15 +181,18 @@ class TaskRunner:
         cwd: Path,
         params: dict[str, Any],
         inputs: dict[str, Any],
+        first: int = 0,
     ) -> AttemptOutcome:
+        """Attempts from 1 (or from `first`, a resumed attempt) until one succeeds or the
+        retries are spent."""
         policy = spec.retry
         if self.ctx.retry_delay is not None:
             policy = replace(policy, base_delay=self.ctx.retry_delay)
         outcome = AttemptOutcome(TaskStatus.FAILED)
-        for attempt in range(1, policy.retries + 2):
+        for attempt in range(min(max(first, 1), policy.retries + 1), policy.retries + 2):
             result.attempts = attempt
             self._set(result, TaskStatus.RUNNING)
-            if attempt == 1:
+            if attempt == 1 and not first:
                 prepared = await self._prepare(spec, result, cwd, params, inputs)
                 if prepared is not None:
                     return prepared
@@ -267,6 +283,7 @@ class TaskRunner:
                     placement=spec.placement,
                     config=self.wf.config,
                     secrets=self.ctx.secrets,
+                    cwd=str(cwd),
                     on_placed=lambda name: setattr(result, "agent", name),
                 )
                 outcome, result.agent = await self.remote.execute(task, self.calls.sink(result))

@@ -106,6 +106,12 @@ def _v8(ctx: MigrationContext) -> None:
         ctx.execute(statement)
 
 
+def _v9(ctx: MigrationContext) -> None:
+    from sloth_engine.store.host_processes import CREATE_TABLE
+
+    ctx.execute(CREATE_TABLE)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
@@ -115,6 +121,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "API tokens (hashed) of the master's roles", _v6),
     Migration(7, "each run's owner and resume mark (abandoned and poison runs)", _v7),
     Migration(8, "agents' own tokens: an agent name bound to its token", _v8),
+    Migration(9, "task attempts in child processes of a master's host (adopted after a restart)", _v9),
 )
 LATEST = MIGRATIONS[-1].version
 

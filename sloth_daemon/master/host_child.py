@@ -1,0 +1,162 @@
+"""One task attempt on a master's host, in a process of its own (`python -m` this module FOLDER).
+
+The master writes the job (JSON: the workflow file, values, task, params, inputs, the store's
+URL and the run's secrets) on stdin, so nothing secret touches the disk. The child writes its
+identity to FOLDER/child.json, each output line to FOLDER/output.jsonl as it comes (secrets
+redacted), and its outcome to FOLDER/result.json (atomically) before it exits. A master that
+restarted while the child ran reads the same files: the child needs nothing of its parent.
+
+It imports the engine only (no gRPC), so it starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from sloth_engine.dsl import LoadedFile, load_file
+from sloth_engine.errors import SlothError
+from sloth_engine.executor.journal import Journal
+from sloth_engine.executor.lua_pool import LuaPool
+from sloth_engine.executor.results import AttemptOutcome, RunEvent, TaskResult
+from sloth_engine.executor.task_runner import RunContext, TaskRunner
+from sloth_engine.run import RunRequest, module_env
+from sloth_engine.spec import TaskStatus
+
+OUTPUT = "output.jsonl"
+RESULT = "result.json"
+IDENTITY = "child.json"
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[1])
+    job = json.loads(sys.stdin.read() or "{}")
+    _write_atomically(folder / IDENTITY, _identity())
+    with open(folder / OUTPUT, "a", encoding="utf-8", buffering=1) as out:
+        try:
+            outcome = asyncio.run(_attempt(job, out))
+        except SlothError as exc:  # the file no longer loads, the store cannot be opened
+            outcome = AttemptOutcome(TaskStatus.FAILED, str(exc), str(exc))
+    result = {
+        "status": outcome.status.value,
+        "message": outcome.message,
+        "error": outcome.error,
+        "outputs": outcome.outputs,
+    }
+    _write_atomically(folder / RESULT, json.dumps(result, default=str))
+    return 0
+
+
+def _identity() -> str:
+    from sloth_engine.run_owner import current_owner
+
+    me = current_owner()
+    data = {"host": me.host, "boot": me.boot, "pid": me.pid, "pgid": os.getpgid(0), "started": me.started}
+    return json.dumps(data)
+
+
+async def _attempt(job: dict[str, Any], out: TextIO) -> AttemptOutcome:
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    loop = asyncio.get_running_loop()
+    # The master stops an attempt (cancel, timeout) with SIGTERM: its commands are stopped too.
+    loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
+    store = _store(job)
+    try:
+        return await _run(job, out, store, loop)
+    except asyncio.CancelledError:
+        return AttemptOutcome(TaskStatus.CANCELLED, "stopped by the master", "stopped by the master")
+    finally:
+        if store is not None:
+            store.close()
+
+
+async def _run(
+    job: dict[str, Any], out: TextIO, store: Any, loop: asyncio.AbstractEventLoop
+) -> AttemptOutcome:
+    secrets = {str(k): str(v) for k, v in (job.get("secrets") or {}).items()}
+    redact = _redactor(secrets)
+    journal = Journal(job["run_id"], job["workflow"], None)
+    journal.events_from_output = False  # event lines travel to the master as they are
+    journal.bind(loop)
+    journal.listeners.append(lambda event: _write_line(out, event, redact))
+    request = RunRequest(
+        path=job["path"],
+        values=job.get("values") or {},
+        home=Path(job["home"]),
+        store=store,
+        stack=job.get("stack"),
+        cwd=Path(job["cwd"]),
+    )
+
+    def loader() -> LoadedFile:
+        env = module_env(request, None, lambda kind, data: None)
+        env.events_via_output = True
+        env.secrets = secrets
+        return load_file(request.path, values=request.values, env=env)
+
+    first = await asyncio.to_thread(loader)
+    spec = first.spec.get(job["workflow"])
+    if spec is None or job["task"] not in spec.tasks:
+        text = f"workflow '{job['workflow']}' has no task '{job['task']}'"
+        return AttemptOutcome(TaskStatus.FAILED, text, text)
+    lua = LuaPool(loader, 1, first)
+    ctx = RunContext(
+        run_id=job["run_id"],
+        workflow=spec,
+        cwd=request.cwd,
+        run_dir=request.home / "runs" / job["run_id"],
+        check_mode=bool(job.get("check_mode")),
+    )
+    runner = TaskRunner(ctx, journal, lua)
+    result = TaskResult(job["task"], attempts=int(job.get("attempt") or 1))
+    try:
+        task_spec = spec.tasks[job["task"]]
+        return await runner.execute_here(task_spec, result, request.cwd, job["params"], job["inputs"])
+    finally:
+        journal.flush()
+        runner.close()
+        lua.close()
+
+
+def _store(job: dict[str, Any]) -> Any:
+    if not job.get("store", True):
+        return None
+    from sloth_engine.store import open_store
+
+    return open_store(job.get("db"))
+
+
+def _redactor(secrets: dict[str, str]) -> Any:
+    if not secrets:
+        return None
+    from sloth_engine.secrets import Redactor
+
+    return Redactor(secrets.values())
+
+
+def _write_line(out: TextIO, event: RunEvent, redact: Any) -> None:
+    if event.kind != "task.log":
+        return
+    line = str(event.data.get("line", ""))
+    if redact is not None:
+        line = redact.text(line)
+    out.write(json.dumps({"s": event.status, "l": line}) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
