@@ -100,6 +100,7 @@ def report_to_proto(result: RunResult) -> mpb.RunReport:
         duration_s=result.duration_s,
         error=result.error,
         started_at=result.started_at,
+        unrecorded=result.unrecorded,
         tasks=[
             mpb.TaskReport(
                 name=t.name,
@@ -131,7 +132,14 @@ def report_from_proto(msg: mpb.RunReport) -> RunResult:
         for t in msg.tasks
     ]
     return RunResult(
-        msg.run_id, msg.workflow, RunStatus(msg.status), msg.duration_s, tasks, msg.error, msg.started_at
+        msg.run_id,
+        msg.workflow,
+        RunStatus(msg.status),
+        msg.duration_s,
+        tasks,
+        msg.error,
+        msg.started_at,
+        msg.unrecorded,
     )
 
 

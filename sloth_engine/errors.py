@@ -59,6 +59,15 @@ class StoreError(SlothError):
     """The store cannot be opened, migrated or written."""
 
 
+class StoreUnavailable(StoreError):
+    """A failure that may pass: the connection dropped, a failover, a lock timeout, a full disk.
+    The same idempotent write is retried on a fresh connection (sloth_engine.store.retry)."""
+
+
+class SchemaMissing(StoreError):
+    """The database has no Sloth Runner schema (empty, or another program's database)."""
+
+
 class SchemaTooNew(StoreError):
     """The database was written by a newer Sloth Runner."""
 

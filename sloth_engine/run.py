@@ -253,9 +253,7 @@ class WorkflowRun:
             if lifecycle is not None:
                 result, lifecycle = await lifecycle.after_run(self, result), None
             if store is not None:
-                store.runs.finish_run(
-                    self.run_id, result.status.value, time.time(), result.duration_s, result.error or None
-                )
+                result = await asyncio.to_thread(self._record_end, result)
             clean = await self._should_clean(result)
         except Exception as exc:  # after the executor (stack lifecycle, the store): still ends
             self._record_broken(exc)
@@ -269,6 +267,26 @@ class WorkflowRun:
                 self.lua.close()
         if clean:
             self._clean_workdir()
+        return result
+
+    def _record_end(self, result: RunResult) -> RunResult:
+        """Record the run's end (through a blip of the store); when the store refuses it, keep
+        the outcome on disk and say so: the client must not believe what the store does not."""
+        from sloth_engine import unrecorded
+        from sloth_engine.errors import StoreError
+        from sloth_engine.store.retry import retrying
+
+        store, ended = self.request.store, time.time()
+        status, error = result.status.value, result.error or None
+        try:
+            retrying(lambda: store.runs.finish_run(self.run_id, status, ended, result.duration_s, error))
+        except StoreError as exc:
+            log.error("run %s ended %s but the store cannot record it: %s", self.run_id, status, exc)
+            try:
+                unrecorded.keep(self.request.home, result, ended, str(exc))
+            except OSError as disk:
+                log.error("run %s: cannot keep its outcome on disk either: %s", self.run_id, disk)
+            result.unrecorded = str(exc)
         return result
 
     async def _run_executor(self) -> RunResult:

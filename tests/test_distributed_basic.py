@@ -61,13 +61,13 @@ def test_run_follows_live_with_agents_inputs_and_reports(cluster: Cluster) -> No
     assert doc["status"] == "success"
     assert tasks["b"]["agent"] == "beta" and tasks["b"]["message"] == "got 41"
     assert tasks["c"]["agent"] == "gamma" and tasks["c"]["outputs"]["exit_code"] == 0
-    assert tasks["d"]["agent"] == "local" and tasks["d"]["message"] == "local with 42"
+    assert tasks["d"]["agent"] == "master" and tasks["d"]["message"] == "local with 42"
     assert tasks["a"]["agent"] in ("alpha", "beta", "gamma")
     assert "[pipeline] a | [INFO] hello from a" in done.stderr
     assert "[pipeline] c | shell on c" in done.stderr
     assert 'testsuite name="pipeline"' in junit.read_text()
     run = cluster.cli_json("runs", "show", doc["run_id"], "--master", cluster.address, "--json")
-    assert run["status"] == "success" and {t["agent"] for t in run["tasks"]} >= {"beta", "gamma", "local"}
+    assert run["status"] == "success" and {t["agent"] for t in run["tasks"]} >= {"beta", "gamma", "master"}
     logs = cluster.cli("runs", "logs", doc["run_id"], "--master", cluster.address)
     assert "[a#1] [INFO] hello from a" in logs.stdout and "[c#1] shell on c" in logs.stdout
     listed = cluster.cli("runs", "list", "--master", cluster.address)
@@ -96,7 +96,7 @@ def test_no_matching_agent_fails_clearly_or_falls_back(cluster: Cluster) -> None
     assert task["status"] == "failed" and "no agent matches tags role=gpu" in task["error"]
     path = cluster.write("fallback.sloth", NO_MATCH % "true")
     doc = cluster.cli_json("run", str(path), "--master", cluster.address, "-o", "json")
-    assert doc["tasks"][0]["agent"] == "local" and doc["tasks"][0]["message"] == "ran"
+    assert doc["tasks"][0]["agent"] == "master" and doc["tasks"][0]["message"] == "ran"
 
 
 def test_delegate_flag_detach_and_cancel(cluster: Cluster) -> None:
@@ -191,7 +191,7 @@ def test_facts_of_an_agent_through_the_master(cluster: Cluster) -> None:
     doc = cluster.cli_json("run", str(path), "--master", cluster.address, "-o", "json")
     tasks = {t["name"]: t for t in doc["tasks"]}
     assert doc["status"] == "success", doc
-    assert tasks["here"]["agent"] == "local" and tasks["there"]["agent"] == "alpha"
+    assert tasks["here"]["agent"] == "master" and tasks["there"]["agent"] == "alpha"
     assert tasks["here"]["outputs"]["host"] == socket.gethostname()
     assert tasks["here"]["outputs"]["total"] == tasks["there"]["outputs"]["total"] > 0
     assert "no agent named 'nobody'" in tasks["there"]["outputs"]["missing"]

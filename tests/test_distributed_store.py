@@ -54,7 +54,7 @@ def test_a_master_serves_on_this_store(store_url: str, tmp_path: Path) -> None:
             plan = client.submit_run(str(path), path.read_text())
             result = list(client.follow_run(plan[0].run_id))[-1]
         assert result.status.value == "success", cluster.logs()
-        assert [(t.agent, t.message) for t in result.tasks] == [("solo", "a"), ("local", "b1")]
+        assert [(t.agent, t.message) for t in result.tasks] == [("solo", "a"), ("master", "b1")]
         with cluster.store() as store:
             wait_for(lambda: [r["name"] for r in AgentRows(store).load()] == ["solo"], what="the agent's row")
             assert store.runs.get_run(plan[0].run_id)["status"] == "success"

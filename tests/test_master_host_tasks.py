@@ -169,3 +169,55 @@ def test_default_placement_sends_unplaced_tasks_to_an_agent(cluster: Cluster) ->
     for item in listed:
         run = _run(cluster, item["run_id"])
         assert {t["agent"] for t in run["tasks"]} == {"worker"}, run["tasks"]
+
+
+ONE = """
+local slow = task("slow"):command(function(this, params)
+  fs.append(params.dir .. "/side.log", "start\\n")
+  while not fs.exists(params.dir .. "/gate") do time.sleep(0.05) end
+  fs.append(params.dir .. "/side.log", "end\\n")
+  return true, "slow done"
+end):timeout("120s")
+workflow.define("one"):tasks({ slow })
+"""
+
+
+def test_a_full_disk_store_never_makes_the_client_and_the_store_disagree(cluster: Cluster) -> None:
+    import subprocess
+    import sys
+
+    full = cluster.root / "disk-full"
+    base = cluster.env
+    cluster.env = lambda: {**base(), "SLOTH_TEST_FULL_DISK": str(full), "SLOTH_STORE_RETRY_S": "1"}
+    cluster.start_master()
+    path = cluster.write("one.sloth", ONE)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "sloth_daemon.cli.main", "run", str(path), "--master", cluster.address]
+        + ["-p", f"dir={cluster.root}"],
+        env=cluster.env(),
+        cwd=cluster.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: _side(cluster) == ["start"], 30, "the task to start")
+        full.write_text("")  # from now on every write of the store fails: 'database or disk is full'
+        (cluster.root / "gate").write_text("")
+        out, err = client.communicate(timeout=60)
+    finally:
+        client.kill()
+    assert client.returncode == 3, err
+    assert "OUTCOME NOT RECORDED: the run ended success" in err and "disk is full" in err, err
+    assert "FAILED" not in err
+    runs = cluster.cli_json("runs", "list", "--json")
+    assert [r["status"] for r in runs] == ["running"]  # the store never said otherwise
+    assert cluster.master_proc is not None
+    cluster.kill(cluster.master_proc, signal.SIGKILL)
+    full.unlink()  # space again
+    cluster.start_master()  # records the kept outcome before it resumes anything
+    run = wait_for(lambda: _ended(cluster, runs[0]["run_id"]), 30, "the outcome to be recorded")
+    assert run["status"] == "success"
+    assert [(t["attempt"], t["status"]) for t in run["tasks"]] == [(1, "success")]
+    assert _side(cluster) == ["start", "end"]  # nothing ran again
+    assert "Traceback" not in (cluster.root / "master.log").read_text()

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from distributed_cluster import Cluster, wait_for
 
-# The task walks up from its shell to the `sloth-daemon master` process and SIGKILLs it, as a
-# task that crashes its master would; every kill is logged, so the test counts the resumes.
+# The task's run_if condition (conditions and hooks run in the master's own process; the task's
+# command would run in a child process of its own, which a restarted master adopts) walks up
+# from its shell to the `sloth-daemon master` process and SIGKILLs it, as code that crashes its
+# master would; every kill is logged, so the test counts the resumes.
 KILLER = r"""
-task("boom"):command([[
+task("boom"):command("true"):run_if([[
 p=$$
 while [ "$p" -gt 1 ]; do
   p=$(awk '{print $4}' /proc/$p/stat)

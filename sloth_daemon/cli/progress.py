@@ -52,6 +52,9 @@ class PlainProgress:
         self._write(text)
 
     def finish(self, result: RunResult) -> None:
+        if result.unrecorded:
+            self._write(f"[{result.workflow}] {not_recorded(result)}")
+            return
         self._write(
             f"[{result.workflow}] {result.status.value.upper()} in {format_duration(result.duration_s)}"
             + (f": {result.error}" if result.error else "")
@@ -120,6 +123,9 @@ class LiveProgress:
         if self._live is not None:
             self._live.update(self._render())
             self._live.stop()
+        if result.unrecorded:
+            self.console.print(f"[bold yellow]{not_recorded(result)}[/]", markup=True, highlight=False)
+            return
         style = "green" if result.status.value == "success" else "bold red"
         self.console.print(
             f"[{style}]{result.status.value.upper()}[/] {result.workflow} in "
@@ -144,3 +150,12 @@ class LiveProgress:
                 str(row["detail"])[:80],
             )
         return table
+
+
+def not_recorded(result: RunResult) -> str:
+    """What a client says of a run whose end the store refused: not FAILED, not what it was."""
+    return (
+        f"OUTCOME NOT RECORDED: the run ended {result.status.value} but the store could not record "
+        f"it ({result.unrecorded}); it is kept on disk and recorded when the store takes it again, "
+        "and nothing of it runs again"
+    )

@@ -20,7 +20,7 @@ from sloth_engine.spec import RunStatus, TaskSpec, WorkflowSpec
 
 from .progress import LiveProgress, PlainProgress
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED, EXIT_UNRECORDED, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 class Interrupts:
@@ -72,6 +72,8 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
     reported = _write_reports(results, args)
     if interrupted:
         return EXIT_INTERRUPTED
+    if any(r.unrecorded for r in results):
+        return EXIT_UNRECORDED  # neither success nor failure: the store has not said yet
     return EXIT_OK if reported and all(r.status is RunStatus.SUCCESS for r in results) else EXIT_FAILED
 
 

@@ -22,6 +22,8 @@ from .store_access import master_of
 from .workflow_cmd import plan_text, select
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_UNRECORDED = 3
+"""A run ended but the store could not record how (the outcome waits on disk to be recorded)."""
 EXIT_REPORT = 1
 """The run succeeded but a report asked for (--junit) could not be written."""
 HOOKS_DRAIN_TIMEOUT = 120.0
@@ -150,6 +152,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     reported = _write_reports(results, args)
     if interrupted:
         return EXIT_INTERRUPTED
+    if any(r.unrecorded for r in results):
+        return EXIT_UNRECORDED
     if not all(r.status is RunStatus.SUCCESS for r in results):
         return EXIT_FAILED
     return EXIT_OK if reported else EXIT_REPORT

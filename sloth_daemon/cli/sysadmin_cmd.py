@@ -1,4 +1,6 @@
-"""`sysadmin health|backup|restore|logs`: looking after a Sloth Runner installation.
+"""`sysadmin health|backup|restore|logs|init-store`: looking after a Sloth Runner installation.
+
+- `init-store`: create the schema in an empty database (or bring an older one up to date).
 
 - `health`: the store opens and takes a write (rolled back), the disks of the store and of
   $SLOTH_HOME have room, and with `--master` (or $SLOTH_MASTER) the master answers its health
@@ -50,6 +52,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", "-y", action="store_true", help="yes, replace everything in the store")
     restore.set_defaults(func=with_store(cmd_restore))
+    init = asub.add_parser(
+        "init-store", help="create (or bring up to date) the store's schema", parents=parents
+    )
+    init.set_defaults(func=cmd_init_store)
     logs = asub.add_parser("logs", help="events and task output of the store (tail -f)", parents=parents)
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing what is added")
     logs.add_argument("--lines", "-n", type=int, default=50, metavar="N", help="start with the last N (50)")
@@ -57,6 +63,15 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     logs.add_argument("--only", choices=("events", "output"), help="only events, or only task output")
     logs.add_argument("--json", action="store_true", help="one JSON object per line")
     logs.set_defaults(func=with_gateway(cmd_logs))
+
+
+def cmd_init_store(args: argparse.Namespace) -> int:
+    """Create the schema in an empty database (or one whose schema was dropped), or migrate it."""
+    from sloth_engine.store import LATEST, open_store
+
+    with open_store(getattr(args, "db", None)) as store:
+        print(f"store {store.url}: schema v{store.schema_version()} ready (this Sloth Runner: v{LATEST})")
+    return EXIT_OK
 
 
 # ---- health ------------------------------------------------------------------------------------

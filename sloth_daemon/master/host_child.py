@@ -92,6 +92,7 @@ async def _run(
         store=store,
         stack=job.get("stack"),
         cwd=Path(job["cwd"]),
+        agent_facts=(job.get("agent_facts") or {}).__getitem__,
     )
 
     def loader() -> LoadedFile:

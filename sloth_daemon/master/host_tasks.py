@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from sloth_daemon.master import host_child
+from sloth_engine.errors import StoreError
 from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.executor.results import AttemptOutcome
 from sloth_engine.run_owner import boot_id, owner_gone
 from sloth_engine.spec import MASTER_PLACEMENT, TaskStatus
 from sloth_engine.store.host_processes import HostProcess, HostProcesses
+from sloth_engine.store.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,9 @@ class HostTasks:
         folder = self.home / "master" / "host" / task.run_id / _safe(task.task) / str(task.attempt)
         shutil.rmtree(folder, ignore_errors=True)  # a stale folder of an attempt never started
         folder.mkdir(parents=True, exist_ok=True)
+        intend = self.rows.intend
         await asyncio.to_thread(
-            self.rows.intend, task.run_id, task.task, task.attempt, str(folder), time.time()
+            retrying, lambda: intend(task.run_id, task.task, task.attempt, str(folder), time.time())
         )
         payload = {
             **job,
@@ -110,7 +113,10 @@ class HostTasks:
             await proc.stdin.drain()
         proc.stdin.close()
         me = _identity(task, folder, proc.pid)
-        await asyncio.to_thread(self.rows.started, me)
+        try:
+            await asyncio.to_thread(retrying, lambda: self.rows.started(me))
+        except StoreError as exc:  # it runs: follow it all the same (child.json names it too)
+            log.warning("run %s: cannot record the process of task %s: %s", task.run_id, task.task, exc)
 
         async def exited(wait: float) -> bool:
             with contextlib.suppress(TimeoutError):

@@ -24,6 +24,7 @@ from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.metrics import RunMetrics
 from sloth_daemon.master.run_feed import RunFeed
 from sloth_daemon.master.run_placement import place_tasks
+from sloth_engine import unrecorded
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import DslError, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
@@ -35,6 +36,8 @@ from sloth_engine.store.submissions import Submission, SubmissionRows
 
 log = logging.getLogger(__name__)
 
+RECORD_EVERY = 5.0
+"""Seconds between two tries to record the outcomes the store refused (sloth_engine.unrecorded)."""
 RESUME_LOAD_TIMEOUT = 60.0
 """Loading a run's file to resume it takes at most this: a master always finishes starting."""
 
@@ -96,6 +99,8 @@ class RunService:
             "secrets": dict(run.secrets),
             "check_mode": run.request.check_mode,
             "store": run.request.store is not None,
+            # The `facts` module's `{ agent = name }` in the child: the agents' facts of now.
+            "agent_facts": {n: dict(a.facts) for n, a in list(self.dispatcher.registry.agents.items())},
         }
 
     # ---- submitting -------------------------------------------------------------------------
@@ -203,6 +208,13 @@ class RunService:
             await asyncio.to_thread(self._forget_host, active.run_id)
             asyncio.get_running_loop().call_later(60.0, self.active.pop, active.run_id, None)
 
+    async def record_kept(self) -> None:
+        """Record, every few seconds, the outcomes the store refused at their end."""
+        while True:
+            await asyncio.sleep(RECORD_EVERY)
+            if unrecorded.pending(self.home):
+                await asyncio.to_thread(unrecorded.record_all, self.store, self.home)
+
     def _forget_host(self, run_id: str) -> None:
         """The run ended: its children's folders and records on this host are not needed."""
         shutil.rmtree(self.home / "master" / "host" / run_id, ignore_errors=True)
@@ -227,14 +239,18 @@ class RunService:
         start was being resumed when its master crashed or hung: it is poison, and ends
         `failed` instead of taking the next master down too.
         """
+        recorded = await asyncio.to_thread(unrecorded.record_all, self.store, self.home)
+        if recorded:
+            log.warning("outcomes kept while the store refused them, recorded now: %s", ", ".join(recorded))
+        kept = unrecorded.pending(self.home)  # ended runs the store still refuses: never resumed
         abandoned = await asyncio.to_thread(self.store.runs.abandon_gone, owner_gone)
         if abandoned:
             log.warning("runs of processes that are gone marked abandoned: %s", ", ".join(abandoned))
         resumed: list[ActiveRun] = []
         for row in self.store.runs.unfinished_runs():
             sub = self.submissions.get(row["run_id"])
-            if sub is None:
-                continue  # a run of a local `run` process, not this master's
+            if sub is None or row["run_id"] in kept:
+                continue  # a run of a local `run` process, or one that ended (its outcome kept)
             active = await self._resume_one(row, sub)
             if active is not None:
                 resumed.append(active)

@@ -217,6 +217,7 @@ class Master:
         self._background += [
             asyncio.create_task(self.registry.watch()),
             asyncio.create_task(self.registry.flush_forever()),
+            asyncio.create_task(self.runs.record_kept()),
         ]
         await self.automation.start()
 

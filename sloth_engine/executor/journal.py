@@ -17,11 +17,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from sloth_engine.errors import StoreError
 from sloth_engine.spec import TaskStatus
+from sloth_engine.store.retry import Throttle
 
 from .results import RunEvent, TaskResult
 
 log = logging.getLogger(__name__)
+_history_failures = Throttle(10.0)
+"""One 'writing run history failed' line per 10 s per process, not one per batch."""
 
 Listener = Callable[[RunEvent], None]
 
@@ -166,7 +170,11 @@ class Journal:
             return
         attempts, logs, rows, events = batch
         if self.store is not None:
-            self.store.runs.write_batch(attempts, logs, rows)
+            try:
+                self.store.runs.write_batch(attempts, logs, rows)
+            except StoreError as exc:  # the run goes on; its end says whether it was recorded
+                if _history_failures.ready():
+                    log.warning("run %s: writing run history failed: %s", self.run_id, exc)
         self._announce(events)
 
     def close(self) -> None:
@@ -196,7 +204,10 @@ class Journal:
     def _settle(self, future: Future[None]) -> None:
         try:
             future.result()
-        except Exception:  # the run goes on; the operator sees why history is missing
+        except StoreError as exc:  # the run goes on; its end says whether it was recorded
+            if _history_failures.ready():
+                log.warning("run %s: writing run history failed: %s", self.run_id, exc)
+        except Exception:  # a bug: the operator sees why history is missing
             log.exception("run %s: writing run history failed", self.run_id)
 
     def _announce(self, events: list[RunEvent]) -> None:

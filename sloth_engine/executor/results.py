@@ -58,6 +58,9 @@ class RunResult:
     tasks: list[TaskResult]
     error: str = ""
     started_at: float = 0.0
+    unrecorded: str = ""
+    """Why the store could not record this outcome (empty when it did): the client is told
+    "outcome not recorded", and the outcome waits on disk (sloth_engine.unrecorded)."""
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -69,6 +72,8 @@ class RunResult:
         }
         if self.error:
             doc["error"] = self.error
+        if self.unrecorded:
+            doc["unrecorded"] = self.unrecorded
         return doc
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from sloth_engine.errors import StoreError
+from sloth_engine.errors import SchemaMissing, StoreError, StoreUnavailable
 from sloth_engine.store.backend import Backend
+from sloth_engine.store.retry import RETRY_WINDOW, backoff, note_unavailable
 
+CONNECT_TIMEOUT = 5
+"""Seconds a new connection may take (a server that does not answer is retried, not waited on)."""
+_CONNECTION_GONE = frozenset({"57P01", "57P02", "57P03"})
+"""admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now (a failover)."""
+_TRANSIENT = frozenset({"55P03", "40001", "40P01", "53300", "53100"})
+"""lock_not_available (a lock timeout), serialization_failure, deadlock_detected,
+too_many_connections, disk_full: the same write may succeed later."""
 _MIGRATION_LOCK_CLASS = 5107
 """First key of the transaction-level advisory lock taken while migrating a schema."""
 
@@ -29,7 +39,14 @@ class PostgresBackend(Backend):
 
     def _connect(self) -> Any:
         try:
-            conn = self._pg.connect(self.dsn)
+            # application_name: pg_stat_activity shows which process holds each connection.
+            conn = self._pg.connect(
+                self.dsn, connect_timeout=CONNECT_TIMEOUT, application_name=f"sloth pid {os.getpid()}"
+            )
+        except self._pg.OperationalError as exc:  # the server is down, restarting, refusing us
+            raise StoreUnavailable(
+                f"cannot connect to PostgreSQL {self.display}: {_first_line(exc)}"
+            ) from None
         except self._pg.Error as exc:
             raise StoreError(f"cannot connect to PostgreSQL {self.display}: {_first_line(exc)}") from None
         conn.autocommit = True
@@ -97,12 +114,30 @@ class PostgresBackend(Backend):
             raise self._failed(exc) from None
 
     def _run(self, sql: str, params: Sequence[Any]) -> Any:
-        cur = self._cursor()
-        try:
-            cur.execute(self._with_begin(sql), params)
-        except self._pg.Error as exc:
-            raise self._failed(exc) from None
-        return cur
+        """Execute; a statement of its own (not in a transaction) is sent again on a fresh
+        connection after a transient failure, until retry.RETRY_WINDOW has passed."""
+        deadline = 0.0
+        attempt = 0
+        while True:
+            # COMMIT/ROLLBACK end a transaction: sent again on a new connection they would
+            # "succeed" while the transaction they meant is gone.
+            alone = not getattr(self._local, "in_txn", False) and sql not in ("COMMIT", "ROLLBACK")
+            try:
+                cur = self._cursor()
+                cur.execute(self._with_begin(sql), params)
+                return cur
+            except self._pg.Error as exc:
+                error = self._failed(exc)
+            except StoreUnavailable as exc:  # connecting failed
+                error = exc
+            if not (alone and isinstance(error, StoreUnavailable)):
+                raise error from None
+            deadline = deadline or time.monotonic() + RETRY_WINDOW
+            if time.monotonic() >= deadline:
+                raise error from None
+            note_unavailable(self.display, error)
+            time.sleep(backoff(attempt))
+            attempt += 1
 
     # A transaction's BEGIN travels with its first statement: one round trip fewer.
 
@@ -142,10 +177,20 @@ class PostgresBackend(Backend):
 
     def _failed(self, exc: BaseException) -> StoreError:
         conn = getattr(self._local, "conn", None)
-        if isinstance(exc, (self._pg.OperationalError, self._pg.InterfaceError)) and (
+        dropped = isinstance(exc, (self._pg.OperationalError, self._pg.InterfaceError)) and (
             conn is None or conn.closed
-        ):
+        )
+        code = getattr(exc, "pgcode", None) or ""
+        if dropped or code.startswith("08") or code in _CONNECTION_GONE:
             self._forget_thread_connection()
+            return StoreUnavailable(str(self.error(exc)))
+        if code in _TRANSIENT:
+            return StoreUnavailable(str(self.error(exc)))
+        if code == "42P01":  # undefined_table: the database lost (or never had) our schema
+            return SchemaMissing(
+                f"{self.display} has no Sloth Runner schema ({_first_line(exc)}): it is empty or "
+                "another program's database; `sloth-daemon sysadmin init-store` creates the schema"
+            )
         return self.error(exc)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sloth_engine.errors import StoreError
 from sloth_engine.store.backend import Backend
 from sloth_engine.store.events import EVENT_HEAD, EVENT_WIDTH, event_row, to_json
+from sloth_engine.store.retry import retrying
 
 ATTEMPT_FIELDS = (
     "run_id",
@@ -119,13 +120,17 @@ class RunLog:
         attempt_rows = _attempt_rows(attempts) if attempts else ()
         event_rows = [event_row(e, self.clock()) for e in events] if events else ()
         b = self._b
-        with b.transaction():
-            if attempt_rows:
-                b.insert_rows(_ATTEMPT_HEAD, len(ATTEMPT_FIELDS), _ATTEMPT_TAIL, attempt_rows)
-            if logs:
-                b.insert_rows(_LOG_HEAD, len(LOG_FIELDS), "", logs)
-            if event_rows:
-                b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", event_rows)
+
+        def once() -> None:
+            with b.transaction():
+                if attempt_rows:
+                    b.insert_rows(_ATTEMPT_HEAD, len(ATTEMPT_FIELDS), _ATTEMPT_TAIL, attempt_rows)
+                if logs:
+                    b.insert_rows(_LOG_HEAD, len(LOG_FIELDS), "", logs)
+                if event_rows:
+                    b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", event_rows)
+
+        retrying(once, b.display)  # a dropped connection or a failover: the batch again, whole
 
     def finish_run(
         self,

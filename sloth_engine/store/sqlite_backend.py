@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import apsw
 
-from sloth_engine.errors import StoreError
+from sloth_engine.errors import SchemaMissing, StoreError, StoreUnavailable
 from sloth_engine.store.backend import Backend
 
 BUSY_TIMEOUT_S = 15.0
@@ -82,6 +83,7 @@ class SqliteBackend(Backend):
         # polling in SQLite's busy handler, which lets a few threads starve the others.
         with self._write_lock:
             try:
+                _inject_full_disk()
                 return self.connection().execute(sql, params).fetchall()
             except apsw.Error as exc:
                 raise self.error(exc) from None
@@ -92,6 +94,7 @@ class SqliteBackend(Backend):
         sql = f"{head} VALUES ({', '.join('?' * width)}) {tail}"
         with self._write_lock:
             try:
+                _inject_full_disk()
                 self.connection().executemany(sql, rows)
             except apsw.Error as exc:
                 raise self.error(exc) from None
@@ -106,8 +109,15 @@ class SqliteBackend(Backend):
         return "\n".join(str(r[0]) for r in rows)
 
     def error(self, exc: BaseException) -> StoreError:
+        if isinstance(exc, apsw.FullError):  # space may come back: the write is worth retrying
+            return StoreUnavailable(str(super().error(exc)))
+        if isinstance(exc, apsw.SQLError) and "no such table" in str(exc):
+            return SchemaMissing(
+                f"{self.display} has no Sloth Runner schema ({_reason(exc)}); "
+                "`sloth-daemon sysadmin init-store` creates it"
+            )
         if isinstance(exc, apsw.BusyError):
-            return StoreError(
+            return StoreUnavailable(
                 f"{self.display} is busy: another process held its write lock for more than "
                 f"{self.busy_timeout:g}s"
             )
@@ -155,6 +165,17 @@ class FifoLock:
                 gate.release()
             else:
                 self._owner = None
+
+
+FULL_DISK_FAULT = "SLOTH_TEST_FULL_DISK"
+"""Tests only: while the file this variable names exists, every write fails as on a full disk
+(SQLITE_FULL), so tests need no size-limited file system to show what a full disk does."""
+_FAULT_FILE = os.environ.get(FULL_DISK_FAULT)
+
+
+def _inject_full_disk() -> None:
+    if _FAULT_FILE and os.path.exists(_FAULT_FILE):
+        raise apsw.FullError("database or disk is full")
 
 
 def _busy_handler(timeout: float) -> Any:

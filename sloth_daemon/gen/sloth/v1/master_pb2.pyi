@@ -229,7 +229,7 @@ class TaskReport(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., duration_s: _Optional[float] = ..., agent: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., outputs_json: _Optional[bytes] = ...) -> None: ...
 
 class RunReport(_message.Message):
-    __slots__ = ("run_id", "workflow", "status", "duration_s", "error", "started_at", "tasks")
+    __slots__ = ("run_id", "workflow", "status", "duration_s", "error", "started_at", "tasks", "unrecorded")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -237,6 +237,7 @@ class RunReport(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    UNRECORDED_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     workflow: str
     status: str
@@ -244,7 +245,8 @@ class RunReport(_message.Message):
     error: str
     started_at: float
     tasks: _containers.RepeatedCompositeFieldContainer[TaskReport]
-    def __init__(self, run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., status: _Optional[str] = ..., duration_s: _Optional[float] = ..., error: _Optional[str] = ..., started_at: _Optional[float] = ..., tasks: _Optional[_Iterable[_Union[TaskReport, _Mapping]]] = ...) -> None: ...
+    unrecorded: str
+    def __init__(self, run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., status: _Optional[str] = ..., duration_s: _Optional[float] = ..., error: _Optional[str] = ..., started_at: _Optional[float] = ..., tasks: _Optional[_Iterable[_Union[TaskReport, _Mapping]]] = ..., unrecorded: _Optional[str] = ...) -> None: ...
 
 class RunUpdate(_message.Message):
     __slots__ = ("epoch", "seq", "event", "finished")
