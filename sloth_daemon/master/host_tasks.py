@@ -33,7 +33,7 @@ from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.executor.results import AttemptOutcome
 from sloth_engine.run_owner import boot_id, owner_gone
 from sloth_engine.spec import MASTER_PLACEMENT, TaskStatus
-from sloth_engine.store.host_processes import HostProcess, HostProcesses
+from sloth_engine.store.host_processes import HostProcess
 from sloth_engine.store.retry import retrying
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ POLL_MAX = 0.2
 
 class HostTasks:
     def __init__(self, store: Any, home: Path, db: str | None) -> None:
-        self.rows = HostProcesses(store.backend)
+        self.rows = store.host_processes()
         self.store = store
         self.home = home
         self.db = db
@@ -155,15 +155,9 @@ class HostTasks:
     def _lines_recorded(self, task: RemoteTask) -> int:
         """Output lines of the attempt the store has already (forwarded by the previous master)."""
         try:
-            row = self.store.backend.query_one(
-                self.store.backend.sql(
-                    "SELECT COUNT(*) FROM run_logs WHERE run_id = ? AND task = ? AND attempt = ?"
-                ),
-                (task.run_id, task.task, task.attempt),
-            )
-        except Exception:  # noqa: BLE001 - at worst some lines are shown twice
+            return self.rows.lines_recorded(task.run_id, task.task, task.attempt)
+        except StoreError:  # at worst some lines are shown twice
             return 0
-        return int(row[0]) if row else 0
 
     # ---- following a child to its end ------------------------------------------------------
 

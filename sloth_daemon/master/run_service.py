@@ -31,7 +31,7 @@ from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
 from sloth_engine.run_owner import current_owner, owner_gone
 from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
-from sloth_engine.store.host_processes import HostProcess, HostProcesses
+from sloth_engine.store.host_processes import HostProcess
 from sloth_engine.store.submissions import Submission, SubmissionRows
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class RunService:
         """`master --no-local-tasks`: a task with no placement (and no default) is refused."""
         self.host: Any = None
         """host_tasks.HostTasks: runs the tasks placed on the master, in child processes."""
-        self.host_rows = HostProcesses(store.backend)
+        self.host_rows = store.host_processes()
 
     def placed(self, spec: WorkflowSpec, sub: Submission, refuse: bool = True) -> WorkflowSpec:
         """The spec with its unplaced tasks placed (run_placement.py)."""

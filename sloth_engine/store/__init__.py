@@ -17,6 +17,7 @@ from typing import Any
 from sloth_engine.errors import StoreError
 from sloth_engine.store.backend import Backend
 from sloth_engine.store.events import EventLog
+from sloth_engine.store.host_processes import HostProcesses
 from sloth_engine.store.location import StoreLocation, parse_url, resolve_url
 from sloth_engine.store.locks import LockGrant, LockInfo, LockTable
 from sloth_engine.store.runs import RunLog
@@ -71,6 +72,10 @@ class Store:
     def stack_lock_table(self, clock: Callable[[], float] = time.time) -> LockTable:
         """The leases of stack locks (`stack_locks`), with fencing tokens like state locks."""
         return LockTable(self.backend, clock, table="stack_locks")
+
+    def host_processes(self) -> HostProcesses:
+        """Task attempts in child processes of a master's host, and who runs them."""
+        return HostProcesses(self.backend)
 
     def tokens(self, clock: Callable[[], float] = time.time) -> TokenStore:
         """The master's access tokens (`api_tokens`)."""

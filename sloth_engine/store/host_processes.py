@@ -67,6 +67,9 @@ class HostProcesses:
         )
         self._of_run = backend.sql(f"SELECT {_COLUMNS} FROM host_processes WHERE run_id = ?")
         self._forget = backend.sql("DELETE FROM host_processes WHERE run_id = ?")
+        self._lines = backend.sql(
+            "SELECT COUNT(*) FROM run_logs WHERE run_id = ? AND task = ? AND attempt = ?"
+        )
 
     def intend(self, run_id: str, task: str, attempt: int, folder: str, now: float) -> None:
         self.backend.execute(self._intent, (run_id, task, attempt, folder, now))
@@ -88,3 +91,8 @@ class HostProcesses:
 
     def forget_run(self, run_id: str) -> None:
         self.backend.execute(self._forget, (run_id,))
+
+    def lines_recorded(self, run_id: str, task: str, attempt: int) -> int:
+        """Output lines of the attempt the store has (a previous master forwarded them)."""
+        row = self.backend.query_one(self._lines, (run_id, task, attempt))
+        return int(row[0]) if row else 0
