@@ -49,7 +49,7 @@ class Lua:
         self.sandbox = Sandbox()
         self.sandbox.scope = TaskScope(task_name="t", workdir=str(root))
         self.env = ModuleEnv(base_dir=root)
-        for name in ("cron", "sysctl", "time"):
+        for name in ("cron", "sysctl", "time", "data"):
             importlib.import_module(f"sloth_engine.modules.{name}_mod").install(self.sandbox, self.env)
 
     def run(self, body: str) -> Any:
@@ -464,3 +464,72 @@ def test_terraform_client_and_pulumi_stack(tmp_path: Path, state: Path) -> None:
         'public = true\nregion = "eu"\nzones = ["a", "b"]\n'
     )
     assert not list((tmp_path / "work" / "infra").glob("*.tfplan"))  # the temporary plan is removed
+
+
+# ---- kubernetes (a fake kubectl that records its calls) ----------------------------------------
+
+FAKE_KUBECTL = """#!/bin/sh
+echo "kubectl $*" >> "$FAKE_LOG"
+case "$1" in
+  apply) case "$*" in *"-f -"*) echo "stdin: $(cat | head -1)" ;; esac; echo "deployment.apps/web configured" ;;
+  get) echo '{"kind":"List","items":[{"metadata":{"name":"web-1"}}]}' ;;
+  describe) echo "Name: $3" ;;
+  logs) echo "log line" ;;
+  delete) [ "$3" = missing ] && { echo 'Error from server (NotFound): deployments "missing" not found' >&2; exit 1; }
+          echo "$2 \\"$3\\" deleted" ;;
+  *) echo "ok $1" ;;
+esac
+"""
+
+
+def test_kubernetes_through_kubectl(tmp_path: Path, state: Path) -> None:
+    bin_dir = Path(os.environ["PATH"].split(os.pathsep)[0])
+    (bin_dir / "kubectl").write_text(FAKE_KUBECTL)
+    (bin_dir / "kubectl").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "web.yaml").write_text("kind: Deployment\n")
+    harness = Lua(work)
+    importlib.import_module("sloth_engine.modules.kubernetes_mod").install(harness.sandbox, harness.env)
+    got = harness.run(
+        """
+        local a_ok, a_out = kubernetes.apply("web.yaml", { namespace = "prod" })
+        local s_ok, s_out = kubernetes.apply("kind: ConfigMap\\nmetadata: {}\\n", { dry_run = true })
+        local pods = kubernetes.get_pods({ selector = "app=web", namespace = "prod" })
+        local d_ok, d_err = kubernetes.delete("deployment", "missing")
+        local sc_ok = kubernetes.scale("deployment", "web", 3, { context = "kind" })
+        local lb_ok = kubernetes.label("pod", "web-1", "tier=front env=prod", { overwrite = true })
+        local w_ok = kubernetes.wait_for_ready("pod", "web-1", { timeout = "30s" })
+        local desc = kubernetes.describe("pod", "web-1")
+        local history = kubernetes.rollout("undo", "deployment", "web", { revision = 2 })
+        return a_ok, a_out:match("configured") ~= nil, s_ok, s_out:match("stdin: kind: ConfigMap") ~= nil,
+               data.json_decode(pods).items[1].metadata.name, d_ok, d_err:match("NotFound") ~= nil, sc_ok, lb_ok,
+               w_ok, desc, history
+        """
+    )
+    assert got == (
+        True,
+        True,
+        True,
+        True,
+        "web-1",
+        False,
+        True,
+        True,
+        True,
+        True,
+        "Name: web-1\n",
+        "ok rollout\n",
+    )
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls == [
+        f"kubectl apply -f {work}/web.yaml -n prod",
+        "kubectl apply --dry-run=client -f -",
+        "kubectl get pods -o json -l app=web -n prod",
+        "kubectl delete deployment missing",
+        "kubectl scale deployment web --replicas=3 --context kind",
+        "kubectl label pod web-1 tier=front env=prod --overwrite",
+        "kubectl wait --for=condition=ready pod/web-1 --timeout=30s",
+        "kubectl describe pod web-1",
+        "kubectl rollout undo deployment/web --to-revision 2",
+    ]

@@ -47,6 +47,7 @@ MODULE_NAMES = (
     "notifications",
     "db",
     "terraform",
+    "kubernetes",
 )
 
 
