@@ -533,3 +533,69 @@ def test_kubernetes_through_kubectl(tmp_path: Path, state: Path) -> None:
         "kubectl describe pod web-1",
         "kubectl rollout undo deployment/web --to-revision 2",
     ]
+
+
+FAKE_HELM = """#!/bin/sh
+echo "helm $*" >> "$FAKE_LOG"
+case "$1" in
+  repo) [ "$2" = add ] && case "$*" in *--password-stdin*) echo "password=$(cat)" >> "$FAKE_LOG" ;; esac; echo "repo $2 ok" ;;
+  list) echo '[{"name":"web","status":"deployed","revision":"2"}]' ;;
+  status) [ "$2" = ghost ] && { echo "Error: release: not found" >&2; exit 1; }; echo "STATUS: deployed" ;;
+  create) mkdir -p "$2"; echo "Creating $2" ;;
+  version) echo "v3.16.0" ;;
+  *) echo "ok $1" ;;
+esac
+"""
+
+
+def test_helm_through_its_cli(tmp_path: Path, state: Path) -> None:
+    bin_dir = Path(os.environ["PATH"].split(os.pathsep)[0])
+    (bin_dir / "helm").write_text(FAKE_HELM)
+    (bin_dir / "helm").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    harness = Lua(work)
+    importlib.import_module("sloth_engine.modules.helm_mod").install(harness.sandbox, harness.env)
+    got = harness.run(
+        """
+        local r_ok = helm.repo_add("bitnami", "https://charts.example", { username = "u", password = "s3cret" })
+        local i_ok, i_out = helm.install("web", "bitnami/nginx", { namespace = "prod", create_namespace = true,
+                                         values = "replicas=2", wait = true, timeout = "5m" })
+        local u_ok = helm.upgrade("web", "bitnami/nginx", { install = true, reuse_values = true, namespace = "prod" })
+        local list = helm.list({ namespace = "prod", output = "json" })
+        local none, why = helm.status("ghost")
+        local c_ok = helm.create("mychart")
+        local l_out = helm.lint("mychart", { strict = true })
+        local v = helm.version({ short = true })
+        local rb_ok = helm.rollback("web", 1, { wait = true })
+        return r_ok, i_ok, i_out, u_ok, data.json_decode(list)[1].status, none, why, c_ok, l_out, v, rb_ok
+        """
+    )
+    assert got == (
+        True,
+        True,
+        "ok install\n",
+        True,
+        "deployed",
+        None,
+        "Error: release: not found",
+        True,
+        "ok lint\n",
+        "v3.16.0\n",
+        True,
+    )
+    assert (work / "mychart").is_dir()
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls[:2] == [
+        "helm repo add bitnami https://charts.example --username u --password-stdin",
+        "password=s3cret",
+    ]
+    assert (
+        "helm install web bitnami/nginx --create-namespace --set replicas=2 --wait --timeout 5m --namespace prod"
+        in calls
+    )
+    assert "helm upgrade web bitnami/nginx --install --reuse-values --namespace prod" in calls
+    assert f"helm lint {work}/mychart --strict" in calls
+    assert not any(
+        "s3cret" in line for line in calls if line.startswith("helm ")
+    )  # never on the command line

@@ -48,6 +48,7 @@ MODULE_NAMES = (
     "db",
     "terraform",
     "kubernetes",
+    "helm",
 )
 
 
