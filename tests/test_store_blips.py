@@ -5,6 +5,7 @@ empty database is refused clearly, and `sysadmin init-store` creates the schema.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -101,3 +102,49 @@ def test_a_schema_dropped_under_a_master_gives_a_clear_message_and_init_store_re
     assert "ready" in init.stdout
     with cluster.store() as store:
         assert store.runs.list_runs() == []
+
+
+def test_a_store_that_stays_down_gives_one_line_per_interval_not_tracebacks(tmp_path) -> None:
+    """The master's role locked out for a while: a few clear lines, no traceback; then it serves."""
+    role = f"sloth_lockout_{uuid.uuid4().hex[:8]}"
+    schema = f"sloth_test_{uuid.uuid4().hex[:12]}"
+    admin = _store_pg_admin()
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE ROLE "{role}" LOGIN')
+        cur.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{role}"')
+        cur.execute(f'GRANT CREATE ON DATABASE test TO "{role}"')  # the migration's IF NOT EXISTS
+    base = STORE_PG_URL.replace("postgres@", f"{role}@")
+    cluster = Cluster(tmp_path)
+    cluster.db = f"{base}?schema={schema}"
+    try:
+        cluster.start_master("127.0.0.1:0", "--lease-ttl", "3s")
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER ROLE "{role}" NOLOGIN')
+        assert _terminate_role(admin, role) >= 1
+        time.sleep(6)  # the store stays down: every loop of the master fails meanwhile
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER ROLE "{role}" LOGIN')
+        log = (tmp_path / "master.log").read_text()
+        assert "Traceback" not in log, log[-3000:]
+        lines = [line for line in log.splitlines() if "unavailable" in line or "failed" in line]
+        assert 1 <= len(lines) <= 12, log[-3000:]  # about one per loop per interval, not 10/s
+        path = cluster.write("quick.sloth", 'task("q"):command("echo back")\n')
+        done = cluster.cli("run", str(path), "--master", cluster.address)
+        assert done.returncode == 0, done.stderr + cluster.logs()
+    finally:
+        cluster.close()
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER ROLE "{role}" LOGIN')
+            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            cur.execute(f'DROP OWNED BY "{role}"')
+            cur.execute(f'DROP ROLE IF EXISTS "{role}"')
+        admin.close()
+
+
+def _terminate_role(admin, role: str) -> int:
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s AND pid <> pg_backend_pid()",
+            (role,),
+        )
+        return len(cur.fetchall())

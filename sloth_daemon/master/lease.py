@@ -21,6 +21,7 @@ from typing import Any
 
 from sloth_engine.errors import StoreError
 from sloth_engine.store.leases import LeaseRows
+from sloth_engine.store.retry import trouble
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class LeaderElection:
             try:
                 await asyncio.wait_for(asyncio.to_thread(self._step, sent_at), self.ttl / 3)
             except (StoreError, TimeoutError) as exc:
-                log.warning("lease: %s", exc or "the database did not answer in time")
+                trouble(log, "lease", str(exc) or f"the database did not answer within {self.ttl / 3:g}s")
             if self.epoch is not None and self.clock() >= self.valid_until and not self.patient:
                 self._depose("the lease ran out (database unreachable or process paused)")
                 return

@@ -23,8 +23,9 @@ from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.outbox import Outbox
 from sloth_daemon.wire import from_json, metrics_from_dict, metrics_to_dict, to_json
-from sloth_engine.errors import UsageError
+from sloth_engine.errors import StoreError, UsageError
 from sloth_engine.store.agents import AgentRows
+from sloth_engine.store.retry import trouble
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +293,11 @@ class Registry:
         events, self._events, self._dirty = self._events, [], set()
         try:
             await asyncio.to_thread(self.rows.save, rows, events)
-        except Exception:  # the registry goes on in memory; the next flush writes again
+        except StoreError as exc:  # the registry goes on in memory; the next flush writes again
+            self._dirty |= {row["name"] for row in rows}
+            self._events = events + self._events
+            trouble(log, "agents: writing their rows failed (kept, written again later)", exc)
+        except Exception:  # a bug: the registry goes on in memory
             log.exception("writing %d agent rows failed", len(rows))
 
     # ---- views -----------------------------------------------------------------------------

@@ -226,8 +226,8 @@ class RunService:
     def _finish_quietly(self, run_id: str, result: RunResult) -> None:
         try:
             self.store.runs.finish_run(run_id, result.status.value, time.time(), 0.0, result.error)
-        except SlothError:
-            log.exception("cannot record the end of run %s", run_id)
+        except SlothError as exc:
+            log.error("cannot record the end of run %s: %s", run_id, exc)
 
     # ---- resuming after a restart -----------------------------------------------------------
 

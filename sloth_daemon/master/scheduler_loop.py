@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sloth_engine.errors import SlothError
+from sloth_engine.errors import SlothError, StoreError
+from sloth_engine.store.retry import trouble
 from sloth_engine.store.schedules import ScheduleDef, ScheduleStore
 from sloth_engine.store.submissions import Submission
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 TICK = 0.1
 """Seconds between two looks at the schedules: a fire is at most this late (plus load)."""
+STORE_DOWN_PAUSE = 1.0
+"""Seconds between two ticks while they fail (the store down, the role locked out)."""
 MISSED_GRACE = 1.0
 """A fire time this far in the past at start was missed (not just due now)."""
 
@@ -49,11 +52,16 @@ class SchedulerLoop:
         """Catch up, then fire schedules until cancelled."""
         await self.catch_up()
         while True:
+            pause = TICK
             try:
                 await self.tick()
-            except Exception:  # a bad schedule or a store hiccup must not stop the scheduler
+            except StoreError as exc:  # the store is away: one line per interval, a slower pace
+                trouble(log, "scheduler: the store is unavailable, schedules wait", exc)
+                pause = STORE_DOWN_PAUSE
+            except Exception:  # a bad schedule must not stop the scheduler
                 log.exception("scheduler tick failed")
-            await asyncio.sleep(TICK)
+                pause = STORE_DOWN_PAUSE
+            await asyncio.sleep(pause)
 
     async def catch_up(self) -> None:
         now = self.clock()

@@ -79,3 +79,16 @@ def retrying(fn: Callable[[], T], display: str = "", window: float = RETRY_WINDO
             note_unavailable(display, exc)
             time.sleep(backoff(attempt))
             attempt += 1
+
+
+_troubles: dict[str, Throttle] = {}
+
+
+def trouble(where: logging.Logger, what: str, exc: BaseException | str, every: float = LOG_EVERY) -> None:
+    """One warning line per `every` seconds for a loop that fails on the store (no traceback:
+    the store's message says what is wrong; the loop goes on and tries again)."""
+    throttle = _troubles.setdefault(what, Throttle(every))
+    if throttle.ready():
+        more, throttle.suppressed = throttle.suppressed, 0
+        extra = f" ({more} more since the last line)" if more else ""
+        where.warning("%s: %s%s", what, exc, extra)
