@@ -102,6 +102,9 @@ def test_a_schema_dropped_under_a_master_gives_a_clear_message_and_init_store_re
     assert "ready" in init.stdout
     with cluster.store() as store:
         assert store.runs.list_runs() == []
+    assert cluster.master_proc is not None and cluster.master_proc.poll() is None  # still serving
+    done = cluster.cli("run", str(path), "--master", cluster.address, "-p", f"dir={cluster.root}", "--detach")
+    assert done.returncode == 0, done.stderr + cluster.logs()
 
 
 def test_a_store_that_stays_down_gives_one_line_per_interval_not_tracebacks(tmp_path) -> None:

@@ -87,6 +87,12 @@ class LeaderElection:
         if self.epoch is not None:
             if self.rows.renew(self.node, self.epoch, self.ttl, self.address):
                 self.valid_until = sent_at + self.ttl
+            elif self.patient and self.rows.current() is None:
+                # The lease row is gone (the schema was recreated): nobody took it, take it again.
+                epoch = self.rows.try_acquire(self.node, self.address, self.ttl)
+                if epoch is not None:
+                    self.rows.fence(epoch)
+                    self.epoch, self.valid_until = epoch, sent_at + self.ttl
             else:
                 self._loop_call(self._depose, "another master took the lease")
             self.rows.seen(self.node, self.address, self.started_at)
