@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -66,7 +67,12 @@ class PlainProgress:
 
 
 class LiveProgress:
-    """A rich live table of tasks, redrawn as events arrive (terminal only)."""
+    """A rich live table of tasks on a terminal: every row's state as its events arrive, running
+    times ticking, the agent of each task, and a summary line.
+
+    rich redraws the table ten times a second from `__rich__`, so the view is never older than
+    that whatever the events do (a burst of transitions, a task that runs for minutes).
+    """
 
     STYLE = {
         "pending": "dim",
@@ -79,6 +85,7 @@ class LiveProgress:
         "skipped": "dim",
         "cancelled": "red",
     }
+    ACTIVE = ("running", "retrying")
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -87,41 +94,48 @@ class LiveProgress:
         self._live: Any = None
         self._rows: dict[str, dict[str, Any]] = {}
         self._title = ""
-        self._last = 0.0
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
 
     def start(self, workflow: WorkflowSpec, run_id: str) -> None:
         from rich.live import Live
 
         self._title = f"{workflow.name} · run {run_id}"
+        self._started = time.monotonic()
         self._rows = {
-            n: {"status": "pending", "attempt": 0, "since": None, "detail": ""}
+            n: {"status": "pending", "attempt": 0, "since": None, "detail": "", "agent": ""}
             for n in workflow.tasks
         }
-        self._live = Live(
-            self._render(), console=self.console, refresh_per_second=10, transient=False
-        )
+        self._live = Live(self, console=self.console, refresh_per_second=10, transient=False)
         self._live.start()
 
     def __call__(self, event: RunEvent) -> None:
         if event.task is None or event.task not in self._rows or event.kind == "task.log":
             return
-        row = self._rows[event.task]
-        row["status"] = event.status
-        row["attempt"] = event.attempt
-        if event.kind == "task.started" and row["since"] is None:
-            row["since"] = time.monotonic()
-        if event.kind != "task.started":
+        with self._lock:
+            row = self._rows[event.task]
+            row["status"] = event.status or row["status"]
+            row["attempt"] = event.attempt
+            agent = event.data.get("agent")
+            if agent:
+                row["agent"] = str(agent)
+            if event.kind == "task.started":
+                row["since"] = row["since"] or time.monotonic()
+                row.pop("took", None)
+                return
             row["detail"] = event.data.get("error") or event.data.get("message") or ""
-            if row["since"] is not None and event.status not in ("running", "retrying"):
+            if row["since"] is not None and row["status"] not in self.ACTIVE:
                 row["took"] = time.monotonic() - row["since"]
-        now = time.monotonic()
-        if now - self._last > 0.05 and self._live is not None:
-            self._last = now
-            self._live.update(self._render())
 
     def finish(self, result: RunResult) -> None:
+        with self._lock:
+            for task in result.tasks:  # the report is the last word on each task
+                row = self._rows.get(task.name)
+                if row is not None:
+                    row.update(status=task.status.value, attempt=task.attempts, took=task.duration_s)
+                    row["agent"] = row["agent"] or (task.agent or "")
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
             self._live.stop()
         if result.unrecorded:
             self.console.print(f"[bold yellow]{not_recorded(result)}[/]", markup=True, highlight=False)
@@ -132,24 +146,53 @@ class LiveProgress:
             f"{format_duration(result.duration_s)}" + (f": {result.error}" if result.error else "")
         )
 
-    def _render(self) -> Any:
+    def __rich__(self) -> Any:
+        with self._lock:
+            rows = {name: dict(row) for name, row in self._rows.items()}
+        return self._render(rows)
+
+    def _render(self, rows: dict[str, dict[str, Any]]) -> Any:
         from rich.table import Table
 
-        table = Table(title=self._title, expand=False, show_lines=False)
-        for column in ("task", "status", "try", "time", "detail"):
+        now = time.monotonic()
+        agents = any(r["agent"] and r["agent"] != "local" for r in rows.values())
+        table = Table(title=self._title, caption=summary(rows, now - self._started), expand=False)
+        for column in ("task", "status", "try", "time", *(["agent"] if agents else []), "detail"):
             table.add_column(column)
-        for name, row in self._rows.items():
+        for name, row in rows.items():
             took = row.get("took")
             if took is None and row["since"] is not None:
-                took = time.monotonic() - row["since"]
-            table.add_row(
+                took = now - row["since"]
+            cells = [
                 name,
                 f"[{self.STYLE.get(row['status'], '')}]{row['status']}[/]",
                 str(row["attempt"] or ""),
                 format_duration(took) if took is not None else "",
+                *([row["agent"]] if agents else []),
                 str(row["detail"])[:80],
-            )
+            ]
+            table.add_row(*cells)
         return table
+
+
+def summary(rows: dict[str, dict[str, Any]], elapsed: float) -> str:
+    """`3 tasks: 1 running, 1 success, 1 pending · 2.4s`."""
+    counts: dict[str, int] = {}
+    for row in rows.values():
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    order = (
+        "running",
+        "retrying",
+        "success",
+        "unchanged",
+        "failed",
+        "timed_out",
+        "cancelled",
+        "skipped",
+        "pending",
+    )
+    parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
+    return f"{len(rows)} tasks: {', '.join(parts)} · {format_duration(elapsed)}"
 
 
 def not_recorded(result: RunResult) -> str:

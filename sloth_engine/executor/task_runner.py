@@ -103,6 +103,7 @@ class TaskRunner:
             status.value,
             message=result.message,
             error=error,
+            agent=result.agent,
             **data,
         )
 
