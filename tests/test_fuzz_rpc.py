@@ -41,7 +41,8 @@ GROUPS = {
     "gateway": (
         "GetStateValue SetStateValue DeleteStateValue AcquireStateLock UnlockState AddHook GetHook"
         " DeleteHook SetHookEnabled TestHook HookLogs AddSchedule DeleteSchedule SetSecret DeleteSecret"
-        " RevealSecret CreateToken ListTokens RevokeToken DeleteToken GetEvent ClearEvents MasterHealth TailLogs",
+        " RevealSecret CreateToken ListTokens RevokeToken DeleteToken GetEvent ClearEvents MasterHealth TailLogs"
+        " ReadStack ChangeStack",
         300,
     ),
     "watches": ("WatchAgents WatchEvents", 30),

@@ -237,3 +237,96 @@ def test_sysadmin(both: Both) -> None:
     both.same("sysadmin", "logs", "-n", "20", "--only", "events")
     both.same("sysadmin", "logs", "-n", "20", "--json")
     both.no_store_written()
+
+
+SITE = """
+local write = task("write")
+  :command(function(this, params)
+      exec.run("printf hello > %(path)s")
+      stack.register_resource({ type = "file", name = "motd", properties = { path = "%(path)s", content = "hello" } })
+      stack.set_output("url", "https://site.example")
+      return true, "written"
+  end)
+workflow.define("site"):tasks({ write }):config({ stack = "site" })
+"""
+
+
+def test_stacks(both: Both) -> None:
+    site = both.write("site.sloth", SITE % {"path": both.work / "motd.txt"})
+    ran = both.remote("run", str(site), role="operator")
+    assert ran.returncode == 0, ran
+    both.refused("stack", "new", "web")
+    made = both.remote("stack", "new", "web", "--description", "the web tier", role="operator")
+    assert made.returncode == 0 and made.stdout == "created stack 'web'\n", made
+    for args in (
+        ("stack", "list"),
+        ("stack", "list", "--json"),
+        ("stack", "show", "site"),
+        ("stack", "show", "site", "--json"),
+        ("stack", "output", "site"),
+        ("stack", "output", "site", "url"),
+        ("stack", "history", "site"),
+        ("stack", "history", "site", "--events", "--json"),
+        ("stack", "export", "site", "--format", "yaml"),
+        ("stack", "show", "nope"),
+    ):
+        both.same(*args)
+    # locks
+    both.refused("stack", "lock", "acquire", "web", "--locked-by", "me")
+    locked = both.remote(
+        "stack", "lock", "acquire", "web", "--locked-by", "me", "--reason", "deploy", role="operator"
+    )
+    assert locked.returncode == 0 and "locked stack 'web' for me" in locked.stdout, locked
+    both.same("stack", "lock", "status", "web")
+    both.same("stack", "lock", "status", "web", "--json")
+    there = both.remote("stack", "lock", "acquire", "web", "--locked-by", "you", role="operator")
+    here = both.local("stack", "lock", "acquire", "web", "--locked-by", "you")
+    assert (there.returncode, there.stderr) == (here.returncode, here.stderr) and there.returncode == 1
+    both.same("stack", "lock", "release", "web", "--locked-by", "you", role="operator")  # not yours: 1
+    assert (
+        both.remote("stack", "lock", "release", "web", "--locked-by", "me", role="operator").returncode == 0
+    )
+    both.remote("stack", "lock", "acquire", "web", "--locked-by", "me", role="operator")
+    forced = both.remote("stack", "lock", "force-release", "web", "--reason", "stuck", role="operator")
+    assert forced.returncode == 0 and "force-released stack 'web'" in forced.stdout, forced
+    # snapshots
+    snap = both.remote(
+        "stack", "snapshot", "create", "site", "-d", "before", "--creator", "ci", role="operator"
+    )
+    assert snap.returncode == 0 and "created snapshot v1 of stack 'site' (1 resources)" in snap.stdout, snap
+    both.same("stack", "snapshot", "list", "site")
+    both.same("stack", "snapshot", "show", "site", "v1")
+    both.same("stack", "snapshot", "compare", "site", "v1", "current")
+    both.same("stack", "snapshot", "show", "site", "v9")  # unknown: 1 both ways
+    both.refused("stack", "snapshot", "restore", "site", "v1", "--yes")
+    restored = both.remote("stack", "snapshot", "restore", "site", "v1", "--yes", role="operator")
+    assert restored.returncode == 0 and "restored stack 'site' to v1" in restored.stdout, restored
+    # drift, deps, validation
+    detected = both.remote("stack", "drift", "detect", "site", "--exit-code", role="operator")
+    assert detected.returncode == 0 and "0 drifted, 0 unreadable, 1 checked" in detected.stdout, detected
+    both.refused("stack", "drift", "detect", "site")
+    both.same("stack", "drift", "show", "site")
+    both.same("stack", "drift", "show", "site", "--json")
+    fix = both.remote("stack", "drift", "fix", "site", "--yes", role="operator")
+    assert fix.returncode == 2 and "console" in fix.stderr, fix
+    both.refused("stack", "deps", "add", "web", "site")
+    added = both.remote("stack", "deps", "add", "web", "site", role="operator")
+    assert added.returncode == 0 and "stack 'web' depends on site" in added.stdout, added
+    for args in (
+        ("stack", "deps", "show", "web"),
+        ("stack", "deps", "graph", "web", "--format", "mermaid"),
+        ("stack", "deps", "check", "web"),
+        ("stack", "deps", "order", "web", "site"),
+        ("stack", "validate", "site"),
+        ("stack", "validate", "site", "--json"),
+    ):
+        both.same(*args)
+    every = both.remote("stack", "validate", "all")  # the master checks its own disk and files
+    assert every.returncode == 0 and "2 of 2 stacks passed" in every.stdout, every
+    assert both.remote("stack", "deps", "remove", "web", "site", role="operator").returncode == 0
+    both.same("stack", "deps", "remove", "web", "site", role="operator")  # not a dependency: 1
+    assert both.remote("stack", "snapshot", "delete", "site", "v1", role="operator").returncode == 0
+    both.refused("stack", "delete", "web")
+    assert both.remote("stack", "delete", "web", role="operator").returncode == 0
+    both.same("stack", "delete", "web", role="operator")  # gone: 1 both ways
+    both.no_store_written()

@@ -136,5 +136,8 @@ class Gateway(Protocol):
     events: EventApi
     runs: RunApi
     admin: AdminApi
+    stacks: Any
+    """The engine's stack API (sloth_engine.stacks.Stacks' parts: catalog, resources, locks,
+    snapshots, drift, deps) plus `validate(name)` and `remote`: gateway/stacks_remote.py."""
 
     def close(self) -> None: ...

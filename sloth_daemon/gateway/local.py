@@ -353,6 +353,16 @@ class LocalGateway:
         self.runs = LocalRuns(store)
         self.admin = LocalAdmin(store, with_master_row=owns_store)
 
+    @property
+    def stacks(self) -> Any:
+        """The engine's Stacks on this store (sloth_daemon.gateway.stacks_remote.LocalStacks)."""
+        from .stacks_remote import LocalStacks
+
+        found = self.__dict__.get("_stacks")
+        if found is None:
+            found = self.__dict__["_stacks"] = LocalStacks(self.store)
+        return found
+
     def close(self) -> None:
         if self._owns:
             self.store.close()

@@ -308,6 +308,9 @@ class RemoteGateway:
         self.events = RemoteEvents(client)
         self.runs = RemoteRuns(client)
         self.admin = RemoteAdmin(client)
+        from .stacks_remote import RemoteStacks
+
+        self.stacks = RemoteStacks(client)
 
     def close(self) -> None:
         self.client.close()

@@ -41,10 +41,10 @@ _ADMINISTERS = "StopAgent ExecOnAgent"
 # The gateway's calls (sloth_daemon/gateway): the CLI's command groups through a master.
 # Reading a secret's value, tokens and deleting the event trail (which holds the audit) are
 # an administrator's; changing state, locks, hooks, schedules and secrets an operator's.
-_GATEWAY_READS = "GetStateValue GetHook HookLogs GetEvent MasterHealth TailLogs"
+_GATEWAY_READS = "GetStateValue GetHook HookLogs GetEvent MasterHealth TailLogs ReadStack"
 _GATEWAY_OPERATES = (
     "SetStateValue DeleteStateValue AcquireStateLock UnlockState AddHook DeleteHook SetHookEnabled"
-    " TestHook AddSchedule DeleteSchedule SetSecret DeleteSecret"
+    " TestHook AddSchedule DeleteSchedule SetSecret DeleteSecret ChangeStack"
 )
 _GATEWAY_ADMINISTERS = "RevealSecret CreateToken ListTokens RevokeToken DeleteToken ClearEvents"
 

@@ -18,6 +18,7 @@ from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.console_rpcs import ConsoleRpcs
 from sloth_daemon.master.gateway_rpcs import GatewayRpcs
+from sloth_daemon.master.gateway_stacks import GatewayStacks
 from sloth_daemon.master.guards import streaming, unary
 from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 MAX_LIST = 1000
 
 
-class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, mgrpc.MasterServiceServicer):
+class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, GatewayStacks, mgrpc.MasterServiceServicer):
     """The calls of the console (sloth-tui) live in ConsoleRpcs and StackRpcs, the CLI's command
     groups in GatewayRpcs."""
 

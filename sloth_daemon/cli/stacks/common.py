@@ -9,22 +9,23 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..store_access import print_json, when, with_store
+from sloth_daemon.gateway import with_gateway
+
+from ..store_access import print_json, when
 
 StacksHandler = Callable[[argparse.Namespace, Any], int]
 Command = Callable[[str, str, StacksHandler], argparse.ArgumentParser]
 
 
 def with_stacks(handler: StacksHandler) -> Callable[[argparse.Namespace], int]:
-    """Open the store (`--db`) and hand the handler a Stacks on it."""
+    """The invocation's gateway (the store of `--db`, or the master of `--master`) and its
+    stacks for the handler: the engine's Stacks, or RemoteStacks answering the same records."""
 
     @functools.wraps(handler)
-    def run(args: argparse.Namespace, store: Any) -> int:
-        from sloth_engine.stacks import Stacks
+    def run(args: argparse.Namespace, gateway: Any) -> int:
+        return handler(args, gateway.stacks)
 
-        return handler(args, Stacks(store))
-
-    return with_store(run)
+    return with_gateway(run)
 
 
 def command_factory(sub: Any, parents: list[argparse.ArgumentParser]) -> Command:

@@ -127,12 +127,10 @@ def cmd_remove(args: argparse.Namespace, stacks: Any) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, stacks: Any) -> int:
-    from sloth_engine.stacks.validation import validate
-
     names = [s.name for s in stacks.catalog.list()] if args.name == "all" else [args.name]
     if args.name != "all":
         stacks.catalog.require(args.name)
-    results = {name: validate(stacks, name) for name in names}
+    results = {name: stacks.validate(name) for name in names}
     failed = [name for name, checks in results.items() if any(c.status == "fail" for c in checks)]
     if args.json:
         emit_json({name: [c.to_dict() for c in checks] for name, checks in results.items()})

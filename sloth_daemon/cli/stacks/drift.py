@@ -7,6 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
+from sloth_engine.errors import UsageError
+
 from ..store_access import fail, when
 from .common import Command, add_json, confirm, emit_json, show
 
@@ -106,6 +108,11 @@ def detailed(report: Any) -> str:
 def cmd_fix(args: argparse.Namespace, stacks: Any) -> int:
     from sloth_engine.stacks.drift_fix import plan_fix
 
+    if stacks.remote:  # the fix runs the owning tasks here, from their workflow files
+        raise UsageError(
+            "stack drift fix runs the tasks on the machine of the store: run it there, or fix "
+            "from the console (Stacks, F), which has the master run them"
+        )
     plan = plan_fix(stacks, args.name)
     if not plan.groups:
         for item, why in plan.unfixable:

@@ -878,3 +878,13 @@ class TailLogsRequest(_message.Message):
     after_events: int
     after_output: int
     def __init__(self, run_id: _Optional[str] = ..., only: _Optional[str] = ..., newest: _Optional[int] = ..., after_events: _Optional[int] = ..., after_output: _Optional[int] = ...) -> None: ...
+
+class StackCallRequest(_message.Message):
+    __slots__ = ("part", "method", "args_json")
+    PART_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    part: str
+    method: str
+    args_json: bytes
+    def __init__(self, part: _Optional[str] = ..., method: _Optional[str] = ..., args_json: _Optional[bytes] = ...) -> None: ...

@@ -331,6 +331,16 @@ class MasterServiceStub:
                 request_serializer=sloth_dot_v1_dot_master__pb2.TailLogsRequest.SerializeToString,
                 response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
                 _registered_method=True)
+        self.ReadStack = channel.unary_unary(
+                '/sloth.v1.MasterService/ReadStack',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackCallRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
+        self.ChangeStack = channel.unary_unary(
+                '/sloth.v1.MasterService/ChangeStack',
+                request_serializer=sloth_dot_v1_dot_master__pb2.StackCallRequest.SerializeToString,
+                response_deserializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+                _registered_method=True)
 
 
 class MasterServiceServicer:
@@ -694,6 +704,19 @@ class MasterServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def TailLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadStack(self, request, context):
+        """The stack commands: one call of the engine's stack API (a read, or a change).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeStack(self, request, context):
         """---- end of gateway
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -996,6 +1019,16 @@ def add_MasterServiceServicer_to_server(servicer, server):
             'TailLogs': grpc.unary_unary_rpc_method_handler(
                     servicer.TailLogs,
                     request_deserializer=sloth_dot_v1_dot_master__pb2.TailLogsRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'ReadStack': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadStack,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackCallRequest.FromString,
+                    response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
+            ),
+            'ChangeStack': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeStack,
+                    request_deserializer=sloth_dot_v1_dot_master__pb2.StackCallRequest.FromString,
                     response_serializer=sloth_dot_v1_dot_master__pb2.GatewayDoc.SerializeToString,
             ),
     }
@@ -2591,6 +2624,60 @@ class MasterService:
             target,
             '/sloth.v1.MasterService/TailLogs',
             sloth_dot_v1_dot_master__pb2.TailLogsRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadStack(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ReadStack',
+            sloth_dot_v1_dot_master__pb2.StackCallRequest.SerializeToString,
+            sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeStack(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sloth.v1.MasterService/ChangeStack',
+            sloth_dot_v1_dot_master__pb2.StackCallRequest.SerializeToString,
             sloth_dot_v1_dot_master__pb2.GatewayDoc.FromString,
             options,
             channel_credentials,
