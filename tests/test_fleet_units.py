@@ -84,10 +84,9 @@ def test_remote_state_answers_and_errors_like_the_store(store: Any) -> None:
 
 
 def test_nested_transactions_are_savepoints(store: Any) -> None:
-    b = store.backend
-    with b.transaction():
+    with store.transaction():
         store.state.set("ns", "kept", 1)
-        with b.transaction():
+        with store.transaction():
             store.state.set("ns", "undone", 1)
             raise Rollback
     assert store.state.get("ns", "kept") == 1 and store.state.get("ns", "undone") is None
