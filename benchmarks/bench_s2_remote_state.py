@@ -95,7 +95,7 @@ local function worker(i)
 end
 local all = {{}}
 for i = 1, 16 do all[#all + 1] = worker(i) end
-workflow.define("s2lua"):tasks(all)
+workflow.define("s2lua"):tasks(all):config({{ max_parallel_tasks = 16 }})
 """
 
 L1 = """

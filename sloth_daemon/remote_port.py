@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from sloth_daemon.store_ops import grant_of, outcome_of, record_of
 from sloth_engine.durations import parse_duration
-from sloth_engine.errors import LockHeld, TaskCancelled, UsageError
+from sloth_engine.errors import LockHeld, SlothError, TaskCancelled, UsageError
 from sloth_engine.store.locks import FIRST_POLL_S, MAX_POLL_S, LeaseKeeper, LockGrant, StopCheck
 from sloth_engine.store.resources import Origin, ResourceSpec
 from sloth_engine.store.stack_records import RegisterOutcome, ResourceRecord
@@ -24,6 +25,7 @@ from sloth_engine.store.values import decode, encode
 from sloth_engine.store_port import StorePort
 
 Call = Callable[[str, dict[str, Any]], Any]
+ACall = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
 class RemoteState:
@@ -155,9 +157,68 @@ class RemoteStacks:
         return dict(self._call("stack.outputs", {"stack": stack}))
 
 
-def remote_port(call: Call) -> StorePort:
-    """A StorePort whose calls go through `call` (a StoreChannel's `call`)."""
-    return StorePort(RemoteState(call), RemoteStacks(call), blocking=True)
+def remote_port(call: Call, acall: ACall | None = None) -> StorePort:
+    """A StorePort whose calls go through `call` (a StoreChannel's `call`, from any thread);
+    with `acall` (its `acall`), module functions may also be replayed on its event loop."""
+    caller = _Caller(call, acall)
+    replay = caller.replay if acall is not None else None
+    return StorePort(RemoteState(caller), RemoteStacks(caller), blocking=True, replay=replay)
+
+
+class _NeedCall(BaseException):
+    """Raised inside a replay at a call whose answer is not known yet (BaseException: module
+    code that catches errors must let it through)."""
+
+    def __init__(self, method: str, args: dict[str, Any]) -> None:
+        self.method, self.call_args = method, args
+
+
+class _Replay:
+    def __init__(self) -> None:
+        self.answers: list[tuple[bool, Any]] = []
+        self.index = 0
+
+    def next(self, method: str, args: dict[str, Any]) -> Any:
+        if self.index >= len(self.answers):
+            raise _NeedCall(method, args)
+        ok, value = self.answers[self.index]
+        self.index += 1
+        if not ok:
+            raise value
+        return value
+
+
+_REPLAY: ContextVar[_Replay | None] = ContextVar("sloth_store_replay", default=None)
+
+
+class _Caller:
+    """The port's calls: blocking from a thread, or answered from a replay's record."""
+
+    def __init__(self, call: Call, acall: ACall | None) -> None:
+        self._call, self._acall = call, acall
+
+    def __call__(self, method: str, args: dict[str, Any]) -> Any:
+        replaying = _REPLAY.get()
+        return self._call(method, args) if replaying is None else replaying.next(method, args)
+
+    async def replay(self, run: Callable[[], Any]) -> Any:
+        """Run the synchronous `run()` on the loop, again after each call it needs is awaited
+        (its code before the call is pure: checks and encoding, cheap to repeat)."""
+        assert self._acall is not None
+        record = _Replay()
+        while True:
+            record.index = 0
+            token = _REPLAY.set(record)
+            try:
+                return run()
+            except _NeedCall as need:
+                wanted = (need.method, need.call_args)
+            finally:
+                _REPLAY.reset(token)
+            try:
+                record.answers.append((True, await self._acall(*wanted)))
+            except SlothError as exc:
+                record.answers.append((False, exc))
 
 
 def _seconds(value: float | str, what: str) -> float:

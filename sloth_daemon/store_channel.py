@@ -89,7 +89,10 @@ class StoreChannel:
         with self._guard:
             self._queue.append((op, future))
         self._kick()
-        return await future
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise StoreError(f"the master did not answer {method} within {self.timeout:g}s") from None
 
     def _submit(self, method: str, args: dict[str, Any]) -> Future[Any]:
         future: Future[Any] = Future()

@@ -88,7 +88,7 @@ class AgentService:
         self.attempts = Attempts(
             config.home, config.cwd, config.max_tasks, self.facts_of, on_stuck=self._lua_stuck
         )
-        self.attempts.port = remote_port(self.store.call)
+        self.attempts.port = remote_port(self.store.call, self.store.acall)
         self.slots = TaskSlots(self.attempts, config.max_tasks)
         self.execs = ExecRunner()
         self.stopping = asyncio.Event()

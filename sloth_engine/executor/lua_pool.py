@@ -250,7 +250,11 @@ class LuaPool:
             return False, str(args)
         fn = sandbox.blocking_function(index)
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._threads, _bound_call, sandbox, fn, args, scope, guard)
+        twin = getattr(fn, "sloth_async", None)
+        if twin is not None:  # its only wait is a network call: awaited here, no thread hop
+            future = asyncio.ensure_future(twin(lambda: _bound_call(sandbox, fn, args, scope, guard)))
+        else:
+            future = loop.run_in_executor(self._threads, _bound_call, sandbox, fn, args, scope, guard)
         if guard.deadline is None:
             return await asyncio.shield(future)
         limit = max(0.0, guard.deadline - time.monotonic()) + STUCK_GRACE

@@ -32,7 +32,7 @@ from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv, configuration_error
 from sloth_engine.store.resources import Origin, ResourceSpec
 from sloth_engine.store.stack_records import canonical_json
-from sloth_engine.store_port import StackPort
+from sloth_engine.store_port import StackPort, offered
 
 _SHIM = """
 local py = ...
@@ -95,8 +95,8 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     calls = ("register", "update", "get_resource", "delete_resource", "resource_exists", "set_output")
     calls += ("get_output", "get_outputs")
     py = sandbox.lua.table()
-    for name in calls:
-        py[name] = sandbox.function(getattr(api, name), blocking=on_pg)
+    for name in calls:  # one port call each: awaitable on a loop when the port allows it
+        py[name] = sandbox.function(offered(getattr(api, name), port), blocking=on_pg)
     py["encode"] = sandbox.function(api.encode, raw_args=True)
     py["get_name"] = sandbox.function(api.get_name)
     sandbox.globals()["stack"] = sandbox.run_lua(_SHIM, "stack", py)

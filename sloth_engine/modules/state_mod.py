@@ -36,7 +36,7 @@ from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv, configuration_error
 from sloth_engine.secrets import SECRET_REFUSED, holds_secret
 from sloth_engine.store.values import Encoded, encode
-from sloth_engine.store_port import Lease, StatePort
+from sloth_engine.store_port import Lease, StatePort, offered
 
 DEFAULT_LOCK_TTL = 60.0
 DEFAULT_WITH_LOCK_WAIT = 300.0
@@ -121,7 +121,10 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     waits = {"lock", "acquire"}
     py = sandbox.lua.table()
     for name in store_calls | waits:
-        py[name] = sandbox.function(getattr(api, name), blocking=name in waits or on_pg)
+        fn = getattr(api, name)
+        if name not in waits and name != "release":  # one port call each: awaitable on a loop
+            fn = offered(fn, port)
+        py[name] = sandbox.function(fn, blocking=name in waits or on_pg)
     py["encode"] = sandbox.function(api.encode, raw_args=True)
     make = sandbox.run_lua(_SHIM, "state", py)
     sandbox.globals()["state"] = make(env.namespace or "default")
