@@ -223,6 +223,11 @@ def test_agents(both: Both) -> None:
     both.refused("agent", "exec", "gw-agent", "--", "echo", "hi", role="operator")
     ran = both.remote("agent", "exec", "gw-agent", "--", "echo", "hi")
     assert ran.returncode == 0 and "hi" in ran.stdout, ran
+    shown = both.remote("agent", "show", "gw-agent", "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["status"] == "connected", shown
+    both.same("agent", "show", "nobody")  # unknown: 1 both ways
+    here = both.local("agent", "stop", "gw-agent")
+    assert here.returncode == 2 and "needs a master" in here.stderr, here
     assert both.remote("agent", "stop", "gw-agent").returncode == 0
     both.no_store_written()
 

@@ -1,6 +1,7 @@
 """`agent`: run an agent (`agent --master HOST:PORT --name NAME`), or look at and steer agents
 (`agent list|show|metrics|modules|exec|stop`). Without --master (or $SLOTH_MASTER) the reading
-commands use the agents table of the local store."""
+commands use the agents table of the local store (sloth_daemon.gateway: one choice per command);
+exec, stop and metrics --watch need a master."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import socket
 import sys
 from typing import Any
 
+from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import format_duration, parse_duration
 from sloth_engine.errors import UsageError
 
@@ -58,7 +60,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
             cmd.add_argument("name", help="agent name")
         if name in ("list", "show", "metrics"):
             cmd.add_argument("--json", action="store_true", help="machine-readable output")
-        cmd.set_defaults(func=HANDLERS[name])
+        cmd.set_defaults(func=with_gateway(HANDLERS[name]))
     metrics = asub.choices["metrics"]
     metrics.add_argument("--watch", action="store_true", help="print each new heartbeat's metrics")
     execute = asub.choices["exec"]
@@ -161,38 +163,8 @@ def _duration(text: str, flag: str) -> float:
 # ---- looking at agents -----------------------------------------------------------------------
 
 
-def _master(args: argparse.Namespace) -> str | None:
-    from sloth_daemon.client import master_address
-
-    return master_address(args.master or getattr(args, "daemon_master", None))
-
-
-def _agents(args: argparse.Namespace, name: str | None = None) -> list[dict[str, Any]]:
-    """From the master when one is given, else from the local store's agents table."""
-    master = _master(args)
-    if master:
-        from sloth_daemon.client import MasterClient
-
-        with MasterClient(master) as client:
-            return [client.get_agent(name)] if name else client.list_agents()
-    from sloth_daemon.errors import NotFound
-    from sloth_engine.store import open_store
-    from sloth_engine.store.agents import AgentRows
-
-    with open_store(args.db) as store:
-        rows = AgentRows(store).load()
-    for row in rows:
-        row["running_tasks"] = row.get("metrics", {}).get("running_tasks", 0)
-    if name is None:
-        return rows
-    found = [r for r in rows if r["name"] == name]
-    if not found:
-        raise NotFound(f"no agent named '{name}'")
-    return found
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    agents = _agents(args)
+def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    agents = gateway.agents.list()
     if args.json:
         print_json(agents)
         return EXIT_OK
@@ -216,8 +188,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    agent = _agents(args, args.name)[0]
+def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
+    agent = gateway.agents.get(args.name)
     if args.json:
         print_json(agent)
         return EXIT_OK
@@ -243,17 +215,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_metrics(args: argparse.Namespace) -> int:
+def cmd_metrics(args: argparse.Namespace, gateway: Any) -> int:
     if not args.watch:
-        agent = _agents(args, args.name)[0]
+        agent = gateway.agents.get(args.name)
         if args.json:
             print_json(agent.get("metrics") or {})
         else:
             _print_metrics(agent.get("metrics") or {})
         return EXIT_OK
-    client = _client(args)
     try:
-        for agent in client.watch_agents(args.name):
+        for agent in gateway.agents.watch(args.name):
             metrics = agent.get("metrics") or {}
             if args.json:
                 print(json.dumps({"name": agent["name"], "status": agent["status"], **metrics}), flush=True)
@@ -268,41 +239,35 @@ def cmd_metrics(args: argparse.Namespace) -> int:
                 )
     except KeyboardInterrupt:
         return 130
-    finally:
-        client.close()
     return EXIT_OK
 
 
-def cmd_modules(args: argparse.Namespace) -> int:
-    agent = _agents(args, args.name)[0]
+def cmd_modules(args: argparse.Namespace, gateway: Any) -> int:
+    agent = gateway.agents.get(args.name)
     for module in agent.get("modules") or []:
         print(module)
     return EXIT_OK
 
 
-def cmd_exec(args: argparse.Namespace) -> int:
+def cmd_exec(args: argparse.Namespace, gateway: Any) -> int:
     from sloth_daemon.client import ExecExit
 
     words = list(args.command)
     if "--" in words:  # options given between NAME and -- (REMAINDER took them)
         cut = words.index("--")
         late = argparse.ArgumentParser(prog="agent exec", add_help=False)
-        late.add_argument("--master")
-        late.add_argument("--timeout")
-        late.add_argument("--db")
+        late.add_argument("--timeout")  # --master and --db were taken before (global flags)
         found, unknown = late.parse_known_args(words[:cut])
         if unknown:
             raise UsageError(f"agent exec: unknown options {' '.join(unknown)}")
-        args.master = found.master or args.master
         args.timeout = found.timeout or args.timeout
         words = words[cut + 1 :]
     if not words:
         raise UsageError("agent exec needs a command: agent exec NAME -- CMD")
     command = " ".join(words)
-    client = _client(args)
     code = EXIT_FAILED
     try:
-        for item in client.exec_on_agent(args.name, command, _duration_or_zero(args.timeout)):
+        for item in gateway.agents.exec(args.name, command, _duration_or_zero(args.timeout)):
             if isinstance(item, ExecExit):
                 if item.error:
                     print(f"error: {item.error}", file=sys.stderr)
@@ -311,28 +276,13 @@ def cmd_exec(args: argparse.Namespace) -> int:
             print(item.line, file=sys.stderr if item.stream == "stderr" else sys.stdout, flush=True)
     except KeyboardInterrupt:
         return 130
-    finally:
-        client.close()
     return code
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
-    client = _client(args)
-    try:
-        client.stop_agent(args.name)
-    finally:
-        client.close()
+def cmd_stop(args: argparse.Namespace, gateway: Any) -> int:
+    gateway.agents.stop(args.name, "")
     print(f"agent {args.name}: stop sent", file=sys.stderr)
     return EXIT_OK
-
-
-def _client(args: argparse.Namespace) -> Any:
-    from sloth_daemon.client import MasterClient
-
-    master = _master(args)
-    if not master:
-        raise UsageError("this command needs a master: --master HOST:PORT (or $SLOTH_MASTER)")
-    return MasterClient(master)
 
 
 def _duration_or_zero(text: str) -> float:

@@ -110,6 +110,20 @@ class RunApi(Protocol):
     def get_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]: ...
 
 
+class AgentApi(Protocol):
+    def list(self) -> list[dict[str, Any]]: ...
+    def get(self, name: str) -> dict[str, Any]:
+        """The agent, or NotFound."""
+        ...
+
+    def stop(self, name: str, reason: str) -> None: ...
+    def exec(self, name: str, command: str, timeout: float) -> Iterator[Any]:
+        """ExecLine items, then one ExecExit (sloth_daemon.client)."""
+        ...
+
+    def watch(self, name: str) -> Iterator[dict[str, Any]]: ...
+
+
 class LogTail(Protocol):
     def read(self, newest: int | None = None) -> list[dict[str, Any]]:
         """Rows added since the last read, oldest first (`newest`: the last N to start with)."""
@@ -135,6 +149,7 @@ class Gateway(Protocol):
     tokens: TokenApi
     events: EventApi
     runs: RunApi
+    agents: AgentApi
     admin: AdminApi
     stacks: Any
     """The engine's stack API (sloth_engine.stacks.Stacks' parts: catalog, resources, locks,

@@ -295,6 +295,42 @@ class LocalRuns:
         return list(abandon(gone)) if abandon is not None else []
 
 
+class LocalAgents:
+    """The agents table of the store (what a master last recorded); steering needs a master."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def list(self) -> list[dict[str, Any]]:
+        from sloth_engine.store.agents import AgentRows
+
+        rows = AgentRows(self.store).load()
+        for row in rows:
+            row["running_tasks"] = row.get("metrics", {}).get("running_tasks", 0)
+        return rows
+
+    def get(self, name: str) -> dict[str, Any]:
+        from sloth_daemon.errors import NotFound
+
+        found = [r for r in self.list() if r["name"] == name]
+        if not found:
+            raise NotFound(f"no agent named '{name}'")
+        return found[0]
+
+    def stop(self, name: str, reason: str) -> None:
+        raise _needs_master()
+
+    def exec(self, name: str, command: str, timeout: float) -> Iterator[Any]:
+        raise _needs_master()
+
+    def watch(self, name: str) -> Iterator[dict[str, Any]]:
+        raise _needs_master()
+
+
+def _needs_master() -> UsageError:
+    return UsageError("this command needs a master: --master HOST:PORT (or $SLOTH_MASTER)")
+
+
 class LocalAdmin:
     def __init__(self, store: Any, with_master_row: bool = True) -> None:
         self.store = store
@@ -351,6 +387,7 @@ class LocalGateway:
         self.tokens = LocalTokens(store)
         self.events = LocalEvents(store)
         self.runs = LocalRuns(store)
+        self.agents = LocalAgents(store)
         self.admin = LocalAdmin(store, with_master_row=owns_store)
 
     @property

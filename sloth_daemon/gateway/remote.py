@@ -263,6 +263,26 @@ class RemoteRuns:
         return self.client.run_logs(run_id, task)
 
 
+class RemoteAgents:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.client.list_agents()
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self.client.get_agent(name)
+
+    def stop(self, name: str, reason: str) -> None:
+        self.client.stop_agent(name, reason)
+
+    def exec(self, name: str, command: str, timeout: float) -> Iterator[Any]:
+        return self.client.exec_on_agent(name, command, timeout)
+
+    def watch(self, name: str) -> Iterator[dict[str, Any]]:
+        return self.client.watch_agents(name)
+
+
 class RemoteTail:
     def __init__(self, client: Any, run_id: str | None, only: str | None) -> None:
         self.client = client
@@ -307,6 +327,7 @@ class RemoteGateway:
         self.tokens = RemoteTokens(client)
         self.events = RemoteEvents(client)
         self.runs = RemoteRuns(client)
+        self.agents = RemoteAgents(client)
         self.admin = RemoteAdmin(client)
         from .stacks_remote import RemoteStacks
 
