@@ -111,6 +111,7 @@ def report_to_proto(result: RunResult) -> mpb.RunReport:
                 message=t.message,
                 error=t.error,
                 outputs_json=to_json(t.outputs) if t.outputs else b"",
+                changes=t.changes,
             )
             for t in result.tasks
         ],
@@ -128,6 +129,7 @@ def report_from_proto(msg: mpb.RunReport) -> RunResult:
             message=t.message,
             error=t.error,
             outputs=from_json(t.outputs_json, "outputs") if t.outputs_json else {},
+            changes=t.changes,
         )
         for t in msg.tasks
     ]

@@ -103,6 +103,7 @@ def load_file(
         raise DslError(f"values: {exc}", display) from None
     sandbox.globals()["values"] = lua_values
     sandbox.globals()["Values"] = lua_values
+    sandbox.globals()["check_mode"] = env.check_mode  # a task can skip what only a real run makes true
     _run_chunk(sandbox, source, display, load_timeout)
     loaded = LoadedFile(WorkflowFile(display), sandbox, env)
     _collect(loaded, dsl["registry"], display)

@@ -60,6 +60,8 @@ class RunRequest:
     a task computing in Lua must not hold their heartbeats and calls)."""
     check_mode: bool = False
     """`--check`: the modules (file_ops, pkg, ...) report what would change and change nothing."""
+    show_diff: bool = False
+    """`--diff`: a file's change is shown as a unified diff in the task's output."""
     bus: Any = None
     """An EventBus (sloth_engine.events): the run's events reach its hooks and watchers."""
     secret_key: Any = None
@@ -90,6 +92,7 @@ def module_env(
         stack=stack,
         emit_event=emit,
         check_mode=request.check_mode,
+        show_diff=request.show_diff,
     )
     env.agent_facts = request.agent_facts
     return env

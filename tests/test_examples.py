@@ -29,8 +29,8 @@ EXAMPLES = REPO / "examples"
 TIMEOUT = 30.0
 """Seconds any one CLI process may take before the test fails."""
 
-RUN_KEYS = {"run_id", "workflow", "status", "duration_s", "tasks"}
-TASK_KEYS = {"name", "status", "attempts", "duration_s", "agent", "message", "error", "outputs"}
+RUN_KEYS = {"run_id", "workflow", "status", "duration_s", "tasks", "recap"}
+TASK_KEYS = {"name", "status", "attempts", "duration_s", "agent", "message", "error", "outputs", "changes"}
 
 
 def sloth(

@@ -60,6 +60,7 @@ class PlainProgress:
             f"[{result.workflow}] {result.status.value.upper()} in {format_duration(result.duration_s)}"
             + (f": {result.error}" if result.error else "")
         )
+        self._write(f"[{result.workflow}] {recap_line(result)}")
 
     def _write(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -145,6 +146,7 @@ class LiveProgress:
             f"[{style}]{result.status.value.upper()}[/] {result.workflow} in "
             f"{format_duration(result.duration_s)}" + (f": {result.error}" if result.error else "")
         )
+        self.console.print(recap_line(result), highlight=False)
 
     def __rich__(self) -> Any:
         with self._lock:
@@ -193,6 +195,11 @@ def summary(rows: dict[str, dict[str, Any]], elapsed: float) -> str:
     )
     parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
     return f"{len(rows)} tasks: {', '.join(parts)} · {format_duration(elapsed)}"
+
+
+def recap_line(result: RunResult) -> str:
+    """`recap: ok=2 changed=1 failed=0 skipped=0`, as Ansible ends a play."""
+    return "recap: " + " ".join(f"{k}={v}" for k, v in result.recap().items())
 
 
 def not_recorded(result: RunResult) -> str:

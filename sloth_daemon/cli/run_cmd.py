@@ -56,8 +56,13 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     run.add_argument("--show-output", action="store_true", help="print task output lines as they come")
     run.add_argument(
-        "--check", action="store_true", help="modules report what they would change and change nothing"
+        "--check",
+        "--dry-run",
+        dest="check",
+        action="store_true",
+        help="modules report what they would change and change nothing",
     )
+    run.add_argument("--diff", action="store_true", help="show each changed file's content as a unified diff")
     run.add_argument(
         "--master", metavar="HOST:PORT", help="submit the run to this master and follow it ($SLOTH_MASTER)"
     )
@@ -89,6 +94,7 @@ def _request(args: argparse.Namespace) -> RunRequest:
         max_parallel=args.max_parallel,
         stack=stack,
         check_mode=getattr(args, "check", False),
+        show_diff=getattr(args, "diff", False),
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from sloth_engine.changes import CHANGE_STREAM
 from sloth_engine.errors import StoreError
 from sloth_engine.spec import TaskStatus
 from sloth_engine.store.retry import Throttle
@@ -49,6 +50,8 @@ class Journal:
         self._logs: list[tuple[Any, ...]] = []
         self._events: list[RunEvent] = []
         self._seq = 0
+        self.changes: dict[str, int] = {}
+        """Change lines (sloth_engine.changes) of each task."""
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.redactor: Any = None
@@ -103,6 +106,8 @@ class Journal:
         if stream == EVENT_STREAM and self.events_from_output:
             self._output_event(task, attempt, text)
             return
+        if stream == CHANGE_STREAM:
+            self.changes[task] = self.changes.get(task, 0) + 1
         self._seq += 1
         now = time.time()
         self._logs.append((self.run_id, task, attempt, stream, self._seq, now, text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sloth_engine.changes import recap
 from sloth_engine.spec import RunStatus, TaskStatus
 
 
@@ -35,10 +36,14 @@ class TaskResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     blocks_dependents: bool = False
     """True when this task's end keeps its dependents from running."""
+    changes: int = 0
+    """Changes it made (or in check mode would make): module calls that changed something, and
+    its shell command (sloth_engine.changes)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "changes": self.changes,
             "status": self.status.value,
             "attempts": self.attempts,
             "duration_s": round(self.duration_s, 6),
@@ -69,12 +74,16 @@ class RunResult:
             "status": self.status.value,
             "duration_s": round(self.duration_s, 6),
             "tasks": [t.to_dict() for t in self.tasks],
+            "recap": self.recap(),
         }
         if self.error:
             doc["error"] = self.error
         if self.unrecorded:
             doc["unrecorded"] = self.unrecorded
         return doc
+
+    def recap(self) -> dict[str, int]:
+        return recap([(t.status.value, t.changes) for t in self.tasks])
 
 
 @dataclass(frozen=True)

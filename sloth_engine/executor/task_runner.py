@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sloth_engine.errors import LuaRuntimeError
-from sloth_engine.spec import TaskSpec, TaskStatus, WorkflowSpec, can_move
+from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec, can_move
 
 from . import artifacts
 from .calls import TaskCalls
@@ -137,6 +137,9 @@ class TaskRunner:
                 await self.calls.workflow_hook("on_task_start", (name,))
             outcome = await self._attempts(spec, result, cwd, params, inputs, resumed)
             outcome = await self._after(spec, result, outcome, cwd, params)
+            result.changes = self.journal.changes.get(name, 0)
+            if outcome.status.ok and spec.command not in (None, LUA_FUNCTION):
+                result.changes += 1  # a shell command changed (in check mode: would change) things
             self._end(result, outcome)
             await self.calls.workflow_hook("on_task_complete", (name, result.status.ok, result.outputs))
         except asyncio.CancelledError:

@@ -72,6 +72,8 @@ class ModuleEnv:
     """The stack the run belongs to (the `stack` module's resources and outputs), if any."""
     check_mode: bool = False
     """`--check`: modules report what would change without changing it."""
+    show_diff: bool = False
+    """`--diff`: modules that change a file's content write its unified diff (sloth_engine.changes)."""
     agent_facts: Callable[[str], dict[str, Any]] | None = None
     """Another machine's facts by agent name (KeyError if unknown); None without a master."""
     secrets: dict[str, str] = field(default_factory=dict)

@@ -39,6 +39,7 @@ import stat as stat_module
 from pathlib import Path
 from typing import Any
 
+from sloth_engine.changes import note_change
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv, go_template
 from sloth_engine.modules.archives import unpack
@@ -87,12 +88,15 @@ class FileOps:
         """Make `dest` hold `data` (and `mode`); whether anything changed (would change)."""
         if os.path.isdir(dest):
             raise ModuleError(f"file_ops: {dest} is a directory")
-        if read_bytes(dest) == data:
+        before = read_bytes(dest)
+        if before == data:
             if mode is None or current_mode(dest) == mode:
                 return False
+            note_change(self.sandbox.scope.log, check, f"file_ops mode {mode_text(mode)} {dest}")
             if not check:
                 set_mode(dest, mode)
             return True
+        note_change(self.sandbox.scope.log, check, f"file_ops {dest}", before, data, self.env.show_diff)
         if not check:
             os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
             write_atomic(dest, data, mode)

@@ -29,6 +29,7 @@ import os
 import shutil
 from typing import Any
 
+from sloth_engine.changes import note_change
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.options import (
@@ -86,6 +87,8 @@ class Git:
         return done.stdout.strip()
 
     def _result(self, changed: bool, path: str, done: Completed | None, where: str) -> dict[str, Any]:
+        if changed:
+            note_change(self.sandbox.scope.log, done is None, f"{where} {path}")
         out = {"changed": changed, "path": path, "stdout": "", "stderr": "", "exit_code": 0}
         if done is not None:
             out.update(stdout=done.stdout, stderr=done.stderr, exit_code=done.exit_code)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sloth_engine.changes import note_change
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.options import environment, flag, gather, is_check, names, text, timeout
@@ -61,6 +62,8 @@ class Packages:
         return done
 
     def _result(self, changed: bool, done: Completed | None, acted: list[str]) -> dict[str, Any]:
+        if changed:  # done is None: check mode reported it without running anything
+            note_change(self.sandbox.scope.log, done is None, f"pkg {' '.join(acted) or 'packages'}")
         out = {"changed": changed, "packages": acted, "stdout": "", "stderr": "", "exit_code": 0}
         if done is not None:
             out.update(stdout=done.stdout, stderr=done.stderr, exit_code=done.exit_code)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from sloth_engine.changes import note_change
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.atomic_write import read_bytes, write_atomic
@@ -109,6 +110,7 @@ class Systemd:
     def _act(self, where: str, opts: dict[str, Any], needed: bool, verb: str, unit: str) -> dict[str, Any]:
         if not needed:
             return {"changed": False, "stdout": "", "stderr": "", "exit_code": 0}
+        note_change(self.sandbox.scope.log, is_check(self.env, opts), f"systemd {verb} {unit}")
         if is_check(self.env, opts):
             return {"changed": True, "stdout": "", "stderr": "", "exit_code": 0}
         done = self.systemctl(where, opts, verb, unit)
@@ -189,9 +191,18 @@ class Systemd:
         path = os.path.join(folder, unit)
         wanted = unit_text(unit.rsplit(".", 1)[0], opts).encode()
         result: dict[str, Any] = {"changed": False, "path": path, "stdout": "", "stderr": "", "exit_code": 0}
-        if read_bytes(path) == wanted:
+        before = read_bytes(path)
+        if before == wanted:
             return result
         result["changed"] = True
+        note_change(
+            self.sandbox.scope.log,
+            is_check(self.env, opts),
+            f"{where} {path}",
+            before,
+            wanted,
+            self.env.show_diff,
+        )
         if is_check(self.env, opts):
             return result
         os.makedirs(folder, exist_ok=True)

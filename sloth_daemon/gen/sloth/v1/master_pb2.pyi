@@ -209,7 +209,7 @@ class RunEvent(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., ts: _Optional[float] = ..., task: _Optional[str] = ..., attempt: _Optional[int] = ..., status: _Optional[str] = ..., data_json: _Optional[bytes] = ...) -> None: ...
 
 class TaskReport(_message.Message):
-    __slots__ = ("name", "status", "attempts", "duration_s", "agent", "message", "error", "outputs_json")
+    __slots__ = ("name", "status", "attempts", "duration_s", "agent", "message", "error", "outputs_json", "changes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +218,7 @@ class TaskReport(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     name: str
     status: str
     attempts: int
@@ -226,7 +227,8 @@ class TaskReport(_message.Message):
     message: str
     error: str
     outputs_json: bytes
-    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., duration_s: _Optional[float] = ..., agent: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., outputs_json: _Optional[bytes] = ...) -> None: ...
+    changes: int
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., duration_s: _Optional[float] = ..., agent: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., outputs_json: _Optional[bytes] = ..., changes: _Optional[int] = ...) -> None: ...
 
 class RunReport(_message.Message):
     __slots__ = ("run_id", "workflow", "status", "duration_s", "error", "started_at", "tasks", "unrecorded")
