@@ -234,10 +234,10 @@ class RunService:
     async def resume_unfinished(self) -> list[str]:
         """Prepare every unfinished run of the store; call before agents can connect.
 
-        Each run is marked `resuming` (committed) before anything of it is loaded, and the mark
-        goes when the run ends or this master stops cleanly. A run still marked at the next
-        start was being resumed when its master crashed or hung: it is poison, and ends
-        `failed` instead of taking the next master down too.
+        Each run is marked `resuming` (committed) and claimed before anything of it is loaded,
+        and the mark goes when the run ends or this master stops cleanly. A run still marked at
+        the next start, whose marking master is gone, was being resumed when that master
+        crashed or hung: it is poison, and ends `failed` instead of taking the next one down.
         """
         recorded = await asyncio.to_thread(unrecorded.record_all, self.store, self.home)
         if recorded:
@@ -260,7 +260,9 @@ class RunService:
 
     async def _resume_one(self, row: dict[str, Any], sub: Submission) -> ActiveRun | None:
         run_id, runs = row["run_id"], self.store.runs
-        if row.get("resuming"):
+        # Marked, and the master that marked it (the run's owner since) is gone: it died while
+        # resuming it. A master still alive (one deposed with --ha restarts in place) is not.
+        if row.get("resuming") and owner_gone(row):
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["resuming"]))
             reason = (
                 f"not resumed again: a master stopped (crashed, hung or was killed) while resuming it "
