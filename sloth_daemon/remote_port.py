@@ -156,6 +156,10 @@ class RemoteStacks:
     def outputs(self, stack: str) -> dict[str, Any]:
         return dict(self._call("stack.outputs", {"stack": stack}))
 
+    def status(self, stack: str) -> str | None:
+        found = self._call("stack.status", {"stack": stack})
+        return None if found is None else str(found)
+
 
 def remote_port(call: Call, acall: ACall | None = None) -> StorePort:
     """A StorePort whose calls go through `call` (a StoreChannel's `call`, from any thread);

@@ -84,6 +84,7 @@ OPS: dict[str, Op] = {
     "stack.delete": lambda p, a: p.stacks.delete(a["stack"], a["type"], a["name"]),
     "stack.set_output": lambda p, a: p.stacks.set_output(a["stack"], a["key"], a.get("value")),
     "stack.outputs": lambda p, a: p.stacks.outputs(a["stack"]),
+    "stack.status": lambda p, a: p.stacks.status(a["stack"]),
 }
 
 

@@ -93,6 +93,10 @@ class StackPort(Protocol):
 
     def outputs(self, stack: str) -> dict[str, Any]: ...
 
+    def status(self, stack: str) -> str | None:
+        """The stack's status (`running`, `success`, ...), None for an unknown stack."""
+        ...
+
 
 @dataclass
 class StorePort:
@@ -163,6 +167,10 @@ class LocalStacks:
 
     def outputs(self, stack: str) -> dict[str, Any]:
         return self._catalog.outputs(stack)
+
+    def status(self, stack: str) -> str | None:
+        info = self._catalog.get(stack)
+        return None if info is None else str(info.status)
 
 
 def local_port(store: Store) -> StorePort:

@@ -636,3 +636,55 @@ def test_process_service_and_cpu_watchers(lua: Lua, tmp_path: Path, monkeypatch:
     )
     thread.join(timeout=5)
     assert seen == "cpu:above,process:created,process:deleted,service:started,service:stopped"
+
+
+# ---- state.clear/stats and stack.get_id/get_status, here and on an agent ----------------------
+
+STATE_AND_STACK = """
+local probe = task("probe"){placement}:command(function()
+  state.set("a", 1); state.set("b", {{ x = "yy" }})
+  state.namespace("other").set("kept", true)
+  local before = state.stats()
+  local ok, removed = state.clear()
+  local after = state.stats()
+  return true, "ok", {{ keys = before.total_keys, size = before.total_size, removed = removed, cleared = ok,
+                       after = after.total_keys, kept = state.namespace("other").get("kept"),
+                       id = stack.get_id(), status = stack.get_status() }}
+end)
+workflow.define("w"):config({{ stack = "mystack" }}):tasks({{ probe }})
+"""
+STATE_AND_STACK_OUTPUTS = {
+    "keys": 2,
+    "size": 11,
+    "removed": 2,
+    "cleared": True,
+    "after": 0,
+    "kept": True,
+    "id": "mystack",
+    "status": "running",
+}
+
+
+def test_state_clear_and_stats_and_the_stack_id_and_status(tmp_path: Path) -> None:
+    flow = tmp_path / "probe.sloth"
+    flow.write_text(STATE_AND_STACK.format(placement=""))
+    done = _cli("run", str(flow), "-o", "json", home=tmp_path / "home", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tasks"][0]["outputs"] == STATE_AND_STACK_OUTPUTS
+
+
+def test_state_clear_and_stats_and_the_stack_status_on_an_agent(tmp_path: Path) -> None:
+    from distributed_cluster import Cluster
+
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start_master()
+        cluster.start_agent("a1")
+        path = cluster.write("probe.sloth", STATE_AND_STACK.format(placement=':delegate_to("a1")'))
+        with cluster.client() as client:
+            plan = client.submit_run(str(path), path.read_text())
+            result = list(client.follow_run(plan[0].run_id))[-1]
+        assert result.status.value == "success", (result, cluster.logs())
+        assert result.tasks[0].agent == "a1" and result.tasks[0].outputs == STATE_AND_STACK_OUTPUTS
+    finally:
+        cluster.close()

@@ -9,6 +9,7 @@
     stack.delete_resource(type, name)     -- true if it existed
     stack.resource_exists(type, name)
     stack.set_output(key, value)          stack.get_output(key)     stack.get_outputs()
+    stack.get_id() / stack.get_name()     stack.get_status()        -- nil outside a stack
     stack.get_name()
 
 The checksum of the properties tells "changed" from "unchanged"; each resource remembers the
@@ -84,6 +85,8 @@ M.resource_exists = py.resource_exists
 M.get_output = py.get_output
 M.get_outputs = py.get_outputs
 M.get_name = py.get_name
+M.get_id = py.get_name  -- a stack is known by its name here (the original gave a UUID)
+M.get_status = py.get_status
 return M
 """
 
@@ -93,7 +96,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     port = env.store_port()
     on_pg = port is not None and port.blocking  # PostgreSQL or a master: each call waits
     calls = ("register", "update", "get_resource", "delete_resource", "resource_exists", "set_output")
-    calls += ("get_output", "get_outputs")
+    calls += ("get_output", "get_outputs", "get_status")
     py = sandbox.lua.table()
     for name in calls:  # one port call each: awaitable on a loop when the port allows it
         py[name] = sandbox.function(offered(getattr(api, name), port), blocking=on_pg)
@@ -199,6 +202,13 @@ class _StackApi:
     def get_outputs(self) -> dict[str, Any]:
         stacks, stack = self._stacks("get_outputs")
         return self._call(lambda: stacks.outputs(stack))
+
+    def get_status(self) -> str | None:
+        """The run's stack's status (nil outside a stack, as the original)."""
+        if self._env.stack is None:
+            return None
+        stacks, stack = self._stacks("get_status")
+        return self._call(lambda: stacks.status(stack))
 
     def _call(self, fn: Any) -> Any:
         try:

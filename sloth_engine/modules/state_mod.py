@@ -8,6 +8,7 @@
     state.try_lock(name[, ttl])           state.unlock(name or handle)
     state.with_lock(name, fn[, {ttl=, wait=}])  -- fn's results; released even when fn raises
     state.namespace("team-a")             -- the same API on another namespace
+    state.clear() -> true, removed        state.stats() -> {total_keys, total_size, namespace, backend}
 
 Values keep their Lua type (string, integer, float, boolean, nested table) and may be at most
 1 MiB of JSON; a function, a cyclic table or a larger value is an error naming the key and
@@ -43,7 +44,8 @@ DEFAULT_WITH_LOCK_WAIT = 300.0
 
 _SHIM = """
 local py = ...
-local pack, unpack, pairs, type, error, pcall = table.pack, table.unpack, pairs, type, error, pcall
+local pack, unpack, pairs, ipairs = table.pack, table.unpack, pairs, ipairs
+local type, error, pcall = type, error, pcall
 local methods = {}
 function methods:unlock() return py.unlock(self) end
 function methods:renew(ttl)
@@ -100,6 +102,21 @@ make = function(ns)
     local old_text, old_kind = encoded(key, old)
     local new_text, new_kind = encoded(key, new)
     return py.cas(ns, key, old_text, old_kind, new_text, new_kind)
+  end
+  function t.clear()  -- every key of this namespace (the original cleared its whole store)
+    local removed = 0
+    for _, key in ipairs(py.keys(ns)) do
+      if py.delete(ns, key) then removed = removed + 1 end
+    end
+    return true, removed
+  end
+  function t.stats()
+    local keys, size = py.keys(ns), 0
+    for _, key in ipairs(keys) do
+      local text = py.encode(key, py.get(ns, key))
+      if text then size = size + #text end
+    end
+    return { total_keys = #keys, total_size = size, namespace = ns, backend = "sloth-runner" }
   end
   function t.namespace(name)
     if type(name) ~= "string" or name == "" then
