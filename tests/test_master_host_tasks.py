@@ -221,3 +221,44 @@ def test_a_full_disk_store_never_makes_the_client_and_the_store_disagree(cluster
     assert [(t["attempt"], t["status"]) for t in run["tasks"]] == [(1, "success")]
     assert _side(cluster) == ["start", "end"]  # nothing ran again
     assert "Traceback" not in (cluster.root / "master.log").read_text()
+
+
+def test_cancelling_a_run_stops_its_process_on_the_masters_host(cluster: Cluster) -> None:
+    cluster.start_master()
+    run_id = _submit(cluster)
+    wait_for(lambda: _side(cluster) == ["start"], 30, "the task to start")
+    pid = int(wait_for(lambda: _child(cluster, run_id).get("pid"), 15, "the child's identity"))
+    with cluster.client() as client:
+        client.cancel_run(run_id, "enough")
+    run = wait_for(lambda: _ended(cluster, run_id), 30, "the run to end")
+    assert run["status"] == "cancelled"
+    wait_for(lambda: not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), 15, "the child to stop")
+    assert _side(cluster) == ["start"]
+
+
+FILLS = """
+task("fill"):command(function(this, params)
+  fs.write(params.full, "")  -- from here on the store's disk is full
+  return true, "filled"
+end)
+"""
+
+
+def test_a_local_run_whose_end_is_refused_says_so_and_is_recorded_by_the_next_run(cluster: Cluster) -> None:
+    full = cluster.root / "disk-full"
+    base = cluster.env
+    cluster.env = lambda: {**base(), "SLOTH_TEST_FULL_DISK": str(full), "SLOTH_STORE_RETRY_S": "0.5"}
+    path = cluster.write("fill.sloth", FILLS)
+    done = cluster.cli("run", str(path), "-p", f"full={full}")
+    assert done.returncode == 3, done.stderr
+    assert "OUTCOME NOT RECORDED: the run ended success" in done.stderr and "FAILED" not in done.stderr
+    assert "Traceback" not in done.stderr
+    listed = cluster.cli("runs", "list")  # it writes (abandoned runs): refused, clearly
+    assert listed.returncode != 0 and "disk is full" in listed.stderr and "Traceback" not in listed.stderr
+    with cluster.store() as store:
+        assert [r["status"] for r in store.runs.list_runs()] == ["running"]  # never said otherwise
+    full.unlink()
+    quick = cluster.write("quick.sloth", 'task("q"):command("true")\n')
+    assert cluster.cli("run", str(quick)).returncode == 0
+    runs = {r["workflow"]: r["status"] for r in cluster.cli_json("runs", "list", "--json")}
+    assert list(runs.values()) == ["success", "success"], runs

@@ -137,6 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sloth_engine.store import open_store
 
     request.store = open_store(getattr(args, "db", None))
+    _record_kept(request)
     request.bus = bus_for_run(request.store)
     try:
         loaded = load(request)
@@ -163,6 +164,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not all(r.status is RunStatus.SUCCESS for r in results):
         return EXIT_FAILED
     return EXIT_OK if reported else EXIT_REPORT
+
+
+def _record_kept(request: RunRequest) -> None:
+    """Outcomes of earlier local runs that the store refused at their end: recorded now, if it
+    takes them (sloth_engine.unrecorded; a master does it at its start and every 5 s)."""
+    from sloth_engine import unrecorded
+
+    if unrecorded.pending(request.home):
+        unrecorded.record_all(request.store, request.home)
 
 
 def _finish_hooks(bus: Any) -> None:

@@ -42,12 +42,15 @@ def main(argv: list[str]) -> int:
             outcome = asyncio.run(_attempt(job, out))
         except SlothError as exc:  # the file no longer loads, the store cannot be opened
             outcome = AttemptOutcome(TaskStatus.FAILED, str(exc), str(exc))
-    result = {
+    result: Any = {
         "status": outcome.status.value,
         "message": outcome.message,
         "error": outcome.error,
         "outputs": outcome.outputs,
     }
+    redact = _redactor({str(k): str(v) for k, v in (job.get("secrets") or {}).items()})
+    if redact is not None:  # the file stays on disk until the run ends: no secret in it
+        result = redact.value(result)
     _write_atomically(folder / RESULT, json.dumps(result, default=str))
     return 0
 
