@@ -599,3 +599,159 @@ def test_helm_through_its_cli(tmp_path: Path, state: Path) -> None:
     assert not any(
         "s3cret" in line for line in calls if line.startswith("helm ")
     )  # never on the command line
+
+
+# ---- user (fake account tools over passwd/group files in the test's folder) --------------------
+
+FAKE_ACCOUNTS = r'''#!/usr/bin/env python3
+"""useradd, usermod, userdel, groupadd, groupdel, gpasswd, chpasswd, passwd, chage, id, getent,
+runuser, lastlog and faillog, over $FAKE_STATE/passwd, group and shadow: one script, many names."""
+import os, sys
+state, tool, args = os.environ["FAKE_STATE"], os.path.basename(sys.argv[0]), sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(" ".join([tool, *args]) + "\n")
+def rows(name):
+    path = os.path.join(state, name)
+    return [l.rstrip("\n").split(":") for l in open(path)] if os.path.exists(path) else []
+def save(name, items):
+    with open(os.path.join(state, name), "w") as f:
+        f.writelines(":".join(r) + "\n" for r in items)
+SWITCHES = {"-r", "-m", "-M", "-a", "-Gn"} | ({"-l", "-u", "-S"} if tool == "passwd" else set())
+def opts(words):
+    found, rest, i = {}, [], 0
+    while i < len(words):
+        if words[i].startswith("-") and words[i] not in SWITCHES:
+            found[words[i]] = words[i + 1]; i += 2
+        elif words[i].startswith("-"):
+            found[words[i]] = True; i += 1
+        else:
+            rest.append(words[i]); i += 1
+    return found, rest
+users, groups = rows("passwd"), rows("group")
+if tool == "getent":
+    table = users if args[0] == "passwd" else groups
+    hits = [r for r in table if len(args) == 1 or r[0] == args[1]]
+    print("\n".join(":".join(r) for r in hits)); sys.exit(0 if hits else 2)
+o, rest = opts(args)
+name = rest[-1] if rest else ""
+if tool == "useradd":
+    uid = o.get("-u", str(1000 + len(users)))
+    users.append([name, "x", uid, o.get("-g", uid), o.get("-c", ""), o.get("-d", "/home/" + name), o.get("-s", "/bin/sh")])
+    for g in (o.get("-G") or "").split(","):
+        for r in groups:
+            if r[0] == g: r[3] = ",".join([m for m in r[3].split(",") if m] + [name])
+    save("passwd", users); save("group", groups)
+elif tool == "usermod":
+    for r in users:
+        if r[0] == name:
+            for flag, field in (("-s", 6), ("-d", 5), ("-c", 4), ("-g", 3)):
+                if flag in o: r[field] = o[flag]
+    save("passwd", users)
+elif tool == "userdel":
+    save("passwd", [r for r in users if r[0] != name])
+elif tool == "groupadd":
+    groups.append([name, "x", o.get("-g", str(2000 + len(groups))), ""]); save("group", groups)
+elif tool == "groupdel":
+    save("group", [r for r in groups if r[0] != name])
+elif tool == "gpasswd":
+    user, group = rest[0], rest[1]
+    for r in groups:
+        if r[0] == group:
+            members = [m for m in r[3].split(",") if m and m != user]
+            r[3] = ",".join(members + ([user] if "-a" in o else []))
+    save("group", groups)
+elif tool == "chpasswd":
+    line = sys.stdin.read().strip(); open(os.path.join(state, "shadow"), "a").write(line + "\n")
+elif tool == "passwd":
+    locked = os.path.join(state, "locked." + name)
+    if "-l" in o: open(locked, "w").close()
+    elif "-u" in o and os.path.exists(locked): os.unlink(locked)
+    elif "-S" in o: print(name, "L" if os.path.exists(locked) else "P", "2026-12-04")
+elif tool == "id":
+    user = next(r for r in users if r[0] == name)
+    print(" ".join([next((g[0] for g in groups if g[2] == user[3]), user[0])] + [g[0] for g in groups if name in g[3].split(",")]))
+elif tool == "runuser":
+    import subprocess; sys.exit(subprocess.call(args[args.index("--") + 1:]))
+elif tool in ("lastlog", "faillog"):
+    print("Username Port From Latest"); print(name + " **Never logged in**")
+'''
+
+
+def test_users_and_groups(tmp_path: Path, state: Path) -> None:
+    bin_dir = Path(os.environ["PATH"].split(os.pathsep)[0])
+    fake = bin_dir / "accounts-fake"
+    fake.write_text(FAKE_ACCOUNTS)
+    fake.chmod(0o755)
+    tools = (
+        "useradd",
+        "usermod",
+        "userdel",
+        "groupadd",
+        "groupdel",
+        "gpasswd",
+        "chpasswd",
+        "passwd",
+        "chage",
+    )
+    for tool in (*tools, "id", "getent", "runuser", "lastlog", "faillog"):
+        (bin_dir / tool).symlink_to(fake)
+    (state / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (state / "group").write_text("root:x:0:\ndocker:x:999:\n")
+    harness = Lua(tmp_path)
+    importlib.import_module("sloth_engine.modules.user_mod").install(harness.sandbox, harness.env)
+    got = harness.run(
+        """
+        local c1 = user.create("app", { shell = "/bin/bash", comment = "App", groups = { "docker" } })
+        local c2 = { user.create({ username = "app" }) }
+        local info = user.get_info("app")
+        local g_ok = user.group_create("deploy", { gid = 3000 })
+        local a1 = user.add_to_group("app", "deploy")
+        local a2 = { user.add_to_group("app", "deploy") }
+        local groups = user.get_groups("app")
+        local l1 = user.lock("app")
+        local locked = user.is_locked("app")
+        local s1 = user.set_shell("app", "/bin/zsh")
+        local s2 = { user.set_shell("app", "/bin/zsh") }
+        local pw = user.set_password("app", "s3cret")
+        local members = user.group_members("deploy")
+        local ran, out = user.run_as("app", "echo hi")
+        local bad_ok, bad = user.validate_username("9lives")
+        local d1 = user.delete("app")
+        return c1, c2[2], info.shell, info.comment, g_ok, a1, a2[2], table.concat(groups, ","), l1, locked,
+               s1, s2[2], pw, table.concat(members, ","), ran, out, bad_ok, bad, d1, user.exists("app"),
+               user.exists("root"), user.get_uid("root"), user.is_system_user("root"), user.group_exists("deploy"),
+               user.group_get_gid("deploy"), user.is_root()
+        """
+    )
+    assert got == (
+        True,
+        "User app already exists (unchanged)",
+        "/bin/bash",
+        "App",
+        True,
+        True,
+        "User app already in deploy (unchanged)",
+        "app,docker,deploy",
+        True,
+        True,
+        True,
+        "Shell of app already /bin/zsh (unchanged)",
+        True,
+        "app",
+        True,
+        "hi",
+        False,
+        "Username must start with a letter or underscore",
+        True,
+        False,
+        True,
+        "0",
+        True,
+        True,
+        "3000",
+        os.geteuid() == 0,
+    )
+    assert "app:s3cret" in (state / "shadow").read_text()
+    calls = (tmp_path / "calls.log").read_text()
+    assert "s3cret" not in calls  # the password went on stdin
+    assert "useradd -s /bin/bash -c App -G docker app" in calls

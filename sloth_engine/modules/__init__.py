@@ -49,6 +49,7 @@ MODULE_NAMES = (
     "terraform",
     "kubernetes",
     "helm",
+    "user",
 )
 
 
