@@ -648,8 +648,10 @@ def test_values_files_are_bounded_locally_and_through_a_master(tmp_path: Path) -
 
 def test_master_host_tasks_are_bounded_and_end(tmp_path: Path) -> None:
     """No agent: the tasks run on the master's host. A huge exec output is cut, a Lua call
-    stuck in C ends timed out after the grace, and the master goes on serving."""
-    from distributed_cluster import Cluster
+    stuck in C ends timed out (or cancelled) after the grace, and the master goes on serving."""
+    import time
+
+    from distributed_cluster import Cluster, wait_for
 
     cluster = Cluster(tmp_path)
     try:
@@ -673,6 +675,17 @@ def test_master_host_tasks_are_bounded_and_end(tmp_path: Path) -> None:
         task = json.loads(done.stdout)["tasks"][0]
         assert task["status"] == "timed_out", (task, cluster.logs())
         assert "stuck inside a C function" in cluster.logs()  # ended by the watchdog
+        # No timeout at all: a cancel ends it the same way.
+        client = cluster.client()
+        endless = STUCK.replace(':timeout("1s")', "").replace(
+            "return s:find(p, 1, true)", "for i = 1, 1000 do s:find(p, 1, true) end"
+        )
+        run_id = client.submit_run("endless.sloth", endless)[0].run_id
+        wait_for(lambda: client.get_run(run_id)["tasks"], 30, "the task to start")
+        time.sleep(0.3)  # inside the C call by now (it lasts seconds)
+        client.cancel_run(run_id, "enough")
+        wait_for(lambda: client.get_run(run_id)["status"] == "cancelled", 30, "the run to end cancelled")
+        assert client.get_run(run_id)["tasks"][0]["status"] == "cancelled"
         assert cluster.master_proc is not None and cluster.master_proc.poll() is None
         ok = cluster.write("ok.sloth", "task('ok'):command(function() return true end)\n")
         assert cluster.cli("run", str(ok), "--master", address).returncode == 0
