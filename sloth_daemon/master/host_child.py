@@ -109,7 +109,7 @@ async def _run(
     if spec is None or job["task"] not in spec.tasks:
         text = f"workflow '{job['workflow']}' has no task '{job['task']}'"
         return AttemptOutcome(TaskStatus.FAILED, text, text)
-    lua = LuaPool(loader, 1, first)
+    lua = LuaPool(loader, 1, first, own_thread=True)  # the watchdog ends a call stuck in C
     ctx = RunContext(
         run_id=job["run_id"],
         workflow=spec,
@@ -163,4 +163,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the result is written: a Lua thread stuck in C must not hold the exit

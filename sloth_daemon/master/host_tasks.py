@@ -191,6 +191,7 @@ class HostTasks:
         finally:
             self.children.pop(key, None)
         tail.read()
+        _relay_log(folder / "child.log", task)
         return _result(folder, task.attempt)
 
     async def _stop(self, me: HostProcess) -> None:
@@ -297,6 +298,17 @@ def _result(folder: Path, attempt: int) -> AttemptOutcome:
 def _lost(attempt: int, why: str) -> AttemptOutcome:
     text = f"lost: attempt {attempt} on the master's host did not finish: {why}"
     return AttemptOutcome(TaskStatus.FAILED, text, text)
+
+
+def _relay_log(path: Path, task: RemoteTask) -> None:
+    """What the child logged (warnings, a watchdog's verdict) goes to the master's log."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[-20_000:]
+    except OSError:
+        return
+    for line in text.splitlines():
+        if line.strip():
+            log.warning("run %s task %s (on this host): %s", task.run_id, task.task, line)
 
 
 def _last_line(path: Path) -> str:
