@@ -25,6 +25,17 @@ end)
 workflow.define("uses"):tasks({ t }):config({ stack = "prod", secrets = { "db_password" } })
 """
 
+# Refused on the agent, where the values are encoded (docs/SECURITY.md, "Secrets stay secret").
+KEEPS = """
+local t = task("keep"):delegate_to("a1"):command(function()
+  local stored, why = pcall(state.set, "copy", secrets.db_password)
+  log.info("state.set refused: " .. tostring(not stored) .. " " .. tostring(why))
+  return true, "kept", { copy = secrets.db_password }
+end)
+workflow.define("keeps"):tasks({ t }):config({ stack = "prod", secrets = { "db_password" } })
+"""
+REFUSED = "the value holds a granted secret"
+
 NOT_GRANTED = """
 local t = task("peek"):delegate_to("a1"):retries(3):command(function()
   return true, secrets.api_token
@@ -77,6 +88,14 @@ def test_secrets_reach_the_agent_redacted_and_never_touch_its_disk(cluster: Clus
     # The agent's home, working folder (its log file too) and temporary files: never the value.
     roots = [cluster.home, cluster.root, Path(tempfile.gettempdir())]
     assert _files_holding(SECRET.encode(), roots, started) == []
+
+    keeps = cluster.write("keeps.sloth", KEEPS)
+    kept = cluster.cli("run", str(keeps), "--master", cluster.address, "-o", "json")
+    task = json.loads(kept.stdout)["tasks"][0]
+    assert task["agent"] == "a1" and task["status"] == "failed" and REFUSED in task["error"]
+    assert not task["outputs"]
+    logs = cluster.cli("runs", "logs", json.loads(kept.stdout)["run_id"], "--master", cluster.address).stdout
+    assert "state.set refused: true" in logs and REFUSED in logs and SECRET not in logs
 
     peek = cluster.write("peek.sloth", NOT_GRANTED)
     refused = cluster.cli("run", str(peek), "--master", cluster.address, "-o", "json")

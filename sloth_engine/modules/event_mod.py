@@ -13,6 +13,7 @@ from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules.secrets_mod import granted
 from sloth_engine.secrets import SECRET_REFUSED, holds_secret
 
 FILE_EVENTS = ("created", "modified", "deleted")
@@ -24,7 +25,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     def emit(kind: Any, data: dict[str, Any]) -> bool:
         if not isinstance(kind, str) or not kind.strip():
             raise ModuleError("event.dispatch: the event type must be a non-empty string")
-        if holds_secret(data, env.secrets):
+        if holds_secret(data, granted(sandbox, env)):
             raise ModuleError(f"event.dispatch '{kind}': {SECRET_REFUSED}")
         if env.events_via_output:
             sandbox.scope.log(EVENT_STREAM, json.dumps({"type": kind, "data": data}, default=str))

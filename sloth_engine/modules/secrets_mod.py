@@ -23,14 +23,19 @@ return setmetatable({}, {
 """
 
 
+def granted(sandbox: Sandbox, env: ModuleEnv) -> dict[str, str]:
+    """The secrets granted to the run of the task running now (an agent holds them by run)."""
+    return env.secrets if env.secrets_of is None else env.secrets_of(sandbox.scope.run_id)
+
+
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     def get(name: Any = None) -> str | None:
         if not isinstance(name, str):
             raise ModuleError("secrets: a secret's name is a string")
-        granted = env.secrets if env.secrets_of is None else env.secrets_of(sandbox.scope.run_id)
-        if name in granted:
-            return granted[name]
-        if granted:
+        held = granted(sandbox, env)
+        if name in held:
+            return held[name]
+        if held:
             text = f"secret '{name}' is not granted to this workflow (add it to config.secrets)"
             raise configuration_error(sandbox, text)
         return None

@@ -35,6 +35,7 @@ from typing import Any
 from sloth_engine.errors import LockHeld, SlothError
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv, configuration_error
+from sloth_engine.modules.secrets_mod import granted
 from sloth_engine.secrets import SECRET_REFUSED, holds_secret
 from sloth_engine.store.values import Encoded, encode
 from sloth_engine.store_port import Lease, StatePort, offered
@@ -183,7 +184,8 @@ class _StateApi:
         try:
             name = _key(key)
             data = self._sandbox.to_py(value, keep_functions=False)
-            if holds_secret(data, self._env.secrets):  # local and through-the-master writes alike
+            # on the machine running the task: local and through-the-master writes alike
+            if holds_secret(data, granted(self._sandbox, self._env)):
                 return None, f"state key '{name}': {SECRET_REFUSED}, nothing was stored"
             return encode(name, data)
         except ModuleError as exc:
