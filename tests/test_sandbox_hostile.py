@@ -647,8 +647,8 @@ def test_values_files_are_bounded_locally_and_through_a_master(tmp_path: Path) -
 
 
 def test_master_host_tasks_are_bounded_and_end(tmp_path: Path) -> None:
-    """No agent: the tasks run on the master's host. A huge exec output is cut, a Lua call
-    stuck in C ends timed out (or cancelled) after the grace, and the master goes on serving."""
+    """No agent: the tasks run on the master's host (in a child process). A huge exec output
+    is cut, a Lua call held in C ends timed out (or cancelled), and the master goes on serving."""
     import time
 
     from distributed_cluster import Cluster, wait_for
@@ -674,7 +674,6 @@ def test_master_host_tasks_are_bounded_and_end(tmp_path: Path) -> None:
         done = cluster.cli("run", str(stuck), "--master", address, "-o", "json", timeout=60)
         task = json.loads(done.stdout)["tasks"][0]
         assert task["status"] == "timed_out", (task, cluster.logs())
-        assert "stuck inside a C function" in cluster.logs()  # ended by the watchdog
         # No timeout at all: a cancel ends it the same way.
         client = cluster.client()
         endless = STUCK.replace(':timeout("1s")', "").replace(

@@ -181,6 +181,8 @@ class LuaPool:
                 # stop and returned true is still a task that timed out or was cancelled).
                 return _stopped(guard)
             if kind == "done":
+                if guard.check() is not None:  # it returned, but past its deadline (a long C call)
+                    return _stopped(guard)
                 return rest[0], False
             if kind == "error":
                 error = rest[0]
