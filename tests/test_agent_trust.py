@@ -22,7 +22,7 @@ from sloth_engine.store.tokens import TokenStore
 pytestmark = pytest.mark.timeout(90)
 
 SLOW = """
-local t = task("slow"):command("sleep 2 && echo real-result"):delegate_to("victim")
+local t = task("slow"):command("sleep 6 && echo real-result"):delegate_to("victim")
 workflow.define("slow"):tasks({ t })
 """
 
