@@ -207,3 +207,25 @@ def test_client_errors_name_workflow_paths_not_the_masters(tmp_path: Any) -> Non
             assert private not in everything, everything
     finally:
         cluster.close()
+
+
+def test_an_expiring_token_closes_its_stream(secured: Secured) -> None:
+    import threading
+
+    brief = secured.tokens.create("brief", "viewer", expires_in=2.0)
+    watch = secured.stub.WatchEvents(mpb.WatchEventsRequest(), metadata=secured.meta(brief), timeout=30)
+    ended: list[Any] = []
+
+    def read() -> None:
+        try:
+            for _ in watch:
+                pass
+        except grpc.RpcError as exc:
+            ended.append((exc.code(), time.monotonic()))
+
+    opened = time.monotonic()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10.0)
+    assert ended and ended[0][0] is grpc.StatusCode.UNAUTHENTICATED
+    assert 1.5 < ended[0][1] - opened < 2.0 + 5.0
