@@ -103,8 +103,12 @@ def test_a_schema_dropped_under_a_master_gives_a_clear_message_and_init_store_re
     with cluster.store() as store:
         assert store.runs.list_runs() == []
     assert cluster.master_proc is not None and cluster.master_proc.poll() is None  # still serving
-    done = cluster.cli("run", str(path), "--master", cluster.address, "-p", f"dir={cluster.root}", "--detach")
-    assert done.returncode == 0, done.stderr + cluster.logs()
+
+    def submitted() -> bool:  # once it took the new schema's lease again (a few seconds)
+        args = ("run", str(path), "--master", cluster.address, "-p", f"dir={cluster.root}", "--detach")
+        return cluster.cli(*args).returncode == 0
+
+    wait_for(submitted, 30, "the master to serve on the new schema", every=1.0)
 
 
 def test_a_store_that_stays_down_gives_one_line_per_interval_not_tracebacks(tmp_path) -> None:

@@ -86,6 +86,7 @@ async def _run(
     redact = _redactor(secrets)
     journal = Journal(job["run_id"], job["workflow"], None)
     journal.events_from_output = False  # event lines travel to the master as they are
+    journal.redactor = redact  # outputs holding a secret are refused, as in the master
     journal.bind(loop)
     journal.listeners.append(lambda event: _write_line(out, event, redact))
     request = RunRequest(
