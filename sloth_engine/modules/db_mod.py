@@ -1,12 +1,12 @@
 """`db`: SQL on SQLite files and PostgreSQL servers, as the original's module.
 
     local ok, name = db.connect("sqlite3", "data/app.db"[, "main"])   -- or "postgres", a URL/DSN
-    local ok, rows = db.query("SELECT id, name FROM users WHERE id > ?", "main", 10)
-    local res = db.exec("INSERT INTO users(name) VALUES (?)", "main", "ana")
+    local ok, rows = db.query(sql, "main", 10)        -- rows: tables of column = value
+    local res = db.exec(sql, "main", "ana")            -- examples in docs/INFRA-MODULES.md
     db.last_insert_id(res), db.rows_affected(res)         -- also res.last_insert_id ...
     local ok, err = db.transaction(function(tx) tx:exec("...") return true end, "main")
     local tx = db.begin("main"); tx:exec(...); db.commit(tx)   -- or db.rollback(tx)
-    local stmt = db.prepare("SELECT * FROM t WHERE id = ?", "main"); stmt:query(1); stmt:exec(...)
+    local stmt = db.prepare(sql, "main"); stmt:query(1); stmt:exec(...)
     db.ping("main"), db.close("main"), db.escape("O'Brien") -> "O''Brien"
 
 The connection name defaults to "default". Placeholders may be `?` or `$1, $2, ...` on both
@@ -23,6 +23,7 @@ import itertools
 import re
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,7 +253,13 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         return value if ok else (False, value)
 
     blocking = {"connect", "close", "call", "begin", "finish"}
-    functions = {"connect": dbs.connect, "close": dbs.close, "call": call, "begin": begin, "finish": finish}
+    functions: dict[str, Callable[..., Any]] = {
+        "connect": dbs.connect,
+        "close": dbs.close,
+        "call": call,
+        "begin": begin,
+        "finish": finish,
+    }
     py = sandbox.lua.table_from(
         {k: sandbox.function(v, blocking=k in blocking) for k, v in functions.items()}
     )

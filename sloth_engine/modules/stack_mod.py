@@ -95,8 +95,8 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     api = _StackApi(sandbox, env)
     port = env.store_port()
     on_pg = port is not None and port.blocking  # PostgreSQL or a master: each call waits
-    calls = ("register", "update", "get_resource", "delete_resource", "resource_exists", "set_output")
-    calls += ("get_output", "get_outputs", "get_status")
+    calls: tuple[str, ...] = ("register", "update", "get_resource", "delete_resource", "resource_exists")
+    calls += ("set_output", "get_output", "get_outputs", "get_status")
     py = sandbox.lua.table()
     for name in calls:  # one port call each: awaitable on a loop when the port allows it
         py[name] = sandbox.function(offered(getattr(api, name), port), blocking=on_pg)

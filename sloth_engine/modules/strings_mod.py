@@ -23,6 +23,7 @@ import binascii
 import hashlib
 import re
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
@@ -194,37 +195,38 @@ def _extras() -> dict[str, Any]:
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
+    functions: dict[str, Callable[..., Any]] = {
+        "split": split,
+        "join": join,
+        "trim": trim,
+        "trim_space": lambda s: _s(s).strip(),
+        "trim_left": lambda s, cutset=None: _s(s).lstrip(None if cutset is None else _s(cutset)),
+        "trim_right": lambda s, cutset=None: _s(s).rstrip(None if cutset is None else _s(cutset)),
+        "trim_prefix": _trim_prefix,
+        "trim_suffix": _trim_suffix,
+        "has_prefix": _has_prefix,
+        "starts_with": _has_prefix,
+        "has_suffix": _has_suffix,
+        "ends_with": _has_suffix,
+        "contains": lambda s, sub: _s(sub) in _s(s),
+        "replace": replace,
+        "replace_all": lambda s, old, new: replace(s, old, new, -1),
+        "to_upper": _upper,
+        "upper": _upper,
+        "to_lower": _lower,
+        "lower": _lower,
+        "title": title,
+        "repeat": repeat,
+        "index": lambda s, sub: _s(s).find(_s(sub)),
+        "last_index": lambda s, sub: _s(s).rfind(_s(sub)),
+        "count": lambda s, sub: _s(s).count(_s(sub)) if _s(sub) else len(_s(s)) + 1,
+        "fields": lambda s: _s(s).split(),
+        "lines": lambda s: _s(s).splitlines(),
+        "equal_fold": lambda a, b: _s(a).casefold() == _s(b).casefold(),
+    }
+    functions.update(_extras())
     table = sandbox.set_module(
         "strings",
-        {
-            "split": split,
-            "join": join,
-            "trim": trim,
-            "trim_space": lambda s: _s(s).strip(),
-            "trim_left": lambda s, cutset=None: _s(s).lstrip(None if cutset is None else _s(cutset)),
-            "trim_right": lambda s, cutset=None: _s(s).rstrip(None if cutset is None else _s(cutset)),
-            "trim_prefix": _trim_prefix,
-            "trim_suffix": _trim_suffix,
-            "has_prefix": _has_prefix,
-            "starts_with": _has_prefix,
-            "has_suffix": _has_suffix,
-            "ends_with": _has_suffix,
-            "contains": lambda s, sub: _s(sub) in _s(s),
-            "replace": replace,
-            "replace_all": lambda s, old, new: replace(s, old, new, -1),
-            "to_upper": _upper,
-            "upper": _upper,
-            "to_lower": _lower,
-            "lower": _lower,
-            "title": title,
-            "repeat": repeat,
-            "index": lambda s, sub: _s(s).find(_s(sub)),
-            "last_index": lambda s, sub: _s(s).rfind(_s(sub)),
-            "count": lambda s, sub: _s(s).count(_s(sub)) if _s(sub) else len(_s(s)) + 1,
-            "fields": lambda s: _s(s).split(),
-            "lines": lambda s: _s(s).splitlines(),
-            "equal_fold": lambda a, b: _s(a).casefold() == _s(b).casefold(),
-        }
-        | _extras(),
+        functions,
     )
     table["base64_decode"] = sandbox.run_lua(LENIENT_BYTES_LUA, "strings", sandbox.function(_base64_decode))

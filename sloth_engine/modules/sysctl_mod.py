@@ -16,6 +16,7 @@ nothing is written and the message says what would change.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
@@ -117,7 +118,7 @@ def _opts(value: Any) -> dict[str, Any]:
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     ctl = Sysctl(sandbox, env)
-    functions = {
+    functions: dict[str, Callable[..., Any]] = {
         "get": ctl.get,
         "set": ctl.set,
         "set_persistent": ctl.set_persistent,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time as _time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,20 +127,21 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     def since(ts: Any) -> float:
         return _time.time() - _timestamp(ts)
 
+    functions: dict[str, Callable[..., Any]] = {
+        "now": _time.time,
+        "unix": unix,
+        "unix_ms": lambda: _time.time_ns() // 1_000_000,
+        "unix_nano": _time.time_ns,
+        "sleep": sleep,
+        "format": format_time,
+        "parse": parse,
+        "parse_duration": parse_duration,
+        "format_duration": lambda seconds: format_duration(float(seconds)),
+        "since": since,
+    }
+    functions.update(time_calendar.functions())
     sandbox.set_module(
         "time",
-        {
-            "now": _time.time,
-            "unix": unix,
-            "unix_ms": lambda: _time.time_ns() // 1_000_000,
-            "unix_nano": _time.time_ns,
-            "sleep": sleep,
-            "format": format_time,
-            "parse": parse,
-            "parse_duration": parse_duration,
-            "format_duration": lambda seconds: format_duration(float(seconds)),
-            "since": since,
-        }
-        | time_calendar.functions(),
+        functions,
         blocking={"sleep"},
     )

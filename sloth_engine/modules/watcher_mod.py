@@ -214,14 +214,13 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             opts = sandbox.to_py(config, keep_functions=True) if config is not None else {}
             if not isinstance(opts, dict) or opts.get(required) is None and kind != "custom":
                 raise ModuleError(f"watcher.register.{kind}: {required} is required")
-            watch = Watch(f"{kind}-{next(serial)}", kind, opts)
-            watches[watch.id] = watch
-            interval = _interval(kind, opts.get("interval"))
-            return watch.id, interval
-        watch = watches.get(str(key))
+            made = Watch(f"{kind}-{next(serial)}", kind, opts)
+            watches[made.id] = made
+            return made.id, _interval(kind, opts.get("interval"))
         if action == "stop":
             return watches.pop(str(key), None) is not None
-        return check(watch) if watch is not None else []
+        found = watches.get(str(key))
+        return check(found) if found is not None else []
 
     def check_custom(ident: str, held: bool, data: Any) -> list[dict[str, Any]]:
         watch = watches.get(ident)
