@@ -104,6 +104,30 @@ def makefile(tasks: list[tuple[str, list[str]]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def dodo(tasks: list[tuple[str, list[str]]]) -> str:
+    """The same DAG for doit (a local task runner that keeps no run history): one task each."""
+    lines = ["def task_all():"]
+    for name, deps in tasks:
+        lines.append(
+            f"    yield {{'name': {name!r}, 'actions': ['true'], 'task_dep': {[f'all:{d}' for d in deps]!r}}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+DOIT = BIN / "doit"
+"""doit, when installed (`pip install -e '.[bench]'`): timed beside make when present."""
+
+
+def run_doit(folder: Path, jobs: int) -> float:
+    """Wall time of a whole `doit run -n JOBS -P process` (the way it was compared in BENCHMARKS.md)."""
+    (folder / ".doit.db").unlink(missing_ok=True)
+    argv = [str(DOIT), "run", "-f", str(folder / "dodo.py"), "--db-file", str(folder / ".doit.db")]
+    argv += ["-n", str(jobs), "-P", "process"] if jobs > 1 else []
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
 def run_make(folder: Path, jobs: int) -> float:
     started = time.perf_counter()
     subprocess.run(
@@ -201,15 +225,19 @@ def shell_benchmark(
         path = folder / f"{workload.lower()}.sloth"
         path.write_text(shell_workflow(workload.lower(), tasks, jobs if jobs > 1 else None))
         (folder / "Makefile").write_text(makefile(tasks))
+        (folder / "dodo.py").write_text(dodo(tasks))
         # Interleaved, so a noisy neighbour slows the baseline and the engine alike.
         make_s: list[float] = []
         engine: list[EngineRun] = []
         cli: list[float] = []
+        doit_s: list[float] = []
         for index in range(runs):
             make_s.append(run_make(folder, jobs))
             engine.append(run_in_process(path, with_store=True))
             if index < cli_runs:
                 cli.append(run_cli(path))
+                if DOIT.exists():
+                    doit_s.append(run_doit(folder, jobs))
     execute_s = [e.execute_s for e in engine]
     total_s = [e.load_s + e.execute_s for e in engine]
     base = median(make_s)
@@ -220,6 +248,7 @@ def shell_benchmark(
         "execute_s": median(execute_s),
         "load_plus_execute_s": median(total_s),
         "cli_s": median(cli) if cli else None,
+        "doit_s": median(doit_s) if doit_s else None,
     }
     make_cmd = f"make -j{jobs}" if jobs > 1 else "make"
     print(f"{workload}: {len(tasks)} tasks running `true`, {jobs} at a time; baseline `{make_cmd}`")
@@ -228,6 +257,13 @@ def shell_benchmark(
     print(f"  {'engine load + execute':<28} {fmt(total_s)}  ratio {median(total_s) / base:.2f}x")
     if cli:
         print(f"  {'sloth-daemon run (process)':<28} {fmt(cli)}  ratio {median(cli) / base:.2f}x")
+    if doit_s:
+        versus = median(cli) / median(doit_s) if cli else float("nan")
+        print(
+            f"  {'doit run (process)':<28} {fmt(doit_s)}  ratio {median(doit_s) / base:.2f}x; ours / doit {versus:.2f}"
+        )
+    else:
+        print("  doit not installed (pip install -e '.[bench]'): no side-by-side figure")
     ok = median(execute_s) / base <= target_ratio
     print(f"  target: within {target_ratio:g}x of {make_cmd} (engine execute): {verdict(ok)}")
     if cli:
