@@ -136,6 +136,13 @@ class Cluster:
         )
 
     def close(self) -> None:
+        # Tasks on a master's host run in sessions of their own (they outlive a killed master
+        # on purpose): end those still running, as the master's group is ended below.
+        for identity in self.home.glob("master/host/*/*/*/child.json"):
+            try:
+                os.killpg(int(json.loads(identity.read_text())["pgid"]), signal.SIGKILL)
+            except (OSError, ValueError, KeyError):
+                pass
         for proc in self.procs:
             if proc.poll() is None:
                 try:
