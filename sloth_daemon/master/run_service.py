@@ -165,8 +165,9 @@ class RunService:
             # (A run resumed after a restart keeps what its first master did.)
             request = replace(request, lifecycle=self._stack_lifecycle())
         run = WorkflowRun(request, loaded, spec, remote=self.dispatcher, resume=resume)
+        files = sub.files or _files_beside(Path(request.path), sub)
         self.dispatcher.add_bundle(
-            run.run_id, sub.path, sub.source, sub.values, request.stack or spec.stack, sub.files
+            run.run_id, sub.path, sub.source, sub.values, request.stack or spec.stack, files
         )
         active = ActiveRun(run.run_id, spec, run, feed)
         self.active[run.run_id] = active
@@ -441,6 +442,22 @@ def _select(loaded: LoadedFile, name: str, path: str) -> list[WorkflowSpec]:
         known = ", ".join(w.name for w in workflows)
         raise DslError(f"no workflow named '{name}' (the file has: {known})", path)
     return [spec]
+
+
+def _files_beside(copy: Path, sub: Submission) -> dict[str, str]:
+    """The bundle's imported files when the submission did not carry them: a resumed run (they
+    were kept beside the master's copy) or a file on the master's disk (a schedule)."""
+    from sloth_engine.bundle import collect
+
+    for path in (copy, Path(sub.path)):
+        try:
+            files = collect(path, sub.source) if path.is_file() else {}
+        except DslError as exc:
+            log.warning("run bundle of %s: %s", sub.path, exc)
+            return {}
+        if files:
+            return files
+    return {}
 
 
 def _cancelled_result(active: ActiveRun, error: str = "") -> RunResult:
