@@ -5,10 +5,6 @@ from __future__ import annotations
 from sloth_engine.errors import SlothError
 
 
-class NotFound(SlothError):
-    """An unknown run, agent or other named thing."""
-
-
 class AgentNotConnected(SlothError):
     """The agent exists but has no live connection to the master."""
 

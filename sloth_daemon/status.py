@@ -7,7 +7,7 @@ import grpc
 from sloth_engine.errors import (
     DslError,
     LockHeld,
-    NoSuchItem,
+    NotFound,
     SecretsError,
     SlothError,
     StackError,
@@ -20,14 +20,12 @@ from .errors import (
     AgentNotConnected,
     MasterUnavailable,
     NotAuthenticated,
-    NotFound,
     PermissionDenied,
     Rejected,
 )
 
 TO_CODE: tuple[tuple[type[SlothError], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
-    (NoSuchItem, grpc.StatusCode.NOT_FOUND),
     (SecretsError, grpc.StatusCode.FAILED_PRECONDITION),
     (DslError, grpc.StatusCode.INVALID_ARGUMENT),
     (UsageError, grpc.StatusCode.INVALID_ARGUMENT),

@@ -131,7 +131,7 @@ _PLAIN: dict[str, type[e.SlothError]] = {
         e.UsageError,
         e.StoreError,
         e.SchemaTooNew,
-        e.NoSuchItem,
+        e.NotFound,
         e.SecretsError,
         e.StackError,
         e.TaskCancelled,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 import logging
-from typing import Any
+from typing import Any, cast
 
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import DslError
 from sloth_engine.graph import check_graph
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
-from sloth_engine.spec import LUA_FUNCTION, Placement, RetryPolicy, TaskSpec, WorkflowSpec
+from sloth_engine.spec import LUA_FUNCTION, BackoffKind, Placement, RetryPolicy, TaskSpec, WorkflowSpec
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def _retry(f: _Fields, owner: str) -> RetryPolicy:
             "retries",
             f"'{owner}': retry strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}",
         )
-    return RetryPolicy(retries=int(count), strategy=strategy)
+    return RetryPolicy(retries=int(count), strategy=cast(BackoffKind, strategy))
 
 
 def _depends(sandbox: Sandbox, f: _Fields, owner: str) -> list[str]:

@@ -43,14 +43,6 @@ class CycleError(DslError):
         super().__init__(message, path, line)
 
 
-class TaskFailed(SlothError):
-    """A task finished unsuccessfully."""
-
-
-class TaskTimeout(SlothError):
-    """A task ran longer than its timeout."""
-
-
 class TaskCancelled(SlothError):
     """A task was cancelled (Ctrl-C, run cancel, workflow timeout)."""
 
@@ -120,8 +112,8 @@ class StateValueError(SlothError):
         super().__init__(f"state key '{key}': {reason}")
 
 
-class NoSuchItem(SlothError):
-    """A named thing the store does not have (a hook, a schedule, a secret, an event)."""
+class NotFound(SlothError):
+    """A named thing that does not exist: a run, an agent, a hook, a schedule, a secret, an event."""
 
 
 class SecretsError(SlothError):

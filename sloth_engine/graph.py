@@ -33,7 +33,7 @@ def find_cycle(deps: Mapping[str, Sequence[str]], workflow: WorkflowSpec) -> Non
     except graphlib.CycleError as exc:
         cycle = list(reversed(exc.args[1]))
         # The line of the cycle's first task as written, else of the workflow.
-        lines = [workflow.tasks[n].line for n in cycle if workflow.tasks[n].line]
+        lines = [line for n in cycle if (line := workflow.tasks[n].line)]
         line = min(lines) if lines else workflow.line
         raise CycleError(cycle, workflow.path, workflow.name, line) from None
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sloth_engine.dsl import LoadedFile, load_file
 from sloth_engine.errors import DslError, LuaRuntimeError
@@ -24,21 +24,33 @@ from sloth_engine.executor.remote import RemotePort
 from sloth_engine.executor.results import AttemptOutcome, RunResult, TaskResult
 from sloth_engine.executor.stuck import end_stuck_run, signals_to_lua
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
+from sloth_engine.home import sloth_home
 from sloth_engine.lua.sandbox import TaskScope
 from sloth_engine.lua.watchdog import StuckLua
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.run_owner import current_owner
 from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
 
+if TYPE_CHECKING:
+    from sloth_engine.events.bus import EventBus
+    from sloth_engine.secrets.keys import KeyMaterial
+    from sloth_engine.store import Store
+
 log = logging.getLogger(__name__)
-
-
-def sloth_home() -> Path:
-    return Path(os.environ.get("SLOTH_HOME") or Path.home() / ".sloth").expanduser()
 
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+
+
+class RunLifecycle(Protocol):
+    """What a run calls around itself (sloth_engine.stacks.lifecycle.StackLifecycle is one)."""
+
+    async def before_run(self, run: WorkflowRun) -> None: ...
+
+    async def after_run(self, run: WorkflowRun, result: RunResult | None) -> RunResult | None:
+        """The result to report (given a result); called with None when the run raised."""
+        ...
 
 
 @dataclass
@@ -51,7 +63,7 @@ class RunRequest:
     max_parallel: int | None = None
     stack: str | None = None
     home: Path = field(default_factory=sloth_home)
-    store: Any = None
+    store: Store | None = None
     listeners: list[Listener] = field(default_factory=list)
     cwd: Path = field(default_factory=Path.cwd)
     retry_delay: float | None = None
@@ -62,9 +74,9 @@ class RunRequest:
     """`--check`: the modules (file_ops, pkg, ...) report what would change and change nothing."""
     show_diff: bool = False
     """`--diff`: a file's change is shown as a unified diff in the task's output."""
-    bus: Any = None
+    bus: EventBus | None = None
     """An EventBus (sloth_engine.events): the run's events reach its hooks and watchers."""
-    secret_key: Any = None
+    secret_key: KeyMaterial | None = None
     """KeyMaterial for the secrets the workflow names (default: from the environment)."""
     agent_facts: Callable[[str], dict[str, Any]] | None = None
     """Another machine's last reported facts by agent name (a master or an agent gives it): the
@@ -75,7 +87,7 @@ class RunRequest:
     on_stuck: Callable[[StuckLua], None] | None = None
     """Called (on a watchdog thread) when Lua code of the run cannot be stopped; by default a
     run with Lua on the event loop records itself and ends the process (sloth_engine.executor.stuck)."""
-    lifecycle: Any = None
+    lifecycle: RunLifecycle | None = None
     """Called around each run: `await before_run(run)` may refuse it by raising (a held stack
     lock); `await after_run(run, result)` returns the result to report, and is called with
     None if the run raised. sloth_engine.stacks.lifecycle.StackLifecycle is one."""
@@ -238,7 +250,9 @@ class WorkflowRun:
             if tee is not None:
                 tee.uninstall()
 
-    async def _execute(self, store: Any, wf: WorkflowSpec, lifecycle: Any) -> RunResult:
+    async def _execute(
+        self, store: Store | None, wf: WorkflowSpec, lifecycle: RunLifecycle | None
+    ) -> RunResult:
         if store is not None and self.resume is None:
             store.runs.create_run(
                 self.run_id,
@@ -254,7 +268,8 @@ class WorkflowRun:
             if self.journal.redactor is not None:
                 result = self.journal.redactor.result(result)
             if lifecycle is not None:
-                result, lifecycle = await lifecycle.after_run(self, result), None
+                reported = await lifecycle.after_run(self, result)
+                result, lifecycle = reported or result, None
             if store is not None:
                 result = await asyncio.to_thread(self._record_end, result)
             clean = await self._should_clean(result)
@@ -280,7 +295,8 @@ class WorkflowRun:
         from sloth_engine.store.retry import retrying
 
         store, ended = self.request.store, time.time()
-        status, error = result.status.value, result.error or None
+        assert store is not None  # called only for a run with a store
+        status, error = result.status, result.error or None
         try:
             retrying(lambda: store.runs.finish_run(self.run_id, status, ended, result.duration_s, error))
         except StoreError as exc:
@@ -320,7 +336,7 @@ class WorkflowRun:
             return
         text = f"the run stopped on an unexpected error: {exc or type(exc).__name__}"
         try:
-            store.runs.end_unfinished(self.run_id, RunStatus.FAILED.value, text)
+            store.runs.end_unfinished(self.run_id, RunStatus.FAILED, text)
         except Exception:  # the original error is the one to report
             log.exception("cannot record the end of run %s", self.run_id)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sloth_engine.errors import StoreError
 from sloth_engine.executor.results import RunResult
+from sloth_engine.spec import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -100,4 +101,6 @@ def _record(store: Any, doc: dict[str, Any]) -> None:
         for t in doc["tasks"]
     ]
     store.runs.save_attempts(rows)
-    store.runs.finish_run(run_id, doc["status"], doc["finished_at"], doc["duration_s"], doc.get("error"))
+    store.runs.finish_run(
+        run_id, RunStatus(doc["status"]), doc["finished_at"], doc["duration_s"], doc.get("error")
+    )

@@ -133,7 +133,9 @@ def test_agent_restart_keeps_one_row(cluster: Cluster) -> None:
         before = client.get_agent("again")
         cluster.kill(first, signal.SIGKILL)
         cluster.start_agent("again", "role=y", heartbeat=f"{HEARTBEAT}s")
-        after = wait_for(lambda: (a := client.get_agent("again"))["tags"] == {"role": "y"} and a, what="re-registration")
+        after = wait_for(
+            lambda: (a := client.get_agent("again"))["tags"] == {"role": "y"} and a, what="re-registration"
+        )
         assert after["status"] == "connected"
         assert after["registered_at"] == before["registered_at"]
         assert [a["name"] for a in client.list_agents()] == ["again"]
@@ -146,11 +148,10 @@ def test_agent_restart_keeps_one_row(cluster: Cluster) -> None:
 
 
 def test_garbage_gets_status_codes_and_master_keeps_serving(cluster: Cluster) -> None:
-    from sloth_daemon.errors import NotFound
     from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
     from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
     from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
-    from sloth_engine.errors import UsageError
+    from sloth_engine.errors import NotFound, UsageError
 
     address = cluster.start_master()
     cluster.start_agent("steady", heartbeat=f"{HEARTBEAT}s")
@@ -175,7 +176,9 @@ def test_garbage_gets_status_codes_and_master_keeps_serving(cluster: Cluster) ->
         stub.SubmitRun(huge, timeout=10)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     with pytest.raises(grpc.RpcError) as caught:
-        stub.SubmitRun(mpb.SubmitRunRequest(path="x.sloth", source="workflow.define('w')", values_json=b"{nope"))
+        stub.SubmitRun(
+            mpb.SubmitRunRequest(path="x.sloth", source="workflow.define('w')", values_json=b"{nope")
+        )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as caught:
         stub.SubmitRun(mpb.SubmitRunRequest(path="x.sloth", source="this is not lua"))
@@ -200,8 +203,10 @@ def test_garbage_gets_status_codes_and_master_keeps_serving(cluster: Cluster) ->
             client.submit_run("x.sloth", "this is not lua")
         assert client.health() == "SERVING"
         assert client.get_agent("steady")["status"] == "connected"
-        path = cluster.write("ok.sloth", 'local t = task("t"):command(function() return true, "fine" end):delegate_to("steady")\nworkflow.define("ok"):tasks({ t })\n')
+        path = cluster.write(
+            "ok.sloth",
+            'local t = task("t"):command(function() return true, "fine" end):delegate_to("steady")\nworkflow.define("ok"):tasks({ t })\n',
+        )
         plan = client.submit_run(str(path), path.read_text())
         result = list(client.follow_run(plan[0].run_id))[-1]
         assert result.status.value == "success" and result.tasks[0].agent == "steady"
-

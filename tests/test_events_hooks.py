@@ -283,7 +283,7 @@ def test_a_local_run_with_hooks_imports_no_grpc_crypto_cron_or_watcher(cluster: 
 
 
 def test_automation_tables_on_both_backends(store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sloth_engine.errors import NoSuchItem, SecretsError
+    from sloth_engine.errors import NotFound, SecretsError
     from sloth_engine.events import EventBus, HookStore
     from sloth_engine.secrets.keys import KeyMaterial
     from sloth_engine.secrets.vault import SecretVault
@@ -304,7 +304,7 @@ def test_automation_tables_on_both_backends(store, monkeypatch: pytest.MonkeyPat
     hooks.set_enabled("h", False)
     assert not hooks.any_enabled() and hooks.generation()[0] == 0
     hooks.delete("h")
-    with pytest.raises(NoSuchItem):
+    with pytest.raises(NotFound):
         hooks.get("h")
 
     schedules = ScheduleStore(store)
@@ -322,5 +322,5 @@ def test_automation_tables_on_both_backends(store, monkeypatch: pytest.MonkeyPat
     with pytest.raises(SecretsError, match="wrong passphrase"):
         SecretVault(store, KeyMaterial("passphrase", b"nope")).get("prod", "a")
     vault.delete("prod", "a")
-    with pytest.raises(NoSuchItem):
+    with pytest.raises(NotFound):
         vault.get("prod", "a")

@@ -39,7 +39,7 @@ def test_run_ids_are_unique_and_finishing_needs_a_run(run: Any) -> None:
     with pytest.raises(StoreError, match="r1 exists"):
         run.create_run("r1", "deploy", "deploy.sloth", None, {}, 1.0)
     with pytest.raises(StoreError, match="no run nope"):
-        run.finish_run("nope", "succeeded", 1.0, 1.0)
+        run.finish_run("nope", "success", 1.0, 1.0)
     assert run.get_run("nope") is None
 
 
@@ -99,7 +99,7 @@ def test_write_batch_is_one_transaction(store: Any, run: Any) -> None:
 
 
 def test_list_runs_filters_newest_first(store: Any) -> None:
-    for i, (workflow, status) in enumerate([("a", "succeeded"), ("b", "failed"), ("a", "failed")]):
+    for i, (workflow, status) in enumerate([("a", "success"), ("b", "failed"), ("a", "failed")]):
         store.runs.create_run(f"r{i}", workflow, "f.sloth", None, {}, 100.0 + i)
         store.runs.finish_run(f"r{i}", status, 200.0 + i, 1.0)
     assert [r["run_id"] for r in store.runs.list_runs()] == ["r2", "r1", "r0"]

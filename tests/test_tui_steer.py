@@ -113,7 +113,7 @@ async def test_hooks_add_disable_test_logs_delete(cluster: GatewayCluster) -> No
     path = cluster.write("notify.lua", HOOK)
 
     def hooks() -> list[Any]:
-        from sloth_engine.events.hooks import HookStore
+        from sloth_engine.store.hooks import HookStore
 
         return store_value(cluster, lambda s: HookStore(s).list())
 
@@ -151,7 +151,7 @@ async def test_schedules_add_and_delete(cluster: GatewayCluster) -> None:
     path = cluster.write("flow.sloth", FLOW)
 
     def schedules() -> list[Any]:
-        from sloth_engine.scheduler.schedules import ScheduleStore
+        from sloth_engine.store.schedules import ScheduleStore
 
         return store_value(cluster, lambda s: ScheduleStore(s).list())
 
@@ -172,7 +172,7 @@ async def test_schedules_add_and_delete(cluster: GatewayCluster) -> None:
 @pytest.mark.asyncio
 async def test_secrets_set_hidden_and_delete(cluster: GatewayCluster) -> None:
     def secret() -> Any:
-        from sloth_engine.errors import NoSuchItem
+        from sloth_engine.errors import NotFound
         from sloth_engine.secrets.keys import key_material
         from sloth_engine.secrets.vault import SecretVault
 
@@ -181,7 +181,7 @@ async def test_secrets_set_hidden_and_delete(cluster: GatewayCluster) -> None:
                 return SecretVault(store, key_material({"SLOTH_SECRETS_PASSPHRASE": PASSPHRASE})).get(
                     "ops", "api_key"
                 )
-            except NoSuchItem:
+            except NotFound:
                 return None
 
         return store_value(cluster, read)

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from sloth_daemon.client import ExecExit, ExecLine, PlannedRun
-from sloth_daemon.errors import MasterUnavailable, NotFound
+from sloth_daemon.errors import MasterUnavailable
+from sloth_engine.errors import NotFound
 from sloth_engine.executor.results import RunEvent, RunResult
 from sloth_engine.spec import RunStatus
 

@@ -39,6 +39,7 @@ from sloth_daemon.store_channel import StoreChannel
 from sloth_daemon.tls import TlsFiles, channel_credentials
 from sloth_daemon.wire import to_json
 from sloth_engine import __version__
+from sloth_engine.home import sloth_home
 from sloth_engine.lua.sandbox import ModuleError
 from sloth_engine.lua.watchdog import StuckLua
 
@@ -67,7 +68,7 @@ class AgentConfig:
     max_tasks: int = 4
     heartbeat: float = 5.0
     reconnect_max: float = 5.0
-    home: Path = Path.home() / ".sloth"
+    home: Path = field(default_factory=sloth_home)
     cwd: Path = field(default_factory=Path.cwd)
     ready_file: str | None = None
     token: str | None = field(default=None, repr=False)

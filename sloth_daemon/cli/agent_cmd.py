@@ -79,7 +79,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from sloth_daemon.agent.service import AgentConfig, AgentService
     from sloth_daemon.client import master_address
     from sloth_daemon.tls import TlsFiles
-    from sloth_engine.run import sloth_home
+    from sloth_engine.home import sloth_home
 
     master = master_address(args.daemon_master)
     if not master:

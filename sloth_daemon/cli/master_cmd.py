@@ -74,7 +74,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     from sloth_daemon.master.cert_roles import parse_cert_roles
     from sloth_daemon.master.server import MasterConfig, serve
     from sloth_daemon.tls import TlsFiles
-    from sloth_engine.run import sloth_home
+    from sloth_engine.home import sloth_home
     from sloth_engine.store import open_store
 
     if args.action == "status":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 STUCK_AFTER_S = 6 * 3600.0
 """An unfinished run older than this is reported stuck (its owner may hang or be elsewhere)."""
@@ -12,7 +15,7 @@ SHOWN = 5
 Check = tuple[str, str, str]
 
 
-def run_checks(store: Any, now: float | None = None) -> list[Check]:
+def run_checks(store: Store, now: float | None = None) -> list[Check]:
     """Mark the runs of processes that are gone abandoned, then report those and stuck runs."""
     from sloth_engine.run_owner import owner_gone
     from sloth_engine.spec import RunStatus
@@ -29,7 +32,7 @@ def run_checks(store: Any, now: float | None = None) -> list[Check]:
     return [check, _stuck(store, now)]
 
 
-def _stuck(store: Any, now: float) -> Check:
+def _stuck(store: Store, now: float) -> Check:
     stuck = []
     for run in store.runs.unfinished_runs():
         age = now - (run.get("started_at") or now)

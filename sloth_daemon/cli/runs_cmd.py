@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway import with_gateway
+from sloth_engine.spec import RunStatus
 
 from .remote_store import add_master_option
 from .store_access import duration, fail, print_json, print_table, when, with_store
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -76,7 +80,7 @@ def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     return 0
 
 
-def abandon_gone(store: Any) -> None:
+def abandon_gone(store: Store) -> None:
     """Runs whose owning process is gone end `abandoned` (a master does this itself)."""
     abandon = getattr(store.runs, "abandon_gone", None)
     if abandon is None:
@@ -160,7 +164,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return with_store(_cancel_local)(args)
 
 
-def _cancel_local(args: argparse.Namespace, store: Any) -> int:
+def _cancel_local(args: argparse.Namespace, store: Store) -> int:
     """Without a master: only a run whose process is gone can be ended, by --force."""
     from sloth_engine.run_owner import current_owner, owner_gone
 
@@ -182,7 +186,7 @@ def _cancel_local(args: argparse.Namespace, store: Any) -> int:
         status = run["status"]
         return fail(f"run {args.run_id} is recorded {status}; `runs cancel --force {args.run_id}` ends it")
     text = f"{args.reason} (forced)"
-    if not store.runs.end_unfinished(args.run_id, "cancelled", text):
+    if not store.runs.end_unfinished(args.run_id, RunStatus.CANCELLED, text):
         return fail(f"run {args.run_id} has already finished")
     print(f"run {args.run_id}: ended, recorded cancelled", file=sys.stderr)
     return 0

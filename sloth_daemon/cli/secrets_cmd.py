@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sloth_daemon.gateway import open_gateway, with_gateway
 from sloth_engine.errors import UsageError
 
 from .store_access import print_json, print_table, when
+
+if TYPE_CHECKING:
+    from sloth_daemon.gateway.local import LocalSecrets
 
 DEFAULT_STACK = "default"
 
@@ -58,7 +61,7 @@ def _gateway(args: argparse.Namespace) -> Any:
     """The gateway; locally, its key is the CLI's (the environment, else a prompt)."""
     gateway = open_gateway(args)
     if not gateway.remote:
-        gateway.secrets.key = key_for_cli
+        cast("LocalSecrets", gateway.secrets).key = key_for_cli
     return gateway
 
 

@@ -23,11 +23,14 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway import with_gateway
 
 from .store_access import fail, print_json, print_table, when, with_store
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_S = 0.5
@@ -100,7 +103,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(status == "fail" for _, status, _ in checks) else EXIT_OK
 
 
-def _runs(store: Any) -> list[Check]:
+def _runs(store: Store) -> list[Check]:
     from sloth_engine.errors import SlothError
 
     from .run_health import run_checks
@@ -111,7 +114,7 @@ def _runs(store: Any) -> list[Check]:
         return [("runs", "fail", str(exc))]
 
 
-def _writable(store: Any) -> Check:
+def _writable(store: Store) -> Check:
     from sloth_engine.errors import StoreError
     from sloth_engine.store.backup import try_write
 
@@ -122,7 +125,7 @@ def _writable(store: Any) -> Check:
     return ("store writable", "ok", "a write transaction succeeded (rolled back)")
 
 
-def _integrity(store: Any) -> Check:
+def _integrity(store: Store) -> Check:
     from sloth_engine.store.backup import integrity
 
     found = integrity(store)
@@ -131,8 +134,8 @@ def _integrity(store: Any) -> Check:
     return ("store integrity", "ok" if found == "ok" else "fail", found)
 
 
-def _disks(store: Any, min_free_mb: int) -> list[Check]:
-    from sloth_engine.run import sloth_home
+def _disks(store: Store | None, min_free_mb: int) -> list[Check]:
+    from sloth_engine.home import sloth_home
 
     places = {"disk (SLOTH_HOME)": sloth_home()}
     path = store.path if store is not None else None
@@ -184,7 +187,7 @@ def _master(address: str | None, client: Any = None) -> list[Check]:
 # ---- backup and restore -------------------------------------------------------------------------
 
 
-def cmd_backup(args: argparse.Namespace, store: Any) -> int:
+def cmd_backup(args: argparse.Namespace, store: Store) -> int:
     from sloth_engine.store.backup import backup
 
     started = time.monotonic()
@@ -197,7 +200,7 @@ def cmd_backup(args: argparse.Namespace, store: Any) -> int:
     return EXIT_OK
 
 
-def cmd_restore(args: argparse.Namespace, store: Any) -> int:
+def cmd_restore(args: argparse.Namespace, store: Store) -> int:
     from sloth_engine.store.backup import restore
 
     if not args.yes:

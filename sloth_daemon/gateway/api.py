@@ -9,6 +9,7 @@ both ways run the same code and return the same engine records; the commands pri
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -53,7 +54,9 @@ class HookApi(Protocol):
     def delete(self, name: str) -> None: ...
     def set_enabled(self, name: str, enabled: bool) -> None: ...
     def test(self, name: str, data: dict[str, Any], kind: str | None) -> ExecutionRow: ...
-    def executions(self, name: str | None, only_failed: bool, limit: int) -> list[dict[str, Any]]: ...
+    def executions(
+        self, name: str | None, only_failed: bool, limit: int
+    ) -> builtins.list[dict[str, Any]]: ...
 
 
 class ScheduleApi(Protocol):
@@ -97,7 +100,7 @@ class EventApi(Protocol):
         self, type_prefix: str | None, since: float | None, stack: str | None, limit: int
     ) -> list[dict[str, Any]]: ...
     def get(self, event_id: int) -> dict[str, Any]:
-        """The event, or NoSuchItem."""
+        """The event, or NotFound."""
         ...
 
     def clear(self, before: float | None) -> int: ...
@@ -142,17 +145,38 @@ class Gateway(Protocol):
     remote: bool
     """Through a master (True) or on the local store."""
     where: str
-    state: StateApi
-    hooks: HookApi
-    schedules: ScheduleApi
-    secrets: SecretApi
-    tokens: TokenApi
-    events: EventApi
-    runs: RunApi
-    agents: AgentApi
-    admin: AdminApi
-    stacks: Any
-    """The engine's stack API (sloth_engine.stacks.Stacks' parts: catalog, resources, locks,
-    snapshots, drift, deps) plus `validate(name)` and `remote`: gateway/stacks_remote.py."""
+
+    # The areas are read-only to callers (a property is covariant: LocalAdmin is an AdminApi).
+    @property
+    def state(self) -> StateApi: ...
+
+    @property
+    def hooks(self) -> HookApi: ...
+
+    @property
+    def schedules(self) -> ScheduleApi: ...
+
+    @property
+    def secrets(self) -> SecretApi: ...
+
+    @property
+    def tokens(self) -> TokenApi: ...
+
+    @property
+    def events(self) -> EventApi: ...
+
+    @property
+    def runs(self) -> RunApi: ...
+
+    @property
+    def agents(self) -> AgentApi: ...
+
+    @property
+    def admin(self) -> AdminApi: ...
+
+    @property
+    def stacks(self) -> Any:
+        """The engine's stack API (sloth_engine.stacks.Stacks' parts: catalog, resources, locks,
+        snapshots, drift, deps) plus `validate(name)` and `remote`: gateway/stacks_remote.py."""
 
     def close(self) -> None: ...

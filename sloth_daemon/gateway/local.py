@@ -6,11 +6,12 @@ Used by a command without a master, and by the master itself to answer the gatew
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sloth_engine.errors import NoSuchItem, UsageError
+from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.secrets.vault import SecretInfo
 from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
@@ -19,6 +20,9 @@ from sloth_engine.store.state import StateEntry
 from sloth_engine.store.tokens import TokenInfo
 
 from .api import Check, Fired, Found, HookShow, LogTail, Unlocked
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 Emit = Callable[..., Any]
 """emit(type, data, source=..., stack=...): records an event (the store's, or a master's bus)."""
@@ -30,7 +34,7 @@ _MISSING = object()
 
 
 class LocalState:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def get(self, namespace: str, key: str) -> Found:
@@ -60,7 +64,7 @@ class LocalState:
 
 
 class LocalHooks:
-    def __init__(self, store: Any, emit: Emit, source: str) -> None:
+    def __init__(self, store: Store, emit: Emit, source: str) -> None:
         from sloth_engine.store.hooks import HookStore
 
         self.store = store
@@ -116,20 +120,20 @@ class LocalHooks:
         def emitter(h: Any) -> Any:
             return lambda k, d: events.append(k, d, source=f"hook:{h.name}", stack=h.stack)
 
-        event = {"type": kind, "data": data, "source": "hook test", "stack": hook.stack}
+        event: dict[str, Any] = {"type": kind, "data": data, "source": "hook test", "stack": hook.stack}
         event["id"] = events.append(kind, data, source="hook test", stack=hook.stack)
         row = HookRunner(self.store, emitter).run(hook, event)
         self.table.record([row])
         return row
 
-    def executions(self, name: str | None, only_failed: bool, limit: int) -> list[dict[str, Any]]:
+    def executions(self, name: str | None, only_failed: bool, limit: int) -> builtins.list[dict[str, Any]]:
         if name:
             self.table.get(name)  # an unknown name is an error, not an empty log
         return self.table.executions(name, only_failed, limit)
 
 
 class LocalSchedules:
-    def __init__(self, store: Any, emit: Emit, source: str, db: str | None = None) -> None:
+    def __init__(self, store: Store, emit: Emit, source: str, db: str | None = None) -> None:
         from sloth_engine.store.schedules import ScheduleStore
 
         self.store = store
@@ -196,7 +200,7 @@ class LocalSchedules:
 
 
 class LocalSecrets:
-    def __init__(self, store: Any, emit: Emit, source: str, key: KeySource) -> None:
+    def __init__(self, store: Store, emit: Emit, source: str, key: KeySource) -> None:
         self.store = store
         self.emit = emit
         self.source = source
@@ -225,7 +229,7 @@ class LocalSecrets:
 
 
 class LocalTokens:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.table = store.tokens()
 
     def create(self, name: str, role: str, expires_s: float | None) -> str:
@@ -244,7 +248,7 @@ class LocalTokens:
 
 
 class LocalEvents:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def list(
@@ -255,7 +259,7 @@ class LocalEvents:
     def get(self, event_id: int) -> dict[str, Any]:
         event = self.store.events.get(event_id)
         if event is None:
-            raise NoSuchItem(f"no event {event_id}")
+            raise NotFound(f"no event {event_id}")
         return dict(event)
 
     def clear(self, before: float | None) -> int:
@@ -277,7 +281,7 @@ class LocalEvents:
 
 
 class LocalRuns:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def list_runs(self, workflow: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
@@ -310,7 +314,7 @@ class LocalAgents:
         return rows
 
     def get(self, name: str) -> dict[str, Any]:
-        from sloth_daemon.errors import NotFound
+        from sloth_engine.errors import NotFound
 
         found = [r for r in self.list() if r["name"] == name]
         if not found:
@@ -332,7 +336,7 @@ def _needs_master() -> UsageError:
 
 
 class LocalAdmin:
-    def __init__(self, store: Any, with_master_row: bool = True) -> None:
+    def __init__(self, store: Store, with_master_row: bool = True) -> None:
         self.store = store
         self.with_master_row = with_master_row
 
@@ -369,7 +373,7 @@ class LocalGateway:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         emit: Emit | None = None,
         source: str = "cli",
         key: KeySource | None = None,

@@ -3,6 +3,7 @@ back the engine's records, as LocalGateway does on a store. Nothing here opens a
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ class RemoteHooks:
             raise UsageError("--data must be a JSON object")
         return self.client.hook_test(name, data, kind)
 
-    def executions(self, name: str | None, only_failed: bool, limit: int) -> list[dict[str, Any]]:
+    def executions(self, name: str | None, only_failed: bool, limit: int) -> builtins.list[dict[str, Any]]:
         return self.client.hook_logs(name, only_failed, limit)
 
 
@@ -252,7 +253,7 @@ class RemoteRuns:
         return self.client.list_runs(workflow, status, limit)
 
     def get_run(self, run_id: str, with_tasks: bool = True) -> dict[str, Any] | None:
-        from sloth_daemon.errors import NotFound
+        from sloth_engine.errors import NotFound
 
         try:
             return self.client.get_run(run_id)

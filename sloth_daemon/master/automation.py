@@ -17,6 +17,8 @@ from typing import Any
 
 from sloth_daemon.master.scheduler_loop import SchedulerLoop
 from sloth_engine.events import EventBus
+from sloth_engine.store import Store
+from sloth_engine.store.agents import AgentTable
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class AutomationConfig:
 class PublishingRows:
     """The registry's agent rows: agent events, once written, reach the bus too."""
 
-    def __init__(self, rows: Any, bus: EventBus) -> None:
+    def __init__(self, rows: AgentTable, bus: EventBus) -> None:
         self.rows = rows
         self.bus = bus
 
@@ -55,14 +57,14 @@ class PublishingRows:
             self.bus.deliver(dict(event))
 
 
-def new_bus(store: Any, config: AutomationConfig) -> EventBus:
+def new_bus(store: Store, config: AutomationConfig) -> EventBus:
     return EventBus(
         store, workers=config.hook_workers, queue_size=config.event_queue, put_timeout=MASTER_PUT_TIMEOUT
     )
 
 
 class Automation:
-    def __init__(self, store: Any, runs: Any, bus: EventBus, config: AutomationConfig) -> None:
+    def __init__(self, store: Store, runs: Any, bus: EventBus, config: AutomationConfig) -> None:
         self.store = store
         self.bus = bus
         runs.bus = bus

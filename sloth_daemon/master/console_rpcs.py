@@ -13,12 +13,13 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
-from sloth_daemon.errors import NotFound, Rejected
+from sloth_daemon.errors import Rejected
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
 from sloth_daemon.wire import to_json
-from sloth_engine.errors import UsageError
+from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.spec import WorkflowSpec
+from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ class ConsoleRpcs:
     registry: Any
     automation: Any
 
-    def _store(self) -> Any:
-        return self.runs.store
+    def _store(self) -> Store:
+        store: Store = self.runs.store
+        return store
 
     # ---- runs and workflows -------------------------------------------------------------
 

@@ -73,9 +73,9 @@ def serve_metrics(listen: str, registry: Any, dispatcher: Any, runs: Any) -> tup
             yield CounterMetricFamily(
                 "sloth_agent_registrations", "Registrations", value=registry.registrations
             )
-            counts, total = list(registry.lag_counts), 0
+            lags, total = list(registry.lag_counts), 0
             buckets = []
-            for bound, count in zip((*LAG_BUCKETS, float("inf")), counts, strict=True):
+            for bound, count in zip((*LAG_BUCKETS, float("inf")), lags, strict=True):
                 total += count
                 buckets.append(("+Inf" if bound == float("inf") else str(bound), total))
             yield HistogramMetricFamily(

@@ -11,7 +11,7 @@ Pure functions over agent views, so the strategies are tested without a network.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sloth_engine.spec import Placement
 
@@ -27,6 +27,9 @@ class AgentView(Protocol):
 
     @property
     def free_slots(self) -> int: ...
+
+
+Agent = TypeVar("Agent", bound=AgentView)
 
 
 def matches(agent: AgentView, placement: Placement) -> bool:
@@ -84,5 +87,5 @@ def _load(agent: AgentView) -> tuple[float, float]:
     return used, float(agent.metrics.get("cpu_percent") or 0.0)
 
 
-def matching(agents: Iterable[AgentView], placement: Placement) -> list[AgentView]:
+def matching(agents: Iterable[Agent], placement: Placement) -> list[Agent]:
     return [a for a in agents if matches(a, placement)]

@@ -24,7 +24,7 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.outbox import Outbox
 from sloth_daemon.wire import from_json, metrics_from_dict, metrics_to_dict, to_json
 from sloth_engine.errors import StoreError, UsageError
-from sloth_engine.store.agents import AgentRows
+from sloth_engine.store.agents import AgentTable
 from sloth_engine.store.retry import trouble
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class NameTaken(Exception):
 
 
 class Registry:
-    def __init__(self, rows: AgentRows | None, startup_grace: float = 10.0) -> None:
+    def __init__(self, rows: AgentTable | None, startup_grace: float = 10.0) -> None:
         self.agents: dict[str, AgentSession] = {}
         self.rows = rows
         self.startup_grace = startup_grace

@@ -6,9 +6,10 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
-from sloth_daemon.errors import AgentNotConnected, NotFound
+from sloth_daemon.errors import AgentNotConnected
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.master.registry import AgentSession, AgentStatus, Registry
+from sloth_engine.errors import NotFound
 
 
 class RemoteExec:

@@ -6,12 +6,10 @@ to clients: "a<row id>" after an attempt, "l<offset>" into the lines) asks for t
 
 from __future__ import annotations
 
-from typing import Any
-
-from sloth_daemon.errors import NotFound
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.wire import attempt_to_proto, log_to_proto, run_to_proto
-from sloth_engine.errors import UsageError
+from sloth_engine.errors import NotFound, UsageError
+from sloth_engine.store import Store
 
 DEFAULT_PAGE = 5000
 MAX_PAGE = 20_000
@@ -33,7 +31,7 @@ def _token(token: str, kind: str) -> int:
     return int(token[1:])
 
 
-def run_page(store: Any, request: mpb.GetRunRequest) -> mpb.RunInfo:
+def run_page(store: Store, request: mpb.GetRunRequest) -> mpb.RunInfo:
     """The run and one page of its attempts, in the order they were first recorded."""
     run = store.runs.get_run(request.run_id, with_tasks=False)
     if run is None:
@@ -55,7 +53,7 @@ def run_page(store: Any, request: mpb.GetRunRequest) -> mpb.RunInfo:
     return info
 
 
-def logs_page(store: Any, request: mpb.GetRunLogsRequest) -> mpb.GetRunLogsResponse:
+def logs_page(store: Store, request: mpb.GetRunLogsRequest) -> mpb.GetRunLogsResponse:
     if store.runs.get_run(request.run_id, with_tasks=False) is None:
         raise NotFound(f"no run {request.run_id}")
     offset, size = _token(request.page_token, "l"), _size(request.page_size)

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sloth_daemon.errors import NotFound, Rejected
+from sloth_daemon.errors import Rejected
 from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.metrics import RunMetrics
 from sloth_daemon.master.run_feed import RunFeed
 from sloth_daemon.master.run_placement import place_tasks
 from sloth_engine import unrecorded
 from sloth_engine.dsl import LoadedFile
-from sloth_engine.errors import DslError, SlothError
+from sloth_engine.errors import DslError, NotFound, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
 from sloth_engine.run_owner import current_owner, owner_gone
@@ -191,7 +191,9 @@ class RunService:
             try:
                 if active.cancelled is not None:
                     result = _cancelled_result(active)
-                    self.store.runs.finish_run(active.run_id, "cancelled", time.time(), 0.0, active.cancelled)
+                    self.store.runs.finish_run(
+                        active.run_id, RunStatus.CANCELLED, time.time(), 0.0, active.cancelled
+                    )
                 else:
                     result = await active.run.execute()
             except SlothError as exc:  # refused before it started (a stack's lock is held, ...)
@@ -226,7 +228,7 @@ class RunService:
 
     def _finish_quietly(self, run_id: str, result: RunResult) -> None:
         try:
-            self.store.runs.finish_run(run_id, result.status.value, time.time(), 0.0, result.error)
+            self.store.runs.finish_run(run_id, result.status, time.time(), 0.0, result.error)
         except SlothError as exc:
             log.error("cannot record the end of run %s: %s", run_id, exc)
 
@@ -270,7 +272,7 @@ class RunService:
                 f"at {since}; a run that takes its master down is resumed once at most"
             )
             log.error("run %s quarantined: %s", run_id, reason)
-            runs.end_unfinished(run_id, RunStatus.FAILED.value, reason)
+            runs.end_unfinished(run_id, RunStatus.FAILED, reason)
             return None
         runs.mark_resuming(run_id, time.time())
         runs.claim_run(run_id, self.owner)
@@ -280,10 +282,10 @@ class RunService:
             spec = self.placed(_select(loaded, row["workflow"], sub.path)[0], sub, refuse=False)
         except TimeoutError:
             reason = f"cannot resume: loading its file took more than {RESUME_LOAD_TIMEOUT:g}s"
-            runs.end_unfinished(run_id, RunStatus.FAILED.value, reason)
+            runs.end_unfinished(run_id, RunStatus.FAILED, reason)
             return None
         except SlothError as exc:
-            runs.end_unfinished(run_id, RunStatus.FAILED.value, f"cannot resume: {exc}")
+            runs.end_unfinished(run_id, RunStatus.FAILED, f"cannot resume: {exc}")
             return None
         run = runs.get_run(run_id) or {}
         resume = Resume(run_id)
@@ -381,7 +383,7 @@ class RunService:
                 f"`runs cancel --force {run_id}` ends it"
             )
         text = f"{reason or 'cancelled'} (forced: no process was running it)"
-        self.store.runs.end_unfinished(run_id, RunStatus.CANCELLED.value, text)
+        self.store.runs.end_unfinished(run_id, RunStatus.CANCELLED, text)
 
     def get(self, run_id: str) -> dict[str, Any]:
         run = self.store.runs.get_run(run_id)

@@ -121,15 +121,17 @@ class SchedulerLoop:
             submission = await asyncio.to_thread(self._submission, schedule)
             plan = await self.runs.submit(submission)
         except SlothError as exc:
-            data = {"schedule": schedule.name, "error": str(exc)}
-            self.bus.publish("schedule.failed", data, severity="error", source="scheduler")
+            failed = {"schedule": schedule.name, "error": str(exc)}
+            self.bus.publish("schedule.failed", failed, severity="error", source="scheduler")
             if why.get("manual"):
                 raise
             return []
         run_ids = [r[0] for r in plan.runs]
         self.last_runs[schedule.name] = run_ids
         self.schedules.fired(schedule.name, now, run_ids)
-        data = {"schedule": schedule.name, "run_ids": run_ids, "scheduled_at": scheduled_at or now, **why}
+        data: dict[str, Any] = {
+            "schedule": schedule.name, "run_ids": run_ids, "scheduled_at": scheduled_at or now, **why
+        }  # fmt: skip
         data["fired_at"] = now  # the submission (loading the file) comes between this and the event
         self.bus.publish(
             "schedule.triggered", data, source="scheduler", run_id=run_ids[0] if run_ids else None

@@ -30,6 +30,8 @@ from sloth_daemon.master.servicer import MasterServicer
 from sloth_daemon.master.store_calls import StoreCalls
 from sloth_daemon.tls import TlsFiles, server_credentials
 from sloth_engine.errors import UsageError
+from sloth_engine.home import sloth_home
+from sloth_engine.store import Store
 from sloth_engine.store.agents import AgentRows
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ SERVICE_NAME = "sloth.v1.MasterService"
 class MasterConfig:
     listen: str = "127.0.0.1:50053"
     db: str | None = None
-    home: Path = Path.home() / ".sloth"
+    home: Path = field(default_factory=sloth_home)
     metrics_listen: str | None = None
     ready_file: str | None = None
     startup_grace: float = 10.0
@@ -80,7 +82,7 @@ def server_options(ha: bool = False) -> list[tuple[str, Any]]:
 
 
 class Master:
-    def __init__(self, config: MasterConfig, store: Any) -> None:
+    def __init__(self, config: MasterConfig, store: Store) -> None:
         self.config = config
         self.store = store
         self.master_id = uuid.uuid4().hex[:12]
@@ -235,7 +237,7 @@ class Master:
                 await asyncio.to_thread(keeper.release)
 
 
-async def serve(config: MasterConfig, store: Any) -> None:
+async def serve(config: MasterConfig, store: Store) -> None:
     master = Master(config, store)
     address = await master.start()
     print(f"master listening on {address}", file=sys.stderr, flush=True)

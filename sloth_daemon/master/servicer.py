@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sloth_daemon.errors import NotFound
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
@@ -34,7 +33,7 @@ from sloth_daemon.wire import (
     workflow_info_to_proto,
 )
 from sloth_engine.bundle import check as check_bundle
-from sloth_engine.errors import UsageError
+from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.run_owner import owner_gone
 from sloth_engine.store.submissions import Submission
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
 from sloth_daemon.wire import to_json
 from sloth_engine.errors import UsageError
+from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ def _doc(value: Any) -> mpb.StackDoc:
 class StackRpcs:
     runs: Any
     _stacks: Any
-    _store: Any
+    _store: Callable[[], Store]
     _announce_stack_events: Any
 
     @unary

@@ -9,15 +9,18 @@ the store has no enabled hook, so a run without hooks pays one query.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sloth_engine.events.bus import EventBus
 from sloth_engine.store.hooks import HookDef, HookStore, matches
 
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
+
 __all__ = ["EventBus", "HookDef", "HookStore", "bus_for_run", "matches"]
 
 
-def bus_for_run(store: Any, workers: int = 4) -> EventBus | None:
+def bus_for_run(store: Store, workers: int = 4) -> EventBus | None:
     """A bus for a local run when the store has an enabled hook, else None."""
     if store is None or not HookStore(store).any_enabled():
         return None

@@ -21,11 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_engine.executor.journal import event_record
 from sloth_engine.executor.results import RunEvent
 from sloth_engine.store.hooks import ExecutionRow, HookDef, HookStore
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class BusStats:
 class EventBus:
     def __init__(
         self,
-        store: Any,
+        store: Store,
         *,
         workers: int = 4,
         queue_size: int = 1000,

@@ -13,12 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_engine.errors import DslError, LuaRuntimeError
 from sloth_engine.lua.sandbox import LuaError, ModuleError, Sandbox, TaskScope, iter_array, lua_type
 from sloth_engine.modules import ModuleEnv, install_all
 from sloth_engine.store.hooks import ExecutionRow, HookDef
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 HOOK_MEMORY_LIMIT = 64 * 1024 * 1024
 LOAD_TIMEOUT = 10.0
@@ -72,7 +75,7 @@ def load_hook(name: str, source: str, path: str = "", env: ModuleEnv | None = No
 class HookRunner:
     """Runs hooks on one thread (a runtime is never shared between threads)."""
 
-    def __init__(self, store: Any, emit_for: Callable[[HookDef], Emit]) -> None:
+    def __init__(self, store: Store, emit_for: Callable[[HookDef], Emit]) -> None:
         self.store = store
         self.emit_for = emit_for
         self._loaded: dict[str, LoadedHook] = {}

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_engine.changes import CHANGE_STREAM
 from sloth_engine.errors import StoreError
@@ -23,6 +23,9 @@ from sloth_engine.spec import TaskStatus
 from sloth_engine.store.retry import Throttle
 
 from .results import RunEvent, TaskResult
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
 _history_failures = Throttle(10.0)
@@ -40,7 +43,9 @@ line is JSON {type, data}; a journal with `events_from_output` turns it into the
 
 
 class Journal:
-    def __init__(self, run_id: str, workflow: str, store: Any = None, stack: str | None = None) -> None:
+    def __init__(
+        self, run_id: str, workflow: str, store: Store | None = None, stack: str | None = None
+    ) -> None:
         self.run_id = run_id
         self.workflow = workflow
         self.store = store

@@ -177,6 +177,7 @@ def _follow(
 
 def _pump(proc: subprocess.Popen[bytes], deadline: float | None, sink: LineSink, state: _Process) -> bool:
     """Read both pipes line by line until they close; False when the deadline passed first."""
+    assert proc.stdout is not None and proc.stderr is not None  # started with both piped
     streams = {proc.stdout: "stdout", proc.stderr: "stderr"}
     pending = {"stdout": b"", "stderr": b""}
     kept = {"stdout": 0, "stderr": 0}

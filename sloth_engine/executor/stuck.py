@@ -13,10 +13,13 @@ import os
 import signal
 import sys
 import time
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sloth_engine.lua.watchdog import SignalTee, StuckLua
 from sloth_engine.spec import RunStatus, TaskStatus
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,7 @@ EXIT_CANCELLED = 130
 
 
 def end_stuck_run(
-    run_id: str, store: Any, journal: Any, stuck: StuckLua, started: float, kill: Any
+    run_id: str, store: Store | None, journal: Any, stuck: StuckLua, started: float, kill: Any
 ) -> NoReturn:
     """Record the stuck attempt (timed_out or cancelled) and the run (failed or cancelled),
     kill what the run started, say so on stderr, and exit the process."""
@@ -40,7 +43,7 @@ def end_stuck_run(
             scope = stuck.scope
             if scope.task_name and scope.attempt:
                 store.runs.save_attempts([_attempt_row(run_id, scope, task_status, stuck.message, now)])
-            store.runs.finish_run(run_id, run_status.value, now, now - started, stuck.message)
+            store.runs.finish_run(run_id, run_status, now, now - started, stuck.message)
     except Exception:  # exiting anyway: the next listing of runs finds it abandoned
         log.exception("recording run %s after stuck Lua code failed", run_id)
     sys.stderr.write(f"error: {stuck.message}; run {run_id} ended {run_status.value}\n")

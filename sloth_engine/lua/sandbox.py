@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -251,7 +251,7 @@ class Sandbox:
     def set_module(
         self,
         name: str,
-        functions: dict[str, Callable[..., Any]],
+        functions: Mapping[str, Any],
         blocking: set[str] | frozenset[str] = frozenset(),
         **extra: Any,
     ) -> Any:

@@ -12,9 +12,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 MODULE_NAMES = (
     "log",
@@ -62,7 +65,7 @@ class ModuleEnv:
     values: dict[str, Any] = field(default_factory=dict)
     emit_event: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
     """Receives `event.dispatch(type, data)` calls."""
-    store: Any = None
+    store: Store | None = None
     """The open store (state module), or None where there is none."""
     port: Any = None
     """sloth_engine.store_port.StorePort the `state` and `stack` modules use: given by an agent

@@ -9,6 +9,7 @@ leads out of the destination. Only members that differ from what is on disk are 
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import tarfile
@@ -74,7 +75,7 @@ def _zip_members(path: str) -> Iterator[Member]:
             elif stat.S_ISLNK(unix):
                 yield Member(info.filename, "symlink", None, archive.read(info).decode())
             else:
-                yield Member(info.filename, "file", mode, read=lambda i=info: archive.read(i))
+                yield Member(info.filename, "file", mode, read=functools.partial(archive.read, info))
 
 
 def _inside(root: str, path: str) -> bool:

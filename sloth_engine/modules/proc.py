@@ -9,13 +9,14 @@ stopped (timeout, cancel) the process group is killed and ModuleError is raised.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
 import subprocess
 import threading
 import time
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, cast
 
 from sloth_engine.durations import format_duration
 from sloth_engine.lua.limits import MAX_READ_BYTES
@@ -92,7 +93,7 @@ class _Capture(threading.Thread):
 
     def __init__(self, pipe: IO[bytes], limit: int) -> None:
         super().__init__(daemon=True, name="sloth-capture")
-        self.pipe, self.limit = pipe, limit
+        self.pipe, self.limit = cast(io.BufferedReader, pipe), limit  # Popen pipes are buffered
         self.kept: list[bytes] = []
         self.size = 0
         self.dropped = 0

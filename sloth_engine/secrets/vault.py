@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sloth_engine.errors import NoSuchItem, SecretsError
+from sloth_engine.errors import NotFound, SecretsError
 from sloth_engine.secrets.keys import ARGON2_PARAMS, KeyMaterial, derive_key
 from sloth_engine.store import Store
 from sloth_engine.store.secrets import KeyRow, SecretInfo, SecretRows
@@ -47,7 +47,7 @@ class SecretVault:
     def get(self, stack: str, name: str) -> str:
         row = self.rows.sealed(stack, name)
         if row is None:
-            raise NoSuchItem(f"no secret '{name}' in stack '{stack}'")
+            raise NotFound(f"no secret '{name}' in stack '{stack}'")
         from cryptography.exceptions import InvalidTag
 
         try:
@@ -62,7 +62,7 @@ class SecretVault:
         for name in names:
             try:
                 granted[name] = self.get(stack, name)
-            except NoSuchItem:
+            except NotFound:
                 who = f"workflow '{workflow}'" if workflow else "the workflow"
                 raise SecretsError(
                     f"{who} needs secret '{name}', which stack '{stack}' does not have "
@@ -75,7 +75,7 @@ class SecretVault:
 
     def delete(self, stack: str, name: str) -> None:
         if not self.rows.delete(stack, name):
-            raise NoSuchItem(f"no secret '{name}' in stack '{stack}'")
+            raise NotFound(f"no secret '{name}' in stack '{stack}'")
 
     # ---- the key ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sloth_engine.stacks.deps import StackDeps
 from sloth_engine.stacks.drift import DriftDetector
@@ -25,13 +25,16 @@ from sloth_engine.store.resources import ResourceTable
 from sloth_engine.store.snapshots import Snapshots
 from sloth_engine.store.stacks import StackCatalog
 
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
+
 __all__ = ["Stacks"]
 
 
 class Stacks:
     """Every stack operation on one open store."""
 
-    def __init__(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.catalog = StackCatalog(store, clock)
         self.resources = ResourceTable(store, clock)

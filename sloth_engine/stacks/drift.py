@@ -73,14 +73,14 @@ def finding(record: ResourceRecord, reading: Reading) -> Finding | None:
     if record.state == "orphaned":
         if reading.status == "missing":
             return None
-        fields = [{"field": "(resource)", "expected": "absent (no longer declared)", "actual": "present"}]
-        return Finding(*base, "extra", fields, *origin)
+        extra = [{"field": "(resource)", "expected": "absent (no longer declared)", "actual": "present"}]
+        return Finding(*base, "extra", extra, *origin)
     if reading.status == "missing":
         return Finding(
             *base, "missing", [{"field": "(resource)", "expected": "present", "actual": "absent"}], *origin
         )
     expected, actual = reading.expected or {}, reading.actual or {}
-    fields = [
+    fields: list[dict[str, Any]] = [
         {"field": key, "expected": value, "actual": actual.get(key)}
         for key, value in expected.items()
         if not same(value, actual.get(key))

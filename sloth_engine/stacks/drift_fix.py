@@ -16,9 +16,11 @@ from typing import Any, NamedTuple
 
 from sloth_engine.errors import SlothError, StackError
 from sloth_engine.executor.results import RunResult, TaskResult
-from sloth_engine.spec import TaskStatus, WorkflowSpec
+from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
+from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
 from sloth_engine.stacks import Stacks
 from sloth_engine.stacks.drift import DriftReport, Finding
+from sloth_engine.stacks.lifecycle import StackLifecycle
 from sloth_engine.store import Store
 
 FIXABLE = ("configuration", "missing")
@@ -100,9 +102,6 @@ async def run_fix(
     on_start: Callable[[WorkflowSpec, str], None] | None = None,
 ) -> RunResult:
     """Run the group's tasks as one run of the stack; its result."""
-    from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
-    from sloth_engine.stacks.lifecycle import StackLifecycle
-
     store = stacks.store
     request = RunRequest(path=group.file, stack=stack, store=store, listeners=listeners)
     request.lifecycle = StackLifecycle(store, full_runs=False)
@@ -129,7 +128,7 @@ async def run_fix(
     try:
         return await run.execute()
     except SlothError as exc:  # refused before it started (a held lock): close its record
-        store.runs.finish_run(run_id, "failed", time.time(), 0.0, str(exc))
+        store.runs.finish_run(run_id, RunStatus.FAILED, time.time(), 0.0, str(exc))
         raise
 
 

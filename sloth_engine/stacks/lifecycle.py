@@ -20,14 +20,19 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_engine.errors import SlothError, StackValidationFailed
 from sloth_engine.executor.results import RunResult
 from sloth_engine.spec import RunStatus
 from sloth_engine.stacks import Stacks
+from sloth_engine.stacks.rollback import roll_back
+from sloth_engine.stacks.validation import failures, validate
 from sloth_engine.store.locks import LeaseKeeper
 from sloth_engine.store.stack_records import SnapshotInfo, StackStatus
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,7 @@ class _StackRun:
 class StackLifecycle:
     """before_run / after_run for every run that belongs to a stack; others pass through."""
 
-    def __init__(self, store: Any, user: str | None = None, full_runs: bool = True) -> None:
+    def __init__(self, store: Store, user: str | None = None, full_runs: bool = True) -> None:
         self.store = store
         self.user = user or default_holder()
         self.full_runs = full_runs
@@ -109,8 +114,6 @@ class StackLifecycle:
         return state
 
     def _validate(self, stack: str, path: str) -> None:
-        from sloth_engine.stacks.validation import failures, validate
-
         problems = failures(validate(self.stacks, stack, workflow_file=path))
         if problems:
             raise StackValidationFailed(stack, problems)
@@ -128,8 +131,6 @@ class StackLifecycle:
                     and wants_rollback(run.workflow.config)
                     and state.snapshot
                 ):
-                    from sloth_engine.stacks.rollback import roll_back
-
                     result = await roll_back(run, result, self.stacks, state.stack, state.snapshot)
                     status = StackStatus.ROLLED_BACK
             await asyncio.to_thread(self._record, run, result, state, status)

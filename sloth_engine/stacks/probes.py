@@ -19,10 +19,16 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from sloth_engine.dsl import load_file
 from sloth_engine.errors import SlothError
+from sloth_engine.lua.sandbox import lua_type
+from sloth_engine.modules import ModuleEnv
 from sloth_engine.store.stack_records import ResourceRecord, to_json
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 SHELL_TIMEOUT_S = 30.0
 FUNCTION_TIMEOUT_S = 30.0
@@ -167,15 +173,13 @@ def read_shell(record: ResourceRecord, cwd: str | None) -> Reading:
 class FunctionProber:
     """Loads a workflow file once (no task runs) and calls its top-level functions."""
 
-    def __init__(self, path: str, store: Any, stack: str) -> None:
+    def __init__(self, path: str, store: Store, stack: str) -> None:
         self.path = path
         self._store, self._stack = store, stack
         self._loaded: Any = None
         self._error = ""
 
     def read(self, record: ResourceRecord) -> Reading:
-        from sloth_engine.lua.sandbox import lua_type
-
         loaded = self._load()
         if loaded is None:
             return Reading("error", error=self._error)
@@ -201,9 +205,6 @@ class FunctionProber:
 
     def _load(self) -> Any:
         if self._loaded is None and not self._error:
-            from sloth_engine.dsl import load_file
-            from sloth_engine.modules import ModuleEnv
-
             env = ModuleEnv(store=self._store, namespace=self._stack, stack=self._stack)
             try:
                 self._loaded = load_file(self.path, env=env)
@@ -212,7 +213,7 @@ class FunctionProber:
         return self._loaded
 
 
-def read_all(records: Iterable[ResourceRecord], store: Any, default_file: str = "") -> list[Reading]:
+def read_all(records: Iterable[ResourceRecord], store: Store, default_file: str = "") -> list[Reading]:
     """Readings in the order of `records`: files inline, shell commands on threads, workflow
     functions one after the other in one runtime per file."""
     records = list(records)

@@ -11,7 +11,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from sloth_engine.dsl import load_file
 from sloth_engine.errors import SlothError
+from sloth_engine.modules import ModuleEnv
 from sloth_engine.stacks import Stacks
 from sloth_engine.stacks.probes import read_all
 from sloth_engine.store.stack_records import StackInfo
@@ -59,9 +61,6 @@ def check_workflow(stacks: Stacks, info: StackInfo, path: str) -> Check:
         return Check(
             "workflow", "warn", "no workflow file recorded (stack new --workflow FILE, or run the stack)"
         )
-    from sloth_engine.dsl import load_file
-    from sloth_engine.modules import ModuleEnv
-
     env = ModuleEnv(store=stacks.store, namespace=info.name, stack=info.name)
     try:
         loaded = load_file(path, env=env)

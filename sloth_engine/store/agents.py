@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sloth_engine.store import Store
 from sloth_engine.store.events import EVENT_HEAD, EVENT_WIDTH, event_row
@@ -31,6 +31,14 @@ _HEAD = f"INSERT INTO agents ({', '.join(FIELDS)})"
 _TAIL = "ON CONFLICT (name) DO UPDATE SET " + ", ".join(
     f"{f} = excluded.{f}" for f in FIELDS if f not in ("name", "registered_at")
 )
+
+
+class AgentTable(Protocol):
+    """What the master's registry needs of the agents table (AgentRows, or a wrapper of it)."""
+
+    def load(self) -> list[dict[str, Any]]: ...
+
+    def save(self, rows: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]) -> None: ...
 
 
 class AgentRows:

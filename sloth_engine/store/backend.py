@@ -80,10 +80,17 @@ class Backend:
     def prepare_migration(self) -> None:
         """Inside the migration transaction, before the schema version is read again."""
 
+    def set_session(self, name: str, value: str) -> None:
+        """A session setting for every connection (PostgreSQL); SQLite has none to set."""
+
     def error(self, exc: BaseException) -> StoreError:
         """A StoreError describing a driver error."""
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return StoreError(f"database error ({self.display}): {first}")
+
+    def rows_of(self, query: Any) -> list[dict[str, Any]]:
+        """The rows of a peewee model query, as dicts, run on this thread's connection."""
+        return list(query.bind(self.peewee()).dicts())
 
     def peewee(self) -> Any:
         """A peewee Database on this backend's connections, for model queries (lazy import)."""

@@ -18,11 +18,16 @@ import contextlib
 import os
 import shutil
 import subprocess
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sloth_engine.errors import SchemaTooNew, StoreError
+from sloth_engine.store import Store
 from sloth_engine.store.backend import Rollback
 from sloth_engine.store.schema import LATEST
+
+if TYPE_CHECKING:  # the drivers are imported only with the backend that uses them
+    from sloth_engine.store.postgres_backend import PostgresBackend
+    from sloth_engine.store.sqlite_backend import SqliteBackend
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DUMP_TIMEOUT_S = 3600
@@ -38,7 +43,7 @@ class BackupInfo(NamedTuple):
     """'ok', or what the integrity check found (SQLite); 'n/a' for a dump."""
 
 
-def backup(store: Any, out: str) -> BackupInfo:
+def backup(store: Store, out: str) -> BackupInfo:
     """Write a consistent copy of the open store to `out`."""
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
@@ -58,7 +63,7 @@ def backup(store: Any, out: str) -> BackupInfo:
             os.unlink(partial)
 
 
-def restore(store: Any, source: str) -> BackupInfo:
+def restore(store: Store, source: str) -> BackupInfo:
     """Replace the store's content with the backup at `source`."""
     if not os.path.isfile(source):
         raise StoreError(f"no backup file {source}")
@@ -73,7 +78,7 @@ def restore(store: Any, source: str) -> BackupInfo:
     return _restore_postgres(store, source)
 
 
-def try_write(store: Any) -> None:
+def try_write(store: Store) -> None:
     """A real write transaction, rolled back (nothing changes); StoreError if the store refuses it."""
     backend = store.backend
     with backend.transaction():
@@ -81,11 +86,11 @@ def try_write(store: Any) -> None:
         raise Rollback
 
 
-def integrity(store: Any) -> str:
+def integrity(store: Store) -> str:
     """'ok', or the problems SQLite's integrity check found; 'n/a' on PostgreSQL."""
     if store.kind != "sqlite":
         return "n/a"
-    return str(store.backend.integrity_check())
+    return str(cast("SqliteBackend", store.backend).integrity_check())
 
 
 # ---- SQLite ---------------------------------------------------------------------------------
@@ -103,7 +108,7 @@ def _check_copy(conn: Any, what: str) -> tuple[str, int | None]:
     return problems, version
 
 
-def _backup_sqlite(store: Any, partial: str, out: str) -> BackupInfo:
+def _backup_sqlite(store: Store, partial: str, out: str) -> BackupInfo:
     import apsw
 
     source = store.backend.connection()
@@ -123,7 +128,7 @@ def _backup_sqlite(store: Any, partial: str, out: str) -> BackupInfo:
     return BackupInfo(out, "sqlite", os.path.getsize(partial), version, problems)
 
 
-def _restore_sqlite(store: Any, source: str) -> BackupInfo:
+def _restore_sqlite(store: Store, source: str) -> BackupInfo:
     import apsw
 
     backend = store.backend
@@ -155,11 +160,11 @@ def _restore_sqlite(store: Any, source: str) -> BackupInfo:
 # ---- PostgreSQL -------------------------------------------------------------------------------
 
 
-def _connection(store: Any) -> tuple[str, dict[str, str]]:
+def _connection(store: Store) -> tuple[str, dict[str, str]]:
     """The DSN without its password, and the environment that carries the password."""
     from psycopg2.extensions import make_dsn, parse_dsn
 
-    params = parse_dsn(store.backend.dsn)
+    params = parse_dsn(cast("PostgresBackend", store.backend).dsn)
     env = dict(os.environ)
     password = params.pop("password", None)
     if password:
@@ -188,18 +193,18 @@ def _run(argv: list[str], env: dict[str, str], what: str) -> None:
         raise StoreError(f"{what} failed (exit {done.returncode}): {' / '.join(said)}")
 
 
-def _backup_postgres(store: Any, partial: str, out: str) -> BackupInfo:
+def _backup_postgres(store: Store, partial: str, out: str) -> BackupInfo:
     dsn, env = _connection(store)
     argv = [_tool("pg_dump"), "--dbname", dsn, "--format=plain", "--clean", "--if-exists", "--no-owner"]
     argv += ["--no-privileges", "--file", partial]
-    schema = store.backend.schema
+    schema = cast("PostgresBackend", store.backend).schema
     if schema:
         argv += ["--schema", schema]
     _run(argv, env, f"pg_dump of {store.url}")
     return BackupInfo(out, "postgresql", os.path.getsize(partial), store.schema_version(), "n/a")
 
 
-def _restore_postgres(store: Any, source: str) -> BackupInfo:
+def _restore_postgres(store: Store, source: str) -> BackupInfo:
     dsn, env = _connection(store)
     argv = [_tool("psql"), "--dbname", dsn, "--single-transaction", "--quiet", "--no-psqlrc"]
     argv += ["-v", "ON_ERROR_STOP=1", "--file", source]

@@ -7,12 +7,13 @@ A hook's event types are patterns: an exact type (`task.failed`), a prefix (`tas
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sloth_engine.errors import NoSuchItem, UsageError
+from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.store import Store
 
 Outcome = str
@@ -126,13 +127,13 @@ class HookStore:
     def get(self, name: str) -> HookDef:
         row = self._b.query_one(self._select + self._b.sql(" WHERE name = ?"), (name,))
         if row is None:
-            raise NoSuchItem(f"no hook named '{name}'")
+            raise NotFound(f"no hook named '{name}'")
         return _hook(row)
 
     def list(self) -> list[HookDef]:
         return [_hook(r) for r in self._b.query_all(self._select + " ORDER BY name")]
 
-    def enabled(self) -> list[HookDef]:
+    def enabled(self) -> builtins.list[HookDef]:
         return [_hook(r) for r in self._b.query_all(self._select + " WHERE enabled = 1 ORDER BY name")]
 
     def any_enabled(self) -> bool:
@@ -144,12 +145,12 @@ class HookStore:
 
     def delete(self, name: str) -> None:
         if not self._b.write(self._b.sql("DELETE FROM hooks WHERE name = ? RETURNING name"), (name,)):
-            raise NoSuchItem(f"no hook named '{name}'")
+            raise NotFound(f"no hook named '{name}'")
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         sql = self._b.sql("UPDATE hooks SET enabled = ?, updated_at = ? WHERE name = ? RETURNING name")
         if not self._b.write(sql, (1 if enabled else 0, self.clock(), name)):
-            raise NoSuchItem(f"no hook named '{name}'")
+            raise NotFound(f"no hook named '{name}'")
 
     # ---- executions ---------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class HookStore:
 
     def executions(
         self, name: str | None = None, only_failed: bool = False, limit: int = 50
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """The newest executions last (like a log), at most `limit`."""
         where, params = [], []
         if name:

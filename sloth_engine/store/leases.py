@@ -43,8 +43,7 @@ class LeaseRows:
     def fence(self, epoch: int) -> None:
         """On PostgreSQL, every connection writes as `epoch` from its next statement, so the
         database refuses the writes of a replaced leader (SQLite has a single master)."""
-        if self.backend.kind == "postgresql":
-            self.backend.set_session(EPOCH_SETTING, str(epoch))
+        self.backend.set_session(EPOCH_SETTING, str(epoch))
 
     def _sql(self, text: str) -> str:
         return self.backend.sql(text.replace("{NOW}", self._now))

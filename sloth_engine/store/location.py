@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sloth_engine.errors import StoreError
+from sloth_engine.home import sloth_home
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -35,9 +36,9 @@ class StoreLocation(NamedTuple):
     """The URL with any password hidden, for messages."""
 
 
-def sloth_home() -> Path:
-    """`$SLOTH_HOME`, default `~/.sloth`, created when missing."""
-    home = Path(os.environ.get("SLOTH_HOME") or Path.home() / ".sloth").expanduser()
+def _made_home() -> Path:
+    """`sloth_home()`, created when missing (the default store lives there)."""
+    home = sloth_home()
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -52,7 +53,7 @@ def resolve_url(url: str | None = None) -> str:
     env = os.environ.get("SLOTH_DB")
     if env:
         return env
-    return f"sqlite:///{sloth_home() / 'sloth.db'}"
+    return f"sqlite:///{_made_home() / 'sloth.db'}"
 
 
 def parse_url(url: str) -> StoreLocation:

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sloth_engine.errors import LockHeld, StoreError, TaskCancelled, UsageError
 from sloth_engine.store.backend import Backend, Rollback
@@ -217,6 +217,7 @@ class LockTable:
         return LockGrant(name, holder, int(token), expires_at)
 
     def unlock(self, name: str, owner: str | int | None, force: bool) -> bool:
+        params: tuple[Any, ...]
         if force:
             sql, params = f"DELETE FROM {self._table} WHERE name = ? RETURNING 1", (name,)
         elif isinstance(owner, int) and not isinstance(owner, bool):

@@ -7,6 +7,7 @@ workflow and the run that produced it, so drift fix knows which task to run agai
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -87,7 +88,7 @@ class ResourceTable:
     def list(self, stack: str) -> list[ResourceRecord]:
         return [resource_record(r) for r in self.rows(stack)]
 
-    def rows(self, stack: str) -> list[tuple[Any, ...]]:
+    def rows(self, stack: str) -> builtins.list[tuple[Any, ...]]:
         """Raw rows in RESOURCE_FIELDS order (snapshots keep them as they are)."""
         return self._b.query_all(self._list_sql, (stack,))
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
-from sloth_engine.errors import NoSuchItem, UsageError
+from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.scheduler.cron import CronSpec
 from sloth_engine.store import Store
 
@@ -111,7 +111,7 @@ class ScheduleStore:
     def get(self, name: str) -> ScheduleDef:
         row = self._b.query_one(self._b.sql(self._select + " WHERE name = ?"), (name,))
         if row is None:
-            raise NoSuchItem(f"no schedule named '{name}'")
+            raise NotFound(f"no schedule named '{name}'")
         return _schedule(row)
 
     def list(self, enabled_only: bool = False) -> list[ScheduleDef]:
@@ -120,7 +120,7 @@ class ScheduleStore:
 
     def delete(self, name: str) -> None:
         if not self._b.write(self._b.sql("DELETE FROM schedules WHERE name = ? RETURNING name"), (name,)):
-            raise NoSuchItem(f"no schedule named '{name}'")
+            raise NotFound(f"no schedule named '{name}'")
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Enabling starts counting from now: fires missed while disabled are not missed."""

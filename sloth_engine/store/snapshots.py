@@ -50,7 +50,8 @@ class Snapshots:
             rows = self.resources.rows(stack)
             outputs = self._b.query_one(self._b.sql("SELECT outputs FROM stacks WHERE name = ?"), (stack,))
             body = to_json({"columns": RESOURCE_FIELDS, "rows": rows})
-            params = (stack, version, description, creator, now, run_id, len(rows), body, outputs[0] or "{}")
+            kept = (outputs[0] if outputs else None) or "{}"
+            params = (stack, version, description, creator, now, run_id, len(rows), body, kept)
             self._b.execute(self._b.sql(_INSERT), params)
         info = SnapshotInfo(stack, version, description, creator, now, run_id, len(rows))
         data = {"version": info.label, "resources": len(rows), "description": description, "creator": creator}
@@ -105,6 +106,7 @@ class Snapshots:
             else:
                 if server_side:
                     row = self._b.query_one(self._b.sql(sql.format("resources")), (stack, number))
+                    assert row is not None  # read a moment ago in this transaction
                 self.resources.replace_all(stack, _rows(row[7]))
             self._b.execute(
                 self._b.sql("UPDATE stacks SET outputs = ?, updated_at = ? WHERE name = ?"),

@@ -28,11 +28,13 @@ class StoreTail:
     def _query(self, source: str, newest: int | None) -> list[dict[str, Any]]:
         table, names = _COLUMNS[source]
         if newest is None:
-            where, params, order, limit = "id > ?", [self.last[source]], "ASC", 1000
+            params: list[Any] = [self.last[source]]
+            where, order, limit = "id > ?", "ASC", 1000
         else:  # the last N now; from then on only what comes after everything there is now
             top = self.backend.query_one(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
             self.last[source] = int(top[0]) if top else 0
-            where, params, order, limit = "id <= ?", [self.last[source]], "DESC", newest
+            params = [self.last[source]]
+            where, order, limit = "id <= ?", "DESC", newest
         if self.run_id:
             where += " AND run_id = ?"
             params.append(self.run_id)

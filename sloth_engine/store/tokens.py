@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sloth_engine.errors import NoSuchItem, UsageError
+from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.store.backend import Backend
 
 TokenRole = Literal["viewer", "operator", "admin", "agent"]
@@ -126,14 +126,14 @@ class TokenStore:
         with self._b.transaction():
             row = self._b.query_one(self._b.sql("SELECT 1 FROM api_tokens WHERE name = ?"), (name,))
             if row is None:
-                raise NoSuchItem(f"no token named '{name}'")
+                raise NotFound(f"no token named '{name}'")
             self._b.execute(self._b.sql("DELETE FROM api_tokens WHERE name = ?"), (name,))
 
     def revoke(self, name: str) -> None:
         with self._b.transaction():
             row = self._b.query_one(self._b.sql("SELECT revoked_at FROM api_tokens WHERE name = ?"), (name,))
             if row is None:
-                raise NoSuchItem(f"no token named '{name}'")
+                raise NotFound(f"no token named '{name}'")
             if row[0] is None:
                 self._b.execute(
                     self._b.sql("UPDATE api_tokens SET revoked_at = ? WHERE name = ?"), (self.clock(), name)

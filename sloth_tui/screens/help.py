@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -25,7 +27,7 @@ def bindings_of(screen: Screen[object]) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
 
-    def __init__(self, of: Screen[object], title: str) -> None:
+    def __init__(self, of: Screen[Any], title: str) -> None:
         super().__init__()
         self.of = of
         self.title_text = title

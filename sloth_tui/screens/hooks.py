@@ -22,7 +22,7 @@ class HooksScreen(ConsoleScreen):
     TITLE_TEXT = "Hooks"
     BINDINGS = [
         Binding("a", "add", "Add"),
-        Binding("e", "toggle", "Enable/disable"),
+        Binding("e", "toggle_enabled", "Enable/disable"),
         Binding("t", "test", "Test"),
         Binding("d", "delete", "Delete"),
         Binding("l", "logs", "Runs"),
@@ -117,7 +117,7 @@ class HooksScreen(ConsoleScreen):
             "notify ./notify.lua",
         )
 
-    def action_toggle(self) -> None:
+    def action_toggle_enabled(self) -> None:
         hook = self._selected()
         if hook is None:
             return

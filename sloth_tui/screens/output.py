@@ -4,7 +4,7 @@ from an agent as it comes (`ExecScreen`). Esc closes; closing stops following th
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 from rich.markup import escape
 from textual import work
@@ -56,7 +56,7 @@ class ExecScreen(TextScreen):
 
     @work(thread=True, group="exec")
     def follow(self) -> None:
-        client: Any = self.app.client
+        client: Any = cast(Any, self.app).client
         try:
             for item in client.exec_on_agent(self.agent, self.command):
                 if self.closed.is_set():

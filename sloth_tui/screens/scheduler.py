@@ -19,7 +19,7 @@ from sloth_tui.widgets.filter_table import FilterTable
 class SchedulerScreen(ConsoleScreen):
     TITLE_TEXT = "Scheduler"
     BINDINGS = [
-        Binding("e", "toggle", "Enable/disable"),
+        Binding("e", "toggle_enabled", "Enable/disable"),
         Binding("f", "fire", "Fire now"),
         Binding("o", "open_last", "Open last run"),
         Binding("a", "add", "Add"),
@@ -89,7 +89,7 @@ class SchedulerScreen(ConsoleScreen):
         key = self.query_one(FilterTable).selected_key
         return next((s for s in self.schedules if s["name"] == key), None)
 
-    def action_toggle(self) -> None:
+    def action_toggle_enabled(self) -> None:
         schedule = self._selected()
         if schedule is None:
             return

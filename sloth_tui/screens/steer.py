@@ -20,7 +20,7 @@ def ask(
     app.push_screen(PromptScreen(question, placeholder, password=password), answered)
 
 
-def confirm(app: Any, question: str, yes: str, then: Callable[[], None]) -> None:
+def confirm(app: Any, question: str, yes: str, then: Callable[[], object]) -> None:
     def answered(ok: bool | None) -> None:
         if ok:
             then()

@@ -45,9 +45,9 @@ class FilterTable(DataTable[Any]):
         for label, width in zip(self.column_names, widths, strict=True):
             self.add_column(label, width=width)
 
-    def show(self, rows: list[tuple[str, Sequence[Any]]]) -> None:
+    def show(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Replace the rows (a no-op when nothing changed)."""
-        self.all_rows = rows
+        self.all_rows = list(rows)
         self._apply()
 
     def set_filter(self, text: str) -> None:

@@ -174,11 +174,11 @@ def cmd_history(args: argparse.Namespace, stacks: Any) -> int:
         events = stacks.store.events.list(stack=args.name, limit=args.limit)
         if args.json:
             return emit_json(events)
-        rows = [
+        lines = [
             (when(e["ts"]), e["type"], e.get("run_id") or "-", show(_event_detail(e["data"]), 70))
             for e in events
         ]
-        print_table(("TIME", "EVENT", "RUN", "DETAIL"), rows)
+        print_table(("TIME", "EVENT", "RUN", "DETAIL"), lines)
         return 0
     runs = stacks.store.runs.stack_runs(args.name, args.limit)
     if args.json:
