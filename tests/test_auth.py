@@ -17,6 +17,7 @@ from secure_calls import call_code, channel, rpc_names
 
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
+from sloth_daemon.gen.sloth.v1 import store_pb2 as spb
 from sloth_daemon.master.roles import METHOD_NEEDS, Need
 from sloth_engine.store.tokens import TokenStore
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.timeout(60)
 ROLES = ("viewer", "operator", "admin", "agent")
 REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 HEARTBEAT_FIRST = apb.AgentToMaster(heartbeat=apb.Heartbeat())
+STORE_GET = spb.StoreOps(ops=[spb.StoreOp(id=1, method="state.get", args_json=b'{"ns":"d","key":"k"}')])
 
 # method, request, the roles that may call it
 CASES: list[tuple[str, Any, set[str]]] = [
@@ -36,6 +38,7 @@ CASES: list[tuple[str, Any, set[str]]] = [
     ("StopAgent", mpb.StopAgentRequest(name="nope"), {"admin"}),
     ("ExecOnAgent", mpb.ExecOnAgentRequest(name="nope", command="true"), {"admin"}),
     ("Connect", HEARTBEAT_FIRST, {"agent"}),
+    ("StoreCall", STORE_GET, {"agent", "operator", "admin"}),
 ]
 
 
