@@ -60,3 +60,24 @@ def test_plan_and_validate_warn_about_placements_no_connected_agent_matches(clus
         assert "ship.smoke is delegated to agents with role=db, but no connected agent matches" in done.stderr
         assert "(connected: web-1)" in done.stderr
         assert "ship.deploy" not in done.stderr  # web-1 is connected
+
+
+def test_a_configuration_error_is_not_retried_but_an_ordinary_failure_is(cluster: Cluster) -> None:
+    path = cluster.write(
+        "retry.sloth",
+        'local a = task("nostack"):retries(3):command(function() return true, stack.get_outputs() end)\n'
+        'local b = task("flaky"):retries(1):command(function() error("boom") end)\n'
+        'local c = task("caught"):retries(2):command(function()\n'
+        "  pcall(stack.get_outputs)\n"
+        '  error("later")\n'
+        "end)\n"
+        'workflow.define("retry"):tasks({ a, b, c }):config({ retry_delay = "0.01s" })\n',
+    )
+    done = cluster.cli("run", str(path), "-o", "json")
+    assert done.returncode == 1, done.stderr
+    import json
+
+    tasks = {t["name"]: t for t in json.loads(done.stdout)["tasks"]}
+    assert tasks["nostack"]["attempts"] == 1 and "belongs to no stack" in tasks["nostack"]["error"]
+    assert tasks["flaky"]["attempts"] == 2
+    assert tasks["caught"]["attempts"] == 3  # the configuration error was caught: retried as usual
