@@ -53,6 +53,7 @@ MODULE_NAMES = (
     "kubernetes",
     "helm",
     "user",
+    "ssh",
 )
 
 

@@ -1,0 +1,224 @@
+"""SSH connections for the `ssh` module, on asyncssh, verified against a known_hosts file.
+
+asyncssh objects belong to the event loop they were made on, and a module call runs on a
+worker thread of the task that makes it; so every connection of the process lives on one
+private loop in a daemon thread, and a call waits for its coroutine there while polling the
+task's guard (a timeout or cancel stops the wait and cancels the coroutine).
+
+Host keys: a host must have an entry in the known_hosts file (default ~/.ssh/known_hosts),
+or the connection is refused. `accept_new_host_key = true` accepts the key of a host that
+has no entry at all and appends it to the file (OpenSSH's `accept-new`); a host whose entry
+holds another key is always refused. Verification is never switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncssh
+
+from sloth_engine.lua.sandbox import ModuleError, Sandbox
+
+POLL = 0.05
+CONNECT_TIMEOUT = 30.0
+T = TypeVar("T")
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def ssh_loop() -> asyncio.AbstractEventLoop:
+    """The process's SSH event loop, started on first use."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="sloth-ssh", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def wait(sandbox: Sandbox | None, awaitable: Awaitable[T]) -> T:
+    """Run it on the SSH loop until it ends or the calling task is stopped (asyncssh's
+    forwarding calls give awaitables that are not coroutines: wrapped in one)."""
+    future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), ssh_loop())
+    while True:
+        done, _ = concurrent.futures.wait([future], timeout=POLL)
+        if done:
+            return future.result()
+        reason = sandbox.guard.check() if sandbox is not None else None
+        if reason is not None:
+            future.cancel()
+            raise ModuleError(reason)
+
+
+def known_hosts_path(value: Any) -> str:
+    if value is None or value == "":
+        return os.path.expanduser("~/.ssh/known_hosts")
+    if not isinstance(value, str):
+        raise ModuleError(f"known_hosts must be a path, got {value!r}")
+    return os.path.expanduser(value)
+
+
+def host_pattern(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+class _Client(asyncssh.SSHClient):
+    """Called by asyncssh only for a key the known_hosts file does not trust."""
+
+    def __init__(self, known_hosts: str, accept_new: bool) -> None:
+        self.known_hosts, self.accept_new = known_hosts, accept_new
+        self.accepted: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        if not self.accept_new:
+            return False
+        if os.path.exists(self.known_hosts):
+            trusted, cas, *_ = asyncssh.read_known_hosts(self.known_hosts).match(host, addr, port)
+            if trusted or cas:
+                return False  # the host is known with another key: never replaced silently
+        self.accepted = key
+        return True
+
+
+@dataclass
+class Target:
+    """Where and how to connect (kept to reconnect with agent forwarding)."""
+
+    host: str
+    user: str
+    port: int = 22
+    password: str | None = None
+    client_keys: list[asyncssh.SSHKey] | None = None
+    known_hosts: str = ""
+    accept_new: bool = False
+    timeout: float = CONNECT_TIMEOUT
+    agent_path: str | None = None
+    agent_forward: bool = False
+
+    def options(self, client: _Client) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "username": self.user,
+            "client_factory": lambda: client,
+            "connect_timeout": self.timeout,
+            "known_hosts": self.known_hosts if os.path.exists(self.known_hosts) else ([], [], []),
+            "agent_forwarding": self.agent_forward,
+        }
+        if self.password is not None:
+            opts["password"] = self.password
+        if self.client_keys is not None:
+            opts["client_keys"] = self.client_keys
+            opts["agent_path"] = self.agent_path  # keys given: the agent only if named
+        elif self.agent_path is not None:
+            opts["agent_path"] = self.agent_path
+        return opts
+
+
+def _remember(target: Target, key: asyncssh.SSHKey) -> None:
+    """Append a newly accepted host key to the known_hosts file."""
+    os.makedirs(os.path.dirname(target.known_hosts) or ".", mode=0o700, exist_ok=True)
+    line = f"{host_pattern(target.host, target.port)} {key.export_public_key().decode().split()[0]}"
+    line += " " + key.export_public_key().decode().split()[1]
+    with open(target.known_hosts, "a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
+async def open_connection(target: Target) -> asyncssh.SSHClientConnection:
+    client = _Client(target.known_hosts, target.accept_new)
+    try:
+        conn = await asyncssh.connect(**target.options(client))
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise asyncssh.HostKeyNotVerifiable(
+            f"host key of {host_pattern(target.host, target.port)} is not trusted by "
+            f"{target.known_hosts} ({exc.reason}); add it there, or pass accept_new_host_key = true "
+            "for a host that has no entry yet"
+        ) from None
+    if client.accepted is not None:
+        _remember(target, client.accepted)
+    return conn
+
+
+@dataclass
+class Tunnel:
+    ident: str
+    listener: asyncssh.SSHListener
+    info: dict[str, Any]
+
+
+@dataclass
+class Connection:
+    ident: str
+    target: Target
+    raw: asyncssh.SSHClientConnection
+    sftp: asyncssh.SFTPClient | None = None
+    tunnels: dict[str, Tunnel] = field(default_factory=dict)
+
+    async def files(self) -> asyncssh.SFTPClient:
+        """The connection's SFTP session, opened on first use and kept."""
+        if self.sftp is None:
+            self.sftp = await self.raw.start_sftp_client()
+        return self.sftp
+
+    async def close(self) -> None:
+        for tunnel in list(self.tunnels.values()):
+            tunnel.listener.close()
+        self.tunnels.clear()
+        if self.sftp is not None:
+            self.sftp.exit()
+            self.sftp = None
+        self.raw.close()
+        await self.raw.wait_closed()
+
+
+class Connections:
+    """The connections of one runtime (closed when the runtime goes)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Connection] = {}
+        self.serial = 0
+        self.lock = threading.Lock()
+
+    def next_id(self, kind: str) -> str:
+        with self.lock:
+            self.serial += 1
+            return f"{kind}-{self.serial}"
+
+    def get(self, where: str, handle: Any) -> Connection:
+        ident = handle.get("id") if isinstance(handle, dict) else handle
+        conn = self.items.get(ident) if isinstance(ident, str) else None
+        if conn is None:
+            if isinstance(ident, str) and ident.startswith("ssh-"):
+                raise ModuleError(f"{where}: the connection {ident} is closed")
+            raise ModuleError(f"{where}: expected a connection from ssh.connect, got {handle!r}")
+        return conn
+
+    def close_all(self) -> None:
+        items, self.items = list(self.items.values()), {}
+        if items and _loop is not None and not _loop.is_closed():
+            for conn in items:
+                asyncio.run_coroutine_threadsafe(_quiet_close(conn), _loop)
+
+
+async def _quiet_close(conn: Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 5)
+    except (OSError, asyncssh.Error, TimeoutError):
+        pass  # the runtime is going away: nothing is left to report to
+
+
+def reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
