@@ -1,14 +1,10 @@
-"""SSH connections for the `ssh` module, on asyncssh, verified against a known_hosts file.
+"""SSH connections of the `ssh` module: the loop they live on and the runtime's registry.
 
 asyncssh objects belong to the event loop they were made on, and a module call runs on a
 worker thread of the task that makes it; so every connection of the process lives on one
 private loop in a daemon thread, and a call waits for its coroutine there while polling the
-task's guard (a timeout or cancel stops the wait and cancels the coroutine).
-
-Host keys: a host must have an entry in the known_hosts file (default ~/.ssh/known_hosts),
-or the connection is refused. `accept_new_host_key = true` accepts the key of a host that
-has no entry at all and appends it to the file (OpenSSH's `accept-new`); a host whose entry
-holds another key is always refused. Verification is never switched off.
+task's guard (a timeout or cancel stops the wait and cancels the coroutine). Host keys:
+see ssh_connect.
 """
 
 from __future__ import annotations
@@ -19,11 +15,12 @@ import os
 import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import asyncssh
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
+
+if TYPE_CHECKING:  # asyncssh takes ~0.4 s to import: only when a workflow connects
+    import asyncssh
 
 POLL = 0.05
 CONNECT_TIMEOUT = 30.0
@@ -74,24 +71,6 @@ def host_pattern(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
-class _Client(asyncssh.SSHClient):
-    """Called by asyncssh only for a key the known_hosts file does not trust."""
-
-    def __init__(self, known_hosts: str, accept_new: bool) -> None:
-        self.known_hosts, self.accept_new = known_hosts, accept_new
-        self.accepted: asyncssh.SSHKey | None = None
-
-    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
-        if not self.accept_new:
-            return False
-        if os.path.exists(self.known_hosts):
-            trusted, cas, *_ = asyncssh.read_known_hosts(self.known_hosts).match(host, addr, port)
-            if trusted or cas:
-                return False  # the host is known with another key: never replaced silently
-        self.accepted = key
-        return True
-
-
 @dataclass
 class Target:
     """Where and how to connect (kept to reconnect with agent forwarding)."""
@@ -107,7 +86,7 @@ class Target:
     agent_path: str | None = None
     agent_forward: bool = False
 
-    def options(self, client: _Client) -> dict[str, Any]:
+    def options(self, client: Any) -> dict[str, Any]:
         opts: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
@@ -125,30 +104,6 @@ class Target:
         elif self.agent_path is not None:
             opts["agent_path"] = self.agent_path
         return opts
-
-
-def _remember(target: Target, key: asyncssh.SSHKey) -> None:
-    """Append a newly accepted host key to the known_hosts file."""
-    os.makedirs(os.path.dirname(target.known_hosts) or ".", mode=0o700, exist_ok=True)
-    line = f"{host_pattern(target.host, target.port)} {key.export_public_key().decode().split()[0]}"
-    line += " " + key.export_public_key().decode().split()[1]
-    with open(target.known_hosts, "a", encoding="utf-8") as out:
-        out.write(line + "\n")
-
-
-async def open_connection(target: Target) -> asyncssh.SSHClientConnection:
-    client = _Client(target.known_hosts, target.accept_new)
-    try:
-        conn = await asyncssh.connect(**target.options(client))
-    except asyncssh.HostKeyNotVerifiable as exc:
-        raise asyncssh.HostKeyNotVerifiable(
-            f"host key of {host_pattern(target.host, target.port)} is not trusted by "
-            f"{target.known_hosts} ({exc.reason}); add it there, or pass accept_new_host_key = true "
-            "for a host that has no entry yet"
-        ) from None
-    if client.accepted is not None:
-        _remember(target, client.accepted)
-    return conn
 
 
 @dataclass
@@ -213,6 +168,8 @@ class Connections:
 
 
 async def _quiet_close(conn: Connection) -> None:
+    import asyncssh
+
     try:
         await asyncio.wait_for(conn.close(), 5)
     except (OSError, asyncssh.Error, TimeoutError):

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import os
 import weakref
+from types import ModuleType
 from typing import Any
-
-import asyncssh
 
 from sloth_engine.lua.limits import MAX_READ_BYTES
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import ModuleEnv, ssh_files, ssh_keys
+from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.options import file_mode, flag, is_check, workdir_path
 from sloth_engine.modules.ssh_client import (
     CONNECT_TIMEOUT,
@@ -39,13 +39,24 @@ from sloth_engine.modules.ssh_client import (
     Target,
     Tunnel,
     known_hosts_path,
-    open_connection,
     reason,
     wait,
 )
 
 TIMEOUT_EXIT = 124
-FAILURES = (OSError, asyncssh.Error, TimeoutError, ValueError)
+CONNECT = "sloth_engine.modules.ssh_connect"
+FILES = "sloth_engine.modules.ssh_files"
+KEYS = "sloth_engine.modules.ssh_keys"
+
+
+def _lib(name: str) -> ModuleType:
+    """asyncssh and the parts on it, imported on first use: importing asyncssh takes ~0.4 s,
+    which a workflow that never connects (or a task with a short timeout) should not pay."""
+    return importlib.import_module(name)
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    return (OSError, _lib("asyncssh").Error, TimeoutError, ValueError)
 
 
 def _text(where: str, value: Any, what: str) -> str:
@@ -80,7 +91,7 @@ async def _bounded(stream: Any, limit: int) -> tuple[bytes, bool]:
 
 
 async def _run(conn: Connection, command: str, stdin: str | None, limit: float | None) -> dict[str, Any]:
-    process = await conn.raw.create_process(command, encoding=None, stdin=asyncssh.PIPE)
+    process = await conn.raw.create_process(command, encoding=None, stdin=_lib("asyncssh").PIPE)
     try:
         if stdin is not None:
             process.stdin.write(stdin.encode())
@@ -133,10 +144,10 @@ class Ssh:
         try:
             if opts.get("key_path"):
                 path = workdir_path(self.sandbox, opts["key_path"])
-                target.client_keys = [asyncssh.read_private_key(path, passphrase)]
+                target.client_keys = [_lib("asyncssh").read_private_key(path, passphrase)]
             elif opts.get("key"):
-                target.client_keys = [asyncssh.import_private_key(str(opts["key"]), passphrase)]
-        except (OSError, asyncssh.KeyImportError) as exc:
+                target.client_keys = [_lib("asyncssh").import_private_key(str(opts["key"]), passphrase)]
+        except (OSError, _lib("asyncssh").KeyImportError) as exc:
             raise ValueError(f"failed to read key: {reason(exc)}") from None
         return target
 
@@ -144,8 +155,8 @@ class Ssh:
         opts = _opts("ssh.connect", options)
         try:
             target = self._target(host, user, opts)
-            raw = self.call(open_connection(target))
-        except FAILURES as exc:
+            raw = self.call(_lib(CONNECT).open_connection(target))
+        except _failures() as exc:
             return None, f"failed to connect: {reason(exc)}"
         ident = self.connections.next_id("ssh")
         self.connections.items[ident] = Connection(ident, target, raw)
@@ -156,7 +167,7 @@ class Ssh:
         self.connections.items.pop(conn.ident, None)
         try:
             self.call(conn.close())
-        except FAILURES as exc:
+        except _failures() as exc:
             return False, f"failed to disconnect: {reason(exc)}"
         return True
 
@@ -168,7 +179,7 @@ class Ssh:
         limit = float(opts["timeout"]) if opts.get("timeout") else None
         try:
             return True, self.call(_run(conn, command, stdin, limit))
-        except FAILURES as exc:
+        except _failures() as exc:
             return None, f"failed to execute: {reason(exc)}"
 
     def transfer(self, name: str, handle: Any, first: Any, second: Any) -> Any:
@@ -179,7 +190,7 @@ class Ssh:
             first = workdir_path(self.sandbox, first)
         else:
             second = workdir_path(self.sandbox, second)
-        return self.call(getattr(ssh_files, name)(conn, first, second))
+        return self.call(getattr(_lib(FILES), name)(conn, first, second))
 
     def path_op(self, name: str, handle: Any, path: Any, *rest: Any) -> Any:
         where = f"ssh.{name}"
@@ -187,23 +198,23 @@ class Ssh:
         path = _text(where, path, "path")
         if name == "rename":
             return self.call(
-                ssh_files.rename(conn, path, _text(where, rest[0] if rest else None, "new path"))
+                _lib(FILES).rename(conn, path, _text(where, rest[0] if rest else None, "new path"))
             )
         if name == "chmod":
             mode = file_mode(where, rest[0] if rest else None)
             if mode is None:
                 raise ModuleError(f"{where}: mode is required")
-            return self.call(ssh_files.chmod(conn, path, mode))
+            return self.call(_lib(FILES).chmod(conn, path, mode))
         if name == "chown":
             uid, gid = (
                 _number(where, rest[i] if len(rest) > i else None, w) for i, w in enumerate(("uid", "gid"))
             )
-            return self.call(ssh_files.chown(conn, path, uid, gid))
+            return self.call(_lib(FILES).chown(conn, path, uid, gid))
         if name == "remove":
             return self.call(
-                ssh_files.remove(conn, path, flag(_opts(where, rest[0] if rest else None), "recursive"))
+                _lib(FILES).remove(conn, path, flag(_opts(where, rest[0] if rest else None), "recursive"))
             )
-        return self.call(getattr(ssh_files, name)(conn, path))
+        return self.call(getattr(_lib(FILES), name)(conn, path))
 
     def create_tunnel(self, handle: Any, options: Any = None) -> Any:
         """Local (`-L`) forward by default; `reverse = true`: remote (`-R`)."""
@@ -228,7 +239,7 @@ class Ssh:
                     conn.raw.forward_local_port(local_host, local_port, remote_host, remote_port)
                 )
                 local_port = listener.get_port()
-        except FAILURES as exc:
+        except _failures() as exc:
             return None, f"failed to create tunnel: {reason(exc)}"
         ident = self.connections.next_id("tunnel")
         info = {
@@ -265,8 +276,8 @@ class Ssh:
             return False, "close the connection's tunnels first (forwarding needs a new connection)"
         target = dataclasses.replace(conn.target, agent_forward=True, agent_path=path)
         try:
-            raw = self.call(open_connection(target))
-        except FAILURES as exc:
+            raw = self.call(_lib(CONNECT).open_connection(target))
+        except _failures() as exc:
             return False, f"failed to reconnect with agent forwarding: {reason(exc)}"
         old = Connection(conn.ident, conn.target, conn.raw, conn.sftp)
         conn.raw, conn.sftp, conn.target = raw, None, target
@@ -277,7 +288,7 @@ class Ssh:
         where = f"ssh.{action}"
         opts = _opts(where, options)
         try:
-            keys = ssh_keys.AuthorizedKeys(where, opts, needs_key=action != "list_authorized_keys")
+            keys = _lib(KEYS).AuthorizedKeys(where, opts, needs_key=action != "list_authorized_keys")
             if action == "list_authorized_keys":
                 return keys.keys(), None
             if action == "key_exists":
@@ -290,13 +301,13 @@ class Ssh:
             return (None if action == "list_authorized_keys" else False), f"{where}: {reason(exc)}"
 
     def load_private_key(self, path: Any, passphrase: Any = None) -> Any:
-        return ssh_keys.load_private_key(workdir_path(self.sandbox, path), passphrase)
+        return _lib(KEYS).load_private_key(workdir_path(self.sandbox, path), passphrase)
 
     def generate_keypair(self, options: Any = None) -> Any:
         opts = _opts("ssh.generate_keypair", options)
         path = workdir_path(self.sandbox, opts["path"]) if opts.get("path") else None
         try:
-            return ssh_keys.generate_keypair(opts, path)
+            return _lib(KEYS).generate_keypair(opts, path)
         except OSError as exc:
             return None, f"failed to write the key pair: {reason(exc)}"
 
