@@ -33,6 +33,7 @@ from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
 
 if TYPE_CHECKING:
     from sloth_engine.events.bus import EventBus
+    from sloth_engine.executor.ssh_shell import SshHosts
     from sloth_engine.secrets.keys import KeyMaterial
     from sloth_engine.store import Store
 
@@ -87,6 +88,8 @@ class RunRequest:
     on_stuck: Callable[[StuckLua], None] | None = None
     """Called (on a watchdog thread) when Lua code of the run cannot be stopped; by default a
     run with Lua on the event loop records itself and ends the process (sloth_engine.executor.stuck)."""
+    ssh_hosts: SshHosts | None = None
+    """`run --ssh`: each task's shell command runs on these hosts (executor/ssh_shell.py)."""
     lifecycle: RunLifecycle | None = None
     """Called around each run: `await before_run(run)` may refuse it by raising (a held stack
     lock); `await after_run(run, result)` returns the result to report, and is called with
@@ -171,6 +174,7 @@ class WorkflowRun:
             ctx.retry_delay = request.retry_delay
         self.ctx = ctx
         self.runner = TaskRunner(ctx, self.journal, self.lua, remote)
+        self.runner.calls.ssh_hosts = request.ssh_hosts
         self.executor = DagExecutor(
             workflow,
             self.runner,

@@ -11,6 +11,7 @@ import socket
 import socketserver
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -371,3 +372,63 @@ def test_keys_and_authorized_keys(lua: Lua, tmp_path: Path, sshd: Server) -> Non
         "local c = assert(open({key_path = 'id_new'})) return c:exec('echo new key')"
     )
     assert res["stdout"] == "new key\n"
+
+
+RUN_FILE = """
+local first = task("first"):command("echo \\"$(whoami) via ${SSH_CONNECTION%% *}\\"; echo $SLOTH_TASK >> @OUT")
+local second = task("second"):depends_on({ "first" }):command("exit @CODE")
+workflow.define("remote"):tasks({ first, second })
+"""
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SLOTH_HOME": str(tmp_path / "home")}
+    return subprocess.run(
+        [sys.executable, "-m", "sloth_daemon.cli.main", "run", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_run_with_ssh_runs_each_shell_command_on_each_host(tmp_path: Path, sshd: Server) -> None:
+    host_pub = " ".join(sshd.host_key.with_suffix(".pub").read_text().split()[:2])
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {host_pub}\n[localhost]:{sshd.port} {host_pub}\n")
+    hosts = f"root@127.0.0.1:{sshd.port},root@localhost:{sshd.port}"
+    out = tmp_path / "marks"
+    flow = tmp_path / "remote.sloth"
+    common = (
+        "--ssh",
+        hosts,
+        "--ssh-key",
+        str(sshd.client_key),
+        "--ssh-known-hosts",
+        str(known),
+        "--show-output",
+    )
+    flow.write_text(RUN_FILE.replace("@OUT", str(out)).replace("@CODE", "0"))
+    done = _cli(tmp_path, str(flow), *common)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for host in (f"root@127.0.0.1:{sshd.port}", f"root@localhost:{sshd.port}"):
+        assert (
+            f"[{host}] root via 127.0.0.1" in done.stdout + done.stderr
+        )  # SSH_CONNECTION: set only over SSH
+    assert out.read_text() == "first\nfirst\n"  # the task's environment reached both hosts
+
+    flow.write_text(RUN_FILE.replace("@OUT", str(out)).replace("@CODE", "3"))
+    done = _cli(tmp_path, str(flow), *common)
+    assert done.returncode == 1 and f"exit code 3 on root@127.0.0.1:{sshd.port}" in done.stdout + done.stderr
+
+    # 127.0.0.1 unknown (an entry trusts a key for its name or address): refused there
+    known.write_text(f"[localhost]:{sshd.port} {host_pub}\n")
+    out.unlink()
+    flow.write_text(RUN_FILE.replace("@OUT", str(out)).replace("@CODE", "0"))
+    swapped = ("--ssh", f"root@localhost:{sshd.port},root@127.0.0.1:{sshd.port}", *common[2:])
+    done = _cli(tmp_path, str(flow), *swapped)
+    assert done.returncode == 1 and "accept_new_host_key" in done.stdout + done.stderr
+    assert out.read_text() == "first\n"  # ran on the first host, refused on the second
+    bad = _cli(tmp_path, str(flow), "--ssh", "nohost")
+    assert bad.returncode == 2 and "--ssh expects user@host" in bad.stderr

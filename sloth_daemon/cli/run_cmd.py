@@ -75,6 +75,18 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="AGENT",
         help="with --master: tasks without a delegate_to run on AGENT (not on the master's host)",
     )
+    run.add_argument(
+        "--ssh",
+        metavar="USER@HOST[:PORT],...",
+        help="run each task's shell command on these hosts over SSH (no agent needed)",
+    )
+    run.add_argument("--ssh-key", metavar="PATH", help="with --ssh: the private key to log in with")
+    run.add_argument("--ssh-known-hosts", metavar="PATH", help="with --ssh: host keys (~/.ssh/known_hosts)")
+    run.add_argument(
+        "--ssh-accept-new-host-key",
+        action="store_true",
+        help="with --ssh: accept and record the key of a host known_hosts has no entry for",
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -128,11 +140,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if master:
         if request.check_mode:
             raise UsageError("--check runs on this machine only (not with --master)")
+        if getattr(args, "ssh", None):
+            raise UsageError("--ssh runs from this machine only (not with --master)")
         from .remote_run import run_on_master
 
         return run_on_master(args, request, master)
     if getattr(args, "detach", False) or getattr(args, "delegate_to", None):
         raise UsageError("--detach and --default-agent need a master (--master HOST:PORT)")
+    request.ssh_hosts = _ssh_hosts(args)
     from sloth_engine.events import bus_for_run
     from sloth_engine.store import open_store
 
@@ -153,6 +168,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             request.secret_key = key_for_cli()
         results, interrupted = asyncio.run(_run_all(request, loaded, workflows, args))
     finally:
+        if request.ssh_hosts is not None:
+            request.ssh_hosts.close()
         if request.bus is not None:
             _finish_hooks(request.bus)
         request.store.close()
@@ -164,6 +181,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not all(r.status is RunStatus.SUCCESS for r in results):
         return EXIT_FAILED
     return EXIT_OK if reported else EXIT_REPORT
+
+
+def _ssh_hosts(args: argparse.Namespace) -> Any:
+    """`--ssh`: the hosts each task's shell command runs on (sloth_engine/executor/ssh_shell.py)."""
+    if not getattr(args, "ssh", None):
+        if getattr(args, "ssh_key", None) or getattr(args, "ssh_accept_new_host_key", False):
+            raise UsageError("--ssh-key and --ssh-accept-new-host-key go with --ssh USER@HOST")
+        return None
+    from sloth_engine.executor.ssh_shell import SshHosts
+
+    try:
+        return SshHosts.build(args.ssh, args.ssh_key, args.ssh_known_hosts, args.ssh_accept_new_host_key)
+    except OSError as exc:
+        raise UsageError(f"--ssh-key {args.ssh_key}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a malformed --ssh, or asyncssh's KeyImportError (a ValueError)
+        raise UsageError(str(exc)) from None
 
 
 def _record_kept(request: RunRequest) -> None:

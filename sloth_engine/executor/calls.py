@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_engine.errors import LuaRuntimeError
 from sloth_engine.lua.sandbox import Sandbox, TaskScope
@@ -20,6 +20,9 @@ from .lua_pool import LuaCall, LuaPool
 from .output_limits import BoundedSink, bounded_text, outputs_error
 from .results import AttemptOutcome, TaskResult
 from .shell import ShellCommand, run_shell
+
+if TYPE_CHECKING:
+    from .ssh_shell import SshHosts
 
 SHELL_THREADS = 64
 """Threads that start and follow shell commands (made as needed, one per running command)."""
@@ -54,6 +57,8 @@ class TaskCalls:
         self._shell_threads = ThreadPoolExecutor(SHELL_THREADS, thread_name_prefix="sloth-shell")
         self.process_groups: set[int] = set()
         """Process groups of the shell commands running now."""
+        self.ssh_hosts: SshHosts | None = None
+        """`run --ssh`: the hosts a task's shell command runs on (None: this machine)."""
 
     def close(self) -> None:
         self._shell_threads.shutdown(wait=False)
@@ -67,6 +72,8 @@ class TaskCalls:
         if spec.command != LUA_FUNCTION:
             if self.check_mode:
                 return AttemptOutcome(TaskStatus.UNCHANGED, f"check mode: would run `{spec.command}`")
+            if self.ssh_hosts is not None:  # `run --ssh`: on each host (executor/ssh_shell.py)
+                return await self.ssh_hosts.run(self.shell(spec, spec.command, cwd), self.sink(result))
             return await run_shell(
                 self.shell(spec, spec.command, cwd), self.sink(result), self._shell_threads
             )
