@@ -15,11 +15,14 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_engine.errors import StoreError
 from sloth_engine.executor.results import RunResult
 from sloth_engine.spec import RunStatus
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def pending(home: Path) -> set[str]:
         return set()
 
 
-def record_all(store: Any, home: Path) -> list[str]:
+def record_all(store: Store, home: Path) -> list[str]:
     """Record every kept outcome the store now accepts; the run ids recorded."""
     done = []
     for path in sorted(folder(home).glob("*.json")) if folder(home).is_dir() else []:
@@ -81,7 +84,7 @@ def record_all(store: Any, home: Path) -> list[str]:
     return done
 
 
-def _record(store: Any, doc: dict[str, Any]) -> None:
+def _record(store: Store, doc: dict[str, Any]) -> None:
     run_id = doc["run_id"]
     rows = [
         {

@@ -204,7 +204,7 @@ def _record_kept(request: RunRequest) -> None:
     takes them (sloth_engine.unrecorded; a master does it at its start and every 5 s)."""
     from sloth_engine import unrecorded
 
-    if unrecorded.pending(request.home):
+    if request.store is not None and unrecorded.pending(request.home):
         unrecorded.record_all(request.store, request.home)
 
 

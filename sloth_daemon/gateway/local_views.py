@@ -73,7 +73,7 @@ class LocalRuns:
 class LocalAgents:
     """The agents table of the store (what a master last recorded); steering needs a master."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def list(self) -> list[dict[str, Any]]:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 
 from . import records as rec
+
+if TYPE_CHECKING:
+    from sloth_engine.store import Store
 
 Decode = Callable[[Any], Any]
 
@@ -149,7 +152,7 @@ class LocalStacks:
 
     remote = False
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         from sloth_engine.stacks import Stacks
 
         self._stacks = Stacks(store)

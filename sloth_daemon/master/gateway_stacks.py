@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sloth_daemon.gateway.records import dumps
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
 from sloth_engine.errors import UsageError
+from sloth_engine.store import Store
 
 READS: dict[str, frozenset[str]] = {
     "catalog": frozenset({"list", "get", "require"}),
@@ -43,7 +45,7 @@ MAX_ARGS = 8
 class GatewayStacks:
     runs: Any
     _stacks: Any
-    _store: Any
+    _store: Callable[[], Store]
     _announce_stack_events: Any
 
     @unary

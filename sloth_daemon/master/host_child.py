@@ -27,6 +27,7 @@ from sloth_engine.executor.results import AttemptOutcome, RunEvent, TaskResult
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
 from sloth_engine.run import RunRequest, module_env
 from sloth_engine.spec import TaskStatus
+from sloth_engine.store import Store
 
 OUTPUT = "output.jsonl"
 RESULT = "result.json"
@@ -80,7 +81,7 @@ async def _attempt(job: dict[str, Any], out: TextIO) -> AttemptOutcome:
 
 
 async def _run(
-    job: dict[str, Any], out: TextIO, store: Any, loop: asyncio.AbstractEventLoop
+    job: dict[str, Any], out: TextIO, store: Store, loop: asyncio.AbstractEventLoop
 ) -> AttemptOutcome:
     secrets = {str(k): str(v) for k, v in (job.get("secrets") or {}).items()}
     redact = _redactor(secrets)

@@ -33,6 +33,7 @@ from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.executor.results import AttemptOutcome
 from sloth_engine.run_owner import boot_id, owner_gone
 from sloth_engine.spec import MASTER_PLACEMENT, TaskStatus
+from sloth_engine.store import Store
 from sloth_engine.store.host_processes import HostProcess
 from sloth_engine.store.retry import retrying
 
@@ -50,7 +51,7 @@ POLL_MAX = 0.2
 
 
 class HostTasks:
-    def __init__(self, store: Any, home: Path, db: str | None) -> None:
+    def __init__(self, store: Store, home: Path, db: str | None) -> None:
         self.rows = store.host_processes()
         self.store = store
         self.home = home

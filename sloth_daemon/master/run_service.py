@@ -31,6 +31,7 @@ from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
 from sloth_engine.run_owner import current_owner, owner_gone
 from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
+from sloth_engine.store import Store
 from sloth_engine.store.host_processes import HostProcess
 from sloth_engine.store.submissions import Submission, SubmissionRows
 
@@ -60,7 +61,7 @@ class Plan:
 
 
 class RunService:
-    def __init__(self, store: Any, dispatcher: Dispatcher, home: Path) -> None:
+    def __init__(self, store: Store, dispatcher: Dispatcher, home: Path) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.home = home

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sloth_engine.errors import SlothError, StoreError
+from sloth_engine.store import Store
 from sloth_engine.store.retry import trouble
 from sloth_engine.store.schedules import ScheduleDef, ScheduleStore
 from sloth_engine.store.submissions import Submission
@@ -34,7 +35,7 @@ MISSED_GRACE = 1.0
 class SchedulerLoop:
     def __init__(
         self,
-        store: Any,
+        store: Store,
         runs: Any,
         bus: Any,
         catalog: Any = None,
