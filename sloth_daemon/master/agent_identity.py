@@ -108,5 +108,5 @@ class ForgedReports:
         }
         try:
             self.record(f"audit.{kind}", data)
-        except Exception:  # the refusal stands without its audit record
-            log.exception("cannot record the audit event of a forged %s", kind)
+        except Exception as exc:  # the refusal stands without its audit record
+            log.warning("cannot record the audit event of a forged %s: %s", kind, exc)

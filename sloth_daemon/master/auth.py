@@ -197,8 +197,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         }
         try:
             await asyncio.to_thread(self.record, f"audit.{name}", data)
-        except Exception:  # the call's outcome must not depend on the audit's write
-            log.exception("cannot record the audit event of %s", name)
+        except Exception as exc:  # the call's outcome must not depend on the audit's write
+            log.warning("cannot record the audit event of %s: %s", name, exc)  # one line, no traceback
 
 
 class _Call:

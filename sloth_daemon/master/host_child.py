@@ -86,6 +86,7 @@ async def _run(
     secrets = {str(k): str(v) for k, v in (job.get("secrets") or {}).items()}
     redact = _redactor(secrets)
     journal = Journal(job["run_id"], job["workflow"], None)
+    journal.redactor = redact  # as on the master: outputs holding a secret are refused
     journal.events_from_output = False  # event lines travel to the master as they are
     journal.redactor = redact  # outputs holding a secret are refused, as in the master
     journal.bind(loop)
