@@ -150,11 +150,11 @@ def test_exec_results_stdin_methods_and_disconnect(lua: Lua, tmp_path: Path) -> 
 
 
 def test_exec_timeout_and_task_deadline(lua: Lua) -> None:
-    ok, res = lua.run("local c = assert(open()) return ssh.exec(c, 'sleep 30', {timeout = 0.5})")
+    ok, res = lua.run("local c = assert(open()) return ssh.exec(c, 'sleep 8', {timeout = 0.5})")
     assert ok is True and res["exit_code"] == 124 and "timed out" in res["stderr"]
     started = time.monotonic()
     with pytest.raises(LuaRuntimeError, match="time limit"):
-        lua.run("local c = assert(open()) return ssh.exec(c, 'sleep 30')", seconds=2)
+        lua.run("local c = assert(open()) return ssh.exec(c, 'sleep 8')", seconds=2)
     assert time.monotonic() - started < 10
 
 

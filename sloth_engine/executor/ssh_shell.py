@@ -23,7 +23,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from sloth_engine.modules.ssh_client import Target, known_hosts_path, reason, ssh_loop
+from sloth_engine.modules.ssh_client import Target, known_hosts_path, reason, ssh_loop, stop_remote
 from sloth_engine.spec import TaskStatus
 
 from .results import AttemptOutcome
@@ -118,7 +118,7 @@ class SshHosts:
             status = process.exit_status
             return status if status is not None and status >= 0 else 255
         finally:
-            process.close()
+            stop_remote(process)
 
     def close(self) -> None:
         for conn in self.connections.values():

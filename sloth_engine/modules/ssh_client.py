@@ -59,6 +59,20 @@ def wait(sandbox: Sandbox | None, awaitable: Awaitable[T]) -> T:
             raise ModuleError(reason)
 
 
+def stop_remote(process: Any) -> None:
+    """End a remote command that has not exited: a TERM signal (OpenSSH sends it to the
+    command's process group), then the channel is closed. Without a terminal SSH sends no
+    hangup, so a command that neither reads nor writes would otherwise go on running. OpenSSH
+    refuses signals in a root login's session (no privilege separation there): as root, such a
+    command runs on until it ends."""
+    if process.exit_status is None and process.exit_signal is None:
+        try:
+            process.terminate()
+        except (OSError, RuntimeError):
+            pass  # the channel is already closing: nothing left to signal
+    process.close()
+
+
 def known_hosts_path(value: Any) -> str:
     if value is None or value == "":
         return os.path.expanduser("~/.ssh/known_hosts")

@@ -40,6 +40,7 @@ from sloth_engine.modules.ssh_client import (
     Tunnel,
     known_hosts_path,
     reason,
+    stop_remote,
     wait,
 )
 
@@ -116,7 +117,7 @@ async def _run(conn: Connection, command: str, stdin: str | None, limit: float |
             "success": code == 0,
         }
     finally:
-        process.close()
+        stop_remote(process)
 
 
 class Ssh:
