@@ -112,9 +112,7 @@ def test_writes_are_atomic_renames_that_keep_the_mode(lua: Lua) -> None:
 
 def test_template_twice_and_undefined_names(lua: Lua) -> None:
     (lua.root / "site.j2").write_text("server {{ name }}:{{ port }};\n")
-    body = (
-        'return (file_ops.template({src = "site.j2", dest = "site.conf", vars = {name = "web", port = 8080}}))'
-    )
+    body = 'return (file_ops.template({src = "site.j2", dest = "site.conf", vars = {name = "web", port = 8080}}))'
     result = lua.run(body)
     assert result["changed"] is True and result["mode"] == "0644"
     assert (lua.root / "site.conf").read_text() == "server web:8080;\n"
@@ -367,6 +365,16 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200, json.dumps({"path": self.path, "agent": self.headers["X-Agent"]}).encode())
         elif self.path == "/file.bin":
             self._answer(200, b"\x00\x01" * 50_000, "application/octet-stream")
+        elif self.path == "/huge":  # 17 MiB, streamed: over the 16 MiB an answer may hold in Lua
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(17 * 1024 * 1024))
+            self.end_headers()
+            try:
+                for _ in range(17):
+                    self.wfile.write(b"x" * (1024 * 1024))
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading at the bound
+                pass
         elif self.path == "/slow":
             time.sleep(3)
             self._answer(200, b"late", "text/plain")
@@ -644,3 +652,11 @@ def test_metrics_system_readings_custom_values_alerts_and_health(lua: Lua) -> No
     assert got[13:] == (None, True, None)
     assert ("stderr", "[ALERT] critical: disk almost full") in lua.lines
     assert [data["name"] for kind, data in lua.events if kind == "metric.alert"] == ["disk"]
+
+
+def test_http_answers_are_bounded_and_the_runtime_goes_on(lua: Lua, http_server: str, tmp_path: Path) -> None:
+    value, message = lua.run(f'return http.get("{http_server}/huge")')  # refused: nil, message
+    assert value is None and "the answer is larger than 16 MB (use net.download)" in message
+    assert lua.run(f'return http.get("{http_server}/json").ok') is True  # the same runtime still serves
+    size = lua.run(f'return net.download("{http_server}/huge", "{tmp_path}/huge.txt")')
+    assert (tmp_path / "huge.txt").stat().st_size == 17 * 1024 * 1024, size
