@@ -135,10 +135,20 @@ class Connection:
     sftp: asyncssh.SFTPClient | None = None
     tunnels: dict[str, Tunnel] = field(default_factory=dict)
 
+    opening: asyncio.Future[asyncssh.SFTPClient] | None = None
+
     async def files(self) -> asyncssh.SFTPClient:
-        """The connection's SFTP session, opened on first use and kept."""
+        """The connection's SFTP session, opened on first use and kept (tasks sharing the
+        connection wait for the same opening; a cancelled caller does not cancel it)."""
         if self.sftp is None:
-            self.sftp = await self.raw.start_sftp_client()
+            if self.opening is None:
+                self.opening = asyncio.ensure_future(self.raw.start_sftp_client())
+            try:
+                self.sftp = await asyncio.shield(self.opening)
+            except BaseException:
+                if self.opening.done():
+                    self.opening = None  # it failed: the next call tries again
+                raise
         return self.sftp
 
     async def close(self) -> None:
@@ -147,7 +157,7 @@ class Connection:
         self.tunnels.clear()
         if self.sftp is not None:
             self.sftp.exit()
-            self.sftp = None
+        self.sftp, self.opening = None, None
         self.raw.close()
         await self.raw.wait_closed()
 

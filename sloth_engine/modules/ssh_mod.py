@@ -280,8 +280,8 @@ class Ssh:
             raw = self.call(_lib(CONNECT).open_connection(target))
         except _failures() as exc:
             return False, f"failed to reconnect with agent forwarding: {reason(exc)}"
-        old = Connection(conn.ident, conn.target, conn.raw, conn.sftp)
-        conn.raw, conn.sftp, conn.target = raw, None, target
+        old = Connection(conn.ident, conn.target, conn.raw, conn.sftp, opening=conn.opening)
+        conn.raw, conn.sftp, conn.opening, conn.target = raw, None, None, target
         self.call(old.close())
         return True
 
