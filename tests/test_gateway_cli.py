@@ -312,8 +312,15 @@ def test_stacks(both: Both) -> None:
     both.refused("stack", "drift", "detect", "site")
     both.same("stack", "drift", "show", "site")
     both.same("stack", "drift", "show", "site", "--json")
-    fix = both.remote("stack", "drift", "fix", "site", "--yes", role="operator")
-    assert fix.returncode == 2 and "console" in fix.stderr, fix
+    fix = both.remote("stack", "drift", "fix", "site", "--yes", role="operator")  # nothing drifted
+    assert fix.returncode == 0 and "stack 'site': no drift to fix" in fix.stdout, fix
+    (both.work / "motd.txt").write_text("tampered")
+    both.refused("stack", "drift", "fix", "site", "--yes")
+    fix = both.remote("stack", "drift", "fix", "site", "--yes", role="operator")  # the master runs the fix
+    assert fix.returncode == 0 and "run write of workflow 'site'" in fix.stdout and "fixed: " in fix.stdout, (
+        fix
+    )
+    assert (both.work / "motd.txt").read_text() == "hello"
     both.refused("stack", "deps", "add", "web", "site")
     added = both.remote("stack", "deps", "add", "web", "site", role="operator")
     assert added.returncode == 0 and "stack 'web' depends on site" in added.stdout, added

@@ -138,6 +138,8 @@ class RemoteStacks:
     remote = True
 
     def __init__(self, client: Any) -> None:
+        self.client = client
+        """The master's client: `stack drift fix` has the master run the fix (FixDrift)."""
         self.store = _Store(client)
         for part in ("catalog", "resources", "locks", "snapshots", "drift", "deps"):
             setattr(self, part, _Part(client, part))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from typing import Any
 
-from sloth_engine.errors import UsageError
+from sloth_engine.executor.results import RunResult
 
 from ..store_access import fail, when
 from .common import Command, add_json, confirm, emit_json, show
@@ -108,11 +109,6 @@ def detailed(report: Any) -> str:
 def cmd_fix(args: argparse.Namespace, stacks: Any) -> int:
     from sloth_engine.stacks.drift_fix import plan_fix
 
-    if stacks.remote:  # the fix runs the owning tasks here, from their workflow files
-        raise UsageError(
-            "stack drift fix runs the tasks on the machine of the store: run it there, or fix "
-            "from the console (Stacks, F), which has the master run them"
-        )
     plan = plan_fix(stacks, args.name)
     if not plan.groups:
         for item, why in plan.unfixable:
@@ -127,6 +123,8 @@ def cmd_fix(args: argparse.Namespace, stacks: Any) -> int:
         return fail(
             "not fixed: confirm on a terminal or pass --auto-approve", 2 if not sys.stdin.isatty() else 1
         )
+    if stacks.remote:  # the master runs the owning tasks, from the workflow files it has
+        return _apply_on_master(args.name, stacks, plan)
     return _apply(args.name, stacks, plan)
 
 
@@ -137,6 +135,48 @@ def plan_text(plan: Any) -> str:
         lines.extend(f"    fixes {f.resource} ({f.kind})" for f in group.findings)
     lines.extend(f"  cannot fix {item.resource}: {why}" for item, why in plan.unfixable)
     return "\n".join(lines)
+
+
+def _apply_on_master(name: str, stacks: Any, plan: Any) -> int:
+    """FixDrift on the master (it plans again, runs the groups and records the fix); follow
+    each run here as a local fix shows it, then say what is fixed."""
+    from sloth_engine.stacks.drift_fix import fixed_after
+
+    from ..progress import PlainProgress
+
+    started = stacks.client.fix_drift(name)
+    failed = False
+    for run_id in started.get("run_ids", []):
+        progress = PlainProgress()
+        result = None
+        for item in stacks.client.follow_run(run_id):
+            if isinstance(item, RunResult):
+                result = item
+            else:
+                progress(item)
+        status = _wait_finished(stacks.client, run_id, result)
+        if result is not None and result.status.value == status:
+            progress.finish(result)
+        else:  # the feed answered before the end: its final word comes from the run's record
+            print(f"fix run {run_id}: {status.upper()}", file=sys.stderr)
+        failed = failed or status != "success"
+    _after, fixed, still = fixed_after(stacks, name, plan)
+    if fixed:
+        print("fixed: " + ", ".join(fixed))
+    if still:
+        print("still drifted: " + ", ".join(still), file=sys.stderr)
+    return 1 if (still or failed or plan.unfixable) else 0
+
+
+def _wait_finished(client: Any, run_id: str, result: Any, limit: float = 3600.0) -> str:
+    """The run's final status. A fix run is started by the master outside its run feed, so the
+    feed may answer before the end: then the run's record says when it is over."""
+    status = result.status.value if result is not None else "running"
+    deadline = time.monotonic() + limit
+    while status == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = str(client.get_run(run_id).get("status", "running"))
+    return status
 
 
 def _apply(name: str, stacks: Any, plan: Any) -> int:
