@@ -17,6 +17,7 @@ from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox, lua_type
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules.options import lenient
 
 
 def plain(value: Any) -> Any:
@@ -92,18 +93,6 @@ def yaml_decode(text: Any) -> Any:
         raise ModuleError(f"yaml decode: {problem}{where}") from None
 
 
-def _lenient(decode: Any) -> Any:
-    """The original's convention: nil, message instead of an error."""
-
-    def call(text: Any) -> Any:
-        try:
-            return decode(text)
-        except ModuleError as exc:
-            return None, str(exc)
-
-    return call
-
-
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     from sloth_engine.modules import data_more  # after this module: it builds on its codecs
 
@@ -117,8 +106,8 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
             "yaml_decode": yaml_decode,
             "to_json": json_pretty,
             "to_yaml": yaml_encode,
-            "parse_json": _lenient(json_decode),
-            "parse_yaml": _lenient(yaml_decode),
+            "parse_json": lenient(json_decode),
+            "parse_yaml": lenient(yaml_decode),
         },
     )
     data_more.install(sandbox, table)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json as _json
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -23,6 +24,7 @@ import xmltodict
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import data_mod
+from sloth_engine.modules.options import lenient
 
 MAX_XML_DEPTH = 200
 """Deepest XML nesting decoded; deeper documents are refused."""
@@ -102,16 +104,6 @@ def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise ModuleError(f"data.{what}: expected a string")
     return value
-
-
-def _lenient(fn: Any) -> Any:
-    def call(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except ModuleError as exc:
-            return None, str(exc)
-
-    return call
 
 
 def json_validate(text: Any) -> Any:
@@ -195,13 +187,13 @@ def _cell(value: Any) -> str:
 
 def install(sandbox: Sandbox, table: Any) -> None:
     """Add the functions to the `data` table `table`."""
-    functions = {
+    functions: dict[str, Callable[..., Any]] = {
         "json_validate": json_validate,
-        "xml_encode": _lenient(xml_encode),
-        "xml_decode": _lenient(xml_decode),
-        "xml_to_json": _lenient(lambda text: _json.dumps(xml_decode(text), ensure_ascii=False)),
-        "yaml_to_json": _lenient(lambda text: data_mod.json_encode(data_mod.yaml_decode(text))),
-        "json_to_yaml": _lenient(lambda text: data_mod.yaml_encode(data_mod.json_decode(text))),
+        "xml_encode": lenient(xml_encode),
+        "xml_decode": lenient(xml_decode),
+        "xml_to_json": lenient(lambda text: _json.dumps(xml_decode(text), ensure_ascii=False)),
+        "yaml_to_json": lenient(lambda text: data_mod.json_encode(data_mod.yaml_decode(text))),
+        "json_to_yaml": lenient(lambda text: data_mod.yaml_encode(data_mod.json_decode(text))),
         "csv_parse": csv_parse,
         "csv_generate": csv_generate,
     }

@@ -10,7 +10,7 @@ import grp
 import os
 import pwd
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sloth_engine.durations import parse_duration
@@ -149,3 +149,21 @@ def group_name(gid: int) -> str:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
+
+
+def lenient(fn: Callable[..., Any], strip: str = "") -> Callable[..., Any]:
+    """`fn` with the original's convention for failures: `nil, message` instead of an error
+    (`strip`: a prefix the message loses, e.g. the module's name)."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ModuleError as exc:
+            return None, str(exc).removeprefix(strip)
+
+    return call
+
+
+def table_or_empty(value: Any) -> dict[str, Any]:
+    """An options table given as the last argument, or none."""
+    return value if isinstance(value, dict) else {}

@@ -22,7 +22,7 @@ from typing import Any
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.atomic_write import read_bytes, write_atomic
-from sloth_engine.modules.options import environment, flag, is_check
+from sloth_engine.modules.options import environment, flag, is_check, table_or_empty
 from sloth_engine.modules.proc import find_tool, run_process
 
 PERSISTENT_FILE = "/etc/sysctl.d/99-sloth-runner.conf"
@@ -51,11 +51,11 @@ class Sysctl:
         return done.exit_code, (done.stdout + done.stderr).strip()
 
     def get(self, name: Any, opts: Any = None) -> Any:
-        code, out = self.run(_opts(opts), "-n", str(name))
+        code, out = self.run(table_or_empty(opts), "-n", str(name))
         return (out, None) if code == 0 else (None, f"Failed to get parameter {name}: {out}")
 
     def set(self, name: Any, value: Any, opts: Any = None) -> tuple[bool, str]:
-        options, text = _opts(opts), value_text(value)
+        options, text = table_or_empty(opts), value_text(value)
         code, current = self.run(options, "-n", str(name))
         if code == 0 and current == text:
             return True, f"Parameter {name} already set to {text} (idempotent)"
@@ -71,7 +71,7 @@ class Sysctl:
     def set_persistent(self, name: Any, value: Any, path: Any = None, opts: Any = None) -> tuple[bool, str]:
         if isinstance(path, dict):
             path, opts = None, path
-        options, text, key = _opts(opts), value_text(value), str(name)
+        options, text, key = table_or_empty(opts), value_text(value), str(name)
         file = str(path or PERSISTENT_FILE)
         lines = (read_bytes(file) or b"").decode().splitlines()
         wanted, action = f"{key} = {text}", "added"
@@ -95,25 +95,21 @@ class Sysctl:
 
     def list(self, pattern: Any = None, opts: Any = None) -> Any:
         words = ["-a"] + ([str(pattern)] if pattern else [])
-        code, out = self.run(_opts(opts), *words)
+        code, out = self.run(table_or_empty(opts), *words)
         if code != 0:
             return None, f"Failed to list parameters: {out}"
         rows = [line.partition("=") for line in out.splitlines()]
         return [{"name": n.strip(), "value": v.strip()} for n, sep, v in rows if sep], None
 
     def exists(self, name: Any, opts: Any = None) -> bool:
-        return self.run(_opts(opts), "-n", str(name))[0] == 0
+        return self.run(table_or_empty(opts), "-n", str(name))[0] == 0
 
     def apply_words(self, opts: Any, *words: str) -> tuple[bool, str]:
-        options = _opts(opts)
+        options = table_or_empty(opts)
         if is_check(self.env, options):
             return True, "would run sysctl " + " ".join(words)
         code, out = self.run(options, *words)
         return (True, out or "Sysctl configuration reloaded successfully") if code == 0 else (False, out)
-
-
-def _opts(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:

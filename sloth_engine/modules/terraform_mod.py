@@ -27,7 +27,7 @@ from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
-from sloth_engine.modules.options import environment, is_check, workdir_path
+from sloth_engine.modules.options import environment, is_check, table_or_empty, workdir_path
 from sloth_engine.modules.proc import find_tool, run_process
 
 DEFAULT_TIMEOUT = 3600.0
@@ -64,10 +64,6 @@ class Runner:
         if done.exit_code != 0:
             result["error"] = (done.stderr.strip() or done.stdout.strip())[-4000:] or f"exit {done.exit_code}"
         return result
-
-
-def _opts(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _var_args(opts: dict[str, Any]) -> list[str]:
@@ -159,7 +155,7 @@ class Terraform:
         return result
 
     def call(self, method: str, default: str | None, opts_value: Any) -> dict[str, Any]:
-        opts = _opts(opts_value)
+        opts = table_or_empty(opts_value)
         where = self.workdir(default, opts)
         if method == "init":
             return self.init(where, opts)
@@ -199,7 +195,7 @@ class Pulumi:
         self.cli = Runner(sandbox, env, "pulumi")
 
     def call(self, method: str, workdir: str, stack: str, opts_value: Any) -> dict[str, Any]:
-        opts = _opts(opts_value)
+        opts = table_or_empty(opts_value)
         base = ["--stack", stack, "--non-interactive"]
         if method == "select":
             found = self.cli.run(workdir, "stack", "select", stack, "--non-interactive")
@@ -240,7 +236,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     )
 
     def tf_init(value: Any = None) -> Any:
-        opts = _opts(value) if isinstance(value, dict) else {"workdir": value}
+        opts = table_or_empty(value) if isinstance(value, dict) else {"workdir": value}
         return tf.call("init", None, opts)
 
     def direct(method: str) -> Any:
@@ -263,7 +259,7 @@ def install(sandbox: Sandbox, env: ModuleEnv) -> None:
         return (True, result["output"]) if result["success"] else (False, result.get("error", ""))
 
     def select(name: Any, opts: Any = None) -> Any:
-        where = workdir_path(sandbox, str(_opts(opts).get("workdir") or "."))
+        where = workdir_path(sandbox, str(table_or_empty(opts).get("workdir") or "."))
         result = pl.call("select", where, str(name), opts)
         return (where, str(name)) if result["success"] else (None, result.get("error", ""))
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sloth_engine.durations import parse_duration
 from sloth_engine.lua.sandbox import ModuleError
+from sloth_engine.modules.options import lenient
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -37,16 +38,6 @@ def go_duration(text: Any) -> float:
         return sign * parse_duration(raw.lstrip("+-"))
     except ValueError as exc:
         raise ModuleError(f"time: {exc}") from None
-
-
-def _lenient(fn: Any) -> Any:
-    def call(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except ModuleError as exc:
-            return None, str(exc).removeprefix("time: ")
-
-    return call
 
 
 def _local(ts: Any) -> datetime:
@@ -85,9 +76,9 @@ def round_to(ts: Any, duration: Any) -> int:
 def functions() -> dict[str, Any]:
     return {
         "rfc3339": rfc3339,
-        "add": _lenient(lambda ts, d: int(seconds(ts) + go_duration(d))),
-        "sub": _lenient(lambda ts, d: int(seconds(ts) - go_duration(d))),
-        "duration": _lenient(go_duration),
+        "add": lenient(lambda ts, d: int(seconds(ts) + go_duration(d)), "time: "),
+        "sub": lenient(lambda ts, d: int(seconds(ts) - go_duration(d)), "time: "),
+        "duration": lenient(go_duration, "time: "),
         "until": lambda ts: seconds(ts) - datetime.now(UTC).timestamp(),
         "year": lambda ts: _local(ts).year,
         "month": lambda ts: _local(ts).month,
@@ -98,10 +89,10 @@ def functions() -> dict[str, Any]:
         "weekday": lambda ts: WEEKDAYS[_local(ts).weekday()],
         "utc": seconds,
         "local": seconds,
-        "in_location": _lenient(in_location),
+        "in_location": lenient(in_location, "time: "),
         "before": lambda a, b: seconds(a) < seconds(b),
         "after": lambda a, b: seconds(a) > seconds(b),
         "equal": lambda a, b: seconds(a) == seconds(b),
-        "truncate": _lenient(truncate),
-        "round": _lenient(round_to),
+        "truncate": lenient(truncate, "time: "),
+        "round": lenient(round_to, "time: "),
     }

@@ -33,7 +33,7 @@ from typing import Any
 
 from sloth_engine.lua.sandbox import Sandbox
 from sloth_engine.modules import ModuleEnv
-from sloth_engine.modules.options import environment, is_check
+from sloth_engine.modules.options import environment, is_check, table_or_empty
 from sloth_engine.modules.proc import find_tool, run_process
 
 _VALID = re.compile(r"^[a-z_][a-z0-9_-]*\$?$")
@@ -64,7 +64,7 @@ class Users:
     # ---- users ---------------------------------------------------------------------------------
 
     def create(self, name_or_opts: Any = None, options: Any = None) -> Any:
-        opts = dict(name_or_opts) if isinstance(name_or_opts, dict) else dict(_opts(options))
+        opts = dict(name_or_opts) if isinstance(name_or_opts, dict) else dict(table_or_empty(options))
         name = str(opts.get("username") or ("" if isinstance(name_or_opts, dict) else name_or_opts or ""))
         ok, why = validate(name)
         if not ok:
@@ -84,7 +84,7 @@ class Users:
         return self.change([*argv, name], opts, f"User {name} created")
 
     def modify(self, name: Any, options: Any = None) -> Any:
-        opts, user = _opts(options), str(name)
+        opts, user = table_or_empty(options), str(name)
         entry = self.entry("passwd", user)
         if entry is None:
             return False, f"User {user} does not exist"
@@ -107,7 +107,7 @@ class Users:
         return self.change([*argv, user], opts, f"User {user} modified")
 
     def delete(self, name: Any, options: Any = None) -> Any:
-        opts, user = _opts(options), str(name)
+        opts, user = table_or_empty(options), str(name)
         if self.entry("passwd", user) is None:
             return True, f"User {user} does not exist (unchanged)"
         argv = ["userdel", *(["-r"] if opts.get("remove_home") else []), user]
@@ -152,7 +152,7 @@ class Users:
             return True, f"User {name} already {'locked' if lock else 'unlocked'} (unchanged)"
         return self.change(
             ["passwd", "-l" if lock else "-u", str(name)],
-            _opts(options),
+            table_or_empty(options),
             f"User {name} {'locked' if lock else 'unlocked'}",
         )
 
@@ -164,7 +164,7 @@ class Users:
             return True, f"User {name} {'already in' if add else 'not in'} {group} (unchanged)"
         argv = ["gpasswd", "-a" if add else "-d", str(name), str(group)]
         return self.change(
-            argv, _opts(options), f"User {name} {'added to' if add else 'removed from'} {group}"
+            argv, table_or_empty(options), f"User {name} {'added to' if add else 'removed from'} {group}"
         )
 
     def members(self, group: Any) -> Any:
@@ -172,10 +172,6 @@ class Users:
         if entry is None:
             return None, f"Group {group} does not exist"
         return [m for m in entry[3].split(",") if m] if len(entry) > 3 else [], None
-
-
-def _opts(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _names(value: Any) -> str:
@@ -210,17 +206,17 @@ def _functions(u: Users) -> dict[str, Callable[..., Any]]:
                 return False, f"User {name} does not exist"
             if entry[index] == str(value):
                 return True, f"{what} of {name} already {value} (unchanged)"
-            move = ["-m"] if flag == "-d" and _opts(options).get("move") else []
+            move = ["-m"] if flag == "-d" and table_or_empty(options).get("move") else []
             return u.change(
                 ["usermod", flag, str(value), *move, str(name)],
-                _opts(options),
+                table_or_empty(options),
                 f"{what} of {name} set to {value}",
             )
 
         return call
 
     def group_create(name: Any, options: Any = None) -> Any:
-        opts = _opts(options)
+        opts = table_or_empty(options)
         if u.entry("group", str(name)) is not None:
             return True, f"Group {name} already exists (unchanged)"
         argv = [
@@ -233,7 +229,7 @@ def _functions(u: Users) -> dict[str, Callable[..., Any]]:
     def group_delete(name: Any, options: Any = None) -> Any:
         if u.entry("group", str(name)) is None:
             return True, f"Group {name} does not exist (unchanged)"
-        return u.change(["groupdel", str(name)], _opts(options), f"Group {name} deleted")
+        return u.change(["groupdel", str(name)], table_or_empty(options), f"Group {name} deleted")
 
     def group_info(name: Any) -> Any:
         entry = u.entry("group", str(name))
@@ -268,16 +264,16 @@ def _functions(u: Users) -> dict[str, Callable[..., Any]]:
         if u.entry("passwd", str(name)) is None:
             return False, f"User {name} does not exist"
         return u.change(
-            ["chpasswd"], _opts(options), "Password set successfully", stdin=f"{name}:{password}\n"
+            ["chpasswd"], table_or_empty(options), "Password set successfully", stdin=f"{name}:{password}\n"
         )
 
     def run_as(name: Any, command: Any, options: Any = None) -> Any:
         if not command:
             return False, "Command is required"
         argv = ["runuser", "-u", str(name), "--", "sh", "-c", str(command)]
-        if is_check(u.env, _opts(options)):
+        if is_check(u.env, table_or_empty(options)):
             return True, f"would run as {name}: {command}"
-        code, out = u.run(argv, _opts(options))
+        code, out = u.run(argv, table_or_empty(options))
         return (True, out) if code == 0 else (False, f"Failed to run command as user: {out}")
 
     def tool_text(argv_of: Callable[[str], list[str]], what: str) -> Callable[..., Any]:
@@ -299,7 +295,7 @@ def _functions(u: Users) -> dict[str, Callable[..., Any]]:
         "is_locked": u.locked,
         "set_password": set_password,
         "expire_password": lambda name, o=None: u.change(
-            ["chage", "-d", "0", str(name)], _opts(o), f"Password of {name} expired"
+            ["chage", "-d", "0", str(name)], table_or_empty(o), f"Password of {name} expired"
         ),
         "set_shell": set_field("-s", "Shell", 6),
         "set_home": set_field("-d", "Home", 5),
@@ -313,12 +309,14 @@ def _functions(u: Users) -> dict[str, Callable[..., Any]]:
         "add_to_group": lambda name, group, o=None: u.member_of(name, group, True, o),
         "remove_from_group": lambda name, group, o=None: u.member_of(name, group, False, o),
         "set_primary_group": lambda name, group, o=None: u.change(
-            ["usermod", "-g", str(group), str(name)], _opts(o), f"Primary group of {name} set to {group}"
+            ["usermod", "-g", str(group), str(name)],
+            table_or_empty(o),
+            f"Primary group of {name} set to {group}",
         ),
         "is_system_user": is_system,
         "get_current": current,
         "set_expiry": lambda name, date, o=None: u.change(
-            ["usermod", "-e", str(date), str(name)], _opts(o), f"Expiry of {name} set to {date}"
+            ["usermod", "-e", str(date), str(name)], table_or_empty(o), f"Expiry of {name} set to {date}"
         ),
         "get_last_login": tool_text(lambda n: ["lastlog", "-u", n], "last login"),
         "get_failed_logins": tool_text(lambda n: ["faillog", "-u", n], "failed logins"),
