@@ -75,3 +75,27 @@ def test_check_mode_shows_the_diff_and_a_recap_and_changes_nothing(tmp_path: Pat
     assert report["recap"] == {"ok": 1, "changed": 1, "failed": 0, "skipped": 0}
     report, _ = _run(tmp_path)
     assert report["recap"] == {"ok": 2, "changed": 0, "failed": 0, "skipped": 0}
+
+
+def test_changes_made_on_an_agent_reach_the_recap_through_the_master(tmp_path: Path) -> None:
+    """The change lines travel with the agent's output: the master counts them as a local run does."""
+    from distributed_cluster import Cluster
+
+    conf = tmp_path / "app.conf"
+    conf.write_text("port=80\nworkers=4\n")
+    cluster = Cluster(tmp_path)
+    try:
+        address = cluster.start_master()
+        cluster.start_agent("a1")
+        flow = FLOW.replace("{conf}", str(conf)).replace('task("config")', 'task("config"):delegate_to("a1")')
+        path = cluster.write("site.sloth", flow)
+        done = cluster.cli("run", str(path), "--master", address, "-o", "json")
+        assert done.returncode == 0, (done.stderr, cluster.logs())
+        report = json.loads(done.stdout)
+        assert report["recap"] == {"ok": 1, "changed": 1, "failed": 0, "skipped": 0}
+        assert {t["name"]: t["changes"] for t in report["tasks"]} == {"config": 1, "verify": 0}
+        assert conf.read_text() == "port=8080\nworkers=4\n"
+        refused = cluster.cli("run", str(path), "--master", address, "--diff")
+        assert refused.returncode == 2 and "--check and --diff run on this machine only" in refused.stderr
+    finally:
+        cluster.close()

@@ -138,8 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     master = master_of(args)  # grpc-free: importing the client costs a local run ~50 ms
     if master:
-        if request.check_mode:
-            raise UsageError("--check runs on this machine only (not with --master)")
+        if request.check_mode or request.show_diff:  # a master's runs do not take them (yet)
+            raise UsageError("--check and --diff run on this machine only (not with --master)")
         if getattr(args, "ssh", None):
             raise UsageError("--ssh runs from this machine only (not with --master)")
         from .remote_run import run_on_master
