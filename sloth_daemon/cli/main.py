@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "token_cmd",
     "certs_cmd",
 )
+"""Module NAME_cmd registers the command NAME (main imports only the one a command line names)."""
 CLIENT_FLAGS = {
     "token": "SLOTH_TOKEN",
     "tls_ca": "SLOTH_TLS_CA",
@@ -46,7 +47,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or only with `commands` (each command's module is
+    imported to register it: importing all of them costs a process ~60 ms of its start-up)."""
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "sloth-daemon"
     if prog not in ("sloth-daemon", "sloth-runner"):
         prog = "sloth-daemon"
@@ -77,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=lambda args: print(f"sloth-runner {__version__}") or 0)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if commands is None else [f"{c}_cmd" for c in commands]:
         try:
             module = importlib.import_module(f"sloth_daemon.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -121,9 +124,19 @@ def hoist_globals(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     return rest, found
 
 
+def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser `argv` needs: the named command's alone, or every command (help, a typo)."""
+    words = [a for a in argv if not a.startswith("-")]
+    if words and f"{words[0]}_cmd" in COMMAND_MODULES:
+        return build_parser([words[0]])
+    if list(argv) == ["--version"]:
+        return build_parser([])
+    return build_parser()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     rest, hoisted = hoist_globals(script_form(sys.argv[1:] if argv is None else argv))
+    parser = parser_for(rest)
     if hoisted.get("log_level") not in (None, "debug", "info", "warning", "error"):
         parser.error(f"argument --log-level: invalid choice: '{hoisted['log_level']}'")
     args = parser.parse_args(rest)
