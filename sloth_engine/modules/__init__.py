@@ -54,6 +54,8 @@ MODULE_NAMES = (
     "helm",
     "user",
     "ssh",
+    "firewall",
+    "stow",
 )
 
 
