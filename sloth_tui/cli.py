@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="localhost", help="with --serve: address to listen on (localhost)")
     parser.add_argument("--port", type=int, default=8080, help="with --serve: port (8080)")
     parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        default=os.environ.get("SLOTH_TUI_PUBLIC_URL"),
+        help="with --serve: the address browsers use, e.g. behind a reverse proxy"
+        " ($SLOTH_TUI_PUBLIC_URL; default: the address each browser used)",
+    )
+    parser.add_argument(
         "--serve-password",
         default=os.environ.get("SLOTH_TUI_PASSWORD"),
         help="with --serve: the browsers' login ($SLOTH_TUI_PASSWORD; default: made and printed at start)",
@@ -97,7 +104,13 @@ def serve(address: str, token: str | None, args: argparse.Namespace) -> int:
 
     password, made = console_password(args.serve_password)
     options = ServeOptions(
-        args.host, args.port, password, args.serve_cert, args.serve_key, args.insecure_public
+        args.host,
+        args.port,
+        password,
+        args.serve_cert,
+        args.serve_key,
+        args.insecure_public,
+        args.public_url.rstrip("/") if args.public_url else None,
     )
     command = [sys.executable, "-m", "sloth_tui", "--master", address]
     try:

@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,18 @@ class Cluster:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@contextmanager
+def examples_cluster(root: Path) -> Iterator[Cluster]:
+    """A master watching examples/ and one agent, alpha (role=build): what the console tests drive."""
+    c = Cluster(root)
+    try:
+        c.start_master("127.0.0.1:0", "--watch", str(EXAMPLES))
+        c.start_agent("alpha", "role=build")
+        yield c
+    finally:
+        c.close()

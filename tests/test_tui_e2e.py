@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from distributed_cluster import Cluster, wait_for
+from distributed_cluster import Cluster, examples_cluster, wait_for
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 
@@ -45,13 +44,8 @@ class Tmux:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(tmp_path)
-    try:
-        c.start_master("127.0.0.1:0", "--watch", str(EXAMPLES))
-        c.start_agent("alpha", "role=build")
+    with examples_cluster(tmp_path) as c:
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distributed_cluster import Cluster, wait_for
+from distributed_cluster import Cluster, examples_cluster, wait_for
 from tui_fake import settle, until
 
 from sloth_tui.app import SlothApp
@@ -38,13 +38,8 @@ workflow.define("slow"):tasks({ wait, after })
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("tui"))
-    try:
-        c.start_master("127.0.0.1:0", "--watch", str(EXAMPLES))
-        c.start_agent("alpha", "role=build")
+    with examples_cluster(tmp_path_factory.mktemp("tui")) as c:
         yield c
-    finally:
-        c.close()
 
 
 def app_on(cluster: Cluster) -> SlothApp:

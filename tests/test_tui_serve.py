@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +20,8 @@ import aiohttp
 import pytest
 
 pytestmark = pytest.mark.timeout(90)
+ADDRESS = re.compile(r"""(?:https?|wss?)://[^"'\s)]+""")
+"""Every absolute address in a page (links, scripts, fonts, the websocket)."""
 OPERATOR_TOKEN = "slt_0123456789abcdef_operator-secret-never-in-a-page"
 
 
@@ -99,6 +102,10 @@ async def _exercise(base: str, password: str) -> None:
         html = await page.text()
         assert page.status == 200 and "/ws" in html
         assert OPERATOR_TOKEN not in html and "operator-secret" not in html
+        host = base.partition("://")[2]
+        addresses = ADDRESS.findall(html)
+        assert f"ws://{host}/ws" in addresses and f"{base}/static/js/textual.js" in addresses
+        assert all(a.partition("://")[2].startswith(host + "/") for a in addresses), addresses
         foreign = operator.ws_connect(base + "/ws", headers={"Origin": "http://evil.example"})
         with pytest.raises(aiohttp.WSServerHandshakeError) as cross:
             await foreign
@@ -143,3 +150,64 @@ def test_public_plain_http_is_refused_unless_asked(tmp_path: Path) -> None:
         assert allowed.poll() is None
     finally:
         _stop(allowed)
+
+
+def test_public_url_puts_the_page_behind_a_proxy_prefix(tmp_path: Path) -> None:
+    """--public-url https://console.example.com/sloth/: a TLS proxy forwards /sloth/* here with
+    the prefix stripped. Redirects, the form, the cookie's path and every address in the page
+    use the public URL; the websocket takes the public origin only."""
+    port = _free_port()
+    public = "https://console.example.com/sloth"
+    proc = _tui(
+        tmp_path,
+        *("--serve", "--host", "127.0.0.1", "--port", str(port), "--public-url", public + "/"),
+        env={"SLOTH_TUI_PASSWORD": "proxy-password"},
+    )
+    try:
+        _wait_listening(port)
+        asyncio.run(_behind_a_proxy(f"http://127.0.0.1:{port}", public))
+    finally:
+        _stop(proc)
+
+
+async def _behind_a_proxy(local: str, public: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        page = await session.get(local + "/", allow_redirects=False)
+        assert page.status == 302 and page.headers["Location"] == "/sloth/login"
+        form = await (await session.get(local + "/login")).text()
+        assert 'action="/sloth/login"' in form
+        login = await session.post(
+            local + "/login", data={"password": "proxy-password"}, allow_redirects=False
+        )
+        assert login.status == 302 and login.headers["Location"] == "/sloth/"
+        cookie = login.cookies["sloth_console"]
+        assert cookie["secure"] and cookie["path"] == "/sloth/"  # the browser sees https
+        headers = {"Cookie": f"sloth_console={cookie.value}"}
+        html = await (await session.get(local + "/", headers=headers)).text()
+        addresses = ADDRESS.findall(html)
+        assert "wss://console.example.com/sloth/ws" in addresses
+        assert f"{public}/static/js/textual.js" in addresses and f"{public}/static/css/xterm.css" in addresses
+        assert all(a.partition("://")[2].startswith("console.example.com/sloth/") for a in addresses), (
+            addresses
+        )
+        with pytest.raises(aiohttp.WSServerHandshakeError) as local_origin:
+            await session.ws_connect(local + "/ws", headers={**headers, "Origin": local})
+        assert local_origin.value.status == 403
+        ws = await session.ws_connect(
+            local + "/ws?width=80&height=24", headers={**headers, "Origin": "https://console.example.com"}
+        )
+        await ws.send_json(["ping", "through-the-proxy"])
+        while True:
+            message = await ws.receive(timeout=30)
+            if message.type == aiohttp.WSMsgType.TEXT and message.json() == ["pong", "through-the-proxy"]:
+                break
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["console.example.com", "ftp://x.example", "https://x.example:99999", "https://x/?a=1"]
+)
+def test_a_public_url_that_is_no_address_is_refused(tmp_path: Path, url: str) -> None:
+    proc = _tui(tmp_path, "--serve", "--port", str(_free_port()), "--public-url", url)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "--public-url" in err and "Traceback" not in err, err
