@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sloth_daemon.errors import MasterUnavailable
-from sloth_daemon.parent_watch import child_env, pdeathsig_setter
+from sloth_daemon.parent_watch import child_env
+from sloth_engine.process import DEVNULL, STDOUT, signal_group, start
 
 START_TIMEOUT = 30.0
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -79,15 +80,14 @@ def _start(cluster: Embedded, env: dict[str, str], args: list[str], what: str) -
     ready.unlink(missing_ok=True)
     log_path = cluster.home / f"embedded-{what}.log"
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
+        proc = start(
             [sys.executable, "-m", "sloth_daemon.cli.main", *args, "--ready-file", str(ready)],
             env=child_env(env),
-            cwd=cluster.home,
-            stdin=subprocess.DEVNULL,
+            cwd=str(cluster.home),
+            stdin=DEVNULL,
             stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=pdeathsig_setter(),  # noqa: PLW1509 - only prctl between fork and exec
+            stderr=STDOUT,
+            die_with_parent=True,
         )
     cluster.procs.append(proc)
     deadline = time.monotonic() + START_TIMEOUT
@@ -102,10 +102,8 @@ def _start(cluster: Embedded, env: dict[str, str], args: list[str], what: str) -
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
+            signal_group(proc.pid, signal.SIGTERM)
             proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)

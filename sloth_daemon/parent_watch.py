@@ -2,49 +2,23 @@
 that must not outlive the console, however it ends.
 
 Two mechanisms, as neither covers every case alone: the kernel's parent-death signal
-(prctl PR_SET_PDEATHSIG, Linux, set in the child between fork and exec), and a watchdog thread
+(prctl PR_SET_PDEATHSIG, Linux: sloth_engine.process.start(die_with_parent=True)), and a watchdog thread
 in the child that notices its parent pid is gone (it is told the pid through PARENT_ENV).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import signal
-import sys
 import threading
 import time
-from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 PARENT_ENV = "SLOTH_PARENT_PID"
-PR_SET_PDEATHSIG = 1
 POLL_S = 0.5
 KILL_GRACE_S = 10.0
-
-
-def pdeathsig_setter(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A preexec_fn for Popen that asks for `sig` when the parent dies; None off Linux.
-
-    libc is loaded here, in the parent: between fork and exec the child only calls it."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def set_pdeathsig() -> None:
-        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the call: nobody will signal
-            os.kill(os.getpid(), sig)
-
-    return set_pdeathsig
 
 
 def child_env(env: dict[str, str]) -> dict[str, str]:

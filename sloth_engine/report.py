@@ -33,6 +33,7 @@ def json_text(results: list[RunResult]) -> str:
 def junit_xml(results: list[RunResult]) -> str:
     """One testsuite per workflow run, one testcase per task."""
     import xml.etree.ElementTree as ET  # only when a report is asked for
+
     suites = ET.Element("testsuites")
     for run in results:
         failures = sum(t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) for t in run.tasks)
@@ -66,6 +67,4 @@ def junit_xml(results: list[RunResult]) -> str:
             if task.message:
                 ET.SubElement(case, "system-out").text = task.message
     ET.indent(suites)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
-    )
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

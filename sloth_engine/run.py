@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -15,21 +14,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sloth_engine import unrecorded
 from sloth_engine.dsl import LoadedFile, load_file
-from sloth_engine.errors import DslError, LuaRuntimeError
+from sloth_engine.errors import LuaRuntimeError, SecretsError, StoreError
 from sloth_engine.executor.dag import DagExecutor
 from sloth_engine.executor.journal import Journal, Listener
 from sloth_engine.executor.lua_pool import LuaCall, LuaPool
 from sloth_engine.executor.remote import RemotePort
-from sloth_engine.executor.results import AttemptOutcome, RunResult, TaskResult
+from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.executor.stuck import end_stuck_run, signals_to_lua
 from sloth_engine.executor.task_runner import RunContext, TaskRunner
 from sloth_engine.home import sloth_home
 from sloth_engine.lua.sandbox import TaskScope
 from sloth_engine.lua.watchdog import StuckLua
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.process import signal_group
 from sloth_engine.run_owner import current_owner
+from sloth_engine.secrets import Redactor
 from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
+from sloth_engine.store.retry import retrying
 
 if TYPE_CHECKING:
     from sloth_engine.events.bus import EventBus
@@ -148,8 +151,6 @@ class WorkflowRun:
         stack = request.stack or workflow.stack
         self.journal = Journal(self.run_id, workflow.name, request.store, stack)
         if request.shown_root:
-            from sloth_engine.secrets import Redactor
-
             self.journal.redactor = Redactor((), request.shown_root)
         self.journal.listeners.extend(request.listeners)
         if request.bus is not None:
@@ -232,8 +233,7 @@ class WorkflowRun:
     def kill_processes(self) -> None:
         """Last resort (a second Ctrl-C): kill every process group the run started, now."""
         for pgid in list(self.runner.process_groups):
-            with contextlib.suppress(OSError):
-                os.killpg(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
         if self.lua is not None:
             self.lua.cancel_all("killed")
 
@@ -294,9 +294,6 @@ class WorkflowRun:
     def _record_end(self, result: RunResult) -> RunResult:
         """Record the run's end (through a blip of the store); when the store refuses it, keep
         the outcome on disk and say so: the client must not believe what the store does not."""
-        from sloth_engine import unrecorded
-        from sloth_engine.errors import StoreError
-        from sloth_engine.store.retry import retrying
 
         store, ended = self.request.store, time.time()
         assert store is not None  # called only for a run with a store
@@ -351,10 +348,9 @@ class WorkflowRun:
             names = [names]
         if not names:
             return
-        from sloth_engine.errors import SecretsError
-        from sloth_engine.secrets import Redactor
+        # lazy: the vault and key files (~1.5 ms of start-up) load only for a run naming secrets
         from sloth_engine.secrets.keys import key_material
-        from sloth_engine.secrets.vault import SecretVault
+        from sloth_engine.secrets.vault import SecretVault  # lazy: as above
 
         if self.request.store is None:
             raise SecretsError(f"workflow '{self.workflow.name}' names secrets but the run has no store")
@@ -423,55 +419,3 @@ def _uses_lua(workflow: WorkflowSpec) -> bool:
 
 def _no_event(kind: str, data: dict[str, Any]) -> None:
     return None
-
-
-async def run_delegated_attempt(
-    request: RunRequest,
-    *,
-    source: str,
-    workflow: str,
-    task: str,
-    run_id: str,
-    params: dict[str, Any],
-    inputs: dict[str, Any],
-    attempt: int = 1,
-) -> AttemptOutcome:
-    """Run one attempt of one task of a workflow sent by a master (the agent's side).
-
-    `request.path` names the file for messages; `source` is its text. Output lines reach
-    `request.listeners` as task.log events. Raises DslError when the source does not load.
-    """
-    loop = asyncio.get_running_loop()
-    journal = Journal(run_id, workflow, None)
-    journal.listeners.extend(request.listeners)
-    journal.bind(loop)
-
-    def emit(kind: str, data: dict[str, Any]) -> None:
-        loop.call_soon_threadsafe(lambda: journal.dispatched(kind, data))
-
-    def loader() -> LoadedFile:
-        return load_file(
-            request.path, values=request.values, env=module_env(request, None, emit), source=source
-        )
-
-    first = await asyncio.to_thread(loader)
-    spec = first.spec.get(workflow)
-    if spec is None or task not in spec.tasks:
-        raise DslError(f"workflow '{workflow}' has no task '{task}'", request.path)
-    lua = LuaPool(loader, 1, first, own_thread=request.lua_thread)
-    ctx = RunContext(
-        run_id=run_id,
-        workflow=spec,
-        cwd=Path(spec.workdir).expanduser() if spec.workdir else request.cwd,
-        run_dir=request.home / "runs" / run_id,
-        params={},
-    )
-    runner = TaskRunner(ctx, journal, lua)
-    result = TaskResult(task, attempts=attempt)
-    task_spec = spec.tasks[task]
-    try:
-        cwd = Path(task_spec.workdir).expanduser() if task_spec.workdir else ctx.cwd
-        return await runner.execute_here(task_spec, result, cwd, params, inputs)
-    finally:
-        journal.flush()
-        lua.close()

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import subprocess
 import sys
 import threading
 from typing import IO
 
+from sloth_engine.process import DEVNULL, PIPE, signal_group, start
 from sloth_engine.task_groups import TASK_GROUPS
 
 log = logging.getLogger(__name__)
@@ -26,11 +26,9 @@ log = logging.getLogger(__name__)
 def start_reaper() -> subprocess.Popen[bytes] | None:
     """Start the reaper and make it follow this process's task process groups."""
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sloth_daemon.agent.reaper"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C of the agent's terminal is not for it
+        # Its own group: a Ctrl-C of the agent's terminal is not for it.
+        proc = start(
+            [sys.executable, "-m", "sloth_daemon.agent.reaper"], stdin=PIPE, stdout=DEVNULL, stderr=None
         )
     except OSError as exc:
         log.warning("no reaper for task processes (they may outlive a killed agent): %s", exc)
@@ -62,9 +60,7 @@ def reap(lines: IO[bytes]) -> int:
             groups.discard(pgid)
     killed = 0
     for pgid in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-            killed += 1
+        killed += signal_group(pgid, signal.SIGKILL)
     return killed
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 from collections.abc import Callable
 
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_engine.process import signal_group, start_async
 
 MAX_LINE = 64 * 1024
 
@@ -35,14 +34,7 @@ class ExecRunner:
     async def _run(self, request: apb.ExecRequest) -> None:
         exec_id = request.exec_id
         try:
-            proc = await asyncio.create_subprocess_shell(
-                request.command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                limit=MAX_LINE,
-            )
+            proc = await start_async(["/bin/sh", "-c", request.command], limit=MAX_LINE)
         except OSError as exc:
             self.emit(apb.ExecOutput(exec_id=exec_id, done=True, exit_code=127, error=str(exc)))
             return
@@ -76,5 +68,4 @@ class ExecRunner:
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    signal_group(proc.pid, signal.SIGKILL)

@@ -92,9 +92,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             if row["workflow"] is None:
                 print(f"{row['file']}: INVALID: {row['error']}")
             else:
-                print(
-                    f"{row['file']}\t{row['workflow']}\t{row['tasks']} tasks\t{row['description']}"
-                )
+                print(f"{row['file']}\t{row['workflow']}\t{row['tasks']} tasks\t{row['description']}")
         if not rows:
             print(f"no *.sloth files in {folder}", file=sys.stderr)
     return 1 if broken else 0
@@ -156,9 +154,7 @@ def plan_text(workflow: WorkflowSpec, max_parallel: int | None = None) -> str:
     if workflow.description:
         head += f": {workflow.description}"
     parallel = max_parallel or workflow.max_parallel
-    lines = [
-        head + f"  ({len(workflow.tasks)} tasks" + (f", {parallel} at a time)" if parallel else ")")
-    ]
+    lines = [head + f"  ({len(workflow.tasks)} tasks" + (f", {parallel} at a time)" if parallel else ")")]
     groups = levels(workflow)
     for index, group in enumerate(groups):
         last_level = index == len(groups) - 1

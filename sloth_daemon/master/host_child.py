@@ -19,15 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from sloth_engine.dsl import LoadedFile, load_file
 from sloth_engine.errors import SlothError
-from sloth_engine.executor.journal import Journal
-from sloth_engine.executor.lua_pool import LuaPool
-from sloth_engine.executor.results import AttemptOutcome, RunEvent, TaskResult
-from sloth_engine.executor.task_runner import RunContext, TaskRunner
-from sloth_engine.run import RunRequest, module_env
+from sloth_engine.executor.attempt import AttemptJob, AttemptRunner, WorkflowSource
+from sloth_engine.executor.results import AttemptOutcome
+from sloth_engine.run_owner import current_owner
+from sloth_engine.secrets import Redactor
 from sloth_engine.spec import TaskStatus
-from sloth_engine.store import Store
+from sloth_engine.store import Store, open_store
 
 OUTPUT = "output.jsonl"
 RESULT = "result.json"
@@ -57,8 +55,6 @@ def main(argv: list[str]) -> int:
 
 
 def _identity() -> str:
-    from sloth_engine.run_owner import current_owner
-
     me = current_owner()
     data = {"host": me.host, "boot": me.boot, "pid": me.pid, "pgid": os.getpgid(0), "started": me.started}
     return json.dumps(data)
@@ -81,79 +77,48 @@ async def _attempt(job: dict[str, Any], out: TextIO) -> AttemptOutcome:
 
 
 async def _run(
-    job: dict[str, Any], out: TextIO, store: Store, loop: asyncio.AbstractEventLoop
+    job: dict[str, Any], out: TextIO, store: Store | None, loop: asyncio.AbstractEventLoop
 ) -> AttemptOutcome:
-    secrets = {str(k): str(v) for k, v in (job.get("secrets") or {}).items()}
-    redact = _redactor(secrets)
-    journal = Journal(job["run_id"], job["workflow"], None)
-    journal.redactor = redact  # as on the master: outputs holding a secret are refused
-    journal.events_from_output = False  # event lines travel to the master as they are
-    journal.redactor = redact  # outputs holding a secret are refused, as in the master
-    journal.bind(loop)
-    journal.listeners.append(lambda event: _write_line(out, event, redact))
-    request = RunRequest(
+    source = WorkflowSource(
         path=job["path"],
         values=job.get("values") or {},
-        home=Path(job["home"]),
-        store=store,
         stack=job.get("stack"),
-        cwd=Path(job["cwd"]),
+        check_mode=bool(job.get("check_mode")),
+        store=store,
         agent_facts=(job.get("agent_facts") or {}).__getitem__,
     )
-
-    def loader() -> LoadedFile:
-        env = module_env(request, None, lambda kind, data: None)
-        env.events_via_output = True
-        env.secrets = secrets
-        return load_file(request.path, values=request.values, env=env)
-
-    first = await asyncio.to_thread(loader)
-    spec = first.spec.get(job["workflow"])
-    if spec is None or job["task"] not in spec.tasks:
-        text = f"workflow '{job['workflow']}' has no task '{job['task']}'"
-        return AttemptOutcome(TaskStatus.FAILED, text, text)
-    lua = LuaPool(loader, 1, first, own_thread=True)  # the watchdog ends a call stuck in C
-    ctx = RunContext(
+    home, cwd = Path(job["home"]), Path(job["cwd"])
+    runner = await asyncio.to_thread(AttemptRunner, source, home=home, cwd=cwd)
+    attempt = AttemptJob(
         run_id=job["run_id"],
-        workflow=spec,
-        cwd=request.cwd,
-        run_dir=request.home / "runs" / job["run_id"],
-        check_mode=bool(job.get("check_mode")),
+        workflow=job["workflow"],
+        task=job["task"],
+        attempt=int(job.get("attempt") or 1),
+        params=job["params"],
+        inputs=job["inputs"],
+        cwd=cwd,
+        secrets={str(k): str(v) for k, v in (job.get("secrets") or {}).items()},
     )
-    runner = TaskRunner(ctx, journal, lua)
-    result = TaskResult(job["task"], attempts=int(job.get("attempt") or 1))
     try:
-        task_spec = spec.tasks[job["task"]]
-        return await runner.execute_here(task_spec, result, request.cwd, job["params"], job["inputs"])
+        return await runner.run(attempt, lambda stream, line: _write_line(out, stream, line))
     finally:
-        journal.flush()
         runner.close()
-        lua.close()
 
 
-def _store(job: dict[str, Any]) -> Any:
+def _store(job: dict[str, Any]) -> Store | None:
     if not job.get("store", True):
         return None
-    from sloth_engine.store import open_store
-
     return open_store(job.get("db"))
 
 
-def _redactor(secrets: dict[str, str]) -> Any:
+def _redactor(secrets: dict[str, str]) -> Redactor | None:
     if not secrets:
         return None
-    from sloth_engine.secrets import Redactor
-
     return Redactor(secrets.values())
 
 
-def _write_line(out: TextIO, event: RunEvent, redact: Any) -> None:
-    if event.kind != "task.log":
-        return
-    line = str(event.data.get("line", ""))
-    if redact is not None:
-        line = redact.text(line)
-    out.write(json.dumps({"s": event.status, "l": line}) + "\n")
+def _write_line(out: TextIO, stream: str, line: str) -> None:
+    out.write(json.dumps({"s": stream, "l": line}) + "\n")
 
 
 def _write_atomically(path: Path, text: str) -> None:

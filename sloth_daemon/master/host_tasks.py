@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import shutil
 import signal
@@ -31,6 +30,7 @@ from sloth_daemon.master import host_child
 from sloth_engine.errors import StoreError
 from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.executor.results import AttemptOutcome
+from sloth_engine.process import PIPE, signal_group, start_async
 from sloth_engine.run_owner import boot_id, owner_gone
 from sloth_engine.spec import MASTER_PLACEMENT, TaskStatus
 from sloth_engine.store import Store
@@ -98,16 +98,8 @@ class HostTasks:
             "cwd": task.cwd or str(Path.cwd()),
         }
         with open(folder / "child.log", "ab") as log_file:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                host_child.__name__,
-                str(folder),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=log_file,
-                stderr=log_file,
-                start_new_session=True,
-            )
+            argv = [sys.executable, "-m", host_child.__name__, str(folder)]
+            proc = await start_async(argv, stdin=PIPE, stdout=log_file, stderr=log_file)
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(payload, default=str).encode())
         with contextlib.suppress(ConnectionError):
@@ -199,15 +191,13 @@ class HostTasks:
         """SIGTERM to the child's group (it stops its commands), SIGKILL after a grace."""
         if not me.pgid or owner_gone(me.owner_row()):
             return
-        with contextlib.suppress(OSError):
-            os.killpg(me.pgid, signal.SIGTERM)
+        signal_group(me.pgid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
         while time.monotonic() < deadline:
             if owner_gone(me.owner_row()):
                 return
             await asyncio.sleep(0.05)
-        with contextlib.suppress(OSError):
-            os.killpg(me.pgid, signal.SIGKILL)
+        signal_group(me.pgid, signal.SIGKILL)
 
 
 class _Tail:

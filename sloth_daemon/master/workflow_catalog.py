@@ -27,6 +27,7 @@ from typing import Any
 
 from sloth_engine.dsl import read_source
 from sloth_engine.errors import DslError
+from sloth_engine.process import DEVNULL, PIPE, start_async
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +114,8 @@ class WorkflowCatalog:
 
     async def _probe(self, key: str, source: str) -> list[tuple[str, int, str]]:
         """Load the text in a child process (catalog_probe), killed at the deadline."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "sloth_daemon.master.catalog_probe",
-            key,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        argv = [sys.executable, "-m", "sloth_daemon.master.catalog_probe", key]
+        proc = await start_async(argv, stdin=PIPE, stderr=DEVNULL, new_group=False)
         try:
             out, _ = await asyncio.wait_for(proc.communicate(source.encode("utf-8")), self.load_timeout)
         except TimeoutError:

@@ -217,6 +217,7 @@ class EventBus:
                 thread.start()
 
     def _work(self) -> None:
+        # lazy: the hook runner (~1 ms) loads on the worker thread, when a hook first runs
         from sloth_engine.events.hook_runner import HookRunner
 
         runner = HookRunner(self.store, self._emitter)

@@ -63,10 +63,12 @@ class TaskCalls:
     def close(self) -> None:
         self._shell_threads.shutdown(wait=False)
 
-    async def execute_here(
+    async def attempt(
         self, spec: TaskSpec, result: TaskResult, cwd: Path, params: dict[str, Any], inputs: dict[str, Any]
     ) -> AttemptOutcome:
-        """One attempt of the task's command on this machine (also what an agent runs)."""
+        """One attempt of the task's command on this machine: the one way an attempt runs, in a
+        local run (TaskRunner) and away from its run (executor/attempt.py: agents, a master's
+        host tasks)."""
         if spec.command is None:
             return AttemptOutcome(TaskStatus.SUCCESS, "nothing to do")
         if spec.command != LUA_FUNCTION:

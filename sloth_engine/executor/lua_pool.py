@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from sloth_engine.lua.sandbox import (
     lua_type,
 )
 from sloth_engine.lua.watchdog import StuckLua, Watchdog
+from sloth_engine.process import signal_group
 
 STUCK_GRACE = 2.0
 """How long a stopped blocking call may take to notice before the run stops waiting for it."""
@@ -333,5 +333,4 @@ def kill_scope_processes(scope: TaskScope) -> None:
     with scope.lock:
         processes = list(scope.processes)
     for proc in processes:
-        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)

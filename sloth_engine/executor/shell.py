@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from sloth_engine.process import signal_group, start
 from sloth_engine.spec import TaskStatus
 from sloth_engine.task_groups import TASK_GROUPS
 
@@ -67,8 +68,7 @@ class _Process:
 
     def kill(self, sig: int) -> None:
         if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, sig)
+            signal_group(self.proc.pid, sig)
 
 
 async def run_shell(cmd: ShellCommand, sink: LineSink, executor: Executor | None = None) -> AttemptOutcome:
@@ -139,16 +139,7 @@ def _nul_byte(cmd: ShellCommand) -> str:
 
 
 def _spawn(argv: list[str], cmd: ShellCommand, env: dict[str, str] | None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cmd.cwd,
-        env=env,
-        user=cmd.user,
-        start_new_session=True,
-    )
+    return start(argv, cwd=cmd.cwd, env=env, user=cmd.user)
 
 
 def _follow(

@@ -298,7 +298,7 @@ class TaskRunner:
                     "no master to find agents (use --master, or config.fallback_local = true)"
                 )
                 return AttemptOutcome(TaskStatus.FAILED, text, text, final=True)
-        return await self.calls.execute_here(spec, result, cwd, params, inputs)
+        return await self.calls.attempt(spec, result, cwd, params, inputs)
 
     def _workdir(self, spec: TaskSpec) -> Path:
         chosen = spec.workdir or self.wf.workdir
@@ -315,9 +315,3 @@ class TaskRunner:
 
     async def workflow_hook(self, name: str, args: tuple[Any, ...]) -> None:
         await self.calls.workflow_hook(name, args)
-
-    async def execute_here(
-        self, spec: TaskSpec, result: TaskResult, cwd: Path, params: dict[str, Any], inputs: dict[str, Any]
-    ) -> AttemptOutcome:
-        """One attempt of the task's command on this machine (also what an agent runs)."""
-        return await self.calls.execute_here(spec, result, cwd, params, inputs)

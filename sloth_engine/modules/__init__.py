@@ -98,6 +98,8 @@ class ModuleEnv:
     def store_port(self) -> Any:
         """The StorePort to use, or None: this runtime reaches no store."""
         if self.port is None and self.store is not None:
+            # lazy: the stack repositories behind the port (~3 ms) load when a task first
+            # reaches the store, not for every command that builds a ModuleEnv
             from sloth_engine.store_port import local_port
 
             self.port = local_port(self.store)

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 import xmltodict
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
-from sloth_engine.modules import data_mod
+from sloth_engine.modules import data_codecs
 from sloth_engine.modules.options import lenient
 
 MAX_XML_DEPTH = 200
@@ -108,7 +108,7 @@ def _text(value: Any, what: str) -> str:
 
 def json_validate(text: Any) -> Any:
     try:
-        data_mod.json_decode(text)
+        data_codecs.json_decode(text)
     except ModuleError as exc:
         return False, str(exc)
     return True
@@ -129,7 +129,7 @@ def _xml_body(value: Any) -> str:
 
 def xml_encode(value: Any = None, root: Any = "root") -> str:
     name = str(root)
-    return f"<{name}>{_xml_body(data_mod.plain(value))}</{name}>"
+    return f"<{name}>{_xml_body(data_codecs.plain(value))}</{name}>"
 
 
 def xml_decode(text: Any) -> Any:
@@ -192,8 +192,8 @@ def install(sandbox: Sandbox, table: Any) -> None:
         "xml_encode": lenient(xml_encode),
         "xml_decode": lenient(xml_decode),
         "xml_to_json": lenient(lambda text: _json.dumps(xml_decode(text), ensure_ascii=False)),
-        "yaml_to_json": lenient(lambda text: data_mod.json_encode(data_mod.yaml_decode(text))),
-        "json_to_yaml": lenient(lambda text: data_mod.yaml_encode(data_mod.json_decode(text))),
+        "yaml_to_json": lenient(lambda text: data_codecs.json_encode(data_codecs.yaml_decode(text))),
+        "json_to_yaml": lenient(lambda text: data_codecs.yaml_encode(data_codecs.json_decode(text))),
         "csv_parse": csv_parse,
         "csv_generate": csv_generate,
     }

@@ -58,6 +58,7 @@ from sloth_engine.modules.options import (
     workdir_path,
 )
 from sloth_engine.modules.original_shape import results_twice
+from sloth_engine.modules.template_mod import _environment, _render
 
 STATES = ("present", "absent")
 
@@ -157,8 +158,6 @@ class FileOps:
         return changed
 
     def template(self, *args: Any) -> dict[str, Any]:
-        from sloth_engine.modules.template_mod import _environment, _render
-
         opts = gather("file_ops.template", args, ("src", "dest", "vars"), tables=("vars",))
         src = self.source("file_ops.template", need("file_ops.template", opts, "src"))
         dest = self.path(need("file_ops.template", opts, "dest", "dst"))

@@ -9,9 +9,9 @@ import select
 import shutil
 import socket
 import struct
-import subprocess
 import time
 
+from sloth_engine import process
 from sloth_engine.lua.sandbox import ModuleError
 
 REPLY_WAIT = 1.0
@@ -25,8 +25,11 @@ def ping(host: str, count: int) -> bool:
     program = shutil.which("ping")
     if program:
         argv = [program, "-c", str(count), "-W", str(int(REPLY_WAIT)), host]
-        done = subprocess.run(argv, capture_output=True, timeout=count * (REPLY_WAIT + 1) + 5, check=False)
-        return done.returncode == 0
+        try:
+            done = process.run(argv, timeout=count * (REPLY_WAIT + 1) + 5)
+        except OSError:
+            return False
+        return done.exit_code == 0
     try:
         address = socket.gethostbyname(host)
     except OSError:

@@ -35,6 +35,7 @@ from typing import Any
 
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv, icmp_ping
+from sloth_engine.modules.http_client import Request, send
 from sloth_engine.modules.options import (
     environment,
     file_mode,
@@ -203,8 +204,6 @@ class Checks:
             raise _fail("can_connect", f"expected to connect to {host}:{port}, found: {reason}") from None
 
     def http_status(self, *args: Any) -> bool:
-        from sloth_engine.modules.http_client import Request, send
-
         opts = self.args("http_status", args, ("url", "status"))
         url = need("infra_test.http_status", opts, "url")
         wanted = int(opts.get("status") or 200)

@@ -22,7 +22,6 @@ functions run with `--dry-run=client` where kubectl has it and report what would
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +29,7 @@ from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.options import environment, is_check, workdir_path
 from sloth_engine.modules.proc import find_tool, run_process
+from sloth_engine.process import DEVNULL, start
 
 DEFAULT_TIMEOUT = 600.0
 DRY_RUN = frozenset({"apply", "delete", "scale", "patch", "label", "annotate", "create"})
@@ -93,9 +93,7 @@ class Kubectl:
     def port_forward(self, *args: Any) -> tuple[bool, str]:
         (kind, name, ports), opts = _opts(args, 3)
         argv = [find_tool("kubectl", "kubernetes"), "port-forward", f"{kind}/{name}", ports, *_common(opts)]
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+        proc = start(argv, stdout=DEVNULL, stderr=DEVNULL)
         with self.sandbox.scope.lock:  # killed with the task's other processes
             self.sandbox.scope.processes.add(proc)
         return True, f"Port forwarding started for {kind}/{name} on {ports}"

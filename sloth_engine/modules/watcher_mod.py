@@ -28,9 +28,9 @@ import itertools
 import os
 import shutil
 import socket
-import subprocess
 from typing import Any
 
+from sloth_engine import process
 from sloth_engine.durations import parse_duration
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
@@ -154,9 +154,10 @@ def _port_open(host: str, port: int) -> bool:
 def _service_state(name: str) -> str | None:
     if shutil.which("systemctl") is None:
         raise ModuleError("watcher.register.service: systemctl is not installed on this machine")
-    done = subprocess.run(
-        ["systemctl", "is-active", name], capture_output=True, text=True, timeout=10, check=False
-    )
+    try:
+        done = process.run(["systemctl", "is-active", name], timeout=10)
+    except OSError as exc:
+        raise ModuleError(f"watcher.register.service: cannot run systemctl: {exc}") from None
     state = done.stdout.strip() or "unknown"
     return state
 

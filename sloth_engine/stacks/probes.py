@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from sloth_engine import process
 from sloth_engine.dsl import load_file
 from sloth_engine.errors import SlothError
 from sloth_engine.lua.sandbox import lua_type
@@ -144,23 +144,19 @@ def read_shell(record: ResourceRecord, cwd: str | None) -> Reading:
         "SLOTH_RESOURCE_NAME": record.name,
         "SLOTH_RESOURCE_PROPERTIES": to_json(record.properties),
     }
+    argv = ["/bin/sh", "-c", record.probe or ""]
     try:
-        done = subprocess.run(
-            ["/bin/sh", "-c", record.probe or ""],
-            cwd=cwd if cwd and os.path.isdir(cwd) else None,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=SHELL_TIMEOUT_S,
+        done = process.run(
+            argv, cwd=cwd if cwd and os.path.isdir(cwd) else None, env=env, timeout=SHELL_TIMEOUT_S
         )
-    except subprocess.TimeoutExpired:
-        return Reading("error", error=f"read command timed out after {SHELL_TIMEOUT_S:g}s")
     except OSError as exc:
         return Reading("error", error=f"read command cannot start: {exc.strerror}")
-    if done.returncode != 0:
+    if done.timed_out:
+        return Reading("error", error=f"read command timed out after {SHELL_TIMEOUT_S:g}s")
+    if done.exit_code != 0:
         detail = (done.stderr.strip().splitlines() or [""])[-1]
         return Reading(
-            "error", error=f"read command exited {done.returncode}" + (f": {detail}" if detail else "")
+            "error", error=f"read command exited {done.exit_code}" + (f": {detail}" if detail else "")
         )
     text = done.stdout.strip()
     try:

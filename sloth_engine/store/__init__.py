@@ -116,11 +116,12 @@ def open_store(url: str | None = None) -> Store:
 
 def _backend(location: StoreLocation) -> Backend:
     if location.kind == "sqlite":
+        # lazy: apsw and the SQLite backend load when a store is opened, not for `--help`
         from sloth_engine.store.sqlite_backend import SqliteBackend
 
         return SqliteBackend(location.path, location.display)
     try:
-        from sloth_engine.store.postgres_backend import PostgresBackend
+        from sloth_engine.store.postgres_backend import PostgresBackend  # lazy: psycopg2 is optional
     except ImportError:
         raise StoreError("PostgreSQL needs the psycopg2 driver (pip install psycopg2-binary)") from None
     return PostgresBackend(location.dsn, location.display, location.schema)

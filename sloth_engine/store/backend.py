@@ -95,6 +95,7 @@ class Backend:
     def peewee(self) -> Any:
         """A peewee Database on this backend's connections, for model queries (lazy import)."""
         if self._peewee is None:
+            # lazy: peewee (~50 ms) is imported on the first model read, not by every command
             from sloth_engine.store.orm import borrowing_database
 
             self._peewee = borrowing_database(self)

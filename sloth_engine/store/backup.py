@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from sloth_engine import process
 from sloth_engine.errors import SchemaTooNew, StoreError
 from sloth_engine.store import Store
 from sloth_engine.store.backend import Rollback
@@ -183,14 +183,14 @@ def _tool(name: str) -> str:
 
 def _run(argv: list[str], env: dict[str, str], what: str) -> None:
     try:
-        done = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=DUMP_TIMEOUT_S, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired:
-        raise StoreError(f"{what} took longer than {DUMP_TIMEOUT_S} s") from None
-    if done.returncode != 0:
+        done = process.run(argv, env=env, timeout=DUMP_TIMEOUT_S)
+    except OSError as exc:
+        raise StoreError(f"{what} cannot start: {exc}") from None
+    if done.timed_out:
+        raise StoreError(f"{what} took longer than {DUMP_TIMEOUT_S} s")
+    if done.exit_code != 0:
         said = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
-        raise StoreError(f"{what} failed (exit {done.returncode}): {' / '.join(said)}")
+        raise StoreError(f"{what} failed (exit {done.exit_code}): {' / '.join(said)}")
 
 
 def _backup_postgres(store: Store, partial: str, out: str) -> BackupInfo:

@@ -79,7 +79,7 @@ class EventLog:
         `limit` after it. `type_prefix` 'task.' matches 'task.failed'."""
         from peewee import fn
 
-        from sloth_engine.store.models import Event as E
+        from sloth_engine.store.models import Event as E  # lazy: peewee (~50 ms) on the first model read
 
         query = E.select().limit(int(limit))
         if type_prefix:
@@ -95,14 +95,14 @@ class EventLog:
         return rows
 
     def get(self, event_id: int) -> dict[str, Any] | None:
-        from sloth_engine.store.models import Event as E
+        from sloth_engine.store.models import Event as E  # lazy: peewee (~50 ms) on the first model read
 
         rows = self._b.rows_of(E.select().where(E.id == int(event_id)))
         return _event(rows[0]) if rows else None
 
     def after(self, after_id: int, limit: int = 500) -> builtins.list[dict[str, Any]]:
         """Events with an id above `after_id`, oldest first (a follower's next page)."""
-        from sloth_engine.store.models import Event as E
+        from sloth_engine.store.models import Event as E  # lazy: peewee (~50 ms) on the first model read
 
         query = E.select().where(E.id > int(after_id)).order_by(E.id.asc()).limit(int(limit))
         return [_event(r) for r in self._b.rows_of(query)]

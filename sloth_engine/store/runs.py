@@ -184,7 +184,7 @@ class RunLog:
         self, workflow: str | None = None, status: str | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
         """The most recent runs first."""
-        from sloth_engine.store.models import Run
+        from sloth_engine.store.models import Run  # lazy: peewee (~50 ms) on the first model read
 
         query = Run.select().order_by(Run.started_at.desc(), Run.run_id).limit(int(limit))
         if workflow:
@@ -195,7 +195,7 @@ class RunLog:
 
     def get_run(self, run_id: str, with_tasks: bool = True) -> dict[str, Any] | None:
         """The run, with "tasks": its attempts in the order they were first recorded."""
-        from sloth_engine.store.models import Run, TaskRun
+        from sloth_engine.store.models import Run, TaskRun  # lazy: peewee (~50 ms) on the first model read
 
         found = self._b.rows_of(Run.select().where(Run.run_id == run_id))
         if not found:
@@ -211,7 +211,7 @@ class RunLog:
     ) -> list[dict[str, Any]]:
         """Captured lines: of one task by attempt and sequence, else of the run by time
         (`offset` and `limit` page them)."""
-        from sloth_engine.store.models import RunLogLine as L
+        from sloth_engine.store.models import RunLogLine as L  # lazy: peewee (~50 ms) on the first model read
 
         query = L.select(L.task, L.attempt, L.stream, L.seq, L.ts, L.line).where(L.run_id == run_id)
         if task is not None:
@@ -226,7 +226,7 @@ class RunLog:
 
     def attempts_page(self, run_id: str, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
         """(row id, attempt) of the run's attempts recorded after row `after_id`, in order."""
-        from sloth_engine.store.models import TaskRun
+        from sloth_engine.store.models import TaskRun  # lazy: peewee (~50 ms) on the first model read
 
         query = (
             TaskRun.select()
@@ -238,7 +238,7 @@ class RunLog:
 
     def unfinished_runs(self) -> list[dict[str, Any]]:
         """Runs without a finish time (a master restarting resumes them), oldest first."""
-        from sloth_engine.store.models import Run
+        from sloth_engine.store.models import Run  # lazy: peewee (~50 ms) on the first model read
 
         query = Run.select().where(Run.finished_at.is_null()).order_by(Run.started_at)
         return [_run(r) for r in self._b.rows_of(query)]

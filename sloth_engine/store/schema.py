@@ -23,14 +23,16 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 from sloth_engine.errors import SchemaTooNew, StoreError
+from sloth_engine.store import host_processes, tokens
 from sloth_engine.store.backend import Backend
+from sloth_engine.store.ha_schema import create_ha_tables
 
 
 class MigrationContext:
     """What a migration may use: raw SQL and the models, on the migrating transaction."""
 
     def __init__(self, backend: Backend) -> None:
-        from sloth_engine.store import models
+        from sloth_engine.store import models  # lazy: peewee is imported on the first migration
 
         self.backend = backend
         self.database = backend.peewee()
@@ -83,15 +85,11 @@ def _v4(ctx: MigrationContext) -> None:
 
 
 def _v5(ctx: MigrationContext) -> None:
-    from sloth_engine.store.ha_schema import create_ha_tables
-
     create_ha_tables(ctx)
 
 
 def _v6(ctx: MigrationContext) -> None:
-    from sloth_engine.store.tokens import CREATE_TABLE
-
-    ctx.execute(CREATE_TABLE)
+    ctx.execute(tokens.CREATE_TABLE)
 
 
 def _v7(ctx: MigrationContext) -> None:
@@ -100,16 +98,12 @@ def _v7(ctx: MigrationContext) -> None:
 
 
 def _v8(ctx: MigrationContext) -> None:
-    from sloth_engine.store.tokens import ADD_AGENT_COLUMN
-
-    for statement in ADD_AGENT_COLUMN:
+    for statement in tokens.ADD_AGENT_COLUMN:
         ctx.execute(statement)
 
 
 def _v9(ctx: MigrationContext) -> None:
-    from sloth_engine.store.host_processes import CREATE_TABLE
-
-    ctx.execute(CREATE_TABLE)
+    ctx.execute(host_processes.CREATE_TABLE)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -146,9 +140,8 @@ def ensure_schema(backend: Backend) -> int:
         backend.prepare_migration()
         version = current_version(backend)
         if version is None:
-            from sloth_engine.store.models import SchemaVersion
-
-            MigrationContext(backend).create_tables(SchemaVersion)
+            context = MigrationContext(backend)
+            context.create_tables(context.models.SchemaVersion)
             version = 0
         _check_not_newer(version)
         if version < LATEST:
