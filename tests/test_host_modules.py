@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fakes import firewall as fw
+from fakes import storage
 from module_harness import Fakes, Lua
 
 from sloth_engine.errors import LuaRuntimeError
@@ -365,3 +366,338 @@ def test_stow_check_mode_links_nothing_and_a_missing_stow_is_named(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(LuaRuntimeError, match="stow: 'stow' is not installed on this machine"):
         f.run(f'return stow.stow{{ package = "vim", dir = "{tmp_path}/dot", target = "{tmp_path}/home" }}')
+
+
+# ---- lvm and raid (fake programs over a JSON state) ------------------------------------------
+
+
+def test_lvm_volumes_created_resized_and_removed_once(tmp_path: Path, fakes: Fakes) -> None:
+    for name in (
+        "pvs",
+        "vgs",
+        "lvs",
+        "pvcreate",
+        "pvremove",
+        "vgcreate",
+        "vgextend",
+        "vgreduce",
+        "vgremove",
+        "lvcreate",
+        "lvextend",
+        "lvreduce",
+        "lvresize",
+        "lvremove",
+        "lvconvert",
+        "pvscan",
+        "pvdisplay",
+        "vgdisplay",
+        "lvdisplay",
+    ):
+        fakes.add(name, storage.LVM, shell="python3")
+    f = lua(tmp_path, "lvm")
+    got = f.run(
+        """
+        local out = {}
+        local function add(...) for _, v in ipairs({...}) do out[#out + 1] = v end end
+        add(select(2, lvm.pv_create("/dev/sdb")), select(2, lvm.pv_create("/dev/sdb")))
+        lvm.pv_create("/dev/sdc", true)
+        add(select(2, lvm.vg_create("data", { "/dev/sdb" })), select(2, lvm.vg_create("data", { "/dev/sdb" })))
+        add(select(2, lvm.vg_extend("data", { "/dev/sdb", "/dev/sdc" })), select(2, lvm.vg_extend("data", { "/dev/sdc" })))
+        add(select(2, lvm.lv_create("data", "web", "10G")), select(2, lvm.lv_create("data", "web", "10G")))
+        add(select(2, lvm.lv_extend("data/web", "20G")), select(2, lvm.lv_extend("data/web", "20G")))
+        add(select(2, lvm.lv_extend("data/web", "+1G")), select(2, lvm.lv_resize("data/web", "21G", true)))
+        add(select(2, lvm.lv_reduce("data/web", "15G", true)))
+        add(select(2, lvm.snapshot_create("data/web", "web_snap", "1G")))
+        add(select(2, lvm.snapshot_merge("data/web_snap")))
+        add(select(2, lvm.thin_pool_create("data", "pool", "5G")), select(2, lvm.thin_lv_create("data/pool", "thin1", "50G")))
+        add(lvm.pv_exists("/dev/sdb"), lvm.vg_exists("data"), lvm.lv_exists("data/web"), lvm.lv_exists("data/nope"))
+        local pvs, vgs, lvs = lvm.pv_list(), lvm.vg_list(), lvm.lv_list()
+        add(#pvs, pvs[1].vg, vgs[1].name, vgs[1].pv_count, #lvs, lvs[1].size, lvs[3].attr)
+        add(select(2, lvm.scan()), (lvm.info("data")), (lvm.info("/dev/sdb")), (lvm.info("data/web")))
+        add(select(2, lvm.vg_reduce("data", { "/dev/sdc" })), select(2, lvm.vg_reduce("data", { "/dev/sdc" })))
+        add(select(2, lvm.lv_remove("data/thin1", true)), select(2, lvm.lv_remove("data/thin1")))
+        add(select(2, lvm.vg_remove("nope")), select(2, lvm.pv_remove("/dev/sdc")), select(2, lvm.pv_remove("/dev/sdc")))
+        return out
+        """
+    )
+    assert got == [
+        "Physical volume /dev/sdb created successfully",
+        "Physical volume /dev/sdb already exists (idempotent)",
+        "Volume group data created successfully",
+        "Volume group data already exists (idempotent)",
+        "Volume group data extended successfully",
+        "Volume group data already extended (idempotent)",
+        "Logical volume data/web created successfully".replace("data/web", "web"),
+        "Logical volume data/web already exists (idempotent)",
+        "Logical volume data/web extended successfully",
+        "Logical volume data/web is already 20G (idempotent)",
+        "Logical volume data/web extended successfully",
+        "Logical volume data/web is already 21G (idempotent)",
+        "Logical volume data/web reduced successfully",
+        "Snapshot web_snap created successfully",
+        "Snapshot data/web_snap merged successfully",
+        "Thin pool pool created successfully",
+        "Thin logical volume thin1 created successfully",
+        True,
+        True,
+        True,
+        False,
+        2,
+        "data",
+        "data",
+        "2",
+        3,
+        "15.00g",
+        "Vwi-a-tz--",
+        "Total: 2 [0   ] / in use: 0 [0   ] / in no VG: 0 [0   ]",
+        "--- VG ---\n  Name data",
+        "--- PV ---\n  Name /dev/sdb",
+        "--- LV ---\n  Name data/web",
+        "Volume group data reduced successfully",
+        "Volume group data already reduced (idempotent)",
+        "Logical volume data/thin1 removed successfully",
+        "Logical volume data/thin1 does not exist (idempotent)",
+        "Volume group nope does not exist (idempotent)",
+        "Physical volume /dev/sdc removed successfully",
+        "Physical volume /dev/sdc does not exist (idempotent)",
+    ]
+    made = [c for c in fakes.calls() if c.split()[0] not in ("pvs", "vgs", "lvs")]
+    assert made[:4] == [
+        "pvcreate /dev/sdb",
+        "pvcreate -f /dev/sdc",
+        "vgcreate data /dev/sdb",
+        "vgextend data /dev/sdc",
+    ]
+    assert "lvcreate -n web -L 10G data" in made and "lvresize -L 21G -r data/web" not in made
+    assert "lvreduce -L 15G -f data/web" in made and "lvcreate -V 50G -T data/pool -n thin1" in made
+    assert f.changes()[0] == "changed: lvm pvcreate /dev/sdb"
+
+
+def test_lvm_check_mode_and_a_missing_program(
+    tmp_path: Path, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes.add("pvs", storage.LVM, shell="python3")
+    f = lua(tmp_path, "lvm", check=True)
+    assert f.run('return lvm.pv_create("/dev/sdd")') == (True, "would pvcreate /dev/sdd")
+    assert fakes.calls() == ["pvs /dev/sdd"]
+    with pytest.raises(LuaRuntimeError, match="lvm: 'vgs' is not installed on this machine"):
+        f.run('return lvm.vg_exists("data")')
+
+
+def test_raid_arrays_and_members_idempotently(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.add("mdadm", storage.MDADM, shell="python3")
+    mdstat = tmp_path / "mdstat"
+    mdstat.write_text("Personalities : [raid1]\nmd0 : active raid1 sdc[1] sdb[0]\n      1047552 blocks\n")
+    sysfs = tmp_path / "sys"
+    (sysfs / "block/md0/md").mkdir(parents=True)
+    (sysfs / "block/md0/md/sync_action").write_text("idle\n")
+    conf = tmp_path / "mdadm.conf"
+    conf.write_text("MAILADDR root\nARRAY /dev/md9 old\n")
+    f = lua(tmp_path, "raid")
+    got = f.run(
+        f"""
+        local out = {{}}
+        local function add(...) for _, v in ipairs({{...}}) do out[#out + 1] = v end end
+        local spec = {{ name = "/dev/md0", level = 1, devices = {{ "/dev/sdb", "/dev/sdc" }}, spares = {{ "/dev/sdd" }} }}
+        add(select(2, raid.create(spec)), select(2, raid.create(spec)))
+        add(select(2, raid.add("/dev/md0", "/dev/sde")), select(2, raid.add("/dev/md0", "/dev/sde")))
+        add(select(2, raid.add_spare("/dev/md0", "/dev/sdf")))
+        add(select(2, raid.fail("/dev/md0", "/dev/sde")), select(2, raid.fail("/dev/md0", "/dev/sde")))
+        add(select(2, raid.remove_device("/dev/md0", "/dev/sde")), select(2, raid.remove_device("/dev/md0", "/dev/sde")))
+        add(select(2, raid.grow("/dev/md0", {{ devices = 3 }})), select(2, raid.grow("/dev/md0", {{ devices = 3 }})))
+        add(raid.exists("/dev/md0"), raid.exists("/dev/md5"))
+        local list = raid.list({{ mdstat = "{mdstat}" }})
+        add(#list, list[1].name, list[1].level, list[1].devices, list[1].state)
+        add((raid.status({{ mdstat = "{mdstat}" }})):match("md0 : active") ~= nil)
+        add((raid.detail("/dev/md0")):match("Raid Level : raid1") ~= nil, (raid.scan()))
+        add(select(2, raid.check("/dev/md0", {{ sysfs = "{sysfs}" }})), select(2, raid.check("/dev/md0", {{ sysfs = "{sysfs}" }})))
+        add(select(2, raid.repair("md0", {{ sysfs = "{sysfs}" }})))
+        add(select(2, raid.save_config({{ file = "{conf}", update_initramfs = false }})))
+        add(select(2, raid.save_config({{ file = "{conf}", update_initramfs = false }})))
+        add(select(2, raid.stop("/dev/md0")), select(2, raid.stop("/dev/md0")), select(2, raid.assemble("/dev/md0", true)))
+        add(select(2, raid.remove("/dev/md0")), select(2, raid.remove("/dev/md0")))
+        local none, why = raid.detail("/dev/md0")
+        add(none == nil, why)
+        return out
+        """
+    )
+    assert got == [
+        "RAID array /dev/md0 created successfully",
+        "RAID array /dev/md0 already exists (idempotent)",
+        "Device /dev/sde added to /dev/md0 successfully",
+        "Device /dev/sde already in /dev/md0 (idempotent)",
+        "Spare device /dev/sdf added to /dev/md0 successfully",
+        "Device /dev/sde marked as failed in /dev/md0",
+        "Device /dev/sde already failed in /dev/md0 (idempotent)",
+        "Device /dev/sde removed from /dev/md0 successfully",
+        "Device /dev/sde not in /dev/md0 (idempotent)",
+        "Array /dev/md0 reshaped successfully",
+        "Array /dev/md0 already has that shape (idempotent)",
+        True,
+        False,
+        1,
+        "/dev/md0",
+        "raid1",
+        "3",
+        "clean",
+        True,
+        True,
+        "ARRAY /dev/md0 metadata=1.2 name=host:0 UUID=00000",
+        "Consistency check started on /dev/md0",
+        "Consistency check already running on /dev/md0 (idempotent)",
+        "Repair operation started on md0",
+        f"Configuration saved to {conf}",
+        f"Configuration already saved in {conf} (idempotent)",
+        "RAID array /dev/md0 stopped successfully",
+        "RAID array /dev/md0 does not exist (idempotent)",
+        "RAID array /dev/md0 assembled successfully",
+        "RAID array /dev/md0 removed successfully",
+        "RAID array /dev/md0 does not exist (idempotent)",
+        True,
+        "Failed to get detail: mdadm: cannot open /dev/md0: No such file or directory",
+    ]
+    assert conf.read_text() == "MAILADDR root\nARRAY /dev/md0 metadata=1.2 name=host:0 UUID=00000\n"
+    assert (sysfs / "block/md0/md/sync_action").read_text() == "repair\n"
+    assert (
+        "mdadm --create /dev/md0 --level=1 --raid-devices=2 --spare-devices=1 --run /dev/sdb /dev/sdc /dev/sdd"
+        in fakes.calls()
+    )
+    assert "mdadm /dev/md0 --add-spare /dev/sdf" in fakes.calls()
+    assert "mdadm --grow /dev/md0 --raid-devices=3" in fakes.calls()
+
+
+# ---- nfs and smb (real config files in the test's folder, fake reload programs) -------------
+
+SMB_FAKES = {
+    "testparm": 'grep -q "BROKEN" "$2" && { echo "Unknown parameter encountered: BROKEN" >&2; exit 1; }; exit 0\n',
+    "systemctl": "exit 0\n",
+    "pdbedit": '[ -f "$FAKE_STATE/smbuser.$2" ] || { echo "Username not found!" >&2; exit 255; }\n',
+    "smbpasswd": """case "$1" in
+  -a) cat > "$FAKE_STATE/smbuser.$3"; echo "Added user $3." ;;
+  -e) echo "Enabled user $2." ;;
+  -x) rm "$FAKE_STATE/smbuser.$2"; echo "Deleted user $2." ;;
+esac
+""",
+}
+
+
+def test_nfs_exports_edited_in_place(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.add("exportfs", "exit 0\n")
+    exports = tmp_path / "exports"
+    exports.write_text("# managed by hand\n/srv/old 10.0.0.0/8(ro)\n")
+    share = tmp_path / "share"
+    share.mkdir()
+    f = lua(tmp_path, "nfs")
+    o = f'file = "{exports}"'
+    got = f.run(
+        f"""
+        local out = {{}}
+        local function add(...) for _, v in ipairs({{...}}) do out[#out + 1] = v end end
+        add(nfs.export{{ path = "{share}", clients = "10.0.0.0/24", {o} }})
+        add(nfs.export{{ path = "{share}", clients = "10.0.0.0/24", {o} }})
+        add(nfs.export{{ path = "{share}", clients = "10.0.0.0/24", options = "ro,sync", {o} }})
+        add(nfs.export{{ path = "{tmp_path}/missing", {o} }})
+        add(nfs.is_exported("{share}", {{ {o} }}), nfs.is_exported("/srv/none", {{ {o} }}))
+        local list = nfs.list_exports({{ {o} }})
+        add(#list, list[2].path, list[2].clients_options)
+        add(nfs.unexport("/srv/old", {{ {o} }}))
+        add(nfs.unexport("/srv/old", {{ {o} }}))
+        add(nfs.reload())
+        return out
+        """
+    )
+    assert got == [
+        True,
+        f"NFS export for {share} added",
+        True,
+        f"NFS export for {share} already exists (idempotent)",
+        True,
+        f"NFS export for {share} updated",
+        False,
+        f"Export path does not exist: {tmp_path}/missing",
+        True,
+        False,
+        2,
+        str(share),
+        "10.0.0.0/24(ro,sync)",
+        True,
+        "NFS export for /srv/old removed",
+        True,
+        "NFS export for /srv/old does not exist (idempotent)",
+        True,
+        "NFS exports reloaded",
+    ]
+    assert exports.read_text() == f"# managed by hand\n{share} 10.0.0.0/24(ro,sync)\n"
+    assert fakes.calls() == ["exportfs -ra"] * 4
+    check = lua(tmp_path, "nfs", check=True)
+    assert check.run(f'return nfs.unexport("{share}", {{ {o}, sudo = false }})') == (
+        True,
+        f"would update {exports} and run exportfs -ra (NFS export for {share} removed)",
+    )
+    assert exports.read_text() == f"# managed by hand\n{share} 10.0.0.0/24(ro,sync)\n"
+    assert check.changes() == [f"would change: nfs {exports}"]
+
+
+def test_smb_shares_and_users(tmp_path: Path, fakes: Fakes) -> None:
+    for name, body in SMB_FAKES.items():
+        fakes.add(name, body)
+    conf = tmp_path / "smb.conf"
+    conf.write_text("[global]\n   workgroup = WORKGROUP\n\n[homes]\n   browseable = no\n")
+    (tmp_path / "public").mkdir()
+    f = lua(tmp_path, "smb")
+    o = f'file = "{conf}"'
+    spec = f'name = "public", path = "{tmp_path}/public", comment = "Files", guest_ok = true, {o}'
+    got = f.run(
+        f"""
+        local out = {{}}
+        local function add(...) for _, v in ipairs({{...}}) do out[#out + 1] = v end end
+        add(smb.share{{ {spec} }})
+        add(smb.share{{ {spec} }})
+        add(smb.share{{ {spec}, valid_users = "alice" }})
+        add(smb.share{{ name = "bad", path = "{tmp_path}", comment = "BROKEN", {o} }})
+        add(smb.is_shared("public", {{ {o} }}), smb.is_shared("bad", {{ {o} }}))
+        local shares = smb.list_shares({{ {o} }})
+        add(#shares, shares[3].name, shares[3]["valid users"], shares[3]["guest ok"])
+        add(smb.add_user("alice", "s3cret"))
+        add(smb.add_user("alice", "s3cret"))
+        add(smb.remove_user("alice"))
+        add(smb.remove_user("alice"))
+        add(smb.unshare("public", {{ {o} }}))
+        add(smb.unshare("public", {{ {o} }}))
+        add(smb.reload())
+        return out
+        """
+    )
+    assert got == [
+        True,
+        "Samba share 'public' created",
+        True,
+        "Samba share 'public' already exists (idempotent)",
+        True,
+        "Samba share 'public' updated",
+        False,
+        "Invalid Samba config: Unknown parameter encountered: BROKEN",
+        True,
+        False,
+        3,
+        "public",
+        "alice",
+        "yes",
+        True,
+        "Samba user 'alice' added",
+        True,
+        "Samba user 'alice' already exists (idempotent)",
+        True,
+        "Samba user 'alice' removed",
+        True,
+        "Samba user 'alice' does not exist (idempotent)",
+        True,
+        "Samba share 'public' removed",
+        True,
+        "Samba share 'public' does not exist (idempotent)",
+        True,
+        "Samba configuration reloaded",
+    ]
+    assert conf.read_text() == "[global]\n   workgroup = WORKGROUP\n\n[homes]\n   browseable = no\n\n"
+    assert "smbpasswd -a -s alice" in fakes.calls() and not any("s3cret" in c for c in fakes.calls())
+    assert fakes.calls("systemctl") == ["systemctl reload smbd"] * 4

@@ -56,6 +56,10 @@ MODULE_NAMES = (
     "ssh",
     "firewall",
     "stow",
+    "lvm",
+    "raid",
+    "nfs",
+    "smb",
 )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sloth_engine.changes import note_change
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
+from sloth_engine.modules.atomic_write import read_bytes, write_atomic
 from sloth_engine.modules.options import environment, flag, is_check
 from sloth_engine.modules.proc import Completed, describe, find_tool, run_process
 
@@ -103,3 +104,14 @@ class Tool:
                 said.append(text)
         self.noted(opts, what)
         return True, "\n".join(said)
+
+    def write(self, opts: dict[str, Any], path: str, text: str, mode: int = 0o644) -> None:
+        """Put `text` in the file (unless in check mode) and record the change with its diff."""
+        before = read_bytes(path)
+        check = self.check(opts)
+        note_change(
+            self.sandbox.scope.log, check, f"{self.module} {path}", before, text.encode(), self.env.show_diff
+        )
+        if not check:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            write_atomic(path, text.encode(), mode)
