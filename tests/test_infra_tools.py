@@ -369,7 +369,7 @@ def test_docker_run_build_push_ps_exec(lua: Lua, fakes: Fakes) -> None:
     assert lua.run(f"return {build}.changed") is True
     assert lua.run(f"return {build}.changed") is False  # same image id
     assert lua.run('return docker.push{tag = "app:1"}.changed') is True
-    assert lua.run("return docker.ps()")["containers"] == [
+    assert lua.run("return (docker.ps())")["containers"] == [
         {"ID": "c1", "Names": "web", "Image": "nginx", "State": "running"}
     ]
     assert (

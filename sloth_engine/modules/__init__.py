@@ -60,6 +60,8 @@ MODULE_NAMES = (
     "raid",
     "nfs",
     "smb",
+    "network",
+    "incus",
 )
 
 

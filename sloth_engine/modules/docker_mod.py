@@ -11,9 +11,12 @@
 - `docker.push{tag}`: changed when a layer was pushed.
 - `docker.ps{all}` -> `{changed = false, containers = {{ID, Names, Image, State, Status, ...}}}`.
 
-Results are `{changed, stdout, stderr, exit_code}`; a failing docker command raises a Lua error
-with docker's message (a missing engine says "Cannot connect to the Docker daemon") unless
-`ignore_errors = true`. `check = true` (or the run's check mode) runs only inspections.
+Results are `{changed, stdout, stderr, exit_code, success}`, returned twice so that the
+original's `local ok, res = docker.build{...}; if res.success then` works as well as `local r =
+docker.build{...}`. A failing docker command raises a Lua error with docker's message (a missing
+engine says "Cannot connect to the Docker daemon") unless `ignore_errors = true` (then
+`success = false`). `check = true` (or the run's check mode) runs only inspections; every change
+(or, in check mode, would-be change) is recorded for the run's recap.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sloth_engine.changes import note_change
 from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.options import environment, flag, gather, is_check, need, text, timeout
+from sloth_engine.modules.original_shape import results_twice
 from sloth_engine.modules.proc import Completed, failure, find_tool, run_process
 
 DEFAULT_TIMEOUT = 3600.0
@@ -72,12 +77,15 @@ class Docker:
             raise failure(where, argv, done)
         return done
 
-    @staticmethod
-    def _result(changed: bool, done: Completed | None, **extra: Any) -> dict[str, Any]:
-        out = {"changed": changed, "stdout": "", "stderr": "", "exit_code": 0, **extra}
+    def _result(self, changed: bool, done: Completed | None, **extra: Any) -> dict[str, Any]:
+        out = {"changed": changed, "stdout": "", "stderr": "", "exit_code": 0, "success": True, **extra}
         if done is not None:
             out.update(stdout=done.stdout, stderr=done.stderr, exit_code=done.exit_code)
             out["changed"] = changed and done.exit_code == 0
+            out["success"] = done.exit_code == 0
+        if out["changed"]:
+            what = extra.get("name") or extra.get("tag") or ""
+            note_change(self.sandbox.scope.log, done is None, f"docker {what}".rstrip())
         return out
 
     def run(self, *args: Any) -> dict[str, Any]:
@@ -183,4 +191,5 @@ class Docker:
 def install(sandbox: Sandbox, env: ModuleEnv) -> None:
     docker = Docker(sandbox, env)
     functions = {name: getattr(docker, name) for name in ("run", "exec", "build", "push", "ps")}
-    sandbox.set_module("docker", functions, blocking=frozenset(functions))
+    table = sandbox.set_module("docker", functions, blocking=frozenset(functions))
+    results_twice(sandbox, table, functions)
