@@ -64,6 +64,21 @@ class SchemaTooNew(StoreError):
     """The database was written by a newer Sloth Runner."""
 
 
+class RunTransitionRefused(SlothError):
+    """A run cannot go from the state it is in to the one asked (it ended already, or there
+    is no such run): sloth_engine.spec.RUN_TRANSITIONS."""
+
+    def __init__(self, run_id: str, current: str | None, wanted: str) -> None:
+        self.run_id, self.current, self.wanted = run_id, current, wanted
+        if current is None:
+            text = f"no run {run_id} to end {wanted}" if wanted != "running" else f"no run {run_id}"
+        elif current == "running" and wanted == "running":
+            text = f"run {run_id} has started already"
+        else:
+            text = f"run {run_id} has already finished ({current}); it cannot become {wanted}"
+        super().__init__(text)
+
+
 class LockHeld(SlothError):
     """A lock is held by someone else."""
 

@@ -30,9 +30,9 @@ from sloth_engine.lua.watchdog import StuckLua
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.process import signal_group
 from sloth_engine.run_owner import current_owner
+from sloth_engine.run_transition import RunTransition
 from sloth_engine.secrets import Redactor
 from sloth_engine.spec import LUA_FUNCTION, RunStatus, WorkflowSpec
-from sloth_engine.store.retry import retrying
 
 if TYPE_CHECKING:
     from sloth_engine.events.bus import EventBus
@@ -155,6 +155,10 @@ class WorkflowRun:
         self.journal.listeners.extend(request.listeners)
         if request.bus is not None:
             self.journal.listeners.append(request.bus.journal_listener(stack))
+        self.transition = RunTransition(
+            self.run_id, workflow.name, request.store, stack, self.journal, exists=resume is not None
+        )
+        """The run's checked state changes (create, start, finish): sloth_engine.run_transition."""
         self.secrets: dict[str, str] = {}
         """Filled when the run starts with what config.secrets names (the modules read it)."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,7 +226,9 @@ class WorkflowRun:
             self.request.on_stuck(stuck)
         elif not self.request.lua_thread:
             request = self.request
-            end_stuck_run(self.run_id, request.store, self.journal, stuck, self._started, self.kill_processes)
+            end_stuck_run(
+                self.transition, request.store, self.journal, stuck, self._started, self.kill_processes
+            )
 
     def cancel(self, reason: str = "interrupted") -> None:
         """Stop the run; safe to call from a signal handler while Lua code runs."""
@@ -240,7 +246,7 @@ class WorkflowRun:
     async def execute(self) -> RunResult:
         self._loop = asyncio.get_running_loop()
         self._started = time.time()
-        store, wf = self.request.store, self.workflow
+        wf = self.workflow
         self._grant_secrets()
         lifecycle = self.request.lifecycle
         if lifecycle is not None:
@@ -249,24 +255,14 @@ class WorkflowRun:
             Path(wf.workdir).expanduser().mkdir(parents=True, exist_ok=True)
         tee = None if self.lua is None or self.request.lua_thread else signals_to_lua(self.lua)
         try:
-            return await self._execute(store, wf, lifecycle)
+            return await self._execute(lifecycle)
         finally:
             if tee is not None:
                 tee.uninstall()
 
-    async def _execute(
-        self, store: Store | None, wf: WorkflowSpec, lifecycle: RunLifecycle | None
-    ) -> RunResult:
-        if store is not None and self.resume is None:
-            store.runs.create_run(
-                self.run_id,
-                wf.name,
-                str(self.request.path),
-                self.journal.stack,
-                self.request.params,
-                time.time(),
-                current_owner(),
-            )
+    async def _execute(self, lifecycle: RunLifecycle | None) -> RunResult:
+        if self.transition.status is None:
+            self.transition.create(str(self.request.path), self.request.params, current_owner())
         try:
             result = await self._run_executor()
             if self.journal.redactor is not None:
@@ -274,8 +270,8 @@ class WorkflowRun:
             if lifecycle is not None:
                 reported = await lifecycle.after_run(self, result)
                 result, lifecycle = reported or result, None
-            if store is not None:
-                result = await asyncio.to_thread(self._record_end, result)
+            self.journal.flush()  # what the lifecycle added, before the end
+            result = await asyncio.to_thread(self._record_end, result)
             clean = await self._should_clean(result)
         except Exception as exc:  # after the executor (stack lifecycle, the store): still ends
             self._record_broken(exc)
@@ -292,14 +288,14 @@ class WorkflowRun:
         return result
 
     def _record_end(self, result: RunResult) -> RunResult:
-        """Record the run's end (through a blip of the store); when the store refuses it, keep
-        the outcome on disk and say so: the client must not believe what the store does not."""
+        """End the run (recorded through a blip of the store, then announced); when the store
+        refuses it, keep the outcome on disk and say so: the client must not believe what the
+        store does not."""
 
-        store, ended = self.request.store, time.time()
-        assert store is not None  # called only for a run with a store
+        ended = time.time()
         status, error = result.status, result.error or None
         try:
-            retrying(lambda: store.runs.finish_run(self.run_id, status, ended, result.duration_s, error))
+            self.transition.finish(status, result.duration_s, error, at=ended)
         except StoreError as exc:
             log.error("run %s ended %s but the store cannot record it: %s", self.run_id, status, exc)
             try:
@@ -312,14 +308,16 @@ class WorkflowRun:
     async def _run_executor(self) -> RunResult:
         """The executor's result; an unexpected error ends the run `failed` with its message."""
         started = time.time()
+        self.journal.bind(asyncio.get_running_loop())
+        self.transition.start(started)
         try:
-            return await self.executor.run()
+            result = await self.executor.run()
         except Exception as exc:  # the boundary of a run: it must end, whatever broke
             log.exception("run %s broke", self.run_id)
             self.executor.cancel("the run broke")
             tasks = list(self.executor.results.values())
             error = f"the run stopped on an unexpected error: {exc or type(exc).__name__}"
-            return RunResult(
+            result = RunResult(
                 self.run_id,
                 self.workflow.name,
                 RunStatus.FAILED,
@@ -328,16 +326,18 @@ class WorkflowRun:
                 error,
                 started,
             )
+        self.transition.conclude(result.status, result.duration_s, result.error)
+        return result
 
     def _record_broken(self, exc: Exception) -> None:
-        """The run raised past its executor: record it `failed` with the message (best effort:
+        """The run raised past its executor: end it `failed` with the message (best effort:
         the store itself may be what failed)."""
-        store = self.request.store
-        if store is None:
+        if self.transition.ended:
             return
         text = f"the run stopped on an unexpected error: {exc or type(exc).__name__}"
         try:
-            store.runs.end_unfinished(self.run_id, RunStatus.FAILED, text)
+            duration = time.time() - self._started
+            self.transition.finish(RunStatus.FAILED, duration, text, close_attempts=True)
         except Exception:  # the original error is the one to report
             log.exception("cannot record the end of run %s", self.run_id)
 

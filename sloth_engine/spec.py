@@ -62,6 +62,24 @@ class RunStatus(enum.StrEnum):
     ABANDONED = "abandoned"
     """Its owning process died before it could record the end (sloth_engine.run_owner)."""
 
+    @property
+    def finished(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+RUN_TRANSITIONS: dict[RunStatus | None, frozenset[RunStatus]] = {
+    None: frozenset({RunStatus.RUNNING}),
+    RunStatus.RUNNING: frozenset(
+        {RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.ABANDONED}
+    ),
+}
+"""Allowed run state changes (None: no run yet); an ended run changes no more, nor starts again.
+sloth_engine.run_transition is the one place that applies them."""
+
+
+def run_can_move(old: RunStatus | None, new: RunStatus) -> bool:
+    return new in RUN_TRANSITIONS.get(old, frozenset())
+
 
 BackoffKind = Literal["fixed", "linear", "exponential"]
 

@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sloth_engine.errors import StoreError
+from sloth_engine.errors import RunTransitionRefused, StoreError
 from sloth_engine.executor.results import RunResult
+from sloth_engine.run_transition import RunTransition
 from sloth_engine.spec import RunStatus
 
 if TYPE_CHECKING:
@@ -72,6 +73,10 @@ def record_all(store: Store, home: Path) -> list[str]:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             _record(store, doc)
+        except RunTransitionRefused as exc:  # someone ended it meanwhile (by hand): theirs stays
+            log.warning("run %s: its kept outcome is not recorded: %s", path.stem, exc)
+            path.unlink(missing_ok=True)
+            continue
         except StoreError as exc:
             log.warning("run %s: its outcome is still not recorded: %s", path.stem, exc)
             break  # the store still refuses: try the others next time
@@ -104,6 +109,7 @@ def _record(store: Store, doc: dict[str, Any]) -> None:
         for t in doc["tasks"]
     ]
     store.runs.save_attempts(rows)
-    store.runs.finish_run(
-        run_id, RunStatus(doc["status"]), doc["finished_at"], doc["duration_s"], doc.get("error")
-    )
+    run = store.runs.get_run(run_id, with_tasks=False)
+    workflow, stack = (run["workflow"], run["stack"]) if run else ("", None)
+    transition = RunTransition(run_id, workflow, store, stack, exists=True)
+    transition.finish(RunStatus(doc["status"]), doc["duration_s"], doc.get("error"), at=doc["finished_at"])

@@ -140,3 +140,28 @@ def test_the_rules_see_what_they_forbid() -> None:
     hidden = [i for i in imports(modules()) if not i.top_level]
     assert hidden, "imports inside functions are seen (and count for the package rule)"
     assert not SQL.search("Select the task to run from the list; DELETE the file")
+
+
+RUN_WRITES = ("create_run", "end_run", "claim_run")
+"""RunLog's writes of a run's state: only sloth_engine.run_transition calls them."""
+
+
+def _calls_of(tree: ast.AST, names: tuple[str, ...]) -> list[tuple[int, str]]:
+    return [
+        (node.lineno, node.func.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in names
+    ]
+
+
+def test_run_state_changes_go_through_the_run_transition() -> None:
+    """Creating, ending or claiming a run is checked in one place (sloth_engine/run_transition.py)."""
+    found = []
+    for name, path in _outside_store().items():
+        if name == "sloth_engine.run_transition":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        found += [f"{path.relative_to(ROOT)}:{line}: .{attr}()" for line, attr in _calls_of(tree, RUN_WRITES)]
+    assert not found, "run state written around sloth_engine.run_transition:\n" + "\n".join(found)
+    sample = ast.parse("store.runs.end_run('r', s, 1.0, 1.0, None, None)\nx.create_run()\n")
+    assert _calls_of(sample, RUN_WRITES) == [(1, "end_run"), (2, "create_run")]

@@ -13,6 +13,8 @@ from distributed_cluster import wait_for
 from ha_cluster import HaCluster, ha_cluster
 from test_ha_failover import CHAIN
 
+from sloth_engine.spec import RunStatus
+
 pytestmark = pytest.mark.postgres
 
 
@@ -70,7 +72,9 @@ def test_paused_leader_does_not_dispatch_and_its_writes_are_refused(ha: HaCluste
         assert store.runs.get_run(run_id, with_tasks=False)["status"] == "success"
         store.backend.set_session("sloth.epoch", "1")  # a write as the deposed leader
         with pytest.raises(StoreError, match="stale leader"):
-            store.runs.finish_run(run_id, "failed", time.time(), 0.0, "stale")
+            store.runs.end_run(
+                run_id, RunStatus.FAILED, time.time(), 0.0, "stale", {"type": "workflow.failed"}
+            )
         store.backend.set_session("sloth.epoch", "2")  # the current leader's epoch passes
         store.backend.query_all("SELECT 1")
 

@@ -9,6 +9,9 @@ import time
 import pytest
 from distributed_cluster import Cluster
 
+from sloth_engine.run_transition import RunTransition
+from sloth_engine.spec import RunStatus
+
 TASKS = 100_000
 RUN_ID = "20261204-120000-big00001"
 
@@ -46,7 +49,7 @@ def _big_run(store) -> None:
         for i in range(TASKS)
     ]
     store.runs.write_batch(attempts, logs, ())
-    store.runs.finish_run(RUN_ID, "success", now + 5, 5.0)
+    RunTransition(RUN_ID, "big", store, exists=True).finish(RunStatus.SUCCESS, 5.0, None, at=now + 5)
 
 
 @pytest.mark.parametrize("where", ["local", "master"])

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from sloth_daemon.cli import runs_cmd, state_cmd
+from sloth_engine.run_transition import RunTransition
+from sloth_engine.spec import RunStatus
 
 
 class Cli:
@@ -120,7 +122,9 @@ def test_runs_list_show_logs(cli: Cli, store: Any) -> None:
         ],
         [],
     )
-    runs.finish_run("run-a", "failed", 1002.0, 2.0, error="task ship failed")
+    RunTransition("run-a", "deploy", store, exists=True).finish(
+        RunStatus.FAILED, 2.0, "task ship failed", at=1002.0
+    )
     runs.create_run("run-b", "backup", "backup.sloth", None, {}, 2000.0)
     code, out, _ = cli("runs", "list")
     assert code == 0

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from sloth_engine.errors import StoreError
+from sloth_engine.errors import RunTransitionRefused, StoreError
+from sloth_engine.run_transition import RunTransition
+from sloth_engine.spec import RunStatus
 
 
 def _attempt(task: str, attempt: int = 1, **fields: Any) -> dict[str, Any]:
@@ -24,7 +26,7 @@ def test_create_and_finish_a_run(store: Any, run: Any) -> None:
     assert got["status"] == "running" and got["finished_at"] is None
     assert got["params"] == {"env": "prod", "n": 2} and got["stack"] == "prod"
     assert [r["run_id"] for r in run.unfinished_runs()] == ["r1"]
-    run.finish_run("r1", "failed", 110.0, 10.0, error="task b failed")
+    run.end_run("r1", RunStatus.FAILED, 110.0, 10.0, "task b failed", {"type": "workflow.failed"})
     got = run.get_run("r1")
     assert (got["status"], got["finished_at"], got["duration_s"], got["error"]) == (
         "failed",
@@ -38,8 +40,8 @@ def test_create_and_finish_a_run(store: Any, run: Any) -> None:
 def test_run_ids_are_unique_and_finishing_needs_a_run(run: Any) -> None:
     with pytest.raises(StoreError, match="r1 exists"):
         run.create_run("r1", "deploy", "deploy.sloth", None, {}, 1.0)
-    with pytest.raises(StoreError, match="no run nope"):
-        run.finish_run("nope", "success", 1.0, 1.0)
+    with pytest.raises(RunTransitionRefused, match="no run nope"):
+        run.end_run("nope", RunStatus.SUCCESS, 1.0, 1.0, None, {"type": "workflow.completed"})
     assert run.get_run("nope") is None
 
 
@@ -101,7 +103,9 @@ def test_write_batch_is_one_transaction(store: Any, run: Any) -> None:
 def test_list_runs_filters_newest_first(store: Any) -> None:
     for i, (workflow, status) in enumerate([("a", "success"), ("b", "failed"), ("a", "failed")]):
         store.runs.create_run(f"r{i}", workflow, "f.sloth", None, {}, 100.0 + i)
-        store.runs.finish_run(f"r{i}", status, 200.0 + i, 1.0)
+        RunTransition(f"r{i}", workflow, store, exists=True).finish(
+            RunStatus(status), 1.0, None, at=200.0 + i
+        )
     assert [r["run_id"] for r in store.runs.list_runs()] == ["r2", "r1", "r0"]
     assert [r["run_id"] for r in store.runs.list_runs(workflow="a")] == ["r2", "r0"]
     assert [r["run_id"] for r in store.runs.list_runs(status="failed", limit=1)] == ["r2"]

@@ -18,10 +18,11 @@ Check = tuple[str, str, str]
 def run_checks(store: Store, now: float | None = None) -> list[Check]:
     """Mark the runs of processes that are gone abandoned, then report those and stuck runs."""
     from sloth_engine.run_owner import owner_gone
+    from sloth_engine.run_transition import abandon_gone
     from sloth_engine.spec import RunStatus
 
     now = time.time() if now is None else now
-    store.runs.abandon_gone(owner_gone)
+    abandon_gone(store, owner_gone)
     abandoned = store.runs.list_runs(status=RunStatus.ABANDONED.value, limit=1000)
     if abandoned:
         ids = ", ".join(r["run_id"] for r in abandoned[:SHOWN])

@@ -9,7 +9,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway import with_gateway
-from sloth_engine.spec import RunStatus
 
 from .remote_store import add_master_option
 from .store_access import duration, fail, print_json, print_table, when, with_store
@@ -80,14 +79,18 @@ def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     return 0
 
 
-def abandon_gone(store: Store) -> None:
+def abandon_gone(gateway: Any) -> None:
     """Runs whose owning process is gone end `abandoned` (a master does this itself)."""
-    abandon = getattr(store.runs, "abandon_gone", None)
+    abandon = getattr(gateway.runs, "abandon_gone", None)
     if abandon is None:
-        return  # a master's store: it marks them itself
+        return  # through a master: it marks them itself
     from sloth_engine.run_owner import owner_gone
 
-    for run_id in abandon(owner_gone):
+    _say_abandoned(abandon(owner_gone))
+
+
+def _say_abandoned(run_ids: list[str]) -> None:
+    for run_id in run_ids:
         print(f"run {run_id}: its process is gone, marked abandoned", file=sys.stderr)
 
 
@@ -166,9 +169,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def _cancel_local(args: argparse.Namespace, store: Store) -> int:
     """Without a master: only a run whose process is gone can be ended, by --force."""
+    from sloth_engine import run_transition
+    from sloth_engine.errors import RunTransitionRefused
     from sloth_engine.run_owner import current_owner, owner_gone
 
-    abandon_gone(store)
+    _say_abandoned(run_transition.abandon_gone(store, owner_gone))
     run = store.runs.get_run(args.run_id, with_tasks=False)
     if run is None:
         return fail(f"no run '{args.run_id}'")
@@ -186,7 +191,9 @@ def _cancel_local(args: argparse.Namespace, store: Store) -> int:
         status = run["status"]
         return fail(f"run {args.run_id} is recorded {status}; `runs cancel --force {args.run_id}` ends it")
     text = f"{args.reason} (forced)"
-    if not store.runs.end_unfinished(args.run_id, RunStatus.CANCELLED, text):
-        return fail(f"run {args.run_id} has already finished")
+    try:
+        run_transition.cancel(store, args.run_id, text)
+    except RunTransitionRefused as exc:  # it ended between the check above and now
+        return fail(str(exc))
     print(f"run {args.run_id}: ended, recorded cancelled", file=sys.stderr)
     return 0

@@ -66,8 +66,9 @@ class LocalRuns:
 
     def abandon_gone(self, gone: Any) -> list[str]:
         """Runs whose owning process is gone end `abandoned` (a master does this itself)."""
-        abandon = getattr(self.store.runs, "abandon_gone", None)
-        return list(abandon(gone)) if abandon is not None else []
+        from sloth_engine.run_transition import abandon_gone
+
+        return abandon_gone(self.store, gone)
 
 
 class LocalAgents:

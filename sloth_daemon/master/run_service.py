@@ -24,12 +24,13 @@ from sloth_daemon.master.dispatcher import Dispatcher
 from sloth_daemon.master.metrics import RunMetrics
 from sloth_daemon.master.run_feed import RunFeed
 from sloth_daemon.master.run_placement import place_tasks
-from sloth_engine import unrecorded
+from sloth_engine import run_transition, unrecorded
 from sloth_engine.dsl import LoadedFile
-from sloth_engine.errors import DslError, NotFound, SlothError
+from sloth_engine.errors import DslError, NotFound, RunTransitionRefused, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
 from sloth_engine.run_owner import current_owner, owner_gone
+from sloth_engine.run_transition import RunTransition
 from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
 from sloth_engine.store import Store
 from sloth_engine.store.host_processes import HostProcess
@@ -82,6 +83,11 @@ class RunService:
         """host_tasks.HostTasks: runs the tasks placed on the master, in child processes."""
         self.host_rows = store.host_processes()
 
+    def deliver(self, record: dict[str, Any]) -> None:
+        """An event the store holds already (a run ended by this master) to the bus's hooks."""
+        if self.bus is not None:
+            self.bus.deliver(record)
+
     def placed(self, spec: WorkflowSpec, sub: Submission, refuse: bool = True) -> WorkflowSpec:
         """The spec with its unplaced tasks placed (run_placement.py)."""
         return place_tasks(spec, sub.delegate_to, self.no_local_tasks and refuse)
@@ -114,9 +120,8 @@ class RunService:
         for spec in specs:
             run_id = new_run_id()
             self.submissions.save(run_id, spec.name, sub)
-            self.store.runs.create_run(
-                run_id, spec.name, sub.path, request.stack or spec.stack, sub.params, time.time(), self.owner
-            )
+            stack = request.stack or spec.stack
+            RunTransition(run_id, spec.name, self.store, stack).create(sub.path, sub.params, self.owner)
             runs.append(self._prepare(request, loaded, spec, sub, Resume(run_id), fresh=True))
         self._start(runs)
         return Plan([(r.run_id, r.spec.name, list(r.spec.tasks)) for r in runs])
@@ -192,20 +197,18 @@ class RunService:
             try:
                 if active.cancelled is not None:
                     result = _cancelled_result(active)
-                    self.store.runs.finish_run(
-                        active.run_id, RunStatus.CANCELLED, time.time(), 0.0, active.cancelled
-                    )
+                    active.run.transition.finish(RunStatus.CANCELLED, 0.0, active.cancelled)
                 else:
                     result = await active.run.execute()
             except SlothError as exc:  # refused before it started (a stack's lock is held, ...)
                 result = _cancelled_result(active, str(exc))
                 result.status = RunStatus.FAILED
-                self._finish_quietly(active.run_id, result)
+                self._finish_quietly(active, result)
             except Exception as exc:  # a broken run must not take the master down
                 log.exception("run %s failed inside the master", active.run_id)
                 result = _cancelled_result(active, f"the run stopped on an unexpected error: {exc}")
                 result.status = RunStatus.FAILED
-                self._finish_quietly(active.run_id, result)
+                self._finish_quietly(active, result)
             active.result = result
             active.feed.finish(result)
             self.dispatcher.forget_run(active.run_id)
@@ -227,11 +230,14 @@ class RunService:
         except SlothError as exc:
             log.warning("run %s: cannot forget its host processes: %s", run_id, exc)
 
-    def _finish_quietly(self, run_id: str, result: RunResult) -> None:
+    def _finish_quietly(self, active: ActiveRun, result: RunResult) -> None:
+        """End a run that did not end itself (refused before it started, or broken)."""
+        if active.run.transition.ended:
+            return  # the run recorded its own end before it raised
         try:
-            self.store.runs.finish_run(run_id, result.status, time.time(), 0.0, result.error)
+            active.run.transition.finish(result.status, 0.0, result.error)
         except SlothError as exc:
-            log.error("cannot record the end of run %s: %s", run_id, exc)
+            log.error("cannot record the end of run %s: %s", active.run_id, exc)
 
     # ---- resuming after a restart -----------------------------------------------------------
 
@@ -247,7 +253,7 @@ class RunService:
         if recorded:
             log.warning("outcomes kept while the store refused them, recorded now: %s", ", ".join(recorded))
         kept = unrecorded.pending(self.home)  # ended runs the store still refuses: never resumed
-        abandoned = await asyncio.to_thread(self.store.runs.abandon_gone, owner_gone)
+        abandoned = await asyncio.to_thread(run_transition.abandon_gone, self.store, owner_gone, self.deliver)
         if abandoned:
             log.warning("runs of processes that are gone marked abandoned: %s", ", ".join(abandoned))
         resumed: list[ActiveRun] = []
@@ -273,20 +279,20 @@ class RunService:
                 f"at {since}; a run that takes its master down is resumed once at most"
             )
             log.error("run %s quarantined: %s", run_id, reason)
-            runs.end_unfinished(run_id, RunStatus.FAILED, reason)
+            run_transition.end(self.store, run_id, RunStatus.FAILED, reason, self.deliver)
             return None
         runs.mark_resuming(run_id, time.time())
-        runs.claim_run(run_id, self.owner)
+        run_transition.claim(self.store, run_id, self.owner)
         try:
             load = asyncio.to_thread(self._load, replace(sub, workflow=row["workflow"]))
             request, loaded = await asyncio.wait_for(load, RESUME_LOAD_TIMEOUT)
             spec = self.placed(_select(loaded, row["workflow"], sub.path)[0], sub, refuse=False)
         except TimeoutError:
             reason = f"cannot resume: loading its file took more than {RESUME_LOAD_TIMEOUT:g}s"
-            runs.end_unfinished(run_id, RunStatus.FAILED, reason)
+            run_transition.end(self.store, run_id, RunStatus.FAILED, reason, self.deliver)
             return None
         except SlothError as exc:
-            runs.end_unfinished(run_id, RunStatus.FAILED, f"cannot resume: {exc}")
+            run_transition.end(self.store, run_id, RunStatus.FAILED, f"cannot resume: {exc}", self.deliver)
             return None
         run = runs.get_run(run_id) or {}
         resume = Resume(run_id)
@@ -384,7 +390,10 @@ class RunService:
                 f"`runs cancel --force {run_id}` ends it"
             )
         text = f"{reason or 'cancelled'} (forced: no process was running it)"
-        self.store.runs.end_unfinished(run_id, RunStatus.CANCELLED, text)
+        try:
+            run_transition.cancel(self.store, run_id, text, self.deliver)
+        except RunTransitionRefused as exc:  # it ended between the check above and now
+            raise Rejected(str(exc)) from None
 
     def get(self, run_id: str) -> dict[str, Any]:
         run = self.store.runs.get_run(run_id)

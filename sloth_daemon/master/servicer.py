@@ -32,6 +32,7 @@ from sloth_daemon.wire import (
     run_to_proto,
     workflow_info_to_proto,
 )
+from sloth_engine import run_transition
 from sloth_engine.bundle import check as check_bundle
 from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.run_owner import owner_gone
@@ -108,7 +109,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, GatewayStacks, mgrpc.M
     @unary
     async def ListRuns(self, request: mpb.ListRunsRequest, context: Any) -> mpb.ListRunsResponse:  # noqa: N802
         limit = min(MAX_LIST, request.limit or 20)
-        await asyncio.to_thread(self.runs.store.runs.abandon_gone, owner_gone)
+        await asyncio.to_thread(run_transition.abandon_gone, self.runs.store, owner_gone, self.runs.deliver)
         rows = await asyncio.to_thread(
             self.runs.store.runs.list_runs, request.workflow or None, request.status or None, limit
         )

@@ -56,7 +56,6 @@ class DagExecutor:
         started = time.time()
         clock = time.monotonic()
         self.journal.bind(asyncio.get_running_loop())
-        self.journal.event("workflow.started", status="running", started_at=started)
         error = ""
         timed_out = False
         try:
@@ -88,11 +87,7 @@ class DagExecutor:
             await self.runner.workflow_hook(
                 "on_complete", (status is RunStatus.SUCCESS, {t.name: t.to_dict() for t in ordered})
             )
-        kind = {"success": "workflow.completed", "failed": "workflow.failed"}.get(
-            status.value, "workflow.cancelled"
-        )
-        self.journal.event(kind, status=status.value, duration_s=result.duration_s, error=error)
-        self.journal.flush()
+        self.journal.flush()  # the run's end and its event: sloth_engine.run_transition
         return result
 
     async def _loop(self) -> None:

@@ -36,7 +36,12 @@ Listener = Callable[[RunEvent], None]
 FLUSH_WINDOW = 0.005
 """Seconds transitions wait to be written together; announced only after the write."""
 
-EVENT_SEVERITY = {"task.failed": "error", "task.timeout": "error", "workflow.failed": "error"}
+EVENT_SEVERITY = {
+    "task.failed": "error",
+    "task.timeout": "error",
+    "workflow.failed": "error",
+    "workflow.abandoned": "error",
+}
 EVENT_STREAM = "event"
 """Output stream that carries `event.dispatch` calls of a task run elsewhere (an agent): each
 line is JSON {type, data}; a journal with `events_from_output` turns it into the event."""
@@ -125,6 +130,18 @@ class Journal:
         """An event the workflow raised (`event.dispatch`), its data kept as given."""
         self._events.append(RunEvent(kind, self.run_id, self.workflow, time.time(), task, attempt, "", data))
         self._schedule()
+
+    def announce(self, event: RunEvent) -> None:
+        """Tell the listeners of an event already written (a run's end, by
+        sloth_engine.run_transition), after everything pending; from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and not _on_loop(loop):
+            loop.call_soon_threadsafe(self.announce, event)
+            return
+        if self.redactor is not None:
+            event = dataclasses.replace(event, data=self.redactor.value(event.data))
+        self.flush()
+        self._announce([event])
 
     def _output_event(self, task: str, attempt: int, text: str) -> None:
         try:

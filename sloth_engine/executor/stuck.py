@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from sloth_engine.lua.watchdog import SignalTee, StuckLua
 from sloth_engine.spec import RunStatus, TaskStatus
@@ -27,14 +27,24 @@ EXIT_TIMED_OUT = 1
 EXIT_CANCELLED = 130
 
 
+class RunEnding(Protocol):
+    """What ends the run (sloth_engine.run_transition.RunTransition)."""
+
+    run_id: str
+
+    def finish(
+        self, status: RunStatus, duration_s: float, error: str | None, at: float | None = None
+    ) -> None: ...
+
+
 def end_stuck_run(
-    run_id: str, store: Store | None, journal: Any, stuck: StuckLua, started: float, kill: Any
+    run: RunEnding, store: Store | None, journal: Any, stuck: StuckLua, started: float, kill: Any
 ) -> NoReturn:
     """Record the stuck attempt (timed_out or cancelled) and the run (failed or cancelled),
     kill what the run started, say so on stderr, and exit the process."""
     task_status = TaskStatus.TIMED_OUT if stuck.timed_out else TaskStatus.CANCELLED
     run_status = RunStatus.FAILED if stuck.timed_out else RunStatus.CANCELLED
-    now = time.time()
+    now, run_id = time.time(), run.run_id
     with contextlib.suppress(Exception):
         kill()
     try:
@@ -43,7 +53,7 @@ def end_stuck_run(
             scope = stuck.scope
             if scope.task_name and scope.attempt:
                 store.runs.save_attempts([_attempt_row(run_id, scope, task_status, stuck.message, now)])
-            store.runs.finish_run(run_id, run_status, now, now - started, stuck.message)
+        run.finish(run_status, now - started, stuck.message, at=now)
     except Exception:  # exiting anyway: the next listing of runs finds it abandoned
         log.exception("recording run %s after stuck Lua code failed", run_id)
     sys.stderr.write(f"error: {stuck.message}; run {run_id} ended {run_status.value}\n")

@@ -8,7 +8,6 @@ cannot be fixed by running a task (nothing declares them any more): they are rep
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, NamedTuple
 from sloth_engine.errors import SlothError, StackError
 from sloth_engine.executor.results import RunResult, TaskResult
 from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
+from sloth_engine.run_transition import RunTransition
 from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
 from sloth_engine.stacks import Stacks
 from sloth_engine.stacks.drift import DriftReport, Finding
@@ -121,14 +121,15 @@ async def run_fix(
         workflow, tasks={n: t for n, t in workflow.tasks.items() if n in set(owners) | set(upstream)}
     )
     run_id = new_run_id()
-    store.runs.create_run(run_id, workflow.name, str(Path(group.file)), stack, {}, time.time())
+    RunTransition(run_id, workflow.name, store, stack).create(str(Path(group.file)), {})
     run = WorkflowRun(request, loaded, part, resume=Resume(run_id, kept))
     if on_start is not None:
         on_start(part, run_id)
     try:
         return await run.execute()
     except SlothError as exc:  # refused before it started (a held lock): close its record
-        store.runs.finish_run(run_id, RunStatus.FAILED, time.time(), 0.0, str(exc))
+        if not run.transition.ended:
+            run.transition.finish(RunStatus.FAILED, 0.0, str(exc))
         raise
 
 

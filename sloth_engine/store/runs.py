@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sloth_engine.errors import StoreError
-from sloth_engine.spec import RunStatus, TaskStatus
+from sloth_engine.errors import RunTransitionRefused, StoreError
+from sloth_engine.spec import RUN_TRANSITIONS, RunStatus, TaskStatus
 from sloth_engine.store.backend import Backend
 from sloth_engine.store.events import EVENT_HEAD, EVENT_WIDTH, event_row, to_json
 from sloth_engine.store.retry import retrying
@@ -48,10 +48,6 @@ _CREATE_RUN = (
 )
 _CLAIM_RUN = (
     "UPDATE runs SET owner_host = ?, owner_boot = ?, owner_pid = ?, owner_started = ? "
-    "WHERE run_id = ? AND finished_at IS NULL"
-)
-_END_UNFINISHED = (
-    "UPDATE runs SET status = ?, finished_at = ?, duration_s = ? - started_at, error = ? "
     "WHERE run_id = ? AND finished_at IS NULL RETURNING run_id"
 )
 _END_ATTEMPTS = (
@@ -64,9 +60,11 @@ _LOCAL_UNFINISHED = (
     "AND run_id NOT IN (SELECT run_id FROM run_submissions)"
 )
 """Unfinished runs of local processes (a master's runs have a submission: it resumes those)."""
-_FINISH_RUN = (
-    "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ? RETURNING run_id"
-)
+_END_RUN = (
+    "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? "
+    "WHERE run_id = ? AND finished_at IS NULL AND status IN ({}) RETURNING run_id"
+).format(", ".join(f"'{s.value}'" for s, ends in RUN_TRANSITIONS.items() if s is not None and ends))
+"""Ends a run only from a state that may end (spec.RUN_TRANSITIONS): checked in the statement."""
 
 AttemptRow = Mapping[str, Any]
 LogRow = Sequence[Any]
@@ -77,7 +75,7 @@ class RunLog:
         self._b = backend
         self.clock = clock
         self._create_sql = backend.sql(_CREATE_RUN)
-        self._finish_sql = backend.sql(_FINISH_RUN)
+        self._end_sql = backend.sql(_END_RUN)
 
     # ---- writes ---------------------------------------------------------------------
 
@@ -91,7 +89,8 @@ class RunLog:
         started_at: float,
         owner: Any = None,
     ) -> None:
-        """Record a new run with status 'running', owned by `owner` (a run_owner.Owner)."""
+        """Record a new run with status 'running', owned by `owner` (a run_owner.Owner); refused
+        when the id exists. Called by sloth_engine.run_transition only."""
         text = to_json(dict(params or {}))
         who = _owner_values(owner)
         try:
@@ -133,50 +132,55 @@ class RunLog:
 
         retrying(once, b.display)  # a dropped connection or a failover: the batch again, whole
 
-    def finish_run(
+    def end_run(
         self,
         run_id: str,
         status: RunStatus,
         finished_at: float,
         duration_s: float,
-        error: str | None = None,
+        error: str | None,
+        event: Mapping[str, Any] | None,
+        close_attempts: bool = False,
     ) -> None:
-        params = (RunStatus(status).value, finished_at, duration_s, error, run_id)
-        if not self._b.write(self._finish_sql, params):
-            raise StoreError(f"no run {run_id} to finish")
+        """End a running run and append its event (None: its journal wrote it already with the
+        run's last transitions), in one transaction; `close_attempts` also
+        ends its unfinished attempts (an end its owner did not write: abandoned, cancelled by
+        hand, broken). Raises RunTransitionRefused when the run has ended already or does not
+        exist. Called by sloth_engine.run_transition only."""
+        status = RunStatus(status)
+        b = self._b
+        with b.transaction():
+            ended = b.write(self._end_sql, (status.value, finished_at, duration_s, error, run_id))
+            if ended:
+                if close_attempts:
+                    attempt = TaskStatus.FAILED if status is RunStatus.FAILED else TaskStatus.CANCELLED
+                    b.execute(b.sql(_END_ATTEMPTS), (attempt.value, finished_at, error, error, run_id))
+                if event is not None:
+                    b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", [event_row(event, finished_at)])
+        if not ended:
+            raise RunTransitionRefused(run_id, self.status_of(run_id), status.value)
 
     def claim_run(self, run_id: str, owner: Any) -> None:
-        """`owner` executes the unfinished run from now on (a master resuming it)."""
-        self._b.execute(self._b.sql(_CLAIM_RUN), (*_owner_values(owner), run_id))
+        """`owner` executes the unfinished run from now on (a master resuming it); refused
+        when the run has ended. Called by sloth_engine.run_transition only."""
+        if not self._b.write(self._b.sql(_CLAIM_RUN), (*_owner_values(owner), run_id)):
+            raise RunTransitionRefused(run_id, self.status_of(run_id), RunStatus.RUNNING.value)
 
     def mark_resuming(self, run_id: str, at: float | None) -> None:
         """Set (a time) or clear (None) the run's resume marker; committed at once."""
         sql = "UPDATE runs SET resuming = ? WHERE run_id = ?"
         self._b.execute(self._b.sql(sql), (at, run_id))
 
-    def end_unfinished(self, run_id: str, status: RunStatus, error: str, at: float | None = None) -> bool:
-        """End a run that its owner will not end (abandoned, or cancelled by hand): the run and
-        its unfinished attempts. False when the run had ended already."""
-        now = self.clock() if at is None else at
-        status = RunStatus(status)
-        attempt = TaskStatus.FAILED if status is RunStatus.FAILED else TaskStatus.CANCELLED
-        with self._b.transaction():
-            ended = self._b.write(self._b.sql(_END_UNFINISHED), (status.value, now, now, error, run_id))
-            if ended:
-                self._b.execute(self._b.sql(_END_ATTEMPTS), (attempt.value, now, error, error, run_id))
-        return bool(ended)
+    def status_of(self, run_id: str) -> str | None:
+        """The run's recorded status (None: no such run)."""
+        row = self._b.query_one(self._b.sql("SELECT status FROM runs WHERE run_id = ?"), (run_id,))
+        return str(row[0]) if row else None
 
-    def abandon_gone(self, gone: Callable[[dict[str, Any]], bool]) -> list[str]:
-        """Mark `abandoned` the unfinished local runs whose owner `gone` says is gone."""
+    def local_unfinished(self) -> list[dict[str, Any]]:
+        """Unfinished runs of local processes with their owner (run_id, owner_host, owner_boot,
+        owner_pid, owner_started): a master's runs are not among them (it resumes those)."""
         names = ("run_id", "owner_host", "owner_boot", "owner_pid", "owner_started")
-        rows = [dict(zip(names, r, strict=True)) for r in self._b.query_all(self._b.sql(_LOCAL_UNFINISHED))]
-        ended = []
-        for row in rows:
-            if gone(row):
-                reason = f"abandoned: the process that ran it (pid {row['owner_pid']}) is gone"
-                if self.end_unfinished(row["run_id"], RunStatus.ABANDONED, reason):
-                    ended.append(row["run_id"])
-        return ended
+        return [dict(zip(names, r, strict=True)) for r in self._b.query_all(self._b.sql(_LOCAL_UNFINISHED))]
 
     # ---- reads ----------------------------------------------------------------------
 
