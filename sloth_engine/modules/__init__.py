@@ -62,6 +62,8 @@ MODULE_NAMES = (
     "smb",
     "network",
     "incus",
+    "gitops",
+    "ai",
 )
 
 
