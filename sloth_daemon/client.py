@@ -27,7 +27,7 @@ from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.leader import STATUS_METHOD, MasterList, channel_options
-from sloth_daemon.status import error_of
+from sloth_daemon.status import ERROR_CLASS_KEY, error_of
 from sloth_daemon.tls import TlsFiles, channel_credentials
 from sloth_daemon.wire import (
     agent_from_proto,
@@ -347,8 +347,6 @@ def _error(exc: grpc.RpcError) -> Exception:
 
 
 def _error_class(exc: grpc.RpcError) -> str:
-    from sloth_daemon.status import ERROR_CLASS_KEY
-
     try:
         trailing = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
     except Exception:  # not a call's error (a channel that never connected)

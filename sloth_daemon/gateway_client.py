@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway.values import Check, Found, HookShow, Unlocked
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
+from sloth_engine.durations import parse_duration
 
 if TYPE_CHECKING:
     from sloth_engine.store.hooks import ExecutionRow, HookDef
@@ -26,6 +27,7 @@ class _Records:
     record types live beside the store's code, which a console never loads to start."""
 
     def __getattr__(self, name: str) -> Any:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_daemon.gateway import records
 
         return getattr(records, name)
@@ -59,8 +61,6 @@ class GatewayCalls:
         return bool(self._doc(self._stub.DeleteStateValue, mpb.StateKeyRequest(namespace=namespace, key=key)))
 
     def state_lock(self, name: str, holder: str, ttl: str, wait: str = "", reason: str = "") -> LockGrant:
-        from sloth_engine.durations import parse_duration
-
         request = mpb.StateLockRequest(name=name, holder=holder, ttl=ttl, wait=wait, reason=reason)
         try:  # the call waits as long as the lock may be waited for
             waits = parse_duration(wait) if wait else 0.0

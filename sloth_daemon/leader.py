@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sloth_engine.errors import UsageError
+
 LEADER_KEY = "sloth-leader"
 STATUS_METHOD = "/sloth.v1.HaService/GetStatus"
 HA_KEEPALIVE = [
@@ -34,8 +36,6 @@ def channel_options(base: list[tuple[str, Any]], several: bool) -> list[tuple[st
 def parse_masters(text: str) -> list[str]:
     addresses = [a.strip() for a in text.split(",") if a.strip()]
     if not addresses:
-        from sloth_engine.errors import UsageError
-
         raise UsageError(f"no master address in '{text}'")
     return addresses
 

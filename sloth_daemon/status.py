@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+import sloth_engine.errors as engine_errors
 from sloth_engine.errors import (
     DslError,
     LockHeld,
@@ -79,7 +80,5 @@ def error_of(code: grpc.StatusCode | None, details: str | None, error_class: str
 
 
 def _is_usage(name: str) -> bool:
-    import sloth_engine.errors as engine_errors
-
     found = getattr(engine_errors, name, None)
     return isinstance(found, type) and issubclass(found, (UsageError, DslError))

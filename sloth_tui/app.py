@@ -20,24 +20,17 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
+from sloth_daemon.errors import MasterUnavailable
+from sloth_tui.actions import cancel_run, retry_run, start_run
 from sloth_tui.commands import ConsoleCommands
 from sloth_tui.model import ConsoleState
+from sloth_tui.screen_list import BY_NAME, SCREENS
+from sloth_tui.screens.base import ConsoleScreen
+from sloth_tui.screens.run_detail import RunDetailScreen
 from sloth_tui.streams import Follower, Inbox
 
 log = logging.getLogger(__name__)
 
-SCREENS: dict[str, tuple[str, str]] = {
-    "overview": ("sloth_tui.screens.overview", "OverviewScreen"),
-    "agents": ("sloth_tui.screens.agents", "AgentsScreen"),
-    "locks": ("sloth_tui.screens.state_locks", "StateLocksScreen"),
-    "stacks": ("sloth_tui.screens.stacks", "StacksScreen"),
-    "scheduler": ("sloth_tui.screens.scheduler", "SchedulerScreen"),
-    "events": ("sloth_tui.screens.events", "EventsScreen"),
-    "hooks": ("sloth_tui.screens.hooks", "HooksScreen"),
-    "secrets": ("sloth_tui.screens.secrets", "SecretsScreen"),
-    "tokens": ("sloth_tui.screens.tokens", "TokensScreen"),
-}
-"""Screen name → (module, class); the palette and the number keys jump to them."""
 RUN_EVENTS = ("workflow.",)
 LOCK_EVENTS = ("lock.", "snapshot.", "stack.", "drift.")
 STREAM_THREADS = 64
@@ -50,15 +43,10 @@ class SlothApp(App[None]):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
         Binding("colon,ctrl+p", "command_palette", "Palette", key_display=":", show=False),
-        Binding("1", "go('overview')", "Overview", show=False),
-        Binding("2", "go('agents')", "Agents", show=False),
-        Binding("3", "go('locks')", "State & locks", show=False),
-        Binding("4", "go('stacks')", "Stacks", show=False),
-        Binding("5", "go('scheduler')", "Scheduler", show=False),
-        Binding("6", "go('events')", "Events", show=False),
-        Binding("7", "go('hooks')", "Hooks", show=False),
-        Binding("8", "go('secrets')", "Secrets", show=False),
-        Binding("9", "go('tokens')", "Tokens", show=False),
+        *(
+            Binding(str(number), f"go('{entry.name}')", entry.key_label, show=False)
+            for number, entry in enumerate(SCREENS, 1)
+        ),
         Binding("n", "run_workflow", "Run workflow"),
         Binding("q", "quit", "Quit"),
     ]
@@ -133,8 +121,6 @@ class SlothApp(App[None]):
             log.debug("answer for a closed screen dropped")
 
     def on_sloth_app_failed(self, message: Failed) -> None:
-        from sloth_daemon.errors import MasterUnavailable
-
         if isinstance(message.error, MasterUnavailable):
             self._connection(False, str(message.error))
         self.notify(f"{message.what}: {message.error}", severity="error", timeout=8)
@@ -194,7 +180,6 @@ class SlothApp(App[None]):
 
     def changed(self, kinds: set[str]) -> None:
         """Tell every console screen on the stack that the model changed."""
-        from sloth_tui.screens.base import ConsoleScreen
 
         if not kinds:
             return
@@ -259,7 +244,7 @@ class SlothApp(App[None]):
         import importlib
 
         if not self.is_screen_installed(name):
-            module, cls = SCREENS[name]
+            module, cls = BY_NAME[name].module, BY_NAME[name].cls
             self.install_screen(getattr(importlib.import_module(module), cls)(), name)
         target = self.get_screen(name)
         if self.screen is target:
@@ -275,23 +260,15 @@ class SlothApp(App[None]):
             self.pop_screen()
 
     def open_run(self, run_id: str) -> None:
-        from sloth_tui.screens.run_detail import RunDetailScreen
-
         self.push_screen(RunDetailScreen(run_id))
 
     # ---- actions ------------------------------------------------------------------------
 
     def action_run_workflow(self, file: str = "", workflow: str = "") -> None:
-        from sloth_tui.actions import start_run
-
         start_run(self, (file, workflow) if file else None)
 
     def cancel_run(self, run_id: str) -> None:
-        from sloth_tui.actions import cancel_run
-
         cancel_run(self, run_id)
 
     def retry_run(self, run_id: str, task: str, workflow: str) -> None:
-        from sloth_tui.actions import retry_run
-
         retry_run(self, run_id, task, workflow)

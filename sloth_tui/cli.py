@@ -65,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ[f"SLOTH_{flag.upper()}"] = getattr(args, flag)
     embedded = None
     if args.embedded:
+        # lazy: `sloth-tui --help` and a console on a master load no daemon or app code they do not use
         from sloth_daemon.embedded import start_embedded
+
+        # lazy: `sloth-tui --help` and a console on a master load no daemon or app code they do not use
         from sloth_engine.errors import SlothError
 
         home = args.home or (Path(os.environ["SLOTH_HOME"]) if os.environ.get("SLOTH_HOME") else None)
@@ -77,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         address = embedded.address
     else:
+        # lazy: `sloth-tui --help` and a console on a master load no daemon or app code they do not use
         from sloth_daemon.client import DEFAULT_MASTER, master_address
 
         address = master_address(args.master) or DEFAULT_MASTER
@@ -90,7 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_console(address: str, token: str | None) -> int:
+    # lazy: `sloth-tui --help` and a console on a master load no daemon or app code they do not use
     from sloth_daemon.client import MasterClient
+
+    # lazy: `sloth-tui --help` and a console on a master load no daemon or app code they do not use
     from sloth_tui.app import SlothApp
 
     app = SlothApp(MasterClient(address, token=token), address)
@@ -100,6 +107,7 @@ def run_console(address: str, token: str | None) -> int:
 
 def serve(address: str, token: str | None, args: argparse.Namespace) -> int:
     """Each browser session runs its own `sloth-tui` process on the same master, after a login."""
+    # lazy: `sloth-tui --help` and a console on a master load no daemon or app code they do not use
     from sloth_tui.serve import ServeOptions, ServeRefused, announce, console_password, make_server
 
     password, made = console_password(args.serve_password)

@@ -9,20 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from sloth_tui.screen_list import SCREENS
+
 if TYPE_CHECKING:
     from sloth_tui.app import SlothApp
-
-SCREEN_TITLES = {
-    "overview": "Overview",
-    "agents": "Agents",
-    "locks": "State & locks",
-    "stacks": "Stacks",
-    "scheduler": "Scheduler",
-    "events": "Events",
-    "hooks": "Hooks",
-    "secrets": "Secrets",
-    "tokens": "Tokens (admin)",
-}
 
 
 class ConsoleCommands(Provider):
@@ -33,8 +23,9 @@ class ConsoleCommands(Provider):
     def commands(self) -> Iterator[tuple[str, Callable[[], Any], str]]:
         """(text, callback, help) of every command, screens first."""
         app = self.console
-        for name, title in SCREEN_TITLES.items():
-            yield f"Go to {title}", partial(app.go, name), f"show the {title.lower()} screen"
+        for entry in SCREENS:
+            title = entry.title
+            yield f"Go to {title}", partial(app.go, entry.name), f"show the {title.lower()} screen"
         yield from self._screen_actions()
         yield "Run workflow…", app.action_run_workflow, "pick a workflow and its values, then run it"
         for w in app.state.workflows:

@@ -3,6 +3,8 @@
 - No import cycle between modules through top-level imports, and none between packages
   through any import (an import inside a function only hides a cycle).
 - SQL text lives in `sloth_engine/store/` only; nobody else reaches the store's backend.
+- A project module imported inside a function says why, in a comment with the word "lazy"
+  on the import's line or the line above (the start-up it saves, or the optional dependency).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import ast
 import re
 from pathlib import Path
 
-from import_graph import ROOT, cycles, imports, modules, path_between, unit
+from import_graph import ROOT, Import, cycles, imports, modules, path_between, unit
 
 STORE = "sloth_engine.store"
+LAZY = re.compile(r"#.*\blazy\b", re.IGNORECASE)
 SQL = re.compile(
     r"\b(SELECT\s[^\n]*\bFROM\b|INSERT\s+INTO\b|UPDATE\s+\w+\s+SET\b|DELETE\s+FROM\b|"
     r"CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX)\b|ALTER\s+TABLE\b|DROP\s+(TABLE|INDEX)\b)"
@@ -127,7 +130,47 @@ def test_nobody_else_reaches_into_the_store() -> None:
     assert not found, "store internals used outside sloth_engine/store/:\n" + "\n".join(found)
 
 
-def test_the_rules_see_what_they_forbid() -> None:
+def _unexplained(imports_seen: list[Import], known: dict[str, Path]) -> list[tuple[Path, int, str]]:
+    """Imports inside functions with no `lazy` comment on their line or the line above: each
+    as (file, line, the statement's first line)."""
+    found: list[tuple[Path, int, str]] = []
+    texts: dict[str, list[str]] = {}
+    for imp in imports_seen:
+        if imp.top_level:
+            continue
+        lines = texts.setdefault(imp.source, known[imp.source].read_text(encoding="utf-8").splitlines())
+        here = lines[imp.line - 1]
+        if LAZY.search(here) or LAZY.search(_comment_above(lines, imp.line - 1)):
+            continue
+        entry = (known[imp.source], imp.line, here.strip())
+        if entry not in found:
+            found.append(entry)
+    return found
+
+
+def _comment_above(lines: list[str], index: int) -> str:
+    """The block of comment lines right above line `index` (0-based), joined."""
+    block = []
+    while index > 0 and lines[index - 1].strip().startswith("#"):
+        index -= 1
+        block.append(lines[index])
+    return " ".join(block)
+
+
+def test_imports_inside_functions_say_why() -> None:
+    """Project imports sit at the top of the file; one inside a function is there to keep a
+    start-up fast (or to reach an optional dependency) and says so: `# lazy: ...`."""
+    known = modules()
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text}" for path, line, text in _unexplained(imports(known), known)
+    ]
+    assert not found, (
+        "imports of project modules inside functions, with no `# lazy: <why>` comment (move them "
+        "to the top of the file, or say what the lazy import saves):\n" + "\n".join(found)
+    )
+
+
+def test_the_rules_see_what_they_forbid(tmp_path: Path) -> None:
     """The checks above find a cycle, an SQL text and a hidden import when there is one."""
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(edges) == [["a", "b", "c"]]
@@ -139,6 +182,15 @@ def test_the_rules_see_what_they_forbid() -> None:
     assert {line for line, text in _strings(tree) if SQL.search(text)} == {3, 4}
     hidden = [i for i in imports(modules()) if not i.top_level]
     assert hidden, "imports inside functions are seen (and count for the package rule)"
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "def f():\n    from sloth_engine import spec\n\n\ndef g():\n    # lazy: start-up\n"
+        "    from sloth_engine import spec\n\n\ndef h():\n    from sloth_engine import spec  # lazy: x\n\n\n"
+        "def i():\n    # lazy: a reason\n    # on two lines\n    from sloth_engine import spec\n",
+        encoding="utf-8",
+    )
+    seen = {"sloth_engine.probe": probe, "sloth_engine.spec": ROOT / "sloth_engine" / "spec.py"}
+    assert [line for _p, line, _t in _unexplained(imports(seen), seen)] == [2]
     assert not SQL.search("Select the task to run from the list; DELETE the file")
 
 

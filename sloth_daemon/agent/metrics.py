@@ -9,6 +9,8 @@ import time
 import psutil
 
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
+from sloth_engine.modules import MODULE_NAMES
+from sloth_engine.modules.facts_mod import all_facts
 
 TOOLS = ("git", "docker", "systemctl", "apt-get", "dnf", "yum", "apk", "make")
 """Command-line tools whose presence decides whether the wrapper modules can work."""
@@ -45,12 +47,9 @@ def metrics(running_tasks: int) -> apb.Metrics:
 
 def facts() -> dict:
     """The same table the Lua `facts.get_all()` gives on this machine."""
-    from sloth_engine.modules.facts_mod import all_facts
 
     return all_facts()
 
 
 def modules() -> list[str]:
-    from sloth_engine.modules import MODULE_NAMES
-
     return list(MODULE_NAMES) + [f"tool:{t}" for t in TOOLS if shutil.which(t)]

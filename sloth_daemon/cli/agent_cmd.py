@@ -17,6 +17,7 @@ from typing import Any
 from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import format_duration, parse_duration
 from sloth_engine.errors import UsageError
+from sloth_engine.home import sloth_home
 
 from .store_access import print_json, print_table, when
 
@@ -67,6 +68,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     execute.add_argument("--timeout", default="0", metavar="DURATION", help="kill the command after this")
     execute.add_argument("command", nargs=argparse.REMAINDER, help="the command (after --)")
     # Standalone mode (the original tool's): an agent with no master runs workflows here.
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from .run_cmd import register as register_run
 
     register_run(asub, parents)
@@ -76,10 +78,14 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.agent.service import AgentConfig, AgentService
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import master_address
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.tls import TlsFiles
-    from sloth_engine.home import sloth_home
 
     master = master_address(args.daemon_master)
     if not master:
@@ -103,6 +109,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         tls=tls,
     )
     service = AgentService(config)
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.agent.reaper import start_reaper
 
     start_reaper()  # task processes die with this agent, however it dies
@@ -250,6 +257,7 @@ def cmd_modules(args: argparse.Namespace, gateway: Any) -> int:
 
 
 def cmd_exec(args: argparse.Namespace, gateway: Any) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import ExecExit
 
     words = list(args.command)

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sloth_engine.errors import UsageError
+
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     certs = sub.add_parser("certs", help="certificates for TLS / mutual TLS (a quick start)")
@@ -33,8 +35,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.certs import init_certs
-    from sloth_engine.errors import UsageError
 
     try:
         written = init_certs(Path(args.dir), args.host, args.days, args.force, args.agent)

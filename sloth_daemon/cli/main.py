@@ -153,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     if os.environ.get("SLOTH_PARENT_PID"):
+        # lazy: loaded when this command runs, not for --help (it loads every command module)
         from sloth_daemon.parent_watch import watch_parent_from_env
 
         watch_parent_from_env()  # started by a console (--embedded): end with it

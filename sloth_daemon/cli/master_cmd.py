@@ -8,6 +8,8 @@ from typing import Any
 
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import UsageError
+from sloth_engine.home import sloth_home
+from sloth_engine.store import open_store
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -70,12 +72,17 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_master(args: argparse.Namespace) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.master.automation import AutomationConfig
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.master.cert_roles import parse_cert_roles
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.master.server import MasterConfig, serve
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.tls import TlsFiles
-    from sloth_engine.home import sloth_home
-    from sloth_engine.store import open_store
 
     if args.action == "status":
         return _status(args)
@@ -116,6 +123,7 @@ def _status(args: argparse.Namespace) -> int:
     import json
     import time
 
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import MasterClient, master_address
 
     address = master_address(args.master)

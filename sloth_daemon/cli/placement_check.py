@@ -27,7 +27,10 @@ def placement_warnings(workflows: list[WorkflowSpec], master: str | None) -> lis
             for wf, task in delegated
             if not wf.config.get("fallback_local")
         ]
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import MasterClient
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.master.placement import matches
 
     try:

@@ -38,7 +38,10 @@ class Interrupts:
 
 
 def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import MasterClient
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.bundle import collect
 
     try:
@@ -67,6 +70,7 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
             results, interrupted = _follow_all(client, plan, request.path, args, interrupts)
     finally:
         signal.signal(signal.SIGINT, previous)
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from .run_cmd import _write_reports
 
     reported = _write_reports(results, args)
@@ -105,6 +109,7 @@ def _follow_all(
 
 def _follow(client: Any, run_id: str, progress: Any, interrupts: Interrupts) -> tuple[RunResult, bool]:
     """Feed the run's events to `progress` until its report; Ctrl-C cancels it on the master."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import RunCursor
 
     cursor = RunCursor()
@@ -139,6 +144,7 @@ def _interrupted_note() -> None:
 
 
 def _cancel(client: Any, run_id: str) -> None:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.errors import Rejected
 
     try:

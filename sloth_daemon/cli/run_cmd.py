@@ -16,6 +16,7 @@ from sloth_engine.executor.remote import refuse_without_master
 from sloth_engine.executor.results import RunResult
 from sloth_engine.run import RunRequest, WorkflowRun, load
 from sloth_engine.spec import RunStatus
+from sloth_engine.store import open_store
 
 from .progress import LiveProgress, PlainProgress
 from .store_access import master_of
@@ -111,6 +112,7 @@ def _request(args: argparse.Namespace) -> RunRequest:
 
 
 def _values(path: str | None) -> dict[str, Any]:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.values_file import read_values
 
     return read_values(path) if path else {}
@@ -132,6 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workflows = select(load(request), args.workflow)
         for workflow in workflows:
             print(plan_text(workflow, request.max_parallel))
+        # lazy: loaded when this command runs, not for --help (it loads every command module)
         from .placement_check import warn_placement
 
         warn_placement(workflows, master_of(args))
@@ -142,14 +145,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError("--check and --diff run on this machine only (not with --master)")
         if getattr(args, "ssh", None):
             raise UsageError("--ssh runs from this machine only (not with --master)")
+        # lazy: loaded when this command runs, not for --help (it loads every command module)
         from .remote_run import run_on_master
 
         return run_on_master(args, request, master)
     if getattr(args, "detach", False) or getattr(args, "delegate_to", None):
         raise UsageError("--detach and --default-agent need a master (--master HOST:PORT)")
     request.ssh_hosts = _ssh_hosts(args)
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.events import bus_for_run
-    from sloth_engine.store import open_store
 
     request.store = open_store(getattr(args, "db", None))
     _record_kept(request)
@@ -159,10 +163,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         workflows = select(loaded, args.workflow)
         refuse_without_master(workflows)  # before any task runs: exit 2, naming the tasks
         if request.stack or any(w.stack for w in workflows):
+            # lazy: loaded when this command runs, not for --help (it loads every command module)
             from sloth_engine.stacks.lifecycle import StackLifecycle
 
             request.lifecycle = StackLifecycle(request.store)
         if any(w.config.get("secrets") for w in workflows):
+            # lazy: loaded when this command runs, not for --help (it loads every command module)
             from .secrets_cmd import key_for_cli
 
             request.secret_key = key_for_cli()
@@ -189,6 +195,7 @@ def _ssh_hosts(args: argparse.Namespace) -> Any:
         if getattr(args, "ssh_key", None) or getattr(args, "ssh_accept_new_host_key", False):
             raise UsageError("--ssh-key and --ssh-accept-new-host-key go with --ssh USER@HOST")
         return None
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.executor.ssh_shell import SshHosts
 
     try:
@@ -202,6 +209,7 @@ def _ssh_hosts(args: argparse.Namespace) -> Any:
 def _record_kept(request: RunRequest) -> None:
     """Outcomes of earlier local runs that the store refused at their end: recorded now, if it
     takes them (sloth_engine.unrecorded; a master does it at its start and every 5 s)."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine import unrecorded
 
     if request.store is not None and unrecorded.pending(request.home):
@@ -274,6 +282,7 @@ def _detach_terminal() -> None:
 
 def _write_reports(results: list[RunResult], args: argparse.Namespace) -> bool:
     """Write the reports asked for; False (after saying why) when one could not be written."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.report import json_text, junit_xml
 
     written = True

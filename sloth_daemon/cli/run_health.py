@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from sloth_engine.spec import RunStatus
+
 if TYPE_CHECKING:
     from sloth_engine.store import Store
 
@@ -17,9 +19,11 @@ Check = tuple[str, str, str]
 
 def run_checks(store: Store, now: float | None = None) -> list[Check]:
     """Mark the runs of processes that are gone abandoned, then report those and stuck runs."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.run_owner import owner_gone
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.run_transition import abandon_gone
-    from sloth_engine.spec import RunStatus
 
     now = time.time() if now is None else now
     abandon_gone(store, owner_gone)

@@ -84,6 +84,7 @@ def abandon_gone(gateway: Any) -> None:
     abandon = getattr(gateway.runs, "abandon_gone", None)
     if abandon is None:
         return  # through a master: it marks them itself
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.run_owner import owner_gone
 
     _say_abandoned(abandon(owner_gone))
@@ -154,10 +155,12 @@ def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import master_address
 
     master = master_address(getattr(args, "master", None))
     if master:
+        # lazy: loaded when this command runs, not for --help (it loads every command module)
         from sloth_daemon.client import MasterClient
 
         with MasterClient(master) as client:
@@ -169,8 +172,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def _cancel_local(args: argparse.Namespace, store: Store) -> int:
     """Without a master: only a run whose process is gone can be ended, by --force."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine import run_transition
-    from sloth_engine.errors import RunTransitionRefused
+    from sloth_engine.errors import RunTransitionRefused  # lazy: as above
+
+    # lazy: as above
     from sloth_engine.run_owner import current_owner, owner_gone
 
     _say_abandoned(run_transition.abandon_gone(store, owner_gone))

@@ -51,6 +51,7 @@ def key_for_cli() -> Any:
     """The key material from the environment, else asked for on a terminal."""
     import getpass
 
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.secrets.keys import key_material
 
     prompt = (lambda: getpass.getpass("secrets passphrase: ")) if sys.stdin.isatty() else None

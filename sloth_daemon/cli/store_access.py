@@ -14,6 +14,7 @@ from typing import Any
 
 from sloth_engine.durations import format_duration
 from sloth_engine.errors import SlothError, UsageError
+from sloth_engine.store import open_store
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -26,8 +27,6 @@ def with_store(handler: Handler) -> Callable[[argparse.Namespace], int]:
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
-        from sloth_engine.store import open_store
-
         try:
             store = open_store(getattr(args, "db", None))
         except SlothError as exc:

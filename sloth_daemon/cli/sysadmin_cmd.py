@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway import with_gateway
+from sloth_engine.errors import SlothError, StoreError
+from sloth_engine.home import sloth_home
+from sloth_engine.store import LATEST, open_store
 
 from .store_access import fail, print_json, print_table, when, with_store
 
@@ -70,7 +73,6 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def cmd_init_store(args: argparse.Namespace) -> int:
     """Create the schema in an empty database (or one whose schema was dropped), or migrate it."""
-    from sloth_engine.store import LATEST, open_store
 
     with open_store(getattr(args, "db", None)) as store:
         print(f"store {store.url}: schema v{store.schema_version()} ready (this Sloth Runner: v{LATEST})")
@@ -84,8 +86,8 @@ Check = tuple[str, str, str]
 
 
 def cmd_health(args: argparse.Namespace) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.gateway import open_gateway
-    from sloth_engine.errors import SlothError
 
     try:
         gateway = open_gateway(args)
@@ -104,8 +106,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def _runs(store: Store) -> list[Check]:
-    from sloth_engine.errors import SlothError
-
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from .run_health import run_checks
 
     try:
@@ -115,7 +116,7 @@ def _runs(store: Store) -> list[Check]:
 
 
 def _writable(store: Store) -> Check:
-    from sloth_engine.errors import StoreError
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.backup import try_write
 
     try:
@@ -126,6 +127,7 @@ def _writable(store: Store) -> Check:
 
 
 def _integrity(store: Store) -> Check:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.backup import integrity
 
     found = integrity(store)
@@ -135,8 +137,6 @@ def _integrity(store: Store) -> Check:
 
 
 def _disks(store: Store | None, min_free_mb: int) -> list[Check]:
-    from sloth_engine.home import sloth_home
-
     places = {"disk (SLOTH_HOME)": sloth_home()}
     path = store.path if store is not None else None
     if path and Path(path).parent.resolve() != places["disk (SLOTH_HOME)"].resolve():
@@ -162,10 +162,10 @@ def _disks(store: Store | None, min_free_mb: int) -> list[Check]:
 def _master(address: str | None, client: Any = None) -> list[Check]:
     if not address:
         return [("master", "skip", "no master given (--master or $SLOTH_MASTER)")]
-    from sloth_engine.errors import SlothError
 
     try:
         if client is None:
+            # lazy: loaded when this command runs, not for --help (it loads every command module)
             from sloth_daemon.client import MasterClient
 
             with MasterClient(address, timeout=5.0) as own:
@@ -188,6 +188,7 @@ def _master(address: str | None, client: Any = None) -> list[Check]:
 
 
 def cmd_backup(args: argparse.Namespace, store: Store) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.backup import backup
 
     started = time.monotonic()
@@ -201,6 +202,7 @@ def cmd_backup(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, store: Store) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.backup import restore
 
     if not args.yes:

@@ -15,6 +15,8 @@ from sloth_engine.errors import DslError
 from sloth_engine.graph import levels
 from sloth_engine.spec import LUA_FUNCTION, WorkflowSpec
 
+from .store_access import master_of
+
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     wf = sub.add_parser("workflow", help="validate, show and list workflow files")
@@ -43,8 +45,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2
     names = ", ".join(f"{w.name} ({len(w.tasks)} tasks)" for w in loaded.spec.workflows)
     print(f"{args.file}: valid: {names}")
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from .placement_check import warn_placement
-    from .store_access import master_of
 
     warn_placement(list(loaded.spec.workflows), master_of(args))
     return 0
@@ -99,6 +101,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _list_master(args: argparse.Namespace) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import MasterClient
 
     with MasterClient(args.master) as client:

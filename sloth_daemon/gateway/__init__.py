@@ -16,6 +16,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sloth_engine.errors import DslError, SlothError, UsageError
+
 if TYPE_CHECKING:
     from .api import Gateway
 
@@ -23,17 +25,22 @@ GatewayHandler = Callable[[argparse.Namespace, Any], int]
 
 
 def open_gateway(args: argparse.Namespace) -> Gateway:
+    # lazy: the console imports this package: no store, CLI or gRPC client for it
     from sloth_daemon.cli.store_access import master_of
 
     master = master_of(args)
     if master:
+        # lazy: the console imports this package: no store, CLI or gRPC client for it
         from sloth_daemon.client import MasterClient
 
+        # lazy: the console imports this package: no store, CLI or gRPC client for it
         from .remote import RemoteGateway
 
         return RemoteGateway(MasterClient(master))
+    # lazy: the console imports this package: no store, CLI or gRPC client for it
     from sloth_engine.store import open_store
 
+    # lazy: the console imports this package: no store, CLI or gRPC client for it
     from .local import LocalGateway
 
     return LocalGateway(open_store(getattr(args, "db", None)), db=getattr(args, "db", None))
@@ -47,8 +54,8 @@ def with_gateway(
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
+        # lazy: the console imports this package: no store, CLI or gRPC client for it
         from sloth_daemon.cli.store_access import EXIT_USAGE, fail
-        from sloth_engine.errors import DslError, SlothError, UsageError
 
         try:
             gateway = opener(args)

@@ -64,6 +64,7 @@ class LocalState:
 
 class LocalHooks:
     def __init__(self, store: Store, emit: Emit, source: str) -> None:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.store.hooks import HookStore
 
         self.store = store
@@ -81,6 +82,7 @@ class LocalHooks:
         timeout_s: float,
         replace: bool,
     ) -> HookDef:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.events.hook_runner import load_hook
 
         loaded = load_hook(name, source, path)  # DslError with file and line if it is no hook
@@ -108,6 +110,7 @@ class LocalHooks:
         self.table.set_enabled(name, enabled)
 
     def test(self, name: str, data: dict[str, Any], kind: str | None) -> ExecutionRow:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.events.hook_runner import HookRunner
 
         hook = self.table.get(name)
@@ -133,6 +136,7 @@ class LocalHooks:
 
 class LocalSchedules:
     def __init__(self, store: Store, emit: Emit, source: str, db: str | None = None) -> None:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.store.schedules import ScheduleStore
 
         self.store = store
@@ -155,7 +159,10 @@ class LocalSchedules:
     ) -> ScheduleDef:
         from pathlib import Path
 
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_daemon.cli.workflow_cmd import select
+
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.dsl import load_file
 
         path = Path(file).resolve()
@@ -184,6 +191,7 @@ class LocalSchedules:
         """Run the schedule's workflow here and now, as `run FILE` would (its exit code)."""
         import argparse
 
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_daemon.cli.run_cmd import cmd_run
 
         schedule = self.table.get(name)
@@ -206,6 +214,7 @@ class LocalSecrets:
         self.key = key
 
     def _vault(self, with_key: bool = True) -> Any:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.secrets.vault import SecretVault
 
         return SecretVault(self.store, self.key() if with_key else None)
@@ -277,6 +286,7 @@ class LocalGateway:
     @property
     def stacks(self) -> Any:
         """The engine's Stacks on this store (sloth_daemon.gateway.stacks_remote.LocalStacks)."""
+        # lazy: loaded by the commands that need it, not by every command line
         from .stacks_remote import LocalStacks
 
         found = self.__dict__.get("_stacks")
@@ -290,6 +300,7 @@ class LocalGateway:
 
 
 def _environment_key() -> Any:
+    # lazy: loaded by the commands that need it, not by every command line
     from sloth_engine.secrets.keys import key_material
 
     return key_material(prompt=None)

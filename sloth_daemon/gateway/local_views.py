@@ -66,7 +66,7 @@ class LocalRuns:
 
     def abandon_gone(self, gone: Any) -> list[str]:
         """Runs whose owning process is gone end `abandoned` (a master does this itself)."""
-        from sloth_engine.run_transition import abandon_gone
+        from sloth_engine.run_transition import abandon_gone  # lazy: only `runs` commands need it
 
         return abandon_gone(self.store, gone)
 
@@ -78,6 +78,7 @@ class LocalAgents:
         self.store = store
 
     def list(self) -> list[dict[str, Any]]:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.store.agents import AgentRows
 
         rows = AgentRows(self.store).load()
@@ -86,8 +87,6 @@ class LocalAgents:
         return rows
 
     def get(self, name: str) -> dict[str, Any]:
-        from sloth_engine.errors import NotFound
-
         found = [r for r in self.list() if r["name"] == name]
         if not found:
             raise NotFound(f"no agent named '{name}'")
@@ -113,6 +112,7 @@ class LocalAdmin:
         self.with_master_row = with_master_row
 
     def health(self, min_free_mb: int, integrity: bool) -> list[Check]:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_daemon.cli import sysadmin_cmd as sysadmin
 
         store_checks, run_checks = self.checks(min_free_mb, integrity)
@@ -121,6 +121,7 @@ class LocalAdmin:
 
     def checks(self, min_free_mb: int, integrity: bool) -> tuple[list[Check], list[Check]]:
         """The store's and its disks' checks, and the runs' (the master's rows go between)."""
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_daemon.cli import sysadmin_cmd as sysadmin
 
         store = self.store
@@ -133,6 +134,7 @@ class LocalAdmin:
         return checks, found_runs
 
     def tail(self, run_id: str | None, only: str | None) -> LogTail:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.store.tail import StoreTail
 
         return StoreTail(self.store, run_id, only)

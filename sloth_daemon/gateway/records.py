@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sloth_engine.errors import LockHeld
+from sloth_engine.errors import LockHeld, SlothError
 from sloth_engine.secrets.vault import SecretInfo
 from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
@@ -42,8 +42,6 @@ def dumps(value: Any) -> bytes:
 
 
 def loads(data: bytes) -> Any:
-    from sloth_engine.errors import SlothError
-
     try:
         return json.loads(data or b"null")
     except ValueError as exc:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sloth_engine.errors import UsageError
+from sloth_engine.errors import NotFound, SlothError, UsageError
 from sloth_engine.secrets.vault import SecretInfo
 from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
@@ -144,7 +144,10 @@ class RemoteSchedules:
     ) -> ScheduleDef:
         """Send the file's text (and the values file's): the master fires its copy. The file is
         checked here first, so a bad one fails with the same message as locally."""
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_daemon.cli.workflow_cmd import select
+
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.dsl import load_file
 
         select(load_file(Path(file).resolve()), workflow or None)
@@ -253,8 +256,6 @@ class RemoteRuns:
         return self.client.list_runs(workflow, status, limit)
 
     def get_run(self, run_id: str, with_tasks: bool = True) -> dict[str, Any] | None:
-        from sloth_engine.errors import NotFound
-
         try:
             return self.client.get_run(run_id)
         except NotFound:
@@ -302,8 +303,8 @@ class RemoteAdmin:
 
     def health(self, min_free_mb: int, integrity: bool) -> list[Check]:
         """The master's store and disks (as it sees them), then the master and its agents."""
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_daemon.cli.sysadmin_cmd import _master
-        from sloth_engine.errors import SlothError
 
         try:
             checks, runs = self.client.master_health(min_free_mb, integrity)
@@ -330,6 +331,7 @@ class RemoteGateway:
         self.runs = RemoteRuns(client)
         self.agents = RemoteAgents(client)
         self.admin = RemoteAdmin(client)
+        # lazy: loaded by the commands that need it, not by every command line
         from .stacks_remote import RemoteStacks
 
         self.stacks = RemoteStacks(client)

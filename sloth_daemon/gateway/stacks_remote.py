@@ -20,36 +20,42 @@ Decode = Callable[[Any], Any]
 
 
 def _stack_info(doc: Any) -> Any:
+    # lazy: loaded by the commands that need it, not by every command line
     from sloth_engine.store.stack_records import StackInfo
 
     return StackInfo(**doc)
 
 
 def _resource(doc: Any) -> Any:
+    # lazy: loaded by the commands that need it, not by every command line
     from sloth_engine.store.stack_records import ResourceRecord
 
     return ResourceRecord(**doc)
 
 
 def _snapshot_info(doc: Any) -> Any:
+    # lazy: loaded by the commands that need it, not by every command line
     from sloth_engine.store.stack_records import SnapshotInfo
 
     return SnapshotInfo(**doc)
 
 
 def _snapshot(doc: Any) -> Any:
+    # lazy: loaded by the commands that need it, not by every command line
     from sloth_engine.store.stack_records import Snapshot
 
     return Snapshot(_snapshot_info(doc["info"]), [_resource(r) for r in doc["resources"]], doc["outputs"])
 
 
 def _report(doc: Any) -> Any:
+    # lazy: loaded by the commands that need it, not by every command line
     from sloth_engine.stacks.drift import DriftReport, Finding
 
     return DriftReport(**{**doc, "findings": [Finding(**f) for f in doc["findings"]]})
 
 
 def _check(doc: Any) -> Any:
+    # lazy: loaded by the commands that need it, not by every command line
     from sloth_engine.stacks.validation import Check
 
     return Check(**doc)
@@ -155,6 +161,7 @@ class LocalStacks:
     remote = False
 
     def __init__(self, store: Store) -> None:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.stacks import Stacks
 
         self._stacks = Stacks(store)
@@ -163,6 +170,7 @@ class LocalStacks:
         return getattr(self._stacks, name)
 
     def validate(self, name: str) -> list[Any]:
+        # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.stacks.validation import validate
 
         return validate(self._stacks, name)

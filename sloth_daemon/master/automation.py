@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sloth_daemon.master.scheduler_loop import SchedulerLoop
+from sloth_daemon.master.workflow_catalog import WorkflowCatalog
+from sloth_engine.errors import UsageError
 from sloth_engine.events import EventBus
 from sloth_engine.store import Store
 from sloth_engine.store.agents import AgentTable
@@ -70,8 +72,6 @@ class Automation:
         runs.bus = bus
         self.catalog = None
         if config.watch:
-            from sloth_daemon.master.workflow_catalog import WorkflowCatalog
-
             self.catalog = WorkflowCatalog(Path(config.watch), self.bus, config.watch_timeout)
         self.scheduler = SchedulerLoop(store, runs, self.bus, self.catalog)
         self._tasks: list[asyncio.Task[None]] = []
@@ -145,8 +145,6 @@ class Automation:
         return await self.scheduler.fire_now(name)
 
     def workflows(self) -> list[dict[str, Any]]:
-        from sloth_engine.errors import UsageError
-
         if self.catalog is None:
             raise UsageError("this master watches no workflow folder (start it with --watch DIR)")
         return self.catalog.rows()

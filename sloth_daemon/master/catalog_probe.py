@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import sys
 
+from sloth_engine.dsl import load_file
+from sloth_engine.errors import DslError
+
 
 def probe(path: str, source: str) -> dict[str, object]:
-    from sloth_engine.dsl import load_file
-    from sloth_engine.errors import DslError
-
     try:
         loaded = load_file(path, source=source)
     except DslError as exc:

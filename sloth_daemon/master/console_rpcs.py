@@ -18,8 +18,12 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
 from sloth_daemon.wire import to_json
 from sloth_engine.errors import NotFound, UsageError
+from sloth_engine.secrets.vault import SecretVault
 from sloth_engine.spec import WorkflowSpec
+from sloth_engine.stacks import Stacks
 from sloth_engine.store import Store
+from sloth_engine.store.hooks import HookStore
+from sloth_engine.store.schedules import ScheduleStore
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +201,6 @@ class ConsoleRpcs:
     async def ListSchedules(  # noqa: N802
         self, request: mpb.ListSchedulesRequest, context: Any
     ) -> mpb.ListSchedulesResponse:
-        from sloth_engine.store.schedules import ScheduleStore
-
         rows = await asyncio.to_thread(ScheduleStore(self._store()).list)
         return mpb.ListSchedulesResponse(schedules=[_schedule(s) for s in rows])
 
@@ -206,8 +208,6 @@ class ConsoleRpcs:
     async def SetScheduleEnabled(  # noqa: N802
         self, request: mpb.SetScheduleEnabledRequest, context: Any
     ) -> mpb.ScheduleInfo:
-        from sloth_engine.store.schedules import ScheduleStore
-
         schedules = ScheduleStore(self._store())
         await asyncio.to_thread(schedules.set_enabled, request.name, request.enabled)
         kind = "schedule.enabled" if request.enabled else "schedule.disabled"
@@ -216,7 +216,6 @@ class ConsoleRpcs:
 
     @unary
     async def ListHooks(self, request: mpb.ListHooksRequest, context: Any) -> mpb.ListHooksResponse:  # noqa: N802
-        from sloth_engine.store.hooks import HookStore
 
         def read() -> list[mpb.HookInfo]:
             hooks = HookStore(self._store())
@@ -229,8 +228,6 @@ class ConsoleRpcs:
     async def ListSecretNames(  # noqa: N802
         self, request: mpb.ListSecretNamesRequest, context: Any
     ) -> mpb.ListSecretNamesResponse:
-        from sloth_engine.secrets.vault import SecretVault
-
         rows = await asyncio.to_thread(SecretVault(self._store()).list, request.stack or None)
         names = [
             mpb.SecretName(stack=s.stack, name=s.name, created_at=s.created_at, updated_at=s.updated_at)
@@ -251,8 +248,6 @@ class ConsoleRpcs:
     def _stacks(self) -> Any:
         stacks = self.__dict__.get("_stacks_api")
         if stacks is None:
-            from sloth_engine.stacks import Stacks
-
             stacks = self.__dict__["_stacks_api"] = Stacks(self._store())
         return stacks
 

@@ -17,6 +17,7 @@ from sloth_daemon.gateway.records import dumps
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
 from sloth_engine.errors import UsageError
+from sloth_engine.stacks.validation import validate
 from sloth_engine.store import Store
 
 READS: dict[str, frozenset[str]] = {
@@ -79,8 +80,6 @@ class GatewayStacks:
     def _target(self, part: str, method: str) -> Any:
         stacks = self._stacks()
         if part == "validation":
-            from sloth_engine.stacks.validation import validate
-
             return lambda *args: validate(stacks, *args)
         if part in ("runs", "events"):
             return getattr(getattr(self._store(), part), method)

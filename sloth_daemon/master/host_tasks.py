@@ -31,7 +31,7 @@ from sloth_engine.errors import StoreError
 from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.executor.results import AttemptOutcome
 from sloth_engine.process import PIPE, signal_group, start_async
-from sloth_engine.run_owner import boot_id, owner_gone
+from sloth_engine.run_owner import _start_time, boot_id, owner_gone
 from sloth_engine.spec import MASTER_PLACEMENT, TaskStatus
 from sloth_engine.store import Store
 from sloth_engine.store.host_processes import HostProcess
@@ -235,8 +235,6 @@ class _Tail:
 
 
 def _identity(task: RemoteTask, folder: Path, pid: int) -> HostProcess:
-    from sloth_engine.run_owner import _start_time
-
     return HostProcess(
         task.run_id,
         task.task,

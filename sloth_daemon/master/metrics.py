@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sloth_daemon.master.registry import LAG_BUCKETS
+from sloth_engine.errors import UsageError
 from sloth_engine.workflow_metrics import WorkflowMetrics
 
 FINISHED_TASK = ("task.completed", "task.failed", "task.timeout", "task.cancelled")
@@ -44,8 +46,6 @@ def serve_metrics(listen: str, registry: Any, dispatcher: Any, runs: Any) -> tup
     """Start the HTTP exporter on a thread; the bound (host, port)."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
-    from sloth_daemon.master.registry import LAG_BUCKETS
 
     class MasterCollector:
         def collect(self) -> Iterator[Any]:
@@ -105,7 +105,5 @@ def split_listen(listen: str, default_host: str) -> tuple[str, int]:
     try:
         number = int(port)
     except ValueError:
-        from sloth_engine.errors import UsageError
-
         raise UsageError(f"listen address must be HOST:PORT, got '{listen}'") from None
     return host.strip("[]") or default_host, number

@@ -25,6 +25,7 @@ from sloth_daemon.master.metrics import RunMetrics
 from sloth_daemon.master.run_feed import RunFeed
 from sloth_daemon.master.run_placement import place_tasks
 from sloth_engine import run_transition, unrecorded
+from sloth_engine.bundle import collect
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import DslError, NotFound, RunTransitionRefused, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
@@ -32,6 +33,7 @@ from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
 from sloth_engine.run_owner import current_owner, owner_gone
 from sloth_engine.run_transition import RunTransition
 from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
+from sloth_engine.stacks.lifecycle import StackLifecycle
 from sloth_engine.store import Store
 from sloth_engine.store.host_processes import HostProcess
 from sloth_engine.store.submissions import Submission, SubmissionRows
@@ -181,8 +183,6 @@ class RunService:
 
     def _stack_lifecycle(self) -> Any:
         if self._stacks is None:
-            from sloth_engine.stacks.lifecycle import StackLifecycle
-
             self._stacks = StackLifecycle(self.store)
         return self._stacks
 
@@ -420,7 +420,6 @@ class RunService:
             )
             for name, row in latest.items()
         ]
-        from sloth_engine.spec import RunStatus
 
         status = (
             RunStatus(run["status"]) if run["status"] in RunStatus._value2member_map_ else RunStatus.RUNNING
@@ -459,7 +458,6 @@ def _select(loaded: LoadedFile, name: str, path: str) -> list[WorkflowSpec]:
 def _files_beside(copy: Path, sub: Submission) -> dict[str, str]:
     """The bundle's imported files when the submission did not carry them: a resumed run (they
     were kept beside the master's copy) or a file on the master's disk (a schedule)."""
-    from sloth_engine.bundle import collect
 
     for path in (copy, Path(sub.path)):
         try:
@@ -473,8 +471,6 @@ def _files_beside(copy: Path, sub: Submission) -> dict[str, str]:
 
 
 def _cancelled_result(active: ActiveRun, error: str = "") -> RunResult:
-    from sloth_engine.spec import RunStatus
-
     tasks = [TaskResult(n, TaskStatus.CANCELLED) for n in active.spec.tasks]
     return RunResult(
         active.run_id, active.spec.name, RunStatus.CANCELLED, 0.0, tasks, error or active.cancelled or ""

@@ -16,11 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sloth_engine.dsl import read_source
 from sloth_engine.errors import SlothError, StoreError
 from sloth_engine.store import Store
 from sloth_engine.store.retry import trouble
 from sloth_engine.store.schedules import ScheduleDef, ScheduleStore
 from sloth_engine.store.submissions import Submission
+from sloth_engine.values_file import read_values
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +147,6 @@ class SchedulerLoop:
         return await self.fire(schedule, manual=True)
 
     def _submission(self, schedule: ScheduleDef) -> Submission:
-        from sloth_engine.dsl import read_source
-        from sloth_engine.values_file import read_values
-
         source = self.catalog.source_for(schedule.file) if self.catalog is not None else None
         if source is None:
             source = read_source(Path(schedule.file))

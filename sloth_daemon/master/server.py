@@ -22,12 +22,16 @@ from sloth_daemon.master.automation import Automation, AutomationConfig, Publish
 from sloth_daemon.master.cert_roles import CertRoles
 from sloth_daemon.master.connection import AgentConnections
 from sloth_daemon.master.dispatcher import Dispatcher
+from sloth_daemon.master.ha import campaign, keeper_of
+from sloth_daemon.master.ha_gate import status_handler
 from sloth_daemon.master.host_tasks import HostTasks
+from sloth_daemon.master.metrics import serve_metrics
 from sloth_daemon.master.registry import Registry
 from sloth_daemon.master.remote_exec import RemoteExec
 from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.servicer import MasterServicer
 from sloth_daemon.master.store_calls import StoreCalls
+from sloth_daemon.master.store_owner import claim_store
 from sloth_daemon.tls import TlsFiles, server_credentials
 from sloth_engine.errors import UsageError
 from sloth_engine.home import sloth_home
@@ -116,8 +120,6 @@ class Master:
         With --ha, serve as a standby at once and do the rest when elected (ha.py)."""
         interceptors: list[Any] = []
         if self.config.ha:
-            from sloth_daemon.master.ha import keeper_of
-
             self.keeper, interceptors = keeper_of(self)
         else:
             await self._claim_store()
@@ -139,8 +141,6 @@ class Master:
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)
         if self.keeper is not None:
-            from sloth_daemon.master.ha_gate import status_handler
-
             server.add_generic_rpc_handlers((status_handler(self.keeper),))
         host = self.config.listen.rpartition(":")[0] or "127.0.0.1"
         try:
@@ -156,8 +156,6 @@ class Master:
         self.server = server
         self.address = f"{host.strip('[]')}:{port}"
         if self.keeper is not None:
-            from sloth_daemon.master.ha import campaign
-
             campaign(self, server)
         else:
             if self.owner_lease is not None:
@@ -165,8 +163,6 @@ class Master:
                 self._background.append(asyncio.create_task(self.owner_lease.run()))
             await self.lead()
         if self.config.metrics_listen:
-            from sloth_daemon.master.metrics import serve_metrics
-
             mhost, mport = serve_metrics(
                 self.config.metrics_listen, self.registry, self.dispatcher, self.runs
             )
@@ -199,7 +195,6 @@ class Master:
 
     async def _claim_store(self) -> None:
         """One master per store: hold its lease or refuse to start, naming the holder."""
-        from sloth_daemon.master.store_owner import claim_store
 
         address = self.config.advertise or self.config.listen
         self.owner_lease = await asyncio.to_thread(

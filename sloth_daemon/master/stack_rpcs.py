@@ -15,6 +15,8 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
 from sloth_daemon.wire import to_json
 from sloth_engine.errors import UsageError
+from sloth_engine.stacks.drift_fix import fixed_after, plan_fix, run_fix
+from sloth_engine.stacks.locks import lock_dict
 from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,6 @@ class StackRpcs:
     @unary
     async def GetStack(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         def read() -> dict[str, Any]:
-            from sloth_engine.stacks.locks import lock_dict
-
             stacks, name = self._stacks(), _name(request)
             info = stacks.catalog.require(name)
             drift = stacks.drift.latest(name)
@@ -114,7 +114,6 @@ class StackRpcs:
     @unary
     async def FixDrift(self, request: mpb.StackRequest, context: Any) -> mpb.StackDoc:  # noqa: N802
         """Plan the fix, start one run per group in the master, answer with their run ids."""
-        from sloth_engine.stacks.drift_fix import plan_fix
 
         name = _name(request)
         stacks = self._stacks()
@@ -146,7 +145,6 @@ class StackRpcs:
 
     async def _start_fix(self, stacks: Any, name: str, group: Any) -> tuple[str, asyncio.Task[Any]]:
         """Start the group's run in the background; its run id once it is created, and its job."""
-        from sloth_engine.stacks.drift_fix import run_fix
 
         started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         bus = getattr(self.runs, "bus", None)
@@ -170,7 +168,6 @@ class StackRpcs:
         self, stacks: Any, name: str, plan: Any, run_ids: list[str], jobs: list[asyncio.Task[Any]]
     ) -> None:
         """Once the fix runs ended: detect again and mark what they fixed (as `drift fix` does)."""
-        from sloth_engine.stacks.drift_fix import fixed_after
 
         await asyncio.gather(*jobs, return_exceptions=True)
         try:

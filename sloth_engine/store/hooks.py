@@ -20,30 +20,6 @@ Outcome = str
 """success | failed | timeout | dropped (the queue was full)."""
 FAILED_OUTCOMES = ("failed", "timeout", "dropped")
 
-_HOOK_FIELDS = (
-    "name",
-    "event_types",
-    "stack",
-    "source",
-    "path",
-    "enabled",
-    "timeout_s",
-    "created_at",
-    "updated_at",
-)
-_EXEC_FIELDS = (
-    "hook",
-    "event_id",
-    "event_type",
-    "run_id",
-    "started_at",
-    "duration_s",
-    "outcome",
-    "output",
-    "error",
-)
-_EXEC_HEAD = f"INSERT INTO hook_executions ({', '.join(_EXEC_FIELDS)})"
-
 
 class HookDef(NamedTuple):
     name: str
@@ -73,6 +49,12 @@ class ExecutionRow(NamedTuple):
     outcome: Outcome
     output: str
     error: str | None
+
+
+_HOOK_FIELDS = HookDef._fields
+"""The hooks table's columns: the record's fields, declared once (HookDef)."""
+_EXEC_FIELDS = ExecutionRow._fields
+_EXEC_HEAD = f"INSERT INTO hook_executions ({', '.join(_EXEC_FIELDS)})"
 
 
 def matches(patterns: Iterable[str], event_type: str) -> bool:

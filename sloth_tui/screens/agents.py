@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 
 from sloth_tui.display import ago, tags
 from sloth_tui.screens.base import ConsoleScreen
+from sloth_tui.screens.output import ExecScreen
 from sloth_tui.screens.overview import coloured
 from sloth_tui.screens.steer import ask, confirm
 from sloth_tui.widgets.agent_panel import AgentPanel
@@ -105,7 +106,6 @@ class AgentsScreen(ConsoleScreen):
 
     def action_exec(self) -> None:
         """A shell command on the selected agent (asked first), its output streamed."""
-        from sloth_tui.screens.output import ExecScreen
 
         name = self.query_one(FilterTable).selected_key
         if not name:

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from sloth_tui.screens.help import HelpScreen
 from sloth_tui.widgets.filter_table import FilterTable
 from sloth_tui.widgets.status_bar import StatusBar
 
@@ -98,8 +99,6 @@ class ConsoleScreen(Screen[None]):
         field.focus()
 
     def action_help(self) -> None:
-        from sloth_tui.screens.help import HelpScreen
-
         self.app.push_screen(HelpScreen(self, self.TITLE_TEXT))
 
     def action_reload(self) -> None:

@@ -11,6 +11,7 @@ from textual.binding import Binding
 
 from sloth_tui.display import ago, date_time
 from sloth_tui.screens.base import ConsoleScreen
+from sloth_tui.screens.output import TextScreen
 from sloth_tui.screens.overview import coloured
 from sloth_tui.screens.steer import ask, confirm, read_file
 from sloth_tui.widgets.filter_table import FilterTable
@@ -145,7 +146,6 @@ class HooksScreen(ConsoleScreen):
             lines = [f"{row.outcome} in {row.duration_s:.3f}s"] + (row.output or "").splitlines()
             if row.error:
                 lines.append(f"error: {row.error}")
-            from sloth_tui.screens.output import TextScreen
 
             self.app.push_screen(TextScreen(f"test of hook {name}", [escape(line) for line in lines]))
             self.reload()
@@ -175,8 +175,6 @@ class HooksScreen(ConsoleScreen):
         name = hook["name"]
 
         def show(rows: list[dict[str, Any]]) -> None:
-            from sloth_tui.screens.output import TextScreen
-
             lines = []
             for row in rows:
                 head = f"{date_time(row['started_at'])}  {row['event_type']}  {row['outcome']}"

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 
+from sloth_daemon.client import RunCursor
 from sloth_engine.executor.results import RunResult
 from sloth_tui.dag import RunView
 from sloth_tui.screens.base import ConsoleScreen
@@ -90,8 +91,6 @@ class RunDetailScreen(ConsoleScreen):
 
     @work(thread=True, group="run-stream")
     def follow_run(self) -> None:
-        from sloth_daemon.client import RunCursor
-
         client, cursor = self.console.client, RunCursor()
 
         def on_item(item: Any) -> None:

@@ -18,6 +18,7 @@ from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.screens.confirm import ConfirmScreen
 from sloth_tui.screens.overview import coloured
 from sloth_tui.screens.prompt import PromptScreen
+from sloth_tui.screens.snapshot_diff import SnapshotDiffScreen
 from sloth_tui.stack_text import deps_text, drift_text
 from sloth_tui.widgets.filter_table import FilterTable
 
@@ -199,8 +200,6 @@ class StacksScreen(ConsoleScreen):
         self._show_snapshots()
 
     def action_diff(self) -> None:
-        from sloth_tui.screens.snapshot_diff import SnapshotDiffScreen
-
         name = self.selected_stack
         picked = self.marked if len(self.marked) == 2 else [self._selected_snapshot() or "", "current"]
         if name is None or not picked[0]:

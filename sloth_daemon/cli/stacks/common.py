@@ -68,6 +68,7 @@ def show(value: Any, limit: int = 60) -> str:
 def lock_line(info: Any) -> str:
     if info is None:
         return "unlocked"
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.stack_records import FOREVER
 
     text = f"locked by {info.holder} since {when(info.acquired_at)}"

@@ -72,6 +72,7 @@ def cmd_list(args: argparse.Namespace, stacks: Any) -> int:
 
 
 def stack_document(stacks: Any, name: str) -> dict[str, Any]:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.stacks.locks import lock_dict
 
     info = stacks.catalog.require(name)

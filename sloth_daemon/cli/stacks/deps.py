@@ -59,6 +59,7 @@ def cmd_show(args: argparse.Namespace, stacks: Any) -> int:
 
 
 def cmd_graph(args: argparse.Namespace, stacks: Any) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.stacks.deps import dot, mermaid
 
     stacks.catalog.require(args.name)

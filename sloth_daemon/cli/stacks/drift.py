@@ -107,6 +107,7 @@ def detailed(report: Any) -> str:
 
 
 def cmd_fix(args: argparse.Namespace, stacks: Any) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.stacks.drift_fix import plan_fix
 
     plan = plan_fix(stacks, args.name)
@@ -140,8 +141,10 @@ def plan_text(plan: Any) -> str:
 def _apply_on_master(name: str, stacks: Any, plan: Any) -> int:
     """FixDrift on the master (it plans again, runs the groups and records the fix); follow
     each run here as a local fix shows it, then say what is fixed."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.stacks.drift_fix import fixed_after
 
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from ..progress import PlainProgress
 
     started = stacks.client.fix_drift(name)
@@ -180,8 +183,10 @@ def _wait_finished(client: Any, run_id: str, result: Any, limit: float = 3600.0)
 
 
 def _apply(name: str, stacks: Any, plan: Any) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.stacks.drift_fix import fixed_after, run_fix
 
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from ..progress import PlainProgress
 
     run_ids, failed = [], False

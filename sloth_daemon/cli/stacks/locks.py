@@ -40,6 +40,7 @@ def cmd_acquire(args: argparse.Namespace, stacks: Any) -> int:
         grant = stacks.locks.acquire(args.name, holder, args.reason, args.ttl, args.wait)
     except StackLocked as exc:
         return fail(str(exc))
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.stack_records import FOREVER
 
     until = "until released" if grant.expires_at >= FOREVER - 1 else f"until {when(grant.expires_at)}"
@@ -51,6 +52,7 @@ def cmd_status(args: argparse.Namespace, stacks: Any) -> int:
     stacks.catalog.require(args.name)
     info = stacks.locks.status(args.name)
     if args.json:
+        # lazy: loaded when this command runs, not for --help (it loads every command module)
         from sloth_engine.stacks.locks import lock_dict
 
         return emit_json({"stack": args.name, "locked": info is not None, "lock": lock_dict(info)})

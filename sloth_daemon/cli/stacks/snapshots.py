@@ -97,6 +97,7 @@ def cmd_restore(args: argparse.Namespace, stacks: Any) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, stacks: Any) -> int:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.stacks.compare import compare, render
 
     stacks.catalog.require(args.name)
