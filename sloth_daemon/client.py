@@ -29,6 +29,7 @@ from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.leader import STATUS_METHOD, MasterList, channel_options
 from sloth_daemon.status import ERROR_CLASS_KEY, error_of
 from sloth_daemon.tls import TlsFiles, channel_credentials
+from sloth_daemon.tracing import metadata as trace_metadata
 from sloth_daemon.wire import (
     agent_from_proto,
     event_from_proto,
@@ -142,7 +143,11 @@ class MasterClient(ConsoleCalls, GatewayCalls):
             stack=stack or "",
             delegate_to=delegate_to or "",
         )
-        answer = self._call(self._stub.SubmitRun, request, timeout=max(self.timeout, 60.0))
+        # The caller's span (if tracing) travels as W3C `traceparent` metadata: the runs' spans
+        # on the master are its children.
+        answer = self._call(
+            self._stub.SubmitRun, request, timeout=max(self.timeout, 60.0), metadata=trace_metadata()
+        )
         return [PlannedRun(r.run_id, r.workflow, list(r.tasks)) for r in answer.runs]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -296,11 +301,19 @@ class MasterClient(ConsoleCalls, GatewayCalls):
 
         return json.loads(self._call(call, b""))
 
-    def _call(self, method: Callable[..., T], request: Any, timeout: float | None = None) -> T:
+    def _call(
+        self,
+        method: Callable[..., T],
+        request: Any,
+        timeout: float | None = None,
+        metadata: list[tuple[str, str]] | None = None,
+    ) -> T:
         name = next((k for k, v in vars(self._stub).items() if v is method), None)
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             try:
+                if metadata:
+                    return method(request, timeout=timeout or self.timeout, metadata=metadata)
                 return method(request, timeout=timeout or self.timeout)
             except grpc.RpcError as exc:
                 if not self._follow(exc, deadline):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sloth_engine import unrecorded
+from sloth_engine import tracing, unrecorded
 from sloth_engine.dsl import LoadedFile, load_file
 from sloth_engine.errors import LuaRuntimeError, SecretsError, StoreError
 from sloth_engine.executor.dag import DagExecutor
@@ -97,6 +97,9 @@ class RunRequest:
     """Called around each run: `await before_run(run)` may refuse it by raising (a held stack
     lock); `await after_run(run, result)` returns the result to report, and is called with
     None if the run raised. sloth_engine.stacks.lifecycle.StackLifecycle is one."""
+    trace_parent: dict[str, str] = field(default_factory=dict)
+    """The W3C trace context of whoever asked for the run (a client's SubmitRun): the run's
+    span is its child (sloth_engine/tracing.py; unused while tracing is off)."""
 
 
 def module_env(
@@ -244,6 +247,13 @@ class WorkflowRun:
             self.lua.cancel_all("killed")
 
     async def execute(self) -> RunResult:
+        attributes = {"sloth_workflow": self.workflow.name, "sloth_run_id": self.run_id}
+        with tracing.span("sloth.run", self.request.trace_parent, **attributes) as span:
+            result = await self._execute_run()
+            span.ended(result.status.value, result.status is RunStatus.SUCCESS)
+            return result
+
+    async def _execute_run(self) -> RunResult:
         self._loop = asyncio.get_running_loop()
         self._started = time.time()
         wf = self.workflow

@@ -91,6 +91,7 @@ class AgentService:
         )
         self.attempts.port = remote_port(self.store.call, self.store.acall)
         self.slots = TaskSlots(self.attempts, config.max_tasks)
+        self.slots.agent = config.name
         self.execs = ExecRunner()
         self.stopping = asyncio.Event()
         self.stop_reason = ""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from sloth_daemon.agent.attempts import Attempts
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.wire import outcome_to_proto
+from sloth_engine import tracing
 from sloth_engine.executor.results import AttemptOutcome
 from sloth_engine.spec import TaskStatus
 
@@ -38,6 +39,8 @@ class TaskSlots:
         self.emit_output: Callable[[apb.TaskRef, str, str], None] = lambda ref, stream, line: None
         self.emit_result: Callable[[apb.TaskResult], bool] = lambda result: False
         """Sends a result on the live stream; False when there is none."""
+        self.agent = ""
+        """This agent's name (the `sloth.agent` of its spans)."""
 
     def start(self, assign: apb.AssignTask) -> None:
         if assign.HasField("bundle"):
@@ -64,6 +67,20 @@ class TaskSlots:
 
     async def _run(self, assign: apb.AssignTask) -> None:
         ref = assign.ref
+        attributes = {
+            "sloth_workflow": assign.workflow,
+            "sloth_run_id": ref.run_id,
+            "sloth_task": ref.task,
+            "sloth_attempt": ref.attempt,
+            "sloth_agent": self.agent,
+        }
+        with tracing.span("sloth.agent.attempt", dict(assign.trace), **attributes) as span:
+            outcome = await self._attempt(assign)
+            span.ended(outcome.status.value, outcome.status.ok, self.agent)
+        self.deliver(outcome_to_proto(ref, outcome))
+
+    async def _attempt(self, assign: apb.AssignTask) -> AttemptOutcome:
+        ref = assign.ref
         try:
             async with self._gate:
                 outcome = await self.attempts.run(
@@ -78,7 +95,7 @@ class TaskSlots:
             outcome = AttemptOutcome(TaskStatus.FAILED, text, text)
         finally:
             self.running.pop((ref.run_id, ref.task), None)
-        self.deliver(outcome_to_proto(ref, outcome))
+        return outcome
 
     def deliver(self, result: apb.TaskResult) -> None:
         if self.emit_result(result):

@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sloth_engine import __version__
 from sloth_engine.errors import ConfigurationError, DslError, SlothError, UsageError
@@ -160,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, variable in CLIENT_FLAGS.items():
         if getattr(args, flag, None):
             os.environ[variable] = getattr(args, flag)
+    stop_tracing = _tracing(args.command)
     try:
         return int(args.func(args) or 0)
     except (DslError, UsageError, ConfigurationError) as exc:
@@ -178,6 +179,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc or 'unexpected error'} (set SLOTH_DEBUG=1 for details)", file=sys.stderr)
         return 1
+    finally:
+        if stop_tracing is not None:
+            stop_tracing()
+
+
+def _tracing(command: str) -> Callable[[], None] | None:
+    """OpenTelemetry when the environment asks for it (sloth_daemon/tracing.py); else nothing
+    of it is imported."""
+    from sloth_daemon import tracing
+
+    if not tracing.wanted():
+        return None
+    try:
+        return tracing.start(f"sloth-{command}")
+    except Exception as exc:  # a bad exporter setting must not stop the command
+        print(f"warning: tracing is off: {exc}", file=sys.stderr)
+        return None
 
 
 if __name__ == "__main__":

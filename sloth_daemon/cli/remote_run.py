@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sloth_engine import tracing
 from sloth_engine.errors import UsageError
 from sloth_engine.executor.results import RunResult
 from sloth_engine.run import RunRequest
@@ -50,8 +51,9 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
         raise UsageError(f"cannot read workflow file {request.path}: {exc.strerror}") from None
     interrupts = Interrupts()
     previous = signal.signal(signal.SIGINT, interrupts)
+    attributes = {"sloth_workflow": args.workflow or "", "sloth_file": request.path, "sloth_master": master}
     try:
-        with MasterClient(master) as client:
+        with tracing.span("sloth.client.run", None, **attributes) as span, MasterClient(master) as client:
             plan = client.submit_run(
                 request.path,
                 source,
@@ -68,6 +70,8 @@ def run_on_master(args: argparse.Namespace, request: RunRequest, master: str) ->
                     print(run.run_id)
                 return EXIT_OK
             results, interrupted = _follow_all(client, plan, request.path, args, interrupts)
+            worst = next((r.status for r in results if r.status is not RunStatus.SUCCESS), RunStatus.SUCCESS)
+            span.ended(worst.value, worst is RunStatus.SUCCESS and not interrupted)
     finally:
         signal.signal(signal.SIGINT, previous)
     # lazy: loaded when this command runs, not for --help (it loads every command module)

@@ -223,6 +223,7 @@ class Dispatcher:
             inputs_json=to_json(task.inputs),
             timeout_s=task.timeout or 0.0,
             secrets=task.secrets,
+            trace=task.trace,
         )
         if bundle.key not in session.sent_bundles:
             msg.bundle.CopyFrom(bundle.to_proto())

@@ -114,8 +114,10 @@ class RunService:
 
     # ---- submitting -------------------------------------------------------------------------
 
-    async def submit(self, sub: Submission) -> Plan:
+    async def submit(self, sub: Submission, trace: dict[str, str] | None = None) -> Plan:
+        """`trace`: the client's W3C trace context (the runs' spans are its children)."""
         request, loaded = await asyncio.to_thread(self._load, sub)
+        request.trace_parent = dict(trace or {})
         # Placement first: a refused task refuses the whole submission before any run exists.
         specs = [self.placed(spec, sub) for spec in _select(loaded, sub.workflow, sub.path)]
         runs: list[ActiveRun] = []

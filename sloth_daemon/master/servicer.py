@@ -25,6 +25,7 @@ from sloth_daemon.master.run_pages import logs_page, run_page
 from sloth_daemon.master.run_service import RunService
 from sloth_daemon.master.stack_rpcs import StackRpcs
 from sloth_daemon.master.watch import watch_agents
+from sloth_daemon.tracing import from_metadata
 from sloth_daemon.wire import (
     event_info_to_proto,
     json_object,
@@ -97,7 +98,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, GatewayStacks, mgrpc.M
         check_bundle(sub.files, sub.source, sub.path)
         if sub.max_parallel is not None and sub.max_parallel < 1:
             raise UsageError("max_parallel must be at least 1")
-        plan = await self.runs.submit(sub)
+        plan = await self.runs.submit(sub, trace=from_metadata(context.invocation_metadata()))
         return mpb.SubmitRunResponse(
             runs=[mpb.PlannedRun(run_id=r, workflow=w, tasks=t) for r, w, t in plan.runs]
         )

@@ -37,6 +37,8 @@ class RemoteTask:
     on_placed: Callable[[str], None] | None = None
     """Called with the agent's name once the attempt is handed to it (so a cancelled or
     timed-out attempt still names where it ran)."""
+    trace: dict[str, str] = field(default_factory=dict)
+    """The attempt's W3C trace context (sloth_engine/tracing.py): the agent's span is its child."""
 
 
 class RemotePort(Protocol):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sloth_engine import tracing
 from sloth_engine.errors import LuaRuntimeError
 from sloth_engine.spec import LUA_FUNCTION, TaskSpec, TaskStatus, WorkflowSpec, can_move
 
@@ -200,7 +201,9 @@ class TaskRunner:
                 prepared = await self._prepare(spec, result, cwd, params, inputs)
                 if prepared is not None:
                     return prepared
-            outcome = await self._execute(spec, result, cwd, params, inputs)
+            with tracing.span("sloth.attempt", None, **self._trace_attributes(spec, attempt)) as span:
+                outcome = await self._execute(spec, result, cwd, params, inputs)
+                span.ended(outcome.status.value, outcome.status.ok, result.agent or "")
             if outcome.status.ok or outcome.final or attempt > policy.retries:
                 return outcome
             delay = backoff_delay(policy, attempt)
@@ -289,6 +292,7 @@ class TaskRunner:
                     secrets=self.ctx.secrets,
                     cwd=str(cwd),
                     on_placed=lambda name: setattr(result, "agent", name),
+                    trace=tracing.carrier(),
                 )
                 outcome, result.agent = await self.remote.execute(task, self.calls.sink(result))
                 return outcome
@@ -299,6 +303,14 @@ class TaskRunner:
                 )
                 return AttemptOutcome(TaskStatus.FAILED, text, text, final=True)
         return await self.calls.attempt(spec, result, cwd, params, inputs)
+
+    def _trace_attributes(self, spec: TaskSpec, attempt: int) -> dict[str, Any]:
+        return {
+            "sloth_workflow": self.wf.name,
+            "sloth_run_id": self.ctx.run_id,
+            "sloth_task": spec.name,
+            "sloth_attempt": attempt,
+        }
 
     def _workdir(self, spec: TaskSpec) -> Path:
         chosen = spec.workdir or self.wf.workdir

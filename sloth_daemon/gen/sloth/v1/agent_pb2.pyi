@@ -224,8 +224,15 @@ class BundleFile(_message.Message):
     def __init__(self, path: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class AssignTask(_message.Message):
-    __slots__ = ("ref", "workflow", "bundle_key", "bundle", "params_json", "inputs_json", "timeout_s", "secrets")
+    __slots__ = ("ref", "workflow", "bundle_key", "bundle", "params_json", "inputs_json", "timeout_s", "secrets", "trace")
     class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class TraceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +247,7 @@ class AssignTask(_message.Message):
     INPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
     ref: TaskRef
     workflow: str
     bundle_key: str
@@ -248,7 +256,8 @@ class AssignTask(_message.Message):
     inputs_json: bytes
     timeout_s: float
     secrets: _containers.ScalarMap[str, str]
-    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., workflow: _Optional[str] = ..., bundle_key: _Optional[str] = ..., bundle: _Optional[_Union[Bundle, _Mapping]] = ..., params_json: _Optional[bytes] = ..., inputs_json: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    trace: _containers.ScalarMap[str, str]
+    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., workflow: _Optional[str] = ..., bundle_key: _Optional[str] = ..., bundle: _Optional[_Union[Bundle, _Mapping]] = ..., params_json: _Optional[bytes] = ..., inputs_json: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., secrets: _Optional[_Mapping[str, str]] = ..., trace: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Assignments(_message.Message):
     __slots__ = ("tasks",)
