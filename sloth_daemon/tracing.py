@@ -50,7 +50,7 @@ def start(service: str, env: Mapping[str, str] = os.environ) -> Callable[[], Non
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     if env.get(TRACE_FILE):
-        from sloth_daemon.trace_file import JsonLinesExporter
+        from sloth_daemon.trace_file import JsonLinesExporter  # lazy: the SDK, only for this file
 
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(env[TRACE_FILE])))
     trace.set_tracer_provider(provider)

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from sloth_daemon import tracing
 from sloth_engine import __version__
 from sloth_engine.errors import ConfigurationError, DslError, SlothError, UsageError
 
@@ -187,8 +188,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _tracing(command: str) -> Callable[[], None] | None:
     """OpenTelemetry when the environment asks for it (sloth_daemon/tracing.py); else nothing
     of it is imported."""
-    from sloth_daemon import tracing
-
     if not tracing.wanted():
         return None
     try:
