@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+from sloth_engine.spec import TaskStatus
+
 CHANGE_STREAM = "change"
 DIFF_STREAM = "diff"
 MAX_DIFF_LINES = 2000
@@ -40,14 +42,14 @@ def note_change(
         log(DIFF_STREAM, f"... {len(lines) - MAX_DIFF_LINES} more lines of diff")
 
 
-def recap(tasks: list[tuple[str, int]]) -> dict[str, int]:
+def recap(tasks: list[tuple[TaskStatus, int]]) -> dict[str, int]:
     """{ok, changed, failed, skipped} of (status, changes) per task: a task changed when it made
     (or in check mode would make) at least one change; a shell command counts as one."""
     counts = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0}
     for status, changes in tasks:
-        if status in ("failed", "timed_out"):
+        if status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT):
             counts["failed"] += 1
-        elif status in ("skipped", "cancelled", "pending"):
+        elif status in (TaskStatus.SKIPPED, TaskStatus.CANCELLED, TaskStatus.PENDING):
             counts["skipped"] += 1
         elif changes > 0:
             counts["changed"] += 1

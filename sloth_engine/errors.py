@@ -6,6 +6,11 @@ console can render it without parsing messages.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sloth_engine.spec import RunStatus
+
 
 class SlothError(Exception):
     """Root of every error Sloth Runner raises on purpose."""
@@ -68,11 +73,11 @@ class RunTransitionRefused(SlothError):
     """A run cannot go from the state it is in to the one asked (it ended already, or there
     is no such run): sloth_engine.spec.RUN_TRANSITIONS."""
 
-    def __init__(self, run_id: str, current: str | None, wanted: str) -> None:
+    def __init__(self, run_id: str, current: RunStatus | None, wanted: RunStatus) -> None:
         self.run_id, self.current, self.wanted = run_id, current, wanted
         if current is None:
-            text = f"no run {run_id} to end {wanted}" if wanted != "running" else f"no run {run_id}"
-        elif current == "running" and wanted == "running":
+            text = f"no run {run_id} to end {wanted}" if wanted.finished else f"no run {run_id}"
+        elif not current.finished and not wanted.finished:
             text = f"run {run_id} has started already"
         else:
             text = f"run {run_id} has already finished ({current}); it cannot become {wanted}"

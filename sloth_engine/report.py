@@ -6,19 +6,19 @@ import json
 from typing import Any
 
 from sloth_engine.executor.results import RunResult
-from sloth_engine.spec import TaskStatus
+from sloth_engine.spec import RunStatus, TaskStatus
 
 
 def json_document(results: list[RunResult]) -> dict[str, Any]:
     """One document: the run itself when one workflow ran, else every run under "runs"."""
     if len(results) == 1:
         return results[0].to_dict()
-    statuses = [r.status.value for r in results]
-    overall = "success"
-    if "cancelled" in statuses:
-        overall = "cancelled"
-    elif "failed" in statuses:
-        overall = "failed"
+    statuses = [r.status for r in results]
+    overall = RunStatus.SUCCESS
+    if RunStatus.CANCELLED in statuses:
+        overall = RunStatus.CANCELLED
+    elif RunStatus.FAILED in statuses:
+        overall = RunStatus.FAILED
     return {
         "status": overall,
         "duration_s": round(sum(r.duration_s for r in results), 6),

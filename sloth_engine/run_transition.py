@@ -80,8 +80,7 @@ class RunTransition:
 
     def _check(self, new: RunStatus) -> None:
         if not run_can_move(self.status, new):
-            current = self.status.value if self.status is not None else None
-            raise RunTransitionRefused(self.run_id, current, new.value)
+            raise RunTransitionRefused(self.run_id, self.status, new)
 
     def create(
         self, file: str, params: Mapping[str, Any] | None, owner: Owner | None = None, at: float | None = None
@@ -96,8 +95,7 @@ class RunTransition:
     def start(self, at: float) -> None:
         """Its executor starts: announced once (a run created elsewhere starts here too)."""
         if self.status is not RunStatus.RUNNING or self.started:
-            state = self.status.value if self.status is not None else None
-            raise RunTransitionRefused(self.run_id, state, RunStatus.RUNNING.value)
+            raise RunTransitionRefused(self.run_id, self.status, RunStatus.RUNNING)
         self.started = True
         if self.journal is not None:  # the journal writes it with the run's first transitions
             self.journal.event(STARTED, status=RunStatus.RUNNING.value, started_at=at)
@@ -160,7 +158,7 @@ class RunTransition:
             try:
                 runs.end_run(self.run_id, status, at, duration_s, error, row, close_attempts)
             except RunTransitionRefused as exc:
-                if len(tries) > 1 and exc.current == status.value:
+                if len(tries) > 1 and exc.current is status:
                     return  # the first try committed; only its answer was lost
                 raise
 
@@ -182,7 +180,7 @@ def end(store: Store, run_id: str, status: RunStatus, reason: str, deliver: Deli
     RunTransitionRefused when it has ended already or does not exist."""
     run = store.runs.get_run(run_id, with_tasks=False)
     if run is None:
-        raise RunTransitionRefused(run_id, None, RunStatus(status).value)
+        raise RunTransitionRefused(run_id, None, RunStatus(status))
     transition = RunTransition(run_id, run["workflow"], store, run["stack"], deliver=deliver)
     transition.status = RunStatus(run["status"])
     now = store.runs.clock()

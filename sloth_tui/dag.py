@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sloth_engine.executor.results import RunEvent, RunResult
+from sloth_engine.spec import TaskStatus
 
 LOG_LINES_KEPT = 2000
 """Output lines kept per task for the log panel (every line stays on the master)."""
-FINISHED = ("success", "unchanged", "failed", "timed_out", "skipped", "cancelled")
+FINISHED = tuple(s for s in TaskStatus if s.finished)
 
 
 @dataclass
@@ -37,7 +38,7 @@ class TaskView:
     def elapsed(self, now: float) -> float | None:
         if self.duration_s is not None and self.status in FINISHED:
             return self.duration_s
-        if self.started_at is not None and self.status in ("running", "retrying"):
+        if self.started_at is not None and self.status in (TaskStatus.RUNNING, TaskStatus.RETRYING):
             return max(0.0, now - self.started_at)
         return self.duration_s
 
@@ -140,7 +141,7 @@ class RunView:
         view.attempts = max(view.attempts, item.attempt)
         view.message = str(item.data.get("message") or view.message)
         view.error = str(item.data.get("error") or "")
-        if item.status == "running" and view.started_at is None:
+        if item.status == TaskStatus.RUNNING and view.started_at is None:
             view.started_at = item.ts
         elif item.status in FINISHED and view.started_at is not None:
             view.duration_s = max(0.0, item.ts - view.started_at)
@@ -173,7 +174,8 @@ class RunView:
         return [t.name for t in self.tasks.values() if name in t.depends_on]
 
     def failed(self) -> list[str]:
-        return [t.name for t in self.tasks.values() if t.status in ("failed", "timed_out", "cancelled")]
+        failed = (TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED)
+        return [t.name for t in self.tasks.values() if t.status in failed]
 
     def _task(self, name: str) -> TaskView:
         view = self.tasks.get(name)

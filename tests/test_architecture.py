@@ -5,6 +5,8 @@
 - SQL text lives in `sloth_engine/store/` only; nobody else reaches the store's backend.
 - A project module imported inside a function says why, in a comment with the word "lazy"
   on the import's line or the line above (the start-up it saves, or the optional dependency).
+- A run's state is written only through `sloth_engine/run_transition.py`; statuses are compared
+  as enums, never as bare strings, outside the store and the wire.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import re
 from pathlib import Path
 
 from import_graph import ROOT, Import, cycles, imports, modules, path_between, unit
+
+from sloth_engine.spec import RunStatus, TaskStatus
+from sloth_engine.store.stack_records import StackStatus
 
 STORE = "sloth_engine.store"
 LAZY = re.compile(r"#.*\blazy\b", re.IGNORECASE)
@@ -217,3 +222,52 @@ def test_run_state_changes_go_through_the_run_transition() -> None:
     assert not found, "run state written around sloth_engine.run_transition:\n" + "\n".join(found)
     sample = ast.parse("store.runs.end_run('r', s, 1.0, 1.0, None, None)\nx.create_run()\n")
     assert _calls_of(sample, RUN_WRITES) == [(1, "end_run"), (2, "create_run")]
+
+
+STATUS_STRINGS = {s.value for s in (*RunStatus, *TaskStatus, *StackStatus)}
+STRINGS_ALLOWED = {
+    "sloth_engine.spec": "defines the statuses",
+    "sloth_engine.store": "the store's columns hold them as text",
+    "sloth_daemon.wire": "protobuf carries them as text",
+    "sloth_daemon.gen": "generated protobuf code",
+    "sloth_engine.modules": "Lua modules speak of services and containers ('running'), not of runs",
+}
+OTHER_MEANINGS = {
+    ("sloth_engine.events.bus", "success"): "a hook execution's outcome (store.hooks.Outcome, a Literal)",
+    ("sloth_engine.events.hook_runner", "success"): "the same outcome",
+}
+
+
+def _status_comparisons(tree: ast.AST) -> list[tuple[int, str]]:
+    """Comparisons (==, !=, in, is) of anything with a bare status text, or a tuple of them."""
+
+    def texts(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value] if node.value in STATUS_STRINGS else []
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return [t for element in node.elts for t in texts(element)]
+        return []
+
+    return [
+        (node.lineno, text)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        for side in (node.left, *node.comparators)
+        for text in texts(side)
+    ]
+
+
+def test_statuses_are_enums_outside_the_wire_and_the_store() -> None:
+    """Run, task and stack states are compared as RunStatus/TaskStatus/StackStatus members;
+    their text appears only where it is stored or sent."""
+    found = []
+    for name, path in modules().items():
+        if any((name + ".").startswith(prefix + ".") for prefix in STRINGS_ALLOWED):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for line, text in _status_comparisons(tree):
+            if (name, text) not in OTHER_MEANINGS:
+                found.append(f"{path.relative_to(ROOT)}:{line}: {text!r}")
+    assert not found, "a status compared as a bare string (use the enum):\n" + "\n".join(found)
+    sample = ast.parse('if s == "running" or t in ("failed", "x") or u is TaskStatus.FAILED: pass\n')
+    assert _status_comparisons(sample) == [(1, "running"), (1, "failed")]

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from sloth_engine.durations import format_duration
 from sloth_engine.executor.results import RunEvent, RunResult
-from sloth_engine.spec import WorkflowSpec
+from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
 
 SYMBOL = {
     "task.started": "START",
@@ -76,17 +76,17 @@ class LiveProgress:
     """
 
     STYLE = {
-        "pending": "dim",
-        "running": "yellow",
-        "retrying": "magenta",
-        "success": "green",
-        "unchanged": "cyan",
-        "failed": "bold red",
-        "timed_out": "red",
-        "skipped": "dim",
-        "cancelled": "red",
+        TaskStatus.PENDING: "dim",
+        TaskStatus.RUNNING: "yellow",
+        TaskStatus.RETRYING: "magenta",
+        TaskStatus.SUCCESS: "green",
+        TaskStatus.UNCHANGED: "cyan",
+        TaskStatus.FAILED: "bold red",
+        TaskStatus.TIMED_OUT: "red",
+        TaskStatus.SKIPPED: "dim",
+        TaskStatus.CANCELLED: "red",
     }
-    ACTIVE = ("running", "retrying")
+    ACTIVE = (TaskStatus.RUNNING, TaskStatus.RETRYING)
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -141,7 +141,7 @@ class LiveProgress:
         if result.unrecorded:
             self.console.print(f"[bold yellow]{not_recorded(result)}[/]", markup=True, highlight=False)
             return
-        style = "green" if result.status.value == "success" else "bold red"
+        style = "green" if result.status is RunStatus.SUCCESS else "bold red"
         self.console.print(
             f"[{style}]{result.status.value.upper()}[/] {result.workflow} in "
             f"{format_duration(result.duration_s)}" + (f": {result.error}" if result.error else "")

@@ -19,7 +19,7 @@ from sloth_daemon.master.guards import unary
 from sloth_daemon.wire import to_json
 from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.secrets.vault import SecretVault
-from sloth_engine.spec import WorkflowSpec
+from sloth_engine.spec import RunStatus, WorkflowSpec
 from sloth_engine.stacks import Stacks
 from sloth_engine.store import Store
 from sloth_engine.store.hooks import HookStore
@@ -94,7 +94,7 @@ class ConsoleRpcs:
     @unary
     async def RetryRun(self, request: mpb.RetryRunRequest, context: Any) -> mpb.SubmitRunResponse:  # noqa: N802
         run = await asyncio.to_thread(self.runs.get, request.run_id)
-        if run["status"] == "running":
+        if RunStatus(run["status"]) is RunStatus.RUNNING:
             raise Rejected(f"run {request.run_id} is still running")
         sub = await asyncio.to_thread(self.runs.submissions.get, request.run_id)
         if sub is None:

@@ -83,7 +83,7 @@ class RunResult:
         return doc
 
     def recap(self) -> dict[str, int]:
-        return recap([(t.status.value, t.changes) for t in self.tasks])
+        return recap([(t.status, t.changes) for t in self.tasks])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sloth_engine.errors import SlothError
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.stacks import Stacks
 from sloth_engine.stacks.probes import read_all
-from sloth_engine.store.stack_records import StackInfo
+from sloth_engine.store.stack_records import StackInfo, StackStatus
 
 MIN_FREE_BYTES = 100 * 1024 * 1024
 """Free disk space a stack needs where its workflow runs (100 MiB)."""
@@ -87,7 +87,7 @@ def check_dependencies(stacks: Stacks, name: str) -> Check:
         info = stacks.catalog.get(dep)
         if info is not None and info.execution_count == 0:
             notes.append(f"{dep} has never run")
-        elif info is not None and info.status in ("failed", "rolled_back"):
+        elif info is not None and info.status in (StackStatus.FAILED, StackStatus.ROLLED_BACK):
             notes.append(f"{dep}'s last run {info.status.replace('_', ' ')}")
     if notes:
         return Check("dependencies", "warn", "; ".join(notes))

@@ -158,23 +158,23 @@ class RunLog:
                 if event is not None:
                     b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", [event_row(event, finished_at)])
         if not ended:
-            raise RunTransitionRefused(run_id, self.status_of(run_id), status.value)
+            raise RunTransitionRefused(run_id, self.status_of(run_id), status)
 
     def claim_run(self, run_id: str, owner: Any) -> None:
         """`owner` executes the unfinished run from now on (a master resuming it); refused
         when the run has ended. Called by sloth_engine.run_transition only."""
         if not self._b.write(self._b.sql(_CLAIM_RUN), (*_owner_values(owner), run_id)):
-            raise RunTransitionRefused(run_id, self.status_of(run_id), RunStatus.RUNNING.value)
+            raise RunTransitionRefused(run_id, self.status_of(run_id), RunStatus.RUNNING)
 
     def mark_resuming(self, run_id: str, at: float | None) -> None:
         """Set (a time) or clear (None) the run's resume marker; committed at once."""
         sql = "UPDATE runs SET resuming = ? WHERE run_id = ?"
         self._b.execute(self._b.sql(sql), (at, run_id))
 
-    def status_of(self, run_id: str) -> str | None:
+    def status_of(self, run_id: str) -> RunStatus | None:
         """The run's recorded status (None: no such run)."""
         row = self._b.query_one(self._b.sql("SELECT status FROM runs WHERE run_id = ?"), (run_id,))
-        return str(row[0]) if row else None
+        return RunStatus(row[0]) if row else None
 
     def local_unfinished(self) -> list[dict[str, Any]]:
         """Unfinished runs of local processes with their owner (run_id, owner_host, owner_boot,

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable
 
+from sloth_engine.spec import RunStatus
 from sloth_tui.display import ago, clock_time, duration, short, state_colour
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.widgets.filter_table import FilterTable
@@ -80,7 +81,7 @@ class OverviewScreen(ConsoleScreen):
     def _run_row(self, run: dict[str, Any], now: float) -> tuple[str, tuple[Any, ...]]:
         status = run.get("status") or "?"
         spent = run.get("duration_s")
-        if spent is None and status == "running" and run.get("started_at"):
+        if spent is None and status == RunStatus.RUNNING and run.get("started_at"):
             spent = now - run["started_at"]
         cells = (
             run["run_id"],

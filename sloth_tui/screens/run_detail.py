@@ -13,6 +13,7 @@ from textual.message import Message
 
 from sloth_daemon.client import RunCursor
 from sloth_engine.executor.results import RunResult
+from sloth_engine.spec import RunStatus, TaskStatus
 from sloth_tui.dag import RunView
 from sloth_tui.screens.base import ConsoleScreen
 from sloth_tui.streams import Follower, Inbox
@@ -148,7 +149,7 @@ class RunDetailScreen(ConsoleScreen):
             self._show_task(selected)
 
     def _tick(self) -> None:
-        if self.run.status == "running":
+        if self.run.status == RunStatus.RUNNING:
             self.query_one(DagView).refresh()
             self._summary()
 
@@ -165,7 +166,8 @@ class RunDetailScreen(ConsoleScreen):
     def on_dag_view_task_selected(self, event: DagView.TaskSelected) -> None:
         self._show_task(event.task)
         task = self.run.tasks.get(event.task)
-        if self.replays is False and task is not None and task.log_total == 0 and task.status != "pending":
+        started = task is not None and task.status != TaskStatus.PENDING
+        if self.replays is False and task is not None and task.log_total == 0 and started:
             self._fetch_log(event.task)
 
     def _fetch_log(self, name: str) -> None:
@@ -189,14 +191,14 @@ class RunDetailScreen(ConsoleScreen):
     # ---- actions --------------------------------------------------------------------------
 
     def action_cancel_run(self) -> None:
-        if self.run.status != "running":
+        if self.run.status != RunStatus.RUNNING:
             self.notify(f"run {self.run.run_id} has finished ({self.run.status})", severity="warning")
             return
         self.console.cancel_run(self.run.run_id)
 
     def action_retry_task(self) -> None:
         task = self.query_one(DagView).selected
-        if self.run.status == "running":
+        if self.run.status == RunStatus.RUNNING:
             self.notify("the run is still running: retry once it has finished", severity="warning")
             return
         self.console.retry_run(self.run.run_id, task or "?", self.run.workflow)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widget import Widget
 
+from sloth_engine.spec import RunStatus
 from sloth_tui.dag import RunView
 from sloth_tui.display import STATE_MARKS, duration, state_colour, theme_colour
 
@@ -32,7 +33,7 @@ class RunSummary(Widget):
     def render(self) -> Text:
         run, variables = self.run, self.app.theme_variables
         elapsed = run.duration_s
-        if elapsed is None and run.started_at and run.status == "running":
+        if elapsed is None and run.started_at and run.status == RunStatus.RUNNING:
             elapsed = self.clock() - run.started_at
         text = Text.assemble(
             (run.workflow or "?", "bold"),

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from sloth_engine.executor.results import RunResult
+from sloth_engine.spec import RunStatus
 
 from ..store_access import fail, when
 from .common import Command, add_json, confirm, emit_json, show
@@ -158,11 +159,11 @@ def _apply_on_master(name: str, stacks: Any, plan: Any) -> int:
             else:
                 progress(item)
         status = _wait_finished(stacks.client, run_id, result)
-        if result is not None and result.status.value == status:
+        if result is not None and result.status is status:
             progress.finish(result)
         else:  # the feed answered before the end: its final word comes from the run's record
             print(f"fix run {run_id}: {status.upper()}", file=sys.stderr)
-        failed = failed or status != "success"
+        failed = failed or status is not RunStatus.SUCCESS
     _after, fixed, still = fixed_after(stacks, name, plan)
     if fixed:
         print("fixed: " + ", ".join(fixed))
@@ -171,14 +172,14 @@ def _apply_on_master(name: str, stacks: Any, plan: Any) -> int:
     return 1 if (still or failed or plan.unfixable) else 0
 
 
-def _wait_finished(client: Any, run_id: str, result: Any, limit: float = 3600.0) -> str:
+def _wait_finished(client: Any, run_id: str, result: Any, limit: float = 3600.0) -> RunStatus:
     """The run's final status. A fix run is started by the master outside its run feed, so the
     feed may answer before the end: then the run's record says when it is over."""
-    status = result.status.value if result is not None else "running"
+    status = result.status if result is not None else RunStatus.RUNNING
     deadline = time.monotonic() + limit
-    while status == "running" and time.monotonic() < deadline:
+    while status is RunStatus.RUNNING and time.monotonic() < deadline:
         time.sleep(0.1)
-        status = str(client.get_run(run_id).get("status", "running"))
+        status = RunStatus(client.get_run(run_id).get("status") or RunStatus.RUNNING)
     return status
 
 
@@ -195,7 +196,7 @@ def _apply(name: str, stacks: Any, plan: Any) -> int:
         result = asyncio.run(run_fix(stacks, name, group, [progress], progress.start))
         progress.finish(result)
         run_ids.append(result.run_id)
-        failed = failed or result.status.value != "success"
+        failed = failed or result.status is not RunStatus.SUCCESS
     _after, fixed, still = fixed_after(stacks, name, plan)
     if fixed:
         stacks.drift.mark_fixed(plan.report, fixed, run_ids, complete=not still)
