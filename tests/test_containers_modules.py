@@ -26,7 +26,7 @@ def test_incus_instances_through_the_builder(tmp_path: Path, fakes: Fakes) -> No
         """
         local out = {}
         local function add(...) for _, v in ipairs({...}) do out[#out + 1] = v end end
-        local web, none = incus.instance("web"):image("images:debian/12"):profile("base")
+        local web, none = incus.instance("web"):delegate_to("this-host"):image("images:debian/12"):profile("base")
         web:config({ ["limits.cpu"] = 2 }):device("root", { path = "/", pool = "default" }):ephemeral()
         add(none == nil, web:launch(), (web:launch()))
         add((web:stop({ force = true, timeout = 5 })), (web:stop()))

@@ -131,6 +131,9 @@ def test_agent_commands(cluster: Cluster) -> None:
     assert shown["facts"]["hostname"] and shown["metrics"]["mem_total"] > 0
     modules = cluster.cli("agent", "modules", "alpha", "--master", cluster.address)
     assert "exec" in modules.stdout.split()
+    rows = {r["module"]: r for r in cluster.cli_json("agent", "modules", "alpha", "--master", cluster.address, "--json")}
+    assert rows["git"]["found"] == ["git"] and rows["gitops"]["tools"] == ["git", "kubectl"]
+    assert rows["firewall"]["tools"] == ["firewall-cmd", "ufw", "nft", "iptables"]
     metrics = cluster.cli_json("agent", "metrics", "alpha", "--master", cluster.address, "--json")
     assert "cpu_percent" in metrics
     ran = cluster.cli("agent", "exec", "alpha", "--master", cluster.address, "--", "echo out; echo err >&2; exit 3")

@@ -8,6 +8,10 @@ are real files in the test's folder."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,11 +182,14 @@ def test_firewall_on_iptables_checks_with_dash_c(tmp_path: Path, fakes: Fakes) -
         local web = firewall.rule():backend("iptables"):allow():port_range("8000:8100"):protocol("udp"):comment("apps")
         local a1, a2 = web:apply(), web:apply()
         local d = firewall.deny_from("192.0.2.1", o)
+        local dns = firewall.rule():backend("iptables"):allow():chain("output"):direction("out"):to("192.0.2.9")
+        local out1, out2 = dns:protocol("udp"):port(53):apply(), dns:apply()
+        local from = firewall.allow_from("10.1.1.1", o)
         local s = firewall.save(o)
         local flushed = firewall.flush(o)
         local before = web:exists()
         local reloaded = firewall.reload(o)
-        return a1, a2, d, s, flushed, before, reloaded, web:exists(), firewall.status(o)
+        return a1, a2, d, s, flushed, before, reloaded, web:exists(), firewall.status(o), out1, out2, from
         """
     )
     assert got[:8] == (
@@ -196,9 +203,16 @@ def test_firewall_on_iptables_checks_with_dash_c(tmp_path: Path, fakes: Fakes) -
         True,
     )
     assert "INPUT -p udp --dport 8000:8100 -m comment --comment apps -j ACCEPT" in got[8]
+    assert got[9:] == (
+        "Rule applied successfully",
+        "Rule already exists (idempotent)",
+        "Source 10.1.1.1 allowed successfully",
+    )
     assert fakes.calls("iptables -A") == [
         "iptables -A INPUT -p udp --dport 8000:8100 -m comment --comment apps -j ACCEPT",
         "iptables -A INPUT -s 192.0.2.1 -j DROP",
+        "iptables -A OUTPUT -p udp -d 192.0.2.9 --dport 53 -j ACCEPT",
+        "iptables -A INPUT -s 10.1.1.1 -j ACCEPT",
     ]
 
 
@@ -701,3 +715,38 @@ def test_smb_shares_and_users(tmp_path: Path, fakes: Fakes) -> None:
     assert conf.read_text() == "[global]\n   workgroup = WORKGROUP\n\n[homes]\n   browseable = no\n\n"
     assert "smbpasswd -a -s alice" in fakes.calls() and not any("s3cret" in c for c in fakes.calls())
     assert fakes.calls("systemctl") == ["systemctl reload smbd"] * 4
+
+
+# ---- agent modules: which programs this machine has ---------------------------------------------
+
+
+def test_agent_modules_reports_this_machines_programs(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.add("ufw", "exit 0\n")
+    fakes.add("mdadm", "exit 0\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLOTH_")} | {
+        "SLOTH_HOME": str(tmp_path / "home")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sloth_daemon.cli.main", "agent", "modules", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {row["module"]: row for row in json.loads(done.stdout)}
+    assert rows["firewall"]["tools"] == ["firewall-cmd", "ufw", "nft", "iptables"]
+    assert "ufw" in rows["firewall"]["found"] and "ufw" not in rows["firewall"]["missing"]
+    assert rows["raid"]["found"] == ["mdadm"] and rows["raid"]["missing"] == []
+    assert rows["log"] == {"module": "log", "tools": [], "found": [], "missing": []}
+    assert {"stow", "lvm", "nfs", "smb", "network", "incus", "gitops", "ai"} <= set(rows)
+    assert not (tmp_path / "home").exists()  # this machine's report opens no store
+    table = subprocess.run(
+        [sys.executable, "-m", "sloth_daemon.cli.main", "agent", "modules"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    firewall = next(line for line in table.stdout.splitlines() if line.startswith("firewall "))
+    assert firewall.split()[1] == "ufw"

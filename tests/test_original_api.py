@@ -688,3 +688,60 @@ def test_state_clear_and_stats_and_the_stack_status_on_an_agent(tmp_path: Path) 
         assert result.tasks[0].agent == "a1" and result.tasks[0].outputs == STATE_AND_STACK_OUTPUTS
     finally:
         cluster.close()
+
+
+# ---- the modules of issue 17: every function ORIGINAL-API.md lists is there ------------------
+
+ISSUE_17_FUNCTIONS = {
+    "firewall": "rule detect enable disable status list flush allow_port deny_port allow_from deny_from save reload",
+    "stow": "link unlink restow ensure_target stow unstow adopt check simulate get_links is_stowed list_packages verify",
+    "lvm": "pv_create pv_remove pv_list pv_exists vg_create vg_remove vg_extend vg_reduce vg_list vg_exists lv_create "
+    "lv_remove lv_extend lv_reduce lv_list lv_exists lv_resize snapshot_create snapshot_merge thin_pool_create "
+    "thin_lv_create scan info",
+    "raid": "create assemble stop remove add fail remove_device add_spare detail status list exists grow check repair "
+    "save_config scan",
+    "nfs": "export unexport list_exports reload is_exported",
+    "smb": "share unshare list_shares reload is_shared add_user remove_user",
+    "network": "ping port_check port_scan telnet dns_lookup reverse_dns mx_lookup interfaces public_ip local_ip "
+    "traceroute whois ssl_check bandwidth_test latency_test",
+    "incus": "instance image network profile storage snapshot exec list info delete",
+    "gitops": "workflow create_workflow sync_workflow get_workflow_status list_workflows register_repository "
+    "generate_diff preview_changes rollback_workflow start_auto_sync stop_auto_sync",
+    "ai": "optimize_command predict_failure find_similar_tasks get_task_history record_execution get_task_stats "
+    "configure get_config analyze_performance generate_insights",
+    "docker": "exec build push run",
+}
+BUILDERS = {
+    "firewall.rule()": "allow deny protocol port port_range from to zone chain direction comment apply remove exists",
+    'incus.instance("x")': "image config profile device proxy delegate_to ephemeral start create launch stop restart "
+    "freeze unfreeze copy move",
+    'incus.image("x")': "source server delegate_to copy export refresh",
+    'incus.network("x")': "type config delegate_to create attach detach",
+    'incus.profile("x")': "description config device delegate_to create apply copy",
+    'incus.storage("x")': "driver config delegate_to create volume",
+    'incus.snapshot("x", "y")': "stateful delegate_to create restore delete",
+}
+
+
+def test_every_function_the_original_lists_for_the_system_modules_exists() -> None:
+    from sloth_engine.api_check import module_functions
+
+    found = module_functions()
+    missing = {m: sorted(set(names.split()) - found[m]) for m, names in ISSUE_17_FUNCTIONS.items()}
+    assert missing == {m: [] for m in ISSUE_17_FUNCTIONS}
+    counts = {m: len(names.split()) for m, names in ISSUE_17_FUNCTIONS.items()}
+    assert counts == {
+        "firewall": 13, "stow": 13, "lvm": 23, "raid": 17, "nfs": 5, "smb": 7, "network": 15, "incus": 10,
+        "gitops": 11, "ai": 10, "docker": 4,
+    }  # fmt: skip
+
+
+def test_the_originals_builders_have_their_methods(tmp_path: Path) -> None:
+    lua = Lua(tmp_path)
+    for name in ("firewall", "incus"):
+        importlib.import_module(f"sloth_engine.modules.{name}_mod").install(
+            lua.sandbox, ModuleEnv(base_dir=tmp_path)
+        )
+    for make, methods in BUILDERS.items():
+        probe = " and ".join(f'type(o.{m}) == "function"' for m in methods.split())
+        assert lua.run(f"local o = {make} return {probe}") is True, make

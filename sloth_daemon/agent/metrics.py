@@ -11,6 +11,7 @@ import psutil
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_engine.modules import MODULE_NAMES
 from sloth_engine.modules.facts_mod import all_facts
+from sloth_engine.modules.tools import found_here
 
 TOOLS = ("git", "docker", "systemctl", "apt-get", "dnf", "yum", "apk", "make")
 """Command-line tools whose presence decides whether the wrapper modules can work."""
@@ -52,4 +53,6 @@ def facts() -> dict:
 
 
 def modules() -> list[str]:
-    return list(MODULE_NAMES) + [f"tool:{t}" for t in TOOLS if shutil.which(t)]
+    """The module names, then `tool:NAME` for each program of the modules found on PATH."""
+    found = sorted(set(found_here()) | {t for t in TOOLS if shutil.which(t)})
+    return list(MODULE_NAMES) + [f"tool:{t}" for t in found]

@@ -57,11 +57,13 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     ):
         cmd = asub.add_parser(name, help=help_text, parents=parents)
         cmd.add_argument("--master", metavar="HOST:PORT", help="the master ($SLOTH_MASTER)")
-        if name != "list":
+        if name == "modules":
+            cmd.add_argument("name", nargs="?", help="agent name (none: this machine)")
+        elif name != "list":
             cmd.add_argument("name", help="agent name")
-        if name in ("list", "show", "metrics"):
+        if name in ("list", "show", "metrics", "modules"):
             cmd.add_argument("--json", action="store_true", help="machine-readable output")
-        cmd.set_defaults(func=with_gateway(HANDLERS[name]))
+        cmd.set_defaults(func=modules_here_or_there if name == "modules" else with_gateway(HANDLERS[name]))
     metrics = asub.choices["metrics"]
     metrics.add_argument("--watch", action="store_true", help="print each new heartbeat's metrics")
     execute = asub.choices["exec"]
@@ -249,10 +251,34 @@ def cmd_metrics(args: argparse.Namespace, gateway: Any) -> int:
     return EXIT_OK
 
 
+def modules_here_or_there(args: argparse.Namespace) -> int:
+    """`agent modules` with no name reports this machine, without opening a store or a master."""
+    if args.name is None:
+        return cmd_modules(args, None)
+    return with_gateway(cmd_modules)(args)
+
+
 def cmd_modules(args: argparse.Namespace, gateway: Any) -> int:
-    agent = gateway.agents.get(args.name)
-    for module in agent.get("modules") or []:
-        print(module)
+    """Each module and its programs: found on the agent's machine (as it reported them when it
+    registered) or missing there."""
+    from sloth_engine.modules import MODULE_NAMES
+    from sloth_engine.modules.tools import ModuleTools, found_here, report
+
+    if gateway is None:
+        listed = [*MODULE_NAMES, *(f"tool:{t}" for t in found_here())]
+    else:
+        listed = gateway.agents.get(args.name).get("modules") or []
+    names = [m for m in listed if not m.startswith("tool:")]
+    found = {m.removeprefix("tool:") for m in listed if m.startswith("tool:")}
+    rows = [r for r in report(found) if r["module"] in names]
+    rows += [ModuleTools(module=m, tools=[], found=[], missing=[]) for m in names if m not in MODULE_NAMES]
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    print_table(
+        ["MODULE", "FOUND", "MISSING"],
+        [[r["module"], " ".join(r["found"]) or "-", " ".join(r["missing"]) or "-"] for r in rows],
+    )
     return EXIT_OK
 
 
