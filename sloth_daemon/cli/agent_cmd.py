@@ -261,7 +261,10 @@ def modules_here_or_there(args: argparse.Namespace) -> int:
 def cmd_modules(args: argparse.Namespace, gateway: Any) -> int:
     """Each module and its programs: found on the agent's machine (as it reported them when it
     registered) or missing there."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.modules import MODULE_NAMES
+
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.modules.tools import ModuleTools, found_here, report
 
     if gateway is None:
