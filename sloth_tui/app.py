@@ -37,6 +37,10 @@ STREAM_THREADS = 64
 """Worker threads: each open stream holds one until its next item (or the app's exit)."""
 
 
+SCREEN_KEYS = Binding.Group("Screens", compact=True)
+"""The number keys show in the footer as one group: `123456789 Screens`."""
+
+
 class SlothApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Sloth Runner"
@@ -44,7 +48,7 @@ class SlothApp(App[None]):
     BINDINGS = [
         Binding("colon,ctrl+p", "command_palette", "Palette", key_display=":", show=False),
         *(
-            Binding(str(number), f"go('{entry.name}')", entry.key_label, show=False)
+            Binding(str(number), f"go('{entry.name}')", entry.key_label, group=SCREEN_KEYS)
             for number, entry in enumerate(SCREENS, 1)
         ),
         Binding("n", "run_workflow", "Run workflow"),
@@ -214,7 +218,7 @@ class SlothApp(App[None]):
         for info in found["agents"]:
             self.state.apply_agent(info)
         self.state.locks = found["locks"]
-        self.state.add_events(list(reversed(found["events"])))
+        self.state.add_events(found["events"])
         self.state.workflows = found["workflows"]
         if not self.state.connected:
             self.state.connected, self.state.problem = True, ""

@@ -129,3 +129,32 @@ def short(value: Any, limit: int = 60) -> str:
 
 def tags(values: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(values.items())) or "-"
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZES = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def sort_key(text: str) -> tuple[Any, ...]:
+    """How a table cell sorts: durations ('3m04s', '850ms'), ages ('12s ago', 'in 3m'), sizes,
+    percentages and plain numbers by their value, other text naturally ('run-9' before
+    'run-10'); '-' and empty cells last."""
+    import re
+
+    text = text.strip()
+    if text in ("", "-"):
+        return (2,)
+    sign, body = 1.0, text
+    if body.endswith(" ago"):
+        sign, body = -1.0, body[:-4]
+    elif body.startswith("in "):
+        body = body[3:]
+    parts = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+)", body)
+    if parts:
+        total = sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", body))
+        return (0, sign * total)
+    number = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*(%|B|KiB|MiB|GiB|TiB|PiB)?", text)
+    if number:
+        return (0, float(number.group(1)) * _SIZES.get(number.group(2) or "", 1))
+    chunks = re.split(r"(\d+)", text.lower())
+    return (1, tuple((0, int(c), "") if c.isdigit() else (1, 0, c) for c in chunks if c))

@@ -41,7 +41,8 @@ class ConsoleState:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     agents: dict[str, AgentView] = field(default_factory=dict)
     locks: list[dict[str, Any]] = field(default_factory=list)
-    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The newest EVENTS_KEPT events in time order (oldest first); `newest_events` for showing."""
     workflows: list[dict[str, Any]] = field(default_factory=list)
     connected: bool = False
     problem: str = ""
@@ -111,16 +112,31 @@ class ConsoleState:
     # ---- events ---------------------------------------------------------------------------
 
     def add_events(self, events: list[dict[str, Any]]) -> None:
-        """Append events not seen yet (a listed event and the same one from the stream,
-        which carries no id, are one event)."""
+        """Add events not seen yet, in any order (a listing comes oldest first, the stream as
+        things happen; a listed event and the same one from the stream, which carries no id,
+        are one event). `events` stays in time order."""
+        last = float(self.events[-1].get("ts") or 0.0) if self.events else 0.0
+        in_order = True
         for event in events:
             key = _identity(event)
             if key in self._seen:
                 continue
-            if len(self.events) == self.events.maxlen:
-                self._seen.discard(_identity(self.events[0]))
             self._seen.add(key)
+            ts = float(event.get("ts") or 0.0)
+            in_order = in_order and ts >= last
+            last = max(last, ts)
             self.events.append(event)
+        if not in_order:
+            self.events.sort(key=lambda e: float(e.get("ts") or 0.0))
+        extra = len(self.events) - EVENTS_KEPT
+        if extra > 0:
+            for old in self.events[:extra]:
+                self._seen.discard(_identity(old))
+            del self.events[:extra]
+
+    def newest_events(self, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` events, newest first."""
+        return self.events[-limit:][::-1] if limit > 0 else []
 
 
 def _identity(event: dict[str, Any]) -> tuple[Any, ...]:

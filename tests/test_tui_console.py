@@ -285,13 +285,18 @@ async def test_palette_jumps_and_runs_a_workflow_and_help_lists_keys() -> None:
         await pilot.press("question_mark")
         await settle(pilot)
         keys = app.screen.query_one("#keys")
-        described = {str(keys.get_row_at(i)[1]) for i in range(keys.row_count)}
+        described = {str(keys.get_row_at(i)[2]) for i in range(keys.row_count)}
         assert {"Snapshot", "Restore snapshot", "Fix drift", "Filter", "Back", "Help"} <= described
         await pilot.press("escape", "escape")
         await settle(pilot)
         assert app.screen.TITLE_TEXT == "Overview"
         await pilot.press("colon", *"hello", "enter")
         await settle(pilot)
+        assert app.focused is app.screen.query_one("#workflow")  # the dialog opens on the picker
+        await pilot.press("enter")  # picks hello_world: nothing runs yet
+        await settle(pilot)
+        assert not [c for c in client.calls if c[0] == "submit_run"]
+        assert app.focused is app.screen.query_one("#values")
         app.screen.query_one("#values").value = "name=Ada"
         await pilot.press("enter")
         await settle(pilot)

@@ -71,7 +71,9 @@ def test_run_a_workflow_from_the_palette_and_read_the_finished_dag(tmux: Tmux) -
     tmux.wait_for("Run hello_world (hello_world.sloth)")
     tmux("send-keys", "-t", "console", "Enter")
     tmux.wait_for("Run a workflow")
-    tmux("send-keys", "-t", "console", "Enter")
+    tmux("send-keys", "-t", "console", "Enter")  # picks hello_world (the dialog opens on the picker)
+    tmux.wait_for("hello_world: Enter in a field")
+    tmux("send-keys", "-t", "console", "Enter")  # in the values field: runs it
     screen = tmux.wait_for("success  ", "● 2 success", "level 0 (1)", "level 1 (1)")
     summary = screen.splitlines()[1].split()
     assert summary[0] == "hello_world" and summary[2] == "success", screen

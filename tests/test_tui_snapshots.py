@@ -152,3 +152,25 @@ def test_secret_value_prompt(snap_compare: Any) -> None:
         await settle(pilot)
 
     assert snap_compare(console(), terminal_size=SIZE, run_before=before)
+
+
+def test_task_log_search(snap_compare: Any) -> None:
+    """A task's log full screen, searched: matches highlighted, the current one more."""
+
+    async def before(pilot: Any) -> None:
+        app = pilot.app
+        await go(["enter"])(pilot)
+        await until(pilot, lambda: app.screen.run.tasks["checkout"].log_total == 3)
+        app.screen.query_one("#dag").select("checkout")
+        await pilot.press("o")
+        await settle(pilot)
+        await pilot.press("slash", *"step 2", "enter")
+        await settle(pilot)
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=before)
+
+
+def test_overview_sorted_by_duration(snap_compare: Any) -> None:
+    """`>` four times: the runs sorted by duration, the header's arrow on that column."""
+    keys = ["greater_than_sign"] * 5
+    assert snap_compare(console(), terminal_size=SIZE, run_before=go(keys))

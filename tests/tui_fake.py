@@ -224,8 +224,9 @@ class FakeClient:
         stack: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
+        """The newest `limit` in time order, oldest first (as the master's store answers)."""
         self._check()
-        return list(reversed(self.events))[:limit]
+        return self.events[-limit:]
 
     def watch_events(
         self, type_prefix: str | None = None, stack: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
@@ -22,18 +22,44 @@ if TYPE_CHECKING:
     from sloth_tui.app import SlothApp
 
 
+SECTIONS = ("This screen", "Table/graph", "Screens", "Everywhere")
+"""Where a key comes from, in the order the footer and `?` show them (see `key_section`)."""
+
+
 class ConsoleScreen(Screen[None]):
     TITLE_TEXT = ""
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("r", "reload", "Reload"),
+        Binding("r", "reload", "Reload", show=False),  # in `?`: the footer keeps room for q
     ]
 
     @property
     def console(self) -> SlothApp:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's active bindings, reordered: the screen's own keys first, then those of the
+        focused widget (sorting a table), the screen numbers, then the keys every screen has.
+        The footer and `?` show them in this order."""
+        found = super().active_bindings
+
+        def rank(item: tuple[str, ActiveBinding]) -> tuple[int, bool]:
+            action, node = item[1].binding.action, item[1].node
+            return SECTIONS.index(self.key_section(*item)), action not in own_actions(type(node), True)
+
+        return dict(sorted(found.items(), key=rank))
+
+    def key_section(self, key: str, active: ActiveBinding) -> str:
+        """Which of SECTIONS a key belongs to."""
+        if active.node is self:
+            return "This screen" if active.binding.action in own_actions(type(self)) else "Everywhere"
+        if active.node is self.app:
+            return "Screens" if active.binding.action.startswith("go(") else "Everywhere"
+        # the focused widget's: ours (sorting, moving in the DAG) or Textual's (cursor keys)
+        return "Table/graph" if active.binding.action in own_actions(type(active.node)) else "Everywhere"
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -117,3 +143,16 @@ class ConsoleScreen(Screen[None]):
     def _apply_filter(self, text: str) -> None:
         for table in self.tables():
             table.set_filter(text)
+
+
+def own_actions(cls: type, with_base: bool = False) -> set[str]:
+    """The actions bound by the console's own classes in the hierarchy of `cls`: not those
+    of Textual's classes, nor (unless `with_base`) those of ConsoleScreen, every screen's."""
+    found: set[str] = set()
+    for klass in cls.__mro__:
+        if (klass is ConsoleScreen and not with_base) or not klass.__module__.startswith("sloth_tui"):
+            continue
+        for binding in klass.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding):
+                found.add(binding.action)
+    return found

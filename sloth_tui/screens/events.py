@@ -35,13 +35,13 @@ class EventsScreen(ConsoleScreen):
         self.console.call(lambda c: c.list_events(limit=SHOWN), self._listed, "listing events")
 
     def _listed(self, rows: list[dict[str, Any]]) -> None:
-        self.console.state.add_events(list(reversed(rows)))
+        self.console.state.add_events(rows)
         self.refresh_view(set())
 
     def refresh_view(self, kinds: set[str]) -> None:
         if self.paused or (kinds and "events" not in kinds):
             return
-        events = list(self.console.state.events)[-SHOWN:][::-1]
+        events = self.console.state.newest_events(SHOWN)
         rows = []
         for index, e in enumerate(events):
             severity = e.get("severity") or "info"

@@ -176,7 +176,7 @@ class HooksScreen(ConsoleScreen):
 
         def show(rows: list[dict[str, Any]]) -> None:
             lines = []
-            for row in rows:
+            for row in sorted(rows, key=lambda r: r.get("started_at") or 0.0, reverse=True):
                 head = f"{date_time(row['started_at'])}  {row['event_type']}  {row['outcome']}"
                 lines.append(escape(head + f"  {row['duration_s']:.3f}s"))
                 if row.get("error"):

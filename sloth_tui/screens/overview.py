@@ -71,7 +71,7 @@ class OverviewScreen(ConsoleScreen):
             ]
             self.query_one("#locks", FilterTable).show(rows)
         if every or "events" in kinds:
-            recent = list(state.events)[-50:][::-1]
+            recent = state.newest_events(50)
             self._title("#events-box", "Last events")
             self.query_one("#events", FilterTable).show([self._event_row(e, i) for i, e in enumerate(recent)])
 

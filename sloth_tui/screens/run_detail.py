@@ -16,6 +16,7 @@ from sloth_engine.executor.results import RunResult
 from sloth_engine.spec import RunStatus, TaskStatus
 from sloth_tui.dag import RunView
 from sloth_tui.screens.base import ConsoleScreen
+from sloth_tui.screens.task_log import TaskLogScreen
 from sloth_tui.streams import Follower, Inbox
 from sloth_tui.widgets.dag_view import DagView
 from sloth_tui.widgets.run_summary import RunSummary
@@ -31,6 +32,7 @@ class RunDetailScreen(ConsoleScreen):
         Binding("c", "cancel_run", "Cancel run"),
         Binding("t", "retry_task", "Retry task"),
         Binding("f", "first_failed", "First failure"),
+        Binding("o,enter", "open_log", "Full log"),
     ]
 
     class Updated(Message):
@@ -202,6 +204,15 @@ class RunDetailScreen(ConsoleScreen):
             self.notify("the run is still running: retry once it has finished", severity="warning")
             return
         self.console.retry_run(self.run.run_id, task or "?", self.run.workflow)
+
+    def action_open_log(self) -> None:
+        """The selected task's output, full screen (follows it while the task runs)."""
+        task = self.query_one(DagView).selected
+        if task is None or task not in self.run.tasks:
+            return
+        if self.replays is False and self.run.tasks[task].log_total == 0:
+            self._fetch_log(task)
+        self.app.push_screen(TaskLogScreen(self.run, task))
 
     def action_first_failed(self) -> None:
         failed = self.run.failed()
