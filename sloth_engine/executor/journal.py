@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sloth_engine.changes import CHANGE_STREAM
 from sloth_engine.errors import StoreError
 from sloth_engine.spec import TaskStatus
+from sloth_engine.store.events import to_json
 from sloth_engine.store.retry import Throttle
 
 from .results import RunEvent, TaskResult
@@ -56,7 +57,7 @@ class Journal:
         self.store = store
         self.stack = stack
         self.listeners: list[Listener] = []
-        self._attempts: dict[tuple[str, int], dict[str, Any]] = {}
+        self._attempts: dict[tuple[str, int], tuple[Any, ...]] = {}
         self._logs: list[tuple[Any, ...]] = []
         self._events: list[RunEvent] = []
         self._seq = 0
@@ -82,22 +83,22 @@ class Journal:
     ) -> None:
         """Record the current state of a task's latest attempt (`status` for a failed try)."""
         attempt = max(result.attempts, 1)
-        self._attempts[(result.name, attempt)] = {
-            "run_id": self.run_id,
-            "task": result.name,
-            "attempt": attempt,
-            "status": (status or result.status).value,
-            "started_at": result.attempt_started_at,
-            "finished_at": finished_at,
-            "duration_s": (finished_at - result.attempt_started_at)
-            if finished_at and result.attempt_started_at
-            else None,
-            "agent": result.agent,
-            "message": result.message,
-            "error": result.error,
-            "outputs": result.outputs,
-            "exit_code": result.outputs.get("exit_code") if result.outputs else None,
-        }
+        started, outputs = result.attempt_started_at, result.outputs
+        # A row in ATTEMPT_FIELDS order; its outputs are encoded when the batch is taken.
+        self._attempts[(result.name, attempt)] = (
+            self.run_id,
+            result.name,
+            attempt,
+            (status or result.status).value,
+            started,
+            finished_at,
+            finished_at - started if finished_at and started else None,
+            result.agent,
+            result.message,
+            result.error,
+            outputs,
+            outputs.get("exit_code") if outputs else None,
+        )
         self._schedule()
 
     def event(
@@ -175,12 +176,12 @@ class Journal:
         attempts, logs, rows, events = batch
         if self.store is None or self._loop is None:
             if self.store is not None:
-                self.store.runs.write_batch(attempts, logs, rows)
+                self.store.runs.write_rows(attempts, logs, rows)
             self._announce(events)
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="sloth-journal")
-        future = self._writer.submit(self.store.runs.write_batch, attempts, logs, rows)
+        future = self._writer.submit(self.store.runs.write_rows, attempts, logs, rows)
         self._inflight.append((future, events))
         loop = self._loop
         future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._announce_written))
@@ -198,7 +199,7 @@ class Journal:
         attempts, logs, rows, events = batch
         if self.store is not None:
             try:
-                self.store.runs.write_batch(attempts, logs, rows)
+                self.store.runs.write_rows(attempts, logs, rows)
             except StoreError as exc:  # the run goes on; its end says whether it was recorded
                 if _history_failures.ready():
                     log.warning("run %s: writing run history failed: %s", self.run_id, exc)
@@ -212,6 +213,7 @@ class Journal:
             self._writer = None
 
     def _take(self) -> tuple[list[Any], list[Any], list[Any], list[RunEvent]] | None:
+        """What is pending, as rows ready for the store (RunLog.write_rows), and its events."""
         attempts = list(self._attempts.values())
         logs, events = self._logs, self._events
         self._attempts, self._logs, self._events = {}, [], []
@@ -219,8 +221,11 @@ class Journal:
             return None
         if self.redactor is not None:
             attempts, logs, events = self._redacted(attempts, logs, events)
-        rows = [event_record(e, self.stack) for e in events if e.kind != "task.log"]
-        return attempts, logs, rows, events
+        if self.store is None:
+            return [], [], [], events  # announced only: no rows to make
+        stack = self.stack
+        rows = [row_of_event(e, stack) for e in events if e.kind != "task.log"]
+        return [_encoded(a) for a in attempts], logs, rows, events
 
     def _announce_written(self) -> None:
         while self._inflight and self._inflight[0][0].done():
@@ -246,8 +251,8 @@ class Journal:
                     log.exception("run listener failed on %s", event.kind)
 
     def _redacted(
-        self, attempts: list[dict[str, Any]], logs: list[tuple[Any, ...]], events: list[RunEvent]
-    ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[RunEvent]]:
+        self, attempts: list[tuple[Any, ...]], logs: list[tuple[Any, ...]], events: list[RunEvent]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[RunEvent]]:
         hide = self.redactor
         attempts = [hide.value(a) for a in attempts]
         logs = [(*row[:-1], hide.text(row[-1])) for row in logs]
@@ -257,13 +262,6 @@ class Journal:
 
 def event_record(event: RunEvent, stack: str | None) -> dict[str, Any]:
     """The events-table record of a run event (EventLog's keys)."""
-    data = dict(event.data)
-    if event.task:
-        data["task"] = event.task
-        data["attempt"] = event.attempt
-    if event.status:
-        data["status"] = event.status
-    data["workflow"] = event.workflow
     return {
         "ts": event.ts,
         "type": event.kind,
@@ -271,8 +269,34 @@ def event_record(event: RunEvent, stack: str | None) -> dict[str, Any]:
         "source": "engine",
         "stack": stack,
         "run_id": event.run_id,
-        "data": data,
+        "data": _event_data(event),
     }
+
+
+def row_of_event(event: RunEvent, stack: str | None) -> tuple[Any, ...]:
+    """The events-table row of a run event (EVENT_HEAD's columns), its data as JSON text."""
+    kind = event.kind
+    data = _event_data(event)
+    return (event.ts, kind, EVENT_SEVERITY.get(kind, "info"), "engine", stack, event.run_id, to_json(data))
+
+
+def _event_data(event: RunEvent) -> dict[str, Any]:
+    data = dict(event.data)
+    if event.task:
+        data["task"] = event.task
+        data["attempt"] = event.attempt
+    if event.status:
+        data["status"] = event.status
+    data["workflow"] = event.workflow
+    return data
+
+
+def _encoded(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An attempt row with its outputs (second to last) as JSON text."""
+    outputs = row[10]
+    if outputs is None:
+        return row
+    return (*row[:10], to_json(outputs) if outputs else "{}", row[11])
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -118,17 +118,30 @@ class RunLog:
         if not attempts and not logs and not events:
             return
         attempt_rows = _attempt_rows(attempts) if attempts else ()
-        event_rows = [event_row(e, self.clock()) for e in events] if events else ()
+        now = self.clock()
+        self.write_rows(attempt_rows, logs, [event_row(e, now) for e in events])
+
+    def write_rows(
+        self,
+        attempts: Sequence[Sequence[Any]],
+        logs: Sequence[LogRow],
+        events: Sequence[Sequence[Any]],
+    ) -> None:
+        """Rows already in column order, in one transaction: attempts in ATTEMPT_FIELDS order
+        (outputs as JSON text; at most one row per attempt), log lines in LOG_FIELDS order,
+        events in EVENT_HEAD's (data as JSON text). What the run journal writes per flush."""
+        if not attempts and not logs and not events:
+            return
         b = self._b
 
         def once() -> None:
             with b.transaction():
-                if attempt_rows:
-                    b.insert_rows(_ATTEMPT_HEAD, len(ATTEMPT_FIELDS), _ATTEMPT_TAIL, attempt_rows)
+                if attempts:
+                    b.insert_rows(_ATTEMPT_HEAD, len(ATTEMPT_FIELDS), _ATTEMPT_TAIL, attempts)
                 if logs:
                     b.insert_rows(_LOG_HEAD, len(LOG_FIELDS), "", logs)
-                if event_rows:
-                    b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", event_rows)
+                if events:
+                    b.insert_rows(EVENT_HEAD, EVENT_WIDTH, "", events)
 
         retrying(once, b.display)  # a dropped connection or a failover: the batch again, whole
 
