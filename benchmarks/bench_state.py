@@ -6,16 +6,17 @@ conversion included). L1 (target: p99 under 5 ms): each holder loops `lock(name,
 then `unlock`, and one sample is the time from asking for the lock to having released it, so
 it includes the wait behind the other holders. Rows: one holder alone; 16 threads of one
 process on 16 different locks (contending for the database); 16 threads on one lock; 16
-processes on one lock (cross-process wake-ups are polls, 2 ms growing to 50 ms). Everything
+processes on one lock (waiters stand in one line across processes, woken by the release: a
+FIFO per waiter on SQLite, LISTEN/NOTIFY on PostgreSQL). Everything
 again on PostgreSQL (127.0.0.1:5432/test, a scratch schema dropped afterwards) unless
 `--no-pg`.
 
 Reading the contended rows: the loop is closed (each holder asks again at once), so by Little's
 law a holder waits about 16 times the cost of one grant+release; the p99 adds scheduling noise.
-Across processes there is no queue: the holder that just released usually wins again and the
-others' polls make the tail.
+The line is fair: a holder that asks again queues behind the others, so each sample is about
+16 hand-overs (each a wake-up of another process: on a loaded machine, a scheduling delay).
 
-    .venv/bin/python benchmarks/bench_state.py [--runs 3] [--no-pg] [--pg URL]
+    .venv/bin/python benchmarks/bench_state.py [--runs 3] [--no-pg] [--pg URL] [--only s1|l1]
 """
 
 from __future__ import annotations
@@ -193,6 +194,11 @@ def _pg_schema(url: str) -> tuple[str, Callable[[], None]]:
     return f"{url}?schema={schema}", drop
 
 
+def _chosen(only: str | None, url: str, runs: int, s1_scale: float, l1_scale: float) -> list[Row]:
+    s1 = bench_s1(url, runs, s1_scale) if only in (None, "s1") else []
+    return s1 + (bench_l1(url, runs, l1_scale) if only in (None, "l1") else [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -200,6 +206,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="repetitions per figure (median)")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--pg", default=PG_URL, help="PostgreSQL server to use")
+    parser.add_argument("--only", choices=("s1", "l1"), help="only this workload")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -209,14 +216,12 @@ def main() -> None:
     rows: list[tuple[str, ...]] = []
     with scratch("state") as folder:
         url = f"sqlite:///{Path(folder) / 'state.db'}"
-        rows += [("sqlite", *r) for r in bench_s1(url, args.runs, 1.0) + bench_l1(url, args.runs, 1.0)]
+        rows += [("sqlite", *r) for r in _chosen(args.only, url, args.runs, 1.0, 1.0)]
     if not args.no_pg:
         url, drop = _pg_schema(args.pg)
         try:
             # PostgreSQL costs a round trip (and a commit) per call: fewer iterations, same shape.
-            rows += [
-                ("postgresql", *r) for r in bench_s1(url, args.runs, 0.1) + bench_l1(url, args.runs, 0.5)
-            ]
+            rows += [("postgresql", *r) for r in _chosen(args.only, url, args.runs, 0.1, 0.5)]
         finally:
             drop()
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
