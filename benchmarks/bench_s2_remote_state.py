@@ -6,8 +6,10 @@ a time (a mix of set, get and increment on its own keys) through `StoreCall`. Ro
 - 16 clients sharing one stream (as the tasks of one agent do: their calls are multiplexed
   and batched on the agent's stream);
 - 16 clients with a stream each (16 callers the master batches nothing for);
-- from Lua on an agent: a workflow of 16 tasks delegated to one agent, each calling
-  `state.increment` / `state.set` / `state.get` in a loop; ops over the run's wall time.
+- from Lua on an agent (target: the same 10,000): a workflow of 16 tasks delegated to one agent,
+  each calling `state.set` / `state.get` / `state.increment` in a loop; ops over the time from
+  the first task's first op to the last task's last op (clock of the agent's tasks), and over the
+  whole `sloth-daemon run --master` process (start, submit, dispatch, report included).
 L1 across two agents: two tasks on two agents loop `state.lock(name, {wait=...})` + unlock;
 one sample is the time from asking to having released (the wait behind the other included).
 
@@ -85,12 +87,13 @@ async def grpc_rate(address: str, seconds: float, streams: int) -> tuple[float, 
 LUA = """
 local function worker(i)
   return task("w" .. i):delegate_to("bench"):command(function()
+    local started = time.now()
     for n = 1, {ops} // 3 do
       state.set("k" .. i, n)
       state.get("k" .. i)
       state.increment("n" .. i)
     end
-    return true
+    return true, "ok", {{ started = started, ended = time.now() }}
   end)
 end
 local all = {{}}
@@ -156,8 +159,10 @@ def main() -> None:
             for name in ("bench", "l1a", "l1b"):
                 args = ["agent", "--master", address, "--name", name, "--max-tasks", "16"]
                 procs.append(start(args, folder / f"{name}.ready", folder, f"{name}.log"))
-            wall, _ = run_workflow(folder, address, "s2.sloth", LUA.format(ops=options.lua_ops))
-            lua_rate = 16 * (options.lua_ops // 3) * 3 / wall
+            wall, lua_report = run_workflow(folder, address, "s2.sloth", LUA.format(ops=options.lua_ops))
+            lua_ops = 16 * (options.lua_ops // 3) * 3
+            ends = [t["outputs"] for t in lua_report["tasks"]]
+            window = max(e["ended"] for e in ends) - min(e["started"] for e in ends)
             _, report = run_workflow(folder, address, "l1.sloth", L1.format(rounds=options.rounds))
         finally:
             for proc in procs:
@@ -171,8 +176,11 @@ def main() -> None:
         f"target >= 10,000: {target}"
     )
     print(f"S2 16 clients, a stream each:     {own:,.0f} ops/s ({per_msg_own:.1f} ops/message)")
+    lua_target = "met" if lua_ops / window >= 10_000 else "missed"
     print(
-        f"S2 from Lua, 16 tasks on one agent: {lua_rate:,.0f} ops/s (run wall {wall:.2f}s, dispatch included)"
+        f"S2 from Lua, 16 tasks on one agent: {lua_ops / window:,.0f} ops/s while they run ({window:.2f}s, "
+        f"first op to last) target >= 10,000: {lua_target}; {lua_ops / wall:,.0f} ops/s over the whole "
+        f"`run --master` ({wall:.2f}s: process start, submit, dispatch and report included)"
     )
     print(
         f"L1 across two agents ({len(samples)} lock+unlock): p50 {percentile(samples, 50) * 1000:.1f} ms, "

@@ -22,10 +22,11 @@ from sloth_engine.store.locks import FIRST_POLL_S, MAX_POLL_S, LeaseKeeper, Lock
 from sloth_engine.store.resources import Origin, ResourceSpec
 from sloth_engine.store.stack_records import RegisterOutcome, ResourceRecord
 from sloth_engine.store.values import decode, encode
-from sloth_engine.store_port import StorePort
+from sloth_engine.store_port import Done, StorePort
 
 Call = Callable[[str, dict[str, Any]], Any]
 ACall = Callable[[str, dict[str, Any]], Awaitable[Any]]
+Send = Callable[[str, dict[str, Any], Done], None]
 
 
 class RemoteState:
@@ -161,12 +162,16 @@ class RemoteStacks:
         return None if found is None else str(found)
 
 
-def remote_port(call: Call, acall: ACall | None = None) -> StorePort:
+def remote_port(
+    call: Call, acall: ACall | None = None, send: Send | None = None, flush: Callable[[], None] | None = None
+) -> StorePort:
     """A StorePort whose calls go through `call` (a StoreChannel's `call`, from any thread);
-    with `acall` (its `acall`), module functions may also be replayed on its event loop."""
+    with `acall` (its `acall`), module functions may also be replayed on its event loop, and
+    with `send` and `flush` (its own), chained from the thread running Lua without waiting."""
     caller = _Caller(call, acall)
     replay = caller.replay if acall is not None else None
-    return StorePort(RemoteState(caller), RemoteStacks(caller), blocking=True, replay=replay)
+    chain = _Chained(send, flush) if acall is not None and send is not None and flush is not None else None
+    return StorePort(RemoteState(caller), RemoteStacks(caller), blocking=True, replay=replay, chain=chain)
 
 
 class _NeedCall(BaseException):
@@ -223,6 +228,51 @@ class _Caller:
                 record.answers.append((True, await self._acall(*wanted)))
             except SlothError as exc:
                 record.answers.append((False, exc))
+
+
+class _Chained:
+    """The port's calls sent without waiting (store_port.Chain): the agent's thread running
+    Lua sends its tasks' calls and goes on; answers come back on the channel's loop."""
+
+    def __init__(self, send: Send, flush: Callable[[], None]) -> None:
+        self._send = send
+        self.flush = flush
+
+    def send(self, run: Callable[[], Any], done: Done) -> None:
+        """Run the synchronous `run()` now, and again (where the answer arrives) after each call
+        it needs is answered; `done(value, error)` gets its end. Nothing waits for the master."""
+        send = self._send
+        record = _Replay()
+
+        def attempt() -> None:
+            record.index = 0
+            token = _REPLAY.set(record)
+            need: _NeedCall | None = None
+            try:
+                value = run()
+            except _NeedCall as wanted:
+                need = wanted
+            except BaseException as exc:  # handed on, as an awaited replay would raise it
+                _REPLAY.reset(token)
+                done(None, exc)
+                return
+            _REPLAY.reset(token)
+            if need is None:
+                done(value, None)
+            else:
+                send(need.method, need.call_args, answered)
+
+        def answered(value: Any, error: BaseException | None) -> None:
+            if error is None:
+                record.answers.append((True, value))
+            elif isinstance(error, SlothError):
+                record.answers.append((False, error))
+            else:
+                done(None, error)
+                return
+            attempt()
+
+        attempt()
 
 
 def _seconds(value: float | str, what: str) -> float:

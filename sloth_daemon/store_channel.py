@@ -10,9 +10,12 @@ call opens a new stream (on the channel bound at that time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import logging
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
@@ -25,9 +28,40 @@ from sloth_daemon.gen.sloth.v1 import master_pb2_grpc as mgrpc
 from sloth_daemon.gen.sloth.v1 import store_pb2 as spb
 from sloth_daemon.store_ops import error_from_wire
 from sloth_engine.errors import StoreError
+from sloth_engine.store_port import Done
 
-Waiter = Future[Any] | asyncio.Future[Any]
-"""A thread's call waits on a concurrent future, a coroutine's on an asyncio one."""
+log = logging.getLogger(__name__)
+
+
+class Callback:
+    """A call nobody waits on: `done(result, None)` or `done(None, error)` is called on the
+    channel's loop when the master answers, the stream fails or the call times out."""
+
+    __slots__ = ("method", "fn", "deadline", "finished")
+
+    def __init__(self, method: str, fn: Done, deadline: float) -> None:
+        self.method, self.fn, self.deadline, self.finished = method, fn, deadline, False
+
+    def done(self) -> bool:
+        return self.finished
+
+    def set_result(self, value: Any) -> None:
+        self._end(value, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._end(None, error)
+
+    def _end(self, value: Any, error: BaseException | None) -> None:
+        self.finished = True
+        try:
+            self.fn(value, error)
+        except Exception:  # the caller's bug must not break the stream of every other call
+            log.exception("a store call's answer could not be handed on (%s)", self.method)
+
+
+Waiter = Future[Any] | asyncio.Future[Any] | Callback
+"""A thread's call waits on a concurrent future, a coroutine's on an asyncio one; a sent call
+has a callback."""
 CALL_TIMEOUT = 60.0
 """How long a call waits for the master's answer before it fails."""
 MAX_OPS_PER_MESSAGE = 1024
@@ -47,6 +81,8 @@ class StoreChannel:
         self._stub: mgrpc.MasterServiceStub | None = None
         self._wake: asyncio.Event | None = None
         self._stream: asyncio.Task[None] | None = None
+        self._kicking = False
+        """A wake-up of the loop is on its way: calls queued meanwhile need no other."""
         self.messages = 0
         """Messages sent (calls / messages is the batching achieved)."""
 
@@ -94,6 +130,33 @@ class StoreChannel:
         except TimeoutError:
             raise StoreError(f"the master did not answer {method} within {self.timeout:g}s") from None
 
+    def send(self, method: str, args: dict[str, Any], done: Done) -> None:
+        """From any thread, without waiting: `done(result, None)` or `done(None, error)` is
+        called on the channel's loop (at once, here, when not connected). Sent from another
+        thread than the loop's, the call leaves at the next `flush`, with the others sent
+        meanwhile: one message, one wake-up of the loop."""
+        loop = self._loop
+        if loop is None or self._stub is None:
+            done(None, StoreError(f"{method}: not connected to the master"))
+            return
+        op = spb.StoreOp(id=next(self._ids), method=method, args_json=_json(args))
+        callback = Callback(method, done, time.monotonic() + self.timeout)
+        if _on(loop):
+            self._enqueue(loop, op, callback)
+        else:
+            with self._guard:
+                self._queue.append((op, callback))
+
+    def flush(self) -> None:
+        """Send the calls `send` queued from another thread."""
+        loop = self._loop
+        with self._guard:
+            if not self._queue or self._kicking or loop is None:
+                return
+            self._kicking = True
+        with contextlib.suppress(RuntimeError):  # the loop is closed: unbind fails them
+            loop.call_soon_threadsafe(self._kick)
+
     def _submit(self, method: str, args: dict[str, Any]) -> Future[Any]:
         future: Future[Any] = Future()
         op = spb.StoreOp(id=next(self._ids), method=method, args_json=_json(args))
@@ -101,15 +164,22 @@ class StoreChannel:
         if loop is None or self._stub is None:
             future.set_exception(StoreError(f"{method}: not connected to the master"))
             return future
+        self._enqueue(loop, op, future)
+        return future
+
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, op: spb.StoreOp, waiter: Waiter) -> None:
         with self._guard:
-            self._queue.append((op, future))
+            self._queue.append((op, waiter))
+            if self._kicking:
+                return  # the wake-up on its way takes this call too
+            self._kicking = True
         if _on(loop):
             self._kick()
         else:
             loop.call_soon_threadsafe(self._kick)
-        return future
 
     def _kick(self) -> None:
+        self._kicking = False
         if self._stub is None:
             self._fail_all("not connected to the master")
             return
@@ -127,6 +197,7 @@ class StoreChannel:
         if stub is None:
             return
         reason = "the store stream ended"
+        sweeper = asyncio.get_running_loop().create_task(self._sweep())
         try:
             call = stub.StoreCall(self._requests(), metadata=self.metadata)
             async for results in call:
@@ -137,6 +208,7 @@ class StoreChannel:
         except asyncio.CancelledError:
             reason = "the connection to the master was closed"
         finally:
+            sweeper.cancel()
             if self._stream is asyncio.current_task():
                 self._stream = None
             self._fail_all(reason)
@@ -166,6 +238,24 @@ class StoreChannel:
             future.set_exception(error_from_wire(result.error_kind, result.error, result.error_json))
         else:
             future.set_result(json.loads(result.result_json) if result.result_json else None)
+
+    async def _sweep(self) -> None:
+        """Fail the sent calls the master has not answered in time (a future's waiter times
+        out by itself; a callback has nobody waiting)."""
+        while True:
+            await asyncio.sleep(min(1.0, self.timeout / 4))
+            now = time.monotonic()
+            with self._guard:
+                late = [
+                    (key, w)
+                    for key, w in self._pending.items()
+                    if isinstance(w, Callback) and w.deadline < now
+                ]
+                for key, _w in late:
+                    del self._pending[key]
+            for _key, callback in late:
+                text = f"the master did not answer {callback.method} within {self.timeout:g}s"
+                callback.set_exception(StoreError(text))
 
     def _fail_all(self, reason: str) -> None:
         with self._guard:

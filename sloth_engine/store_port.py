@@ -98,6 +98,23 @@ class StackPort(Protocol):
         ...
 
 
+Done = Callable[[Any, BaseException | None], None]
+
+
+class Chain(Protocol):
+    """Port calls sent without waiting for their answer (an agent's calls to its master)."""
+
+    def send(self, run: Callable[[], Any], done: Done) -> None:
+        """Run the synchronous `run()` here, again after each port call it needs is answered,
+        and hand its end to `done(value, None)` or `done(None, error)` (on whichever thread
+        the answer came). Calls sent from another thread than the port's own leave at `flush`."""
+        ...
+
+    def flush(self) -> None:
+        """Let the calls sent so far leave (together)."""
+        ...
+
+
 @dataclass
 class StorePort:
     state: StatePort
@@ -108,16 +125,25 @@ class StorePort:
     """A port whose calls an event loop can await (a master's): `await replay(run)` runs the
     synchronous `run()`, awaiting each port call it makes on the loop instead of blocking a
     thread. Module functions whose only wait is one port call are offered to it (Replayable)."""
+    chain: Chain | None = None
+    """A port whose calls can be sent without waiting (an agent's): see Chain."""
 
 
 class Replayable:
     """A blocking module function whose only wait is one call of a port that has `replay`:
     the Lua pool awaits it on its event loop (`sloth_async`) instead of handing it to a worker
-    thread, which saves four thread wake-ups per call."""
+    thread, which saves four thread wake-ups per call; or, with `chain`, the thread running
+    Lua sends the call and goes on with other tasks until the answer comes (`sloth_chain`)."""
 
-    def __init__(self, fn: Callable[..., Any], replay: Callable[[Callable[[], Any]], Awaitable[Any]]) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        replay: Callable[[Callable[[], Any]], Awaitable[Any]],
+        chain: Chain | None = None,
+    ) -> None:
         self.fn = fn
         self.sloth_async = replay
+        self.sloth_chain = chain
         self.__name__ = getattr(fn, "__name__", "module function")
 
     def __call__(self, *args: Any) -> Any:
@@ -128,7 +154,7 @@ def offered(fn: Callable[..., Any], port: StorePort | None) -> Callable[..., Any
     """`fn` as a Replayable when the port can replay, else as it is."""
     if port is None or port.replay is None:
         return fn
-    return Replayable(fn, port.replay)
+    return Replayable(fn, port.replay, port.chain)
 
 
 class LocalStacks:

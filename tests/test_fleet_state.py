@@ -233,3 +233,96 @@ def test_a_delegated_task_imports_sibling_files_that_travel_in_the_bundle(cluste
 
     task = json.loads(done.stdout)["tasks"][0]
     assert (task["agent"], task["message"]) == ("a1", "hello agent/hello ")
+
+
+SPIN = """
+local function spin(name, timeout)
+  return task(name):delegate_to("a1"):timeout(timeout):command(function()
+    while true do
+      state.increment(name)
+      state.set(name .. "-last", state.get(name))
+    end
+  end)
+end
+workflow.define("spin"):tasks({ spin("spin_a", "2s"), spin("spin_b", "2s") })
+workflow.define("forever"):tasks({ spin("spin_c", "300s") })
+workflow.define("after"):tasks({ task("after"):delegate_to("a1"):command(function()
+  return true, "counted " .. state.get("spin_a")
+end) })
+"""
+
+
+def test_tasks_busy_with_state_calls_on_an_agent_stop_at_their_timeout_and_on_cancel(
+    cluster: Cluster,
+) -> None:
+    """Tasks whose calls the agent's Lua thread chains (sent without a thread waiting, many
+    tasks' calls in one message) still stop at their deadline and when their run is cancelled,
+    with every call answered before it is counted, and the agent goes on serving."""
+    cluster.start_agent("a1")
+    path = cluster.write("spin.sloth", SPIN)
+    with cluster.client() as client:
+        plan = client.submit_run(str(path), path.read_text(), workflow="spin")
+        result = list(client.follow_run(plan[0].run_id))[-1]
+        assert {t.name: t.status.value for t in result.tasks} == {
+            "spin_a": "timed_out",
+            "spin_b": "timed_out",
+        }, (result, cluster.logs())
+        with cluster.store() as store:
+            for name in ("spin_a", "spin_b"):
+                count = store.state.get("default", name)
+                assert count > 10
+                # Each round sets `-last` from what it read after its increment: at most one behind.
+                assert store.state.get("default", f"{name}-last") in (count, count - 1)
+        plan = client.submit_run(str(path), path.read_text(), workflow="forever")
+        with cluster.store() as store:
+            wait_for(lambda: (store.state.get("default", "spin_c") or 0) > 20, 60, "spin_c to count")
+        client.cancel_run(plan[0].run_id, "enough")
+        result = list(client.follow_run(plan[0].run_id))[-1]
+        assert result.tasks[0].status.value == "cancelled", (result, cluster.logs())
+        plan = client.submit_run(str(path), path.read_text(), workflow="after")
+        result = list(client.follow_run(plan[0].run_id))[-1]
+    assert result.status.value == "success", (result, cluster.logs())
+    with cluster.store() as store:
+        assert result.tasks[0].message == f"counted {store.state.get('default', 'spin_a')}"
+
+
+def test_a_sent_store_call_the_master_never_answers_fails_after_the_channel_timeout(cluster: Cluster) -> None:
+    """`StoreChannel.send` (no thread waits on it): answered while the master runs; a StoreError
+    naming the call once the (here 0.5 s) timeout passes while the master is stopped."""
+    import asyncio
+
+    import grpc
+
+    from sloth_daemon.store_channel import StoreChannel
+    from sloth_engine.errors import StoreError
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        async with grpc.aio.insecure_channel(cluster.address) as grpc_channel:
+            channel = StoreChannel(timeout=0.5)
+            channel.bind(grpc_channel)
+            loop = asyncio.get_running_loop()
+            first: asyncio.Future[Any] = loop.create_future()
+            second: asyncio.Future[Any] = loop.create_future()
+
+            def sent(future: asyncio.Future[Any]) -> Any:
+                return lambda value, error: future.set_result((value, error))
+
+            await asyncio.to_thread(
+                channel.send, "state.increment", {"ns": "t", "key": "n", "delta": 2}, sent(first)
+            )
+            channel.flush()  # sent from another thread than the loop's: leaves at the flush
+            answered = await asyncio.wait_for(first, 30)
+            assert cluster.master_proc is not None
+            cluster.master_proc.send_signal(signal.SIGSTOP)
+            try:
+                channel.send("state.get", {"ns": "t", "key": "n"}, sent(second))
+                late = await asyncio.wait_for(second, 30)
+            finally:
+                cluster.master_proc.send_signal(signal.SIGCONT)
+            channel.unbind("done")
+            return list(answered), list(late)
+
+    answered, late = asyncio.run(scenario())
+    assert answered == [2, None]
+    assert late[0] is None and isinstance(late[1], StoreError)
+    assert str(late[1]) == "the master did not answer state.get within 0.5s"

@@ -89,7 +89,7 @@ class AgentService:
         self.attempts = Attempts(
             config.home, config.cwd, config.max_tasks, self.facts_of, on_stuck=self._lua_stuck
         )
-        self.attempts.port = remote_port(self.store.call, self.store.acall)
+        self.attempts.port = remote_port(self.store.call, self.store.acall, self.store.send, self.store.flush)
         self.slots = TaskSlots(self.attempts, config.max_tasks)
         self.slots.agent = config.name
         self.execs = ExecRunner()

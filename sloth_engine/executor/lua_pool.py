@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from sloth_engine.lua.sandbox import (
 )
 from sloth_engine.lua.watchdog import StuckLua, Watchdog
 from sloth_engine.process import signal_group
+from sloth_engine.store_port import Chain
 
 STUCK_GRACE = 2.0
 """How long a stopped blocking call may take to notice before the run stops waiting for it."""
@@ -89,6 +92,12 @@ class LuaPool:
         """Set when a step never returned after its stop: the runtime is lost for good."""
         self._waiters: set[asyncio.Future[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: deque[tuple[_Chain, Any, BaseException | None]] = deque()
+        """Answers of chained store calls, for the runtime's thread to resume their tasks."""
+        self._inbox_lock = threading.Lock()
+        self._draining = False
+        self._unflushed: set[Chain] = set()
+        """Ports whose chained calls wait for the end of the runtime thread's round to leave."""
 
     async def _on_lua(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run fn where the runtime lives: inline, or on the runtime's own thread (LuaStuck
@@ -175,7 +184,13 @@ class LuaPool:
     async def _steps(self, sandbox: Sandbox, co: int, call: LuaCall, guard: Guard) -> tuple[Any, bool]:
         answer: tuple[bool, Any] | None = None
         while True:
-            kind, *rest = await self._on_lua(self._step, sandbox, co, call, guard, answer)
+            if self._lua_thread is None:
+                step = await self._on_lua(self._step, sandbox, co, call, guard, answer)
+            else:
+                step = await self._chained(_Chain(sandbox, co, call, guard), answer)
+                if step is None:
+                    return None, True
+            kind, *rest = step
             if guard.reason is not None:
                 # Stopped, whatever the Lua code did after (a user coroutine that swallowed the
                 # stop and returned true is still a task that timed out or was cancelled).
@@ -193,6 +208,114 @@ class LuaPool:
             answer = await self._offload(sandbox, call.scope, guard, index, args)
             if answer is None:
                 return None, True
+
+    # ---- store calls chained on the runtime's own thread ---------------------------------
+    # A task calling `state` on an agent would cost two thread hops and a handful of loop
+    # callbacks per call through _steps. Instead the runtime's thread sends the call itself
+    # (the port's `chain`) and resumes the coroutine when the answer is handed back to it, the
+    # answers of many tasks at once; only other outcomes go back to the loop.
+
+    async def _chained(self, chain: _Chain, answer: tuple[bool, Any] | None) -> tuple[Any, ...] | None:
+        """Resume the coroutine on the runtime's thread until it finishes, fails or offloads
+        a call that cannot be chained; None when a store call outlived the task's deadline."""
+        assert self._lua_thread is not None
+        if self.stuck is not None:
+            raise LuaStuck(self.stuck)
+        loop = self._loop = chain.loop = asyncio.get_running_loop()
+        chain.waiter = waiter = loop.create_future()
+        self._waiters.add(waiter)
+        try:
+            self._lua_thread.submit(self._start, chain, answer)
+            while True:
+                deadline = chain.guard.deadline
+                if deadline is None and chain.call.timeout is None:
+                    return await waiter  # type: ignore[no-any-return]
+                # (no deadline yet: the first step sets it on the runtime's thread, look again)
+                limit = 0.25 if deadline is None else max(0.0, deadline - time.monotonic()) + STUCK_GRACE
+                try:
+                    return await asyncio.wait_for(asyncio.shield(waiter), limit)  # type: ignore[no-any-return]
+                except TimeoutError:
+                    if deadline is not None and chain.calling:  # a store call past the deadline
+                        chain.guard.cancel("stopped: time limit exceeded")
+                        kill_scope_processes(chain.call.scope)
+                        return None
+                    # Lua itself past its stop: the guard stops it, or the watchdog gives it up
+        finally:
+            chain.abandoned = True  # a late answer resumes nothing
+            self._waiters.discard(waiter)
+
+    def _start(self, chain: _Chain, answer: tuple[bool, Any] | None) -> None:
+        self._advance(chain, answer)
+        self._flush()
+
+    def _flush(self) -> None:
+        """On the runtime's thread: the calls sent by this round of steps leave together."""
+        while self._unflushed:
+            self._unflushed.pop().flush()
+
+    def _advance(self, chain: _Chain, answer: tuple[bool, Any] | None) -> None:
+        """On the runtime's thread: step, and send the store calls the steps make."""
+        chain.calling = False
+        if chain.abandoned:
+            return
+        try:
+            step = self._step(chain.sandbox, chain.co, chain.call, chain.guard, answer)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            self._end(chain, None, exc)
+            return
+        fn: Any = None
+        if step[0] == "offload" and step[1] and chain.guard.reason is None and not chain.abandoned:
+            fn = chain.sandbox.blocking_function(step[1])
+        port: Chain | None = getattr(fn, "sloth_chain", None)
+        if port is None:
+            self._end(chain, step, None)
+            return
+        chain.calling = True
+        self._unflushed.add(port)
+        sandbox, scope, guard, args = chain.sandbox, chain.call.scope, chain.guard, step[2]
+        port.send(
+            lambda: _bound_call(sandbox, fn, args, scope, guard),
+            lambda value, error: self._answered(chain, value, error),
+        )
+
+    def _answered(self, chain: _Chain, value: Any, error: BaseException | None) -> None:
+        """A chained call's end (on the loop, or here): back to the runtime's thread."""
+        with self._inbox_lock:
+            self._inbox.append((chain, value, error))
+            if self._draining:
+                return
+            self._draining = True
+        assert self._lua_thread is not None
+        try:
+            self._lua_thread.submit(self._drain)
+        except RuntimeError:  # the pool is closed: nothing will resume these
+            self._draining = False
+
+    def _drain(self) -> None:
+        """On the runtime's thread: resume the tasks whose answers have come, all of them in
+        one go (their next calls leave together); later ones wait behind other work."""
+        with self._inbox_lock:
+            ready, self._inbox = self._inbox, deque()
+        for chain, value, error in ready:
+            if error is not None:
+                chain.calling = False
+                self._end(chain, None, error)
+            else:
+                self._advance(chain, value)
+        self._flush()
+        with self._inbox_lock:
+            if not self._inbox:
+                self._draining = False
+                return
+        assert self._lua_thread is not None
+        with contextlib.suppress(RuntimeError):  # closed: nothing will resume these
+            self._lua_thread.submit(self._drain)
+
+    def _end(self, chain: _Chain, step: tuple[Any, ...] | None, error: BaseException | None) -> None:
+        if chain.abandoned or chain.loop is None or chain.waiter is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits
+            chain.loop.call_soon_threadsafe(_settle, chain.waiter, step, error)
 
     def _step(
         self, sandbox: Sandbox, co: int, call: LuaCall, guard: Guard, answer: tuple[bool, Any] | None
@@ -277,6 +400,22 @@ class LuaPool:
         self._threads.shutdown(wait=False, cancel_futures=True)
         if self._lua_thread is not None:
             self._lua_thread.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(eq=False)
+class _Chain:
+    """One task's coroutine while the runtime's thread drives it through its store calls."""
+
+    sandbox: Sandbox
+    co: int
+    call: LuaCall
+    guard: Guard
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[Any] | None = None
+    calling: bool = False
+    """A store call is out (set and cleared on the runtime's thread, read on the loop's)."""
+    abandoned: bool = False
+    """The loop stopped waiting (deadline, cancel, stuck): late answers resume nothing."""
 
 
 def _stopped(guard: Guard) -> tuple[Any, bool]:
