@@ -183,6 +183,23 @@ class RunService:
         self.active[run.run_id] = active
         return active
 
+    def adopt(self, run: WorkflowRun, feed: RunFeed) -> None:
+        """A run this master started outside a submission (a stack's drift fix, whose `feed`
+        listens to it): watched (WatchRun), cancelled and counted like the submitted ones."""
+        self.active[run.run_id] = ActiveRun(run.run_id, run.workflow, run, feed)
+
+    def adopted_ended(self, run_id: str, result: RunResult | None, error: str = "") -> None:
+        """An adopted run's end (its result, or the error it was refused with before it ran)."""
+        active = self.active.get(run_id)
+        if active is None or active.result is not None:
+            return
+        if result is None:
+            result = _cancelled_result(active, error)
+            result.status = RunStatus.FAILED
+        active.result = result
+        active.feed.finish(result)
+        asyncio.get_running_loop().call_later(60.0, self.active.pop, run_id, None)
+
     def _stack_lifecycle(self) -> Any:
         if self._stacks is None:
             self._stacks = StackLifecycle(self.store)

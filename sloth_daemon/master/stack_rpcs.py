@@ -13,6 +13,7 @@ from typing import Any
 
 from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.guards import unary
+from sloth_daemon.master.run_feed import RunFeed
 from sloth_daemon.wire import to_json
 from sloth_engine.errors import UsageError
 from sloth_engine.stacks.drift_fix import fixed_after, plan_fix, run_fix
@@ -147,18 +148,29 @@ class StackRpcs:
         """Start the group's run in the background; its run id once it is created, and its job."""
 
         started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        bus = getattr(self.runs, "bus", None)
-        listeners = [bus.journal_listener(name)] if bus is not None else []
+        runs = self.runs
+        feed = RunFeed(runs.epoch)  # followed with WatchRun like a submitted run's
+        listeners: list[Any] = [feed, runs.run_metrics.listen]
+        if runs.bus is not None:
+            listeners.append(runs.bus.journal_listener(name))
 
         def on_start(_part: Any, run_id: str) -> None:
             if not started.done():
                 started.set_result(run_id)
 
-        job = _keep(self, asyncio.create_task(run_fix(stacks, name, group, listeners, on_start)))
+        job = _keep(
+            self,
+            asyncio.create_task(
+                run_fix(stacks, name, group, listeners, on_start, on_run=lambda run: runs.adopt(run, feed))
+            ),
+        )
 
         def ended(task: asyncio.Task[Any]) -> None:
-            if not started.done():
-                exc = task.exception() if not task.cancelled() else None
+            exc = task.exception() if not task.cancelled() else None
+            if started.done():
+                result = None if exc is not None or task.cancelled() else task.result()
+                runs.adopted_ended(started.result(), result, str(exc or "the fix was cancelled"))
+            else:
                 started.set_exception(exc or UsageError("the fix did not start"))
 
         job.add_done_callback(ended)

@@ -100,8 +100,10 @@ async def run_fix(
     group: FixGroup,
     listeners: list[Any],
     on_start: Callable[[WorkflowSpec, str], None] | None = None,
+    on_run: Callable[[WorkflowRun], None] | None = None,
 ) -> RunResult:
-    """Run the group's tasks as one run of the stack; its result."""
+    """Run the group's tasks as one run of the stack; its result. `on_run` gets the run as it
+    is made (a master watches and cancels it like the runs submitted to it)."""
     store = stacks.store
     request = RunRequest(path=group.file, stack=stack, store=store, listeners=listeners)
     request.lifecycle = StackLifecycle(store, full_runs=False)
@@ -123,6 +125,8 @@ async def run_fix(
     run_id = new_run_id()
     RunTransition(run_id, workflow.name, store, stack).create(str(Path(group.file)), {})
     run = WorkflowRun(request, loaded, part, resume=Resume(run_id, kept))
+    if on_run is not None:
+        on_run(run)
     if on_start is not None:
         on_start(part, run_id)
     try:

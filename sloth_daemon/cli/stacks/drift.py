@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from typing import Any
 
 from sloth_engine.executor.results import RunResult
@@ -153,34 +152,23 @@ def _apply_on_master(name: str, stacks: Any, plan: Any) -> int:
     for run_id in started.get("run_ids", []):
         progress = PlainProgress()
         result = None
-        for item in stacks.client.follow_run(run_id):
+        for item in stacks.client.follow_run(run_id):  # a fix run has a feed like any run
             if isinstance(item, RunResult):
                 result = item
             else:
                 progress(item)
-        status = _wait_finished(stacks.client, run_id, result)
-        if result is not None and result.status is status:
-            progress.finish(result)
-        else:  # the feed answered before the end: its final word comes from the run's record
-            print(f"fix run {run_id}: {status.upper()}", file=sys.stderr)
-        failed = failed or status is not RunStatus.SUCCESS
+        if result is None:
+            print(f"fix run {run_id}: the master's feed ended without its report", file=sys.stderr)
+            failed = True
+            continue
+        progress.finish(result)
+        failed = failed or result.status is not RunStatus.SUCCESS
     _after, fixed, still = fixed_after(stacks, name, plan)
     if fixed:
         print("fixed: " + ", ".join(fixed))
     if still:
         print("still drifted: " + ", ".join(still), file=sys.stderr)
     return 1 if (still or failed or plan.unfixable) else 0
-
-
-def _wait_finished(client: Any, run_id: str, result: Any, limit: float = 3600.0) -> RunStatus:
-    """The run's final status. A fix run is started by the master outside its run feed, so the
-    feed may answer before the end: then the run's record says when it is over."""
-    status = result.status if result is not None else RunStatus.RUNNING
-    deadline = time.monotonic() + limit
-    while status is RunStatus.RUNNING and time.monotonic() < deadline:
-        time.sleep(0.1)
-        status = RunStatus(client.get_run(run_id).get("status") or RunStatus.RUNNING)
-    return status
 
 
 def _apply(name: str, stacks: Any, plan: Any) -> int:
