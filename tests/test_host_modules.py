@@ -118,11 +118,14 @@ def test_firewall_check_mode_changes_nothing(tmp_path: Path, fakes: Fakes) -> No
         "would ufw --force enable",
         None,
     )
+    out = f.run('return firewall.rule():allow():direction("out"):protocol("udp"):port(53):apply()')
+    assert out == ("would ufw allow out 53/udp", None)
     assert all(c.startswith(("ufw show", "ufw status")) for c in fakes.calls())
     assert f.changes() == [
         "would change: firewall add ufw rule allow port 8080/tcp",
         "would change: firewall add ufw rule deny from 1.2.3.4",
         "would change: firewall enable ufw",
+        "would change: firewall add ufw rule allow port 53/udp",
     ]
 
 
@@ -377,6 +380,10 @@ def test_stow_check_mode_links_nothing_and_a_missing_stow_is_named(
     assert got == (True, "would LINK: .vimrc => ../dot/vim/.vimrc")
     assert not (tmp_path / "home/.vimrc").exists()
     assert f.changes() == [f"would change: stow link vim into {tmp_path}/home"]
+    assert f.run('return stow.link{ package = "vim", target_dir = "/tmp" }') == (
+        False,
+        "source_dir is required",
+    )
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(LuaRuntimeError, match="stow: 'stow' is not installed on this machine"):
         f.run(f'return stow.stow{{ package = "vim", dir = "{tmp_path}/dot", target = "{tmp_path}/home" }}')
@@ -595,7 +602,7 @@ esac
 }
 
 
-def test_nfs_exports_edited_in_place(tmp_path: Path, fakes: Fakes) -> None:
+def test_nfs_exports_edited_in_place(tmp_path: Path, fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
     fakes.add("exportfs", "exit 0\n")
     exports = tmp_path / "exports"
     exports.write_text("# managed by hand\n/srv/old 10.0.0.0/8(ro)\n")
@@ -650,6 +657,10 @@ def test_nfs_exports_edited_in_place(tmp_path: Path, fakes: Fakes) -> None:
     )
     assert exports.read_text() == f"# managed by hand\n{share} 10.0.0.0/24(ro,sync)\n"
     assert check.changes() == [f"would change: nfs {exports}"]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(LuaRuntimeError, match="nfs: 'exportfs' is not installed on this machine"):
+        f.run(f'return nfs.unexport("{share}", {{ {o} }})')
+    assert exports.read_text() == f"# managed by hand\n{share} 10.0.0.0/24(ro,sync)\n"  # left as it was
 
 
 def test_smb_shares_and_users(tmp_path: Path, fakes: Fakes) -> None:
@@ -715,6 +726,10 @@ def test_smb_shares_and_users(tmp_path: Path, fakes: Fakes) -> None:
     assert conf.read_text() == "[global]\n   workgroup = WORKGROUP\n\n[homes]\n   browseable = no\n\n"
     assert "smbpasswd -a -s alice" in fakes.calls() and not any("s3cret" in c for c in fakes.calls())
     assert fakes.calls("systemctl") == ["systemctl reload smbd"] * 4
+    fakes.add("systemctl", 'echo "Failed to reload smbd.service: Unit smbd.service not found." >&2; exit 5\n')
+    fakes.add("service", "exit 0\n")
+    assert f.run("return smb.reload()") == (True, "Samba configuration reloaded")
+    assert fakes.calls("service") == ["service smbd reload"]
 
 
 # ---- agent modules: which programs this machine has ---------------------------------------------
@@ -750,3 +765,56 @@ def test_agent_modules_reports_this_machines_programs(tmp_path: Path, fakes: Fak
     )
     firewall = next(line for line in table.stdout.splitlines() if line.startswith("firewall "))
     assert firewall.split()[1] == "ufw"
+
+
+# ---- through `run`: --check reports, the recap counts, a second run changes nothing ---------------
+
+HOST_FLOW = """
+local t = task("host"):command(function()
+  local msg, err = firewall.allow_port(22, "tcp")
+  assert(msg, err)
+  local ok, said = nfs.export({ path = "{share}", clients = "10.0.0.0/24", file = "{exports}" })
+  assert(ok, said)
+  return true, msg .. " / " .. said
+end)
+workflow.define("host"):tasks({ t })
+"""
+
+
+def test_a_workflow_run_checked_then_for_real_then_again(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.add("ufw", fw.UFW, shell="python3")
+    fakes.add("exportfs", "exit 0\n")
+    share, exports = tmp_path / "share", tmp_path / "exports"
+    share.mkdir()
+    exports.write_text("")
+    flow = tmp_path / "host.sloth"
+    flow.write_text(HOST_FLOW.replace("{share}", str(share)).replace("{exports}", str(exports)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLOTH_")} | {
+        "SLOTH_HOME": str(tmp_path / "home")
+    }
+
+    def run(*flags: str) -> tuple[dict, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "sloth_daemon.cli.main", "run", str(flow), "-o", "json", *flags],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout), done.stderr
+
+    report, stderr = run("--check", "--diff", "--show-output")
+    assert report["recap"] == {"ok": 0, "changed": 1, "failed": 0, "skipped": 0}
+    assert "host | would change: firewall add ufw rule allow port 22/tcp" in stderr
+    assert f"host | would change: nfs {exports}" in stderr and f"host | +{share} 10.0.0.0/24(" in stderr
+    assert exports.read_text() == "" and fakes.calls("ufw allow") == [] and fakes.calls("exportfs") == []
+    report, _ = run()
+    assert report["recap"]["changed"] == 1 and report["tasks"][0]["changes"] == 2
+    assert fakes.calls("ufw allow") == ["ufw allow 22/tcp"] and str(share) in exports.read_text()
+    report, _ = run()
+    assert report["recap"] == {"ok": 1, "changed": 0, "failed": 0, "skipped": 0}
+    assert report["tasks"][0]["message"] == (
+        f"Port 22/tcp already allowed (idempotent) / NFS export for {share} already exists (idempotent)"
+    )

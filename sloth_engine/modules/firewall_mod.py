@@ -4,6 +4,7 @@
     firewall.rule():allow():protocol("tcp"):port(443):from("10.0.0.0/8"):comment("web"):apply()
         builder methods: allow deny protocol port port_range from to zone chain direction
         comment; then apply() / remove() -> message, nil | nil, message; exists() -> bool, nil
+        (direction "out": ufw's `out` rules, the OUTPUT chain of iptables and nftables)
     firewall.allow_port(22[, "tcp"])  deny_port(port[, proto])  allow_from(cidr)  deny_from(cidr)
         -> message, nil | nil, message (idempotent: "... already allowed (idempotent)")
     firewall.enable() disable() status() list() flush() save() reload() -> text, nil | nil, message
@@ -50,6 +51,7 @@ def port_text(rule: Rule) -> str:
 def ufw_words(rule: Rule) -> list[str]:
     """The rule as `ufw show added` prints it (ufw's own canonical form)."""
     words, port, proto = [rule["action"]], port_text(rule), rule["protocol"]
+    words += ["out"] if rule.get("direction") == "out" else []
     source, dest = rule.get("from"), rule.get("to")
     if not (port or source or dest):
         raise ModuleError("firewall: a rule needs a port or an address")
@@ -171,7 +173,9 @@ class Firewall:
         return (out if out.startswith("would ") else f"{label} {verb} successfully: {out}".rstrip(": ")), None
 
     def normal(self, rule: Rule) -> Rule:
-        spec = {"protocol": "tcp", "zone": "public", "chain": "INPUT", "direction": "in", **rule}
+        outbound = str(rule.get("direction") or "in").lower() == "out"
+        spec = {"protocol": "tcp", "zone": "public", "chain": "OUTPUT" if outbound else "INPUT", **rule}
+        spec["direction"] = "out" if outbound else "in"
         if spec.get("action") not in ("allow", "deny"):
             raise ModuleError("firewall: a rule needs :allow() or :deny()")
         spec["protocol"] = str(spec["protocol"]).lower()

@@ -22,6 +22,7 @@ from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.atomic_write import read_bytes
 from sloth_engine.modules.host_tool import Tool, required, split
 from sloth_engine.modules.options import table_or_empty
+from sloth_engine.modules.proc import find_tool
 
 EXPORTS = "/etc/exports"
 
@@ -44,6 +45,7 @@ class Nfs:
         return None if data is None else data.decode().splitlines()
 
     def save(self, opts: dict[str, Any], lines: list[str], done: str) -> tuple[bool, str]:
+        find_tool("exportfs", "nfs")  # missing: say so before the file changes
         self.tool.write(opts, self.file(opts), "".join(line + "\n" for line in lines))
         if self.tool.check(opts):
             return True, f"would update {self.file(opts)} and run exportfs -ra ({done})"

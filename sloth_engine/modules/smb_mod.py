@@ -18,17 +18,19 @@ reloaded or added. As the original, `sudo` is put in front when not root.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from sloth_engine.lua.sandbox import Sandbox
+from sloth_engine.lua.sandbox import ModuleError, Sandbox
 from sloth_engine.modules import ModuleEnv
 from sloth_engine.modules.atomic_write import read_bytes
 from sloth_engine.modules.host_tool import Tool, required, split
 from sloth_engine.modules.options import flag, table_or_empty
 
 CONFIG = "/etc/samba/smb.conf"
+RELOADS = (["systemctl", "reload", "smbd"], ["service", "smbd", "reload"])
 
 
 def sections(lines: list[str]) -> list[tuple[str | None, list[str]]]:
@@ -132,9 +134,14 @@ class Smb:
 
     def reload(self, opts: Any = None) -> tuple[bool, str]:
         options = table_or_empty(opts)
-        ok, out = self.tool.output(["systemctl", "reload", "smbd"], options)
-        if not ok:
-            ok, out = self.tool.output(["service", "smbd", "reload"], options)
+        ways = [w for w in RELOADS if shutil.which(w[0])]
+        if not ways:
+            raise ModuleError("smb: neither 'systemctl' nor 'service' is installed (to reload smbd)")
+        ok, out = False, ""
+        for words in ways:
+            ok, out = self.tool.output(words, options)
+            if ok:
+                break
         return (True, "Samba configuration reloaded") if ok else (False, f"Failed to reload Samba: {out}")
 
     def list_shares(self, opts: Any = None) -> tuple[Any, Any]:

@@ -127,7 +127,10 @@ class Stow:
     # ---- the global set ---------------------------------------------------------------
 
     def simple(self, action: str, opts: Any) -> tuple[bool, str]:
-        cfg = Config(table_or_empty(opts), True)
+        try:
+            cfg = Config(table_or_empty(opts), True)
+        except ModuleError as exc:
+            return False, str(exc).removeprefix("stow: ")
         package, name = cfg.packages[0], {"-S": "link", "-D": "unlink", "-R": "restow"}[action]
         if action == "-S" and flag(cfg.opts, "create_target", True) and not os.path.isdir(cfg.target):
             if self.tool.check(cfg.opts):
