@@ -367,6 +367,14 @@ def test_stow_links_both_call_sets_idempotently(tmp_path: Path) -> None:
     assert f.changes()[0] == f"changed: stow link vim into {home}"
 
 
+def test_stow_paths_expand_the_home_folder() -> None:
+    from sloth_engine.modules.stow_mod import Config
+
+    cfg = Config({"package": "vim", "dir": "~/dotfiles", "target": "~"}, False)
+    assert (cfg.dir, cfg.target) == (os.path.expanduser("~/dotfiles"), os.path.expanduser("~"))
+    assert Config({"packages": ["a", "b"]}, False).dir == os.path.expanduser("~/.dotfiles")
+
+
 def test_stow_check_mode_links_nothing_and_a_missing_stow_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

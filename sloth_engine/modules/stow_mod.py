@@ -69,7 +69,8 @@ class Config:
             self.packages = [str(p) for p in found]
             self.dir = str(opts.get("dir") or opts.get("stow_dir") or os.path.join(home, ".dotfiles"))
             self.target = str(opts.get("target") or home)
-        self.dir, self.target = os.path.abspath(self.dir), os.path.abspath(self.target)
+        self.dir = os.path.abspath(os.path.expanduser(self.dir))
+        self.target = os.path.abspath(os.path.expanduser(self.target))
         self.opts = opts
 
     def words(self, action: str, package: str) -> list[str]:
