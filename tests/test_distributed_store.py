@@ -23,9 +23,9 @@ def test_agent_rows_are_upserted_by_name_with_their_events(store) -> None:
     loaded = rows.load()
     assert len(loaded) == 1
     assert (
-        loaded[0]["status"] == "lost"
-        and loaded[0]["tags"] == {"role": "y"}
-        and loaded[0]["facts"] == {"hostname": "h"}
+        loaded[0].status is AgentStatus.LOST
+        and loaded[0].tags == {"role": "y"}
+        and loaded[0].facts == {"hostname": "h"}
     )
     assert [e["type"] for e in store.events.list("agent.")] == ["agent.registered", "agent.disconnected"]
 
@@ -56,7 +56,7 @@ def test_a_master_serves_on_this_store(store_url: str, tmp_path: Path) -> None:
         assert result.status.value == "success", cluster.logs()
         assert [(t.agent, t.message) for t in result.tasks] == [("solo", "a"), ("master", "b1")]
         with cluster.store() as store:
-            wait_for(lambda: [r["name"] for r in AgentRows(store).load()] == ["solo"], what="the agent's row")
+            wait_for(lambda: [r.name for r in AgentRows(store).load()] == ["solo"], what="the agent's row")
             assert store.runs.get_run(plan[0].run_id)["status"] == "success"
     finally:
         cluster.close()

@@ -81,10 +81,10 @@ class LocalAgents:
         # lazy: loaded by the commands that need it, not by every command line
         from sloth_engine.store.agents import AgentRows
 
-        rows = AgentRows(self.store).load()
-        for row in rows:
-            row["running_tasks"] = row.get("metrics", {}).get("running_tasks", 0)
-        return rows
+        return [
+            {**row.to_dict(), "running_tasks": (row.metrics or {}).get("running_tasks", 0)}
+            for row in AgentRows(self.store).load()
+        ]
 
     def get(self, name: str) -> dict[str, Any]:
         found = [r for r in self.list() if r["name"] == name]

@@ -20,7 +20,7 @@ from sloth_daemon.master.workflow_catalog import WorkflowCatalog
 from sloth_engine.errors import UsageError
 from sloth_engine.events import EventBus
 from sloth_engine.store import Store
-from sloth_engine.store.agents import AgentTable
+from sloth_engine.store.agents import AgentRow, AgentTable
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,10 @@ class PublishingRows:
         self.rows = rows
         self.bus = bus
 
-    def load(self) -> list[dict[str, Any]]:
+    def load(self) -> list[AgentRow]:
         return self.rows.load()
 
-    def save(self, rows: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]) -> None:
+    def save(self, rows: Sequence[AgentRow], events: Sequence[Mapping[str, Any]]) -> None:
         self.rows.save(rows, events)
         for event in events:
             self.bus.deliver(dict(event))

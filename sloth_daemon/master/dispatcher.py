@@ -31,11 +31,12 @@ from typing import Any
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
 from sloth_daemon.master.host_tasks import HostTasks
 from sloth_daemon.master.placement import Chooser, describe_miss, matching, strategy_of
-from sloth_daemon.master.registry import AgentSession, AgentStatus, Registry
+from sloth_daemon.master.registry import AgentSession, Registry
 from sloth_daemon.wire import outcome_from_proto, to_json
 from sloth_engine.executor.remote import RemoteTask
 from sloth_engine.executor.results import AttemptOutcome
 from sloth_engine.spec import Placement, TaskStatus
+from sloth_engine.store.agents import AgentStatus
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import enum
 import gc
 import logging
 import time
@@ -24,7 +23,7 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.master.outbox import Outbox
 from sloth_daemon.wire import from_json, metrics_from_dict, metrics_to_dict, to_json
 from sloth_engine.errors import StoreError, UsageError
-from sloth_engine.store.agents import AgentTable
+from sloth_engine.store.agents import AgentRow, AgentStatus, AgentTable
 from sloth_engine.store.retry import trouble
 
 log = logging.getLogger(__name__)
@@ -35,14 +34,6 @@ FREEZE_AFTER = 100
 """Registrations after which the registry hides the live objects from the cyclic GC."""
 LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 """Upper bounds (seconds) of the heartbeat lag histogram: from the agent's send to the master."""
-
-
-class AgentStatus(enum.StrEnum):
-    CONNECTED = "connected"
-    UNREACHABLE = "unreachable"
-    LOST = "lost"
-    OFFLINE = "offline"
-    STOPPED = "stopped"
 
 
 @dataclass
@@ -121,7 +112,7 @@ class Registry:
             return
         deadline = time.monotonic() + self.startup_grace
         for row in self.rows.load():
-            session = AgentSession(row["name"])
+            session = AgentSession(row.name)
             _apply_row(session, row)
             if session.status in (AgentStatus.CONNECTED, AgentStatus.UNREACHABLE):
                 session.status = AgentStatus.UNREACHABLE
@@ -294,7 +285,7 @@ class Registry:
         try:
             await asyncio.to_thread(self.rows.save, rows, events)
         except StoreError as exc:  # the registry goes on in memory; the next flush writes again
-            self._dirty |= {row["name"] for row in rows}
+            self._dirty |= {row.name for row in rows}
             self._events = events + self._events
             trouble(log, "agents: writing their rows failed (kept, written again later)", exc)
         except Exception:  # a bug: the registry goes on in memory
@@ -357,41 +348,41 @@ class Registry:
             hook(session)
 
 
-def row_of(session: AgentSession) -> dict[str, Any]:
-    return {
-        "name": session.name,
-        "instance_id": session.instance_id,
-        "address": session.address,
-        "tags": session.tags,
-        "status": session.status.value,
-        "version": session.version,
-        "max_tasks": session.max_tasks,
-        "heartbeat_interval_s": session.heartbeat_interval,
-        "registered_at": session.registered_at,
-        "connected_at": session.connected_at,
-        "last_heartbeat": session.last_heartbeat,
-        "disconnected_at": session.disconnected_at,
-        "metrics": session.metrics,
-        "facts": session.facts,
-        "modules": session.modules,
-    }
+def row_of(session: AgentSession) -> AgentRow:
+    return AgentRow(
+        name=session.name,
+        instance_id=session.instance_id,
+        address=session.address,
+        tags=session.tags,
+        status=session.status,
+        version=session.version,
+        max_tasks=session.max_tasks,
+        heartbeat_interval_s=session.heartbeat_interval,
+        registered_at=session.registered_at,
+        connected_at=session.connected_at,
+        last_heartbeat=session.last_heartbeat,
+        disconnected_at=session.disconnected_at,
+        metrics=session.metrics,
+        facts=session.facts,
+        modules=session.modules,
+    )
 
 
-def _apply_row(session: AgentSession, row: dict[str, Any]) -> None:
-    try:
-        session.status = AgentStatus(row["status"])
-    except ValueError:
-        session.status = AgentStatus.OFFLINE
-    for key in ("instance_id", "address", "version", "registered_at", "connected_at"):
-        setattr(session, key, row.get(key) or getattr(session, key))
-    session.last_heartbeat = row.get("last_heartbeat")
-    session.disconnected_at = row.get("disconnected_at")
-    session.max_tasks = row.get("max_tasks") or 1
-    session.heartbeat_interval = row.get("heartbeat_interval_s") or 5.0
-    session.tags = row.get("tags") or {}
-    session.metrics = row.get("metrics") or {}
-    session.facts = row.get("facts") or {}
-    session.modules = row.get("modules") or []
+def _apply_row(session: AgentSession, row: AgentRow) -> None:
+    session.status = row.status
+    session.instance_id = row.instance_id or session.instance_id
+    session.address = row.address or session.address
+    session.version = row.version or session.version
+    session.registered_at = row.registered_at or session.registered_at
+    session.connected_at = row.connected_at or session.connected_at
+    session.last_heartbeat = row.last_heartbeat
+    session.disconnected_at = row.disconnected_at
+    session.max_tasks = row.max_tasks or 1
+    session.heartbeat_interval = row.heartbeat_interval_s or 5.0
+    session.tags = row.tags or {}
+    session.metrics = row.metrics or {}
+    session.facts = row.facts or {}
+    session.modules = row.modules or []
 
 
 def _facts(data: bytes) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 from sloth_daemon.errors import AgentNotConnected
 from sloth_daemon.gen.sloth.v1 import agent_pb2 as apb
-from sloth_daemon.master.registry import AgentSession, AgentStatus, Registry
+from sloth_daemon.master.registry import AgentSession, Registry
 from sloth_engine.errors import NotFound
+from sloth_engine.store.agents import AgentStatus
 
 
 class RemoteExec:
