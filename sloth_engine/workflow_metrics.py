@@ -22,7 +22,10 @@ import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from sloth_engine.store.events import EventRecord
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +141,12 @@ class WorkflowMetrics:
         return generate_latest(registry).decode()
 
     @classmethod
-    def from_events(cls, events: Iterable[Mapping[str, Any]], prefix: str = "") -> WorkflowMetrics:
-        """From stored events (`store.events.list(type_prefix="metric.")`): dicts with type, data."""
+    def from_events(cls, events: Iterable[EventRecord], prefix: str = "") -> WorkflowMetrics:
+        """From stored events (`store.events.list(type_prefix="metric.")`)."""
         metrics = cls(prefix)
         for event in events:
-            if event.get("type") == EVENT_TYPE:
-                data = event.get("data") or {}
+            if event.type == EVENT_TYPE:
+                data = event.data or {}
                 metrics.record(data.get("data", data), str(data.get("workflow", "")))
         return metrics
 

@@ -47,7 +47,7 @@ class Secured:
         return (("authorization", f"Bearer {token or self.operator}"),)
 
     def audit(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.store.events.list(type_prefix=kind, limit=1000) if e["type"] == kind]
+        return [e.to_dict() for e in self.store.events.list(type_prefix=kind, limit=1000) if e.type == kind]
 
     def agent_status(self, name: str) -> str:
         return self.stub.GetAgent(mpb.GetAgentRequest(name=name), metadata=self.meta(), timeout=5).status
@@ -172,7 +172,7 @@ def test_a_live_agents_name_is_not_taken_over_without_auth(tmp_path: Any) -> Non
         with cluster.client() as client:
             assert client.get_agent("alpha")["status"] == "connected"
         refused = [e for e in cluster.store().events.list(type_prefix="audit.Connect", limit=100)]
-        assert any(e["data"]["outcome"] == "ALREADY_EXISTS" for e in refused), refused
+        assert any(e.data["outcome"] == "ALREADY_EXISTS" for e in refused), refused
     finally:
         cluster.close()
 

@@ -52,7 +52,7 @@ class Secured:
         self.chan = channel(cluster.address)
 
     def audit(self) -> list[dict[str, Any]]:
-        return self.store.events.list(type_prefix="audit.", limit=1000)
+        return [e.to_dict() for e in self.store.events.list(type_prefix="audit.", limit=1000)]
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,7 @@ def test_agent_killed_mid_task_is_lost_and_its_task_replaced(cluster: Cluster) -
     assert result.status.value == "failed"
     with cluster.store() as store:
         events = wait_for(
-            lambda: [e for e in store.events.list("agent.disconnected") if e["data"].get("agent") == "first"],
+            lambda: [e for e in store.events.list("agent.disconnected") if e.data.get("agent") == "first"],
             what="agent.disconnected in the store",
         )
         assert events[0]["data"]["reason"] == "lost"

@@ -27,7 +27,7 @@ def test_agent_rows_are_upserted_by_name_with_their_events(store) -> None:
         and loaded[0].tags == {"role": "y"}
         and loaded[0].facts == {"hostname": "h"}
     )
-    assert [e["type"] for e in store.events.list("agent.")] == ["agent.registered", "agent.disconnected"]
+    assert [e.type for e in store.events.list("agent.")] == ["agent.registered", "agent.disconnected"]
 
 
 def test_submissions_keep_what_a_resume_needs(store) -> None:

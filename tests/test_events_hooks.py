@@ -251,7 +251,7 @@ def test_a_full_queue_records_what_it_could_not_deliver(tmp_path: Path) -> None:
         assert len(runs) == 6 and outcomes.count("dropped") >= 3 and "success" in outcomes
         overflow = store.events.list("bus.overflow")
         assert len(overflow) == outcomes.count("dropped") and all(
-            e["data"]["hooks"] == ["slow"] for e in overflow
+            e.data["hooks"] == ["slow"] for e in overflow
         )
         # overflow events are not themselves delivered to hooks (no feedback loop)
         assert {r["event_type"] for r in runs} == {"custom"}
@@ -298,8 +298,8 @@ def test_automation_tables_on_both_backends(store, monkeypatch: pytest.MonkeyPat
     bus.close()
     [run] = hooks.executions("h")
     assert (run["event_id"], run["outcome"], run["output"]) == (first, "success", "42")
-    assert store.events.get(first)["data"] == {"n": 21}
-    assert [e["id"] for e in store.events.after(first - 1)] == [first]
+    assert store.events.get(first).data == {"n": 21}
+    assert [e.id for e in store.events.after(first - 1)] == [first]
     assert store.events.delete_before(None) == 1 and store.events.last_id() == 0
     hooks.set_enabled("h", False)
     assert not hooks.any_enabled() and hooks.generation()[0] == 0

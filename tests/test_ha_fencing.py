@@ -101,7 +101,7 @@ def test_schedule_every_second_across_a_failover(ha: HaCluster) -> None:
     def fires() -> list[dict]:
         with ha.store() as store:
             events = store.events.list("schedule.triggered", None, None, 1000)
-        return [e["data"] for e in events if e["data"]["schedule"] == "tick"]
+        return [e.data for e in events if e.data["schedule"] == "tick"]
 
     wait_for(lambda: len(fires()) >= 3, what="three fires")
     old = ha.leader()

@@ -20,9 +20,7 @@ from sloth_engine.spec import RUN_TRANSITIONS, RunStatus, run_can_move
 
 
 def _events(store: Any, run_id: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
-        (e["type"], e["severity"], e["data"]) for e in store.events.list(limit=100) if e["run_id"] == run_id
-    ]
+    return [(e.type, e.severity, e.data) for e in store.events.list(limit=100) if e.run_id == run_id]
 
 
 def test_the_table_allows_one_start_and_one_end() -> None:

@@ -102,7 +102,7 @@ def test_new_list_show_history_export_output_delete(
     assert sloth.ok("stack", "delete", "web", "--force").out == "deleted stack 'web'\n"
     gone = sloth("stack", "show", "web")
     assert gone.code == 1 and "no stack 'web'" in gone.err and "Traceback" not in gone.err
-    types = [e["type"] for e in store.events.list(type_prefix="stack.", stack="web")]
+    types = [e.type for e in store.events.list(type_prefix="stack.", stack="web")]
     assert types[0] == "stack.created" and types[-1] == "stack.destroyed"
 
 

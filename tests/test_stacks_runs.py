@@ -185,7 +185,7 @@ def test_rollback_undoes_completed_tasks_in_reverse_order(sloth: Sloth, tmp_path
     assert after["status"] == "rolled_back" and after["execution_count"] == 2
     assert after["outputs"] == before["outputs"]
     assert [r["resources"] for r in (before, after)] and _identity(after) == _identity(before)
-    types = [e["type"] for e in store.events.list(stack="shop", limit=200)]
+    types = [e.type for e in store.events.list(stack="shop", limit=200)]
     assert "snapshot.restored" in types and types.count("task.rolled_back") == 2
     assert types[-1] == "stack.execution.failed"
     run = store.runs.get_run(after["last_run_id"], with_tasks=False)

@@ -122,14 +122,14 @@ def test_events(store: Any, run: Any) -> None:
         ],
     )
     events = store.events.list()
-    assert [e["type"] for e in events] == ["lock.acquired", "task.started", "task.failed"]
-    assert events[0]["id"] == first and events[0]["data"] == {"name": "deploy"}
-    assert events[0]["source"] == "cli" and events[2]["severity"] == "error"
-    assert [e["type"] for e in store.events.list(type_prefix="task.")] == ["task.started", "task.failed"]
-    assert [e["type"] for e in store.events.list(stack="prod")] == ["task.started"]
+    assert [e.type for e in events] == ["lock.acquired", "task.started", "task.failed"]
+    assert events[0].id == first and events[0].data == {"name": "deploy"}
+    assert events[0].source == "cli" and events[2].severity == "error"
+    assert [e.type for e in store.events.list(type_prefix="task.")] == ["task.started", "task.failed"]
+    assert [e.type for e in store.events.list(stack="prod")] == ["task.started"]
     # since: events after a timestamp, oldest first (lock.acquired was stamped now)
-    assert [e["type"] for e in store.events.list(since=5.5)] == ["lock.acquired", "task.failed"]
-    assert [e["type"] for e in store.events.list(limit=2)] == ["task.started", "task.failed"]
+    assert [e.type for e in store.events.list(since=5.5)] == ["lock.acquired", "task.failed"]
+    assert [e.type for e in store.events.list(limit=2)] == ["task.started", "task.failed"]
 
 
 def test_many_rows_in_one_batch(run: Any) -> None:

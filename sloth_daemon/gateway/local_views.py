@@ -25,13 +25,13 @@ class LocalEvents:
     def list(
         self, type_prefix: str | None, since: float | None, stack: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        return list(self.store.events.list(type_prefix, since, stack, limit))
+        return [e.to_dict() for e in self.store.events.list(type_prefix, since, stack, limit)]
 
     def get(self, event_id: int) -> dict[str, Any]:
         event = self.store.events.get(event_id)
         if event is None:
             raise NotFound(f"no event {event_id}")
-        return dict(event)
+        return event.to_dict()
 
     def clear(self, before: float | None) -> int:
         return int(self.store.events.delete_before(before))
@@ -42,11 +42,11 @@ class LocalEvents:
         while True:
             batch = events.after(after)
             for event in batch:
-                after = event["id"]
-                if (not type_prefix or event["type"].startswith(type_prefix)) and (
-                    not stack or event["stack"] == stack
+                after = event.id
+                if (not type_prefix or event.type.startswith(type_prefix)) and (
+                    not stack or event.stack == stack
                 ):
-                    yield event
+                    yield event.to_dict()
             if not batch:
                 time.sleep(FOLLOW_EVERY)
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sloth_engine.errors import LockHeld, SlothError
 from sloth_engine.secrets.vault import SecretInfo
+from sloth_engine.store.events import EventRecord
 from sloth_engine.store.hooks import ExecutionRow, HookDef
 from sloth_engine.store.locks import LockGrant, LockInfo
 from sloth_engine.store.schedules import ScheduleDef
@@ -71,3 +72,4 @@ execution_row = _of(ExecutionRow)
 schedule_def = _of(ScheduleDef)
 secret_info = _of(SecretInfo)
 token_info = _of(TokenInfo)
+event_record = _of(EventRecord)

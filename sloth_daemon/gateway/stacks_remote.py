@@ -93,6 +93,7 @@ DECODE: dict[tuple[str, str], Decode] = {
     ("snapshots", "restore"): _snapshot_info,
     ("drift", "latest"): _maybe(_report),
     ("drift", "detect"): _report,
+    ("events", "list"): _many(rec.event_record),
     ("deps", "closure"): _graph,
     ("deps", "graph"): _graph,
     ("validation", "validate"): _many(_check),

@@ -21,6 +21,7 @@ from sloth_engine.errors import UsageError
 from sloth_engine.events import EventBus
 from sloth_engine.store import Store
 from sloth_engine.store.agents import AgentRow, AgentTable
+from sloth_engine.store.events import EventRecord
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Automation:
 
     async def list_events(
         self, prefix: str | None, since: float | None, stack: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRecord]:
         return await asyncio.to_thread(self.store.events.list, prefix, since, stack, limit)
 
     async def watch_events(self, prefix: str | None, stack: str | None) -> AsyncIterator[dict[str, Any]]:

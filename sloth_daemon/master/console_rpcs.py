@@ -258,8 +258,8 @@ class ConsoleRpcs:
         if bus is None:
             return
         for row in self._store().events.after(after_id, limit=500):
-            if row.get("source") == "stacks":
-                bus.deliver(row)
+            if row.source == "stacks":
+                bus.deliver(row.to_dict())
 
 
 def _schedule(s: Any) -> mpb.ScheduleInfo:

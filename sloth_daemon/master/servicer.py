@@ -179,7 +179,7 @@ class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, GatewayStacks, mgrpc.M
         rows = await self.automation.list_events(
             request.type_prefix or None, request.since or None, request.stack or None, limit
         )
-        return mpb.ListEventsResponse(events=[event_info_to_proto(e) for e in rows])
+        return mpb.ListEventsResponse(events=[event_info_to_proto(e.to_dict()) for e in rows])
 
     @streaming
     async def WatchEvents(

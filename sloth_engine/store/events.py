@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -45,6 +46,24 @@ def to_json(value: Any) -> str:
 
 EVENT_HEAD = "INSERT INTO events (ts, type, severity, source, stack, run_id, data)"
 EVENT_WIDTH = 7
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One stored event."""
+
+    id: int
+    ts: float
+    type: str
+    severity: str
+    source: str
+    stack: str | None
+    run_id: str | None
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as the bus, its hooks and watchers, and the CLI's JSON carry it."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def event_row(event: Mapping[str, Any], now: float) -> tuple[Any, ...]:
@@ -100,7 +119,7 @@ class EventLog:
         since: float | None = None,
         stack: str | None = None,
         limit: int = 100,
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRecord]:
         """Events in time order: the newest `limit`, or with `since` (a timestamp) the first
         `limit` after it. `type_prefix` 'task.' matches 'task.failed'."""
         from peewee import fn
@@ -120,13 +139,13 @@ class EventLog:
             rows.reverse()
         return rows
 
-    def get(self, event_id: int) -> dict[str, Any] | None:
+    def get(self, event_id: int) -> EventRecord | None:
         from sloth_engine.store.models import Event as E  # lazy: peewee (~50 ms) on the first model read
 
         rows = self._b.rows_of(E.select().where(E.id == int(event_id)))
         return _event(rows[0]) if rows else None
 
-    def after(self, after_id: int, limit: int = 500) -> builtins.list[dict[str, Any]]:
+    def after(self, after_id: int, limit: int = 500) -> builtins.list[EventRecord]:
         """Events with an id above `after_id`, oldest first (a follower's next page)."""
         from sloth_engine.store.models import Event as E  # lazy: peewee (~50 ms) on the first model read
 
@@ -146,6 +165,6 @@ class EventLog:
         return len(rows)
 
 
-def _event(row: dict[str, Any]) -> dict[str, Any]:
+def _event(row: dict[str, Any]) -> EventRecord:
     row["data"] = json.loads(row["data"]) if row.get("data") else {}
-    return row
+    return EventRecord(**row)

@@ -174,11 +174,8 @@ def cmd_history(args: argparse.Namespace, stacks: Any) -> int:
     if args.events:
         events = stacks.store.events.list(stack=args.name, limit=args.limit)
         if args.json:
-            return emit_json(events)
-        lines = [
-            (when(e["ts"]), e["type"], e.get("run_id") or "-", show(_event_detail(e["data"]), 70))
-            for e in events
-        ]
+            return emit_json([e.to_dict() for e in events])
+        lines = [(when(e.ts), e.type, e.run_id or "-", show(_event_detail(e.data), 70)) for e in events]
         print_table(("TIME", "EVENT", "RUN", "DETAIL"), lines)
         return 0
     runs = stacks.store.runs.stack_runs(args.name, args.limit)
