@@ -79,6 +79,20 @@ def test_outbox_merges_what_accumulates_and_ends_after_close() -> None:
     assert asyncio.run(main()) == [3, 1]
 
 
+def test_registry_does_not_count_a_stalled_loop_against_its_agents() -> None:
+    async def main() -> tuple[bool, bool]:
+        registry = Registry(None)
+        reg = apb.Register(name="a", instance_id="1", heartbeat_interval_s=1.0)
+        session, _ = registry.register(reg, Outbox(), "peer")
+        start = session.last_seen
+        registry.forgive(5.0)  # the master's own loop could not read the stream for 5 s
+        kept = registry.check(start + 7.9) == [] and session.status is AgentStatus.CONNECTED
+        lost = [s.name for s in registry.check(start + 8.1)] == ["a"]
+        return kept, lost
+
+    assert asyncio.run(main()) == (True, True)
+
+
 def test_registry_marks_a_silent_agent_lost_after_three_beats() -> None:
     async def main() -> tuple[list[str], list[str]]:
         registry = Registry(None)

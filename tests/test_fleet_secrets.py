@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import tempfile
 import time
@@ -61,14 +62,18 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
 def _files_holding(value: bytes, roots: list[Path], since: float) -> list[str]:
     found = []
     for root in roots:
-        for path in root.rglob("*"):
-            try:
-                if not path.is_file() or path.stat().st_mtime < since or path.stat().st_size > 20_000_000:
+        # os.walk, not rglob: other programs create and delete folders in /tmp meanwhile, and a
+        # folder that vanishes under the walk is skipped instead of failing the test.
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                path = Path(folder, name)
+                try:
+                    if not path.is_file() or path.stat().st_mtime < since or path.stat().st_size > 20_000_000:
+                        continue
+                    if value in path.read_bytes():
+                        found.append(str(path))
+                except OSError:
                     continue
-                if value in path.read_bytes():
-                    found.append(str(path))
-            except OSError:
-                continue
     return found
 
 

@@ -256,11 +256,24 @@ class Registry:
             if session.status is AgentStatus.UNREACHABLE:
                 session.lost_at = max(session.lost_at, deadline)
 
+    def forgive(self, stalled: float) -> None:
+        """The master's loop was stalled for `stalled` seconds (an overloaded host, a long
+        collection): heartbeats that arrived meanwhile still wait in the stream, so that time
+        is not counted against connected agents, or a busy master drops healthy agents."""
+        for session in self.agents.values():
+            if session.status is AgentStatus.CONNECTED:
+                session.last_seen += stalled
+
     async def watch(self) -> None:
         self.start_grace()  # started by a master that serves (lead)
         frozen_at = seen = 0
         while True:
-            await asyncio.sleep(self.tick())
+            tick = self.tick()
+            slept_from = time.monotonic()
+            await asyncio.sleep(tick)
+            stalled = time.monotonic() - slept_from - tick
+            if stalled > tick:
+                self.forgive(stalled)
             self.check()
             if self.registrations - frozen_at >= FREEZE_AFTER and self.registrations == seen:
                 # Sessions live long: once a wave of registrations is over, take what exists
