@@ -10,6 +10,8 @@ the script fails otherwise. Rows: no hooks (persisting only), 10 hooks with the 
 default pool (4 workers, 1,000 events queued), and the seed dispatcher's figure
 (100 workers, 1,000 events queued). Lua hooks hold the GIL while they run, so more workers
 only help hooks that wait (exec.run, http); `--workers 1,2,8` shows the curve. On SQLite in a scratch folder.
+Each row also gives the process's CPU time (user + system, every thread) over the same span:
+on a shared machine the wall time swings with the neighbours, the CPU time much less.
 
     .venv/bin/python benchmarks/bench_ev1_bus.py [--runs 3] [--events 2000]
 """
@@ -17,6 +19,7 @@ only help hooks that wait (exec.run, http); `--workers 1,2,8` shows the curve. O
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -35,8 +38,14 @@ end
 """
 
 
-def one_run(url: str, events: int, hooks: int, workers: int, queue: int) -> tuple[float, int, int]:
-    """(seconds, events stored, successful hook runs) for one batch of events."""
+def cpu_seconds() -> float:
+    """User + system CPU of this process (every thread) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_run(url: str, events: int, hooks: int, workers: int, queue: int) -> tuple[float, float, int, int]:
+    """(seconds, CPU seconds, events stored, successful hook runs) for one batch of events."""
     with open_store(url) as store:
         store.backend.execute("DELETE FROM events")
         store.backend.execute("DELETE FROM hook_executions")
@@ -46,17 +55,17 @@ def one_run(url: str, events: int, hooks: int, workers: int, queue: int) -> tupl
         bus = EventBus(store, workers=workers, queue_size=queue, put_timeout=60.0)
         bus.publish("bench.warmup", {"i": -1})  # start the workers and load the hooks
         bus.drain(60)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         for i in range(events):
             bus.publish("bench.event", {"i": i, "host": "web-1"}, source="bench")
         bus.drain(300)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         bus.close()
         stored = store.backend.query_one("SELECT COUNT(*) FROM events WHERE type = 'bench.event'")[0]
         ran = store.backend.query_one(
             "SELECT COUNT(*) FROM hook_executions WHERE event_type = 'bench.event' AND outcome = 'success'"
         )[0]
-        return elapsed, stored, ran
+        return elapsed, cpu, stored, ran
 
 
 def main() -> int:
@@ -75,10 +84,11 @@ def main() -> int:
         url = f"sqlite:///{Path(folder) / 'events.db'}"
         print(f"EV1: {args.events} events, median of {args.runs} runs (queue 1,000 events)")
         for label, hooks, workers, queue in rows:
-            samples = []
+            samples, cpus = [], []
             for _ in range(args.runs):
-                elapsed, stored, ran = one_run(url, args.events, hooks, workers, queue)
+                elapsed, cpu, stored, ran = one_run(url, args.events, hooks, workers, queue)
                 samples.append(elapsed)
+                cpus.append(cpu)
                 if stored != args.events or ran != args.events * hooks:
                     lost = True
                     print(
@@ -86,7 +96,11 @@ def main() -> int:
                     )
             seconds = median(samples)
             runs = f", {args.events * hooks / seconds:,.0f} hook runs/s" if hooks else ""
-            print(f"  {label:<26} {args.events / seconds:>8,.0f} events/s{runs}  (median {seconds:.3f}s)")
+            cpu = median(cpus)
+            print(
+                f"  {label:<26} {args.events / seconds:>8,.0f} events/s{runs}  (median {seconds:.3f}s;"
+                f" CPU {cpu:.3f}s, {args.events / cpu:,.0f} events per CPU second)"
+            )
     print("no event lost" if not lost else "EVENTS LOST")
     return 1 if lost else 0
 

@@ -40,6 +40,9 @@ NOT_FOR_HOOKS = ("hook:", "bus")
 """Sources whose events hooks do not receive."""
 BATCH = 64
 """Hook executions a worker records in one transaction at most."""
+LINGER = 0.002
+"""How long a worker with executions to record waits for another event first, so a busy
+stream records many events' executions in one transaction (drain waits for the record)."""
 
 
 @dataclass
@@ -223,12 +226,17 @@ class EventBus:
         runner = HookRunner(self.store, self._emitter)
         batch: list[ExecutionRow] = []
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=LINGER) if batch else self._queue.get()
+            except queue.Empty:
+                self._record(batch)
+                batch = []
+                continue
             if item is None:
                 break
             record, hooks = item
             batch.extend(self._run_one(runner, hook, record) for hook in hooks)
-            if len(batch) >= BATCH or self._queue.empty():
+            if len(batch) >= BATCH:
                 self._record(batch)
                 batch = []
         self._record(batch)

@@ -46,6 +46,31 @@ lua_type = lua54.lua_type
 _PLACE = re.compile(r"^(?:error loading code: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
 
 
+_SCALARS = frozenset((bool, int, float))
+_PLAIN = frozenset((str, bool, int, float, type(None)))
+
+
+def _flat(value: dict[Any, Any], budget: list[int]) -> bool:
+    """True, with its strings charged to `budget`, when a dict holds only str or int keys
+    and plain values (no tables): lupa's table_from can then build it in one call."""
+    cost = 0
+    for key, item in value.items():
+        kind = type(key)
+        if kind is str:
+            cost += STRING_COST + (len(key) if key.isascii() else 4 * len(key))
+        elif kind is not int:
+            return False
+        kind = type(item)
+        if kind is str:
+            cost += STRING_COST + (len(item) if item.isascii() else 4 * len(item))
+        elif kind not in _PLAIN:
+            return False
+    budget[0] -= cost
+    if budget[0] < 0:
+        raise TooLarge("value does not fit")
+    return True
+
+
 def _deny_get(obj: object, name: object) -> object:
     raise AttributeError("access to Python attributes is not allowed in a workflow")
 
@@ -94,6 +119,7 @@ class Sandbox:
         self.load = self.lua.globals()["load"]
         """The sandbox's text-only `load`, kept before workflow code can replace the global."""
         self._new_table = self.lua.table
+        self._table_from = self.lua.table_from
         self.run_packaged("math_ext", self.lua.globals()["math"], self.pristine["math"])
 
     # ---- the task this runtime works for ------------------------------------------------
@@ -167,19 +193,22 @@ class Sandbox:
         raise ModuleError(f"memory limit exceeded ({self.memory_limit // MiB} MB): a value does not fit")
 
     def _convert(self, value: Any, depth: int, budget: list[int]) -> Any:
-        if value is None or isinstance(value, (bool, int, float)):
-            return value
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             budget[0] -= STRING_COST + (len(value) if value.isascii() else 4 * len(value))
             if budget[0] < 0:
                 raise TooLarge("value does not fit")
             return value
-        if isinstance(value, (dict, list, tuple)):
+        if value is None or kind in _SCALARS:
+            return value
+        if kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list, tuple)):
             if depth >= MAX_DEPTH:
                 raise TooLarge(f"value nested deeper than {MAX_DEPTH} levels", deep=True)
             budget[0] -= TABLE_COST + ENTRY_COST * len(value)
             if budget[0] < 0:
                 raise TooLarge("value does not fit")
+            if kind is dict and _flat(value, budget):
+                return self._table_from(value)  # one crossing for a table of plain values
             table = self._new_table()
             if isinstance(value, dict):
                 for key, item in value.items():
@@ -190,6 +219,10 @@ class Sandbox:
                 for index, item in enumerate(value, 1):
                     table[index] = self._convert(item, depth + 1, budget)
             return table
+        if isinstance(value, str):
+            return self._convert(str(value), depth, budget)
+        if isinstance(value, (bool, int, float)):
+            return value
         if isinstance(value, bytes):
             return self._convert(value.decode("utf-8", "replace"), depth, budget)
         if lua_type(value) is not None:
