@@ -161,7 +161,9 @@ def test_a_run_started_from_the_browser_is_recorded(cluster: Cluster, console: s
             shows("Run hello_world (hello_world.sloth)")
             page.keyboard.press("Enter")
             shows("Run a workflow")
-            page.keyboard.press("Enter")
+            page.keyboard.press("Enter")  # picks hello_world (the dialog opens on the picker)
+            shows("hello_world: Enter in a field")
+            page.keyboard.press("Enter")  # in the values field: runs it
             final = shows("● 2 success", "level 0 (1)", "level 1 (1)")
             assert "hello_world" in final
             page.screenshot(path=str(tmp_path / "page.png"))
