@@ -1,6 +1,6 @@
 """Run every benchmark in turn, each in its own process, and print their figures.
 
-.venv/bin/python benchmarks/run_all.py            # the full set, a few minutes
+.venv/bin/python benchmarks/run_all.py            # the full set: engine, store, fleet (~15 minutes)
 .venv/bin/python benchmarks/run_all.py --quick    # fewer repetitions, for a smoke run
 """
 
@@ -20,6 +20,14 @@ SCRIPTS = {
     "bench_w4_lua_noop.py": ["--runs", "5"],
     "bench_e1_process.py": ["--runs", "10"],
     "bench_p1_load.py": ["--runs", "5"],
+    "bench_state.py": ["--runs", "3"],
+    "bench_ev1_bus.py": ["--runs", "3"],
+    "bench_d1.py": ["--repeat", "5"],
+    "bench_d2.py": ["--repeat", "3"],
+    "bench_d3.py": [],
+    "bench_s2_remote_state.py": ["--seconds", "5"],
+    "bench_stacks.py": ["--runs", "3"],
+    "bench_a1_agents.py": [],
 }
 QUICK = {
     "bench_w1_independent.py": ["--runs", "1", "--cli-runs", "1"],
@@ -28,6 +36,14 @@ QUICK = {
     "bench_w4_lua_noop.py": ["--runs", "1"],
     "bench_e1_process.py": ["--runs", "2"],
     "bench_p1_load.py": ["--runs", "1", "--loads", "50"],
+    "bench_state.py": ["--runs", "1"],
+    "bench_ev1_bus.py": ["--runs", "1"],
+    "bench_d1.py": ["--repeat", "1"],
+    "bench_d2.py": ["--repeat", "1"],
+    "bench_d3.py": ["--samples", "100"],
+    "bench_s2_remote_state.py": ["--seconds", "2"],
+    "bench_stacks.py": ["--runs", "1"],
+    "bench_a1_agents.py": ["--agents", "1000", "--steady", "10"],
 }
 
 

@@ -105,11 +105,14 @@ class Place:
         self.ear = ear
         ear.drain()  # wake-ups meant for an earlier place
         self.path = os.path.join(folder, f"{time.time_ns():020d}-{os.getpid()}-{next(_ids)}")
-        try:
-            os.link(ear.path, self.path)
-        except FileNotFoundError:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            os.link(ear.path, self.path)
+        for tries_left in range(10, -1, -1):
+            try:
+                os.link(ear.path, self.path)
+                return
+            except FileNotFoundError:  # no folder yet, or the last waiter out just removed it
+                if not tries_left:
+                    raise
+                os.makedirs(folder, mode=0o700, exist_ok=True)
 
     def first(self) -> bool:
         """No living waiter came before this one."""
@@ -127,6 +130,8 @@ class Place:
     def leave(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.folder)  # the last one out removes the lock's folder (else: not empty)
 
 
 def _first_alive(folder: str, before: str | None) -> str | None:
