@@ -15,68 +15,25 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ssh_server import SSHD, Server, keygen, start_sshd
 
 from sloth_engine.errors import LuaRuntimeError
 from sloth_engine.lua.sandbox import Sandbox, TaskScope
 from sloth_engine.modules import ModuleEnv
 
 pytestmark = pytest.mark.timeout(60)
-SSHD = "/usr/sbin/sshd"
-
-
-@dataclass
-class Server:
-    port: int
-    root: Path
-    client_key: Path
-    host_key: Path
-    known_hosts: Path
-    authorized: Path
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True, timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int, proc: subprocess.Popen[bytes], deadline: float) -> bool:
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def _start(root: Path, config: str) -> tuple[subprocess.Popen[bytes], int]:
-    for _ in range(5):  # a port taken between the probe and sshd's bind: try another
-        port = _free_port()
-        (root / "sshd_config").write_text(config.format(port=port))
-        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(root / "sshd_config")], stderr=subprocess.PIPE)
-        if _listening(port, proc, time.monotonic() + 20):
-            return proc, port
-        proc.kill()
-        proc.wait(10)
-    raise RuntimeError("sshd did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
 
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert os.path.exists(SSHD), "openssh-server is not installed (.ci/run installs it)"
     root = tmp_path_factory.mktemp("sshd")
-    _keygen(root / "host_key")
-    _keygen(root / "client_key")
+    keygen(root / "host_key")
+    keygen(root / "client_key")
     shutil.copy(root / "client_key.pub", root / "authorized_keys")
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
     config = (
@@ -86,7 +43,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nAllowAgentForwarding yes\n"
         "Subsystem sftp internal-sftp\nLogLevel ERROR\n"
     )
-    proc, port = _start(root, config)
+    proc, port = start_sshd(root, config)
     host_pub = (root / "host_key.pub").read_text().split()
     (root / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     try:
@@ -228,7 +185,7 @@ def test_directory_transfers(lua: Lua, tmp_path: Path) -> None:
 
 
 def test_wrong_host_key_is_refused(lua: Lua, tmp_path: Path, sshd: Server) -> None:
-    _keygen(tmp_path / "other")
+    keygen(tmp_path / "other")
     other = (tmp_path / "other.pub").read_text().split()
     known = tmp_path / "known_hosts"
     known.write_text(f"[127.0.0.1]:{sshd.port} {other[0]} {other[1]}\n")

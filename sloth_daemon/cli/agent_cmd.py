@@ -74,6 +74,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     from .run_cmd import register as register_run
 
     register_run(asub, parents)
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
+    from .agent_install_cmd import register as register_install
+
+    register_install(asub, parents)
 
 
 # ---- the agent daemon ----------------------------------------------------------------------
