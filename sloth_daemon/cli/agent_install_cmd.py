@@ -165,6 +165,7 @@ def _apply(installer: Any, spec: Any, args: argparse.Namespace, master: str, upd
 
 
 def _master(args: argparse.Namespace) -> str:
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.client import master_address
 
     master = master_address(getattr(args, "master", None))
