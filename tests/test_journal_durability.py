@@ -52,7 +52,7 @@ def test_tasks_reported_finished_are_finished_in_the_store_after_a_sigkill(tmp_p
         assert shown is not None
         status = {t["task"]: t["status"] for t in shown["tasks"]}
         finished = {t["task"]: t for t in shown["tasks"] if t["finished_at"] is not None}
-        events = store.events.list(type_prefix="task.", limit=10 * TASKS)
+        events = [e.to_dict() for e in store.events.list(type_prefix="task.", limit=10 * TASKS)]
     finally:
         store.close()
     for name in reported:
