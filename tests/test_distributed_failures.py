@@ -92,7 +92,7 @@ def test_agent_killed_mid_task_is_lost_and_its_task_replaced(cluster: Cluster) -
             lambda: [e for e in store.events.list("agent.disconnected") if e.data.get("agent") == "first"],
             what="agent.disconnected in the store",
         )
-        assert events[0]["data"]["reason"] == "lost"
+        assert events[0].data["reason"] == "lost"
         attempts = [a for a in store.runs.get_run(run_id)["tasks"] if a["task"] == "retry"]
         assert [a["attempt"] for a in attempts] == [1, 2]
         assert "agent lost" in attempts[0]["error"] and attempts[1]["agent"] == "second"
