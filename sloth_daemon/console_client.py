@@ -31,10 +31,12 @@ class ConsoleCalls:
             for t in graph.tasks
         ]
 
-    def retry_run(self, run_id: str) -> list[tuple[str, str]]:
-        """Run a finished run's workflow again; [(run_id, workflow)] of the new run(s)."""
-        answer = self._call(self._stub.RetryRun, mpb.RetryRunRequest(run_id=run_id), timeout=60.0)
-        return [(r.run_id, r.workflow) for r in answer.runs]
+    def retry_run(self, run_id: str, failed_only: bool = False) -> list[tuple[str, str, list[str]]]:
+        """Run a finished run's workflow again (all of it, or only its failed and skipped tasks,
+        reusing the others' outputs); [(run_id, workflow, tasks)] of the new run."""
+        request = mpb.RetryRunRequest(run_id=run_id, failed_only=failed_only)
+        answer = self._call(self._stub.RetryRun, request, timeout=60.0)
+        return [(r.run_id, r.workflow, list(r.tasks)) for r in answer.runs]
 
     def workflow_source(self, file: str) -> str:
         """The text of a file of the master's watched folder."""

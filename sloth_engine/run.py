@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -41,6 +42,19 @@ if TYPE_CHECKING:
     from sloth_engine.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def source_digest(text: str) -> str:
+    """The digest a run records of its workflow file's text (sloth_engine.retry compares it)."""
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+def file_digest(path: str | Path) -> str | None:
+    """source_digest of the file at `path`; None when it cannot be read."""
+    try:
+        return source_digest(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def new_run_id() -> str:
@@ -134,6 +148,9 @@ class Resume:
     in_flight: dict[str, int] = field(default_factory=dict)
     """Tasks whose attempt N had started: they go on at attempt N (adopted, or recorded lost
     and retried per their policy), without their conditions and pre_hook again."""
+    reused_from: str | None = None
+    """A retry (sloth_engine.retry): a new run whose `finished` tasks come from this run; they
+    are recorded in the new run, `task.reused`, when it starts."""
 
 
 class WorkflowRun:
@@ -190,6 +207,7 @@ class WorkflowRun:
             request.max_parallel,
             resume.finished if resume else None,
         )
+        self.executor.reused = bool(resume and resume.reused_from)
 
     def _lua_pool(self, loaded: LoadedFile | None) -> LuaPool:
         request = self.request
@@ -272,7 +290,9 @@ class WorkflowRun:
 
     async def _execute(self, lifecycle: RunLifecycle | None) -> RunResult:
         if self.transition.status is None:
-            self.transition.create(str(self.request.path), self.request.params, current_owner())
+            path = self.request.path
+            digest = file_digest(path)
+            self.transition.create(str(path), self.request.params, current_owner(), source_digest=digest)
         try:
             result = await self._run_executor()
             if self.journal.redactor is not None:

@@ -83,13 +83,20 @@ class RunTransition:
             raise RunTransitionRefused(self.run_id, self.status, new)
 
     def create(
-        self, file: str, params: Mapping[str, Any] | None, owner: Owner | None = None, at: float | None = None
+        self,
+        file: str,
+        params: Mapping[str, Any] | None,
+        owner: Owner | None = None,
+        at: float | None = None,
+        source_digest: str | None = None,
     ) -> None:
-        """Record the run, `running` from now, owned by `owner`; refused when it exists."""
+        """Record the run, `running` from now, owned by `owner` (with the digest of its file's
+        text: sloth_engine.retry); refused when it exists."""
         self._check(RunStatus.RUNNING)
         if self.store is not None:
             at = time.time() if at is None else at
-            self.store.runs.create_run(self.run_id, self.workflow, file, self.stack, params, at, owner)
+            runs = self.store.runs
+            runs.create_run(self.run_id, self.workflow, file, self.stack, params, at, owner, source_digest)
         self.status = RunStatus.RUNNING
 
     def start(self, at: float) -> None:

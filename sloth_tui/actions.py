@@ -62,21 +62,25 @@ def cancel_run(app: SlothApp, run_id: str) -> None:
     )
 
 
-def retry_run(app: SlothApp, run_id: str, task: str, workflow: str) -> None:
-    """The master re-runs whole workflows only: say so, then run the workflow again."""
-    question = (
-        f"Retry task '{task}'?\nThe master cannot run one task of a finished run again: "
-        f"this runs workflow '{workflow}' again from its submission (every task runs)."
-    )
+def retry_run(app: SlothApp, run_id: str, workflow: str, again: list[str], failed_only: bool = True) -> None:
+    """Ask, then run `run_id`'s workflow again on the master: only its failed and skipped
+    tasks (`again`), the others' recorded outputs reused, or (not `failed_only`) all of it."""
+    if failed_only:
+        question = (
+            f"Retry run {run_id}?\nRuns again only its failed and skipped tasks: "
+            f"{', '.join(again) or 'none'};\nthe tasks that succeeded keep their outputs and do not run."
+        )
+    else:
+        question = f"Run workflow '{workflow}' of run {run_id} again?\nEvery task runs again."
 
     def confirmed(yes: bool | None) -> None:
         if yes:
-            app.call(lambda c: c.retry_run(run_id), started, "retrying")
+            app.call(lambda c: c.retry_run(run_id, failed_only), started, "retrying")
 
-    def started(runs: list[tuple[str, str]]) -> None:
-        app.notify(f"re-running {workflow}: run {runs[0][0]}" if runs else "nothing started")
+    def started(runs: list[tuple[str, str, list[str]]]) -> None:
+        app.notify(f"run {run_id} retried as run {runs[0][0]}" if runs else "nothing started")
         app.load_runs()
         if runs:
             app.open_run(runs[0][0])
 
-    app.push_screen(ConfirmScreen(question, "Run again"), confirmed)
+    app.push_screen(ConfirmScreen(question, "Retry" if failed_only else "Run again"), confirmed)

@@ -274,5 +274,5 @@ class SlothApp(App[None]):
     def cancel_run(self, run_id: str) -> None:
         cancel_run(self, run_id)
 
-    def retry_run(self, run_id: str, task: str, workflow: str) -> None:
-        retry_run(self, run_id, task, workflow)
+    def retry_run(self, run_id: str, workflow: str, again: list[str], failed_only: bool = True) -> None:
+        retry_run(self, run_id, workflow, again, failed_only)

@@ -124,9 +124,10 @@ async def test_cancel_and_retry_ask_first() -> None:
         assert client.calls[-1] == ("run_logs", "r-backup", "dump"), "a finished run's log is read"
         await pilot.press("t")
         await settle(pilot)
-        assert "re-run" in str(app.screen.query_one("#question").render()) or True
+        question = str(app.screen.query_one("#question").render())
+        assert "Runs again only its failed and skipped tasks: dump" in question
         await answer(pilot)
-        assert ("retry_run", "r-backup") in client.calls
+        assert ("retry_run", "r-backup", True) in client.calls
         await until(pilot, lambda: getattr(getattr(app.screen, "run", None), "run_id", "") == "r-nightly")
 
 

@@ -7,12 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tui_fake import NOW, FakeClient, console, settle, until
+from tui_fake import NOW, FakeClient, console, settle
+from tui_fake import until as until_quick
 
 from sloth_engine.executor.results import RunEvent
 from sloth_tui.widgets.filter_table import FilterTable
 
 SIZE = (120, 36)
+
+
+async def until(pilot: Any, check: Any, what: str = "the console", timeout: float = 30.0) -> None:
+    """tui_fake.until with a timeout for a loaded machine."""
+    await until_quick(pilot, check, what, timeout)
 
 
 def rows(app: Any, table_id: str) -> list[list[str]]:
@@ -199,3 +205,23 @@ async def test_the_run_dialog_opens_on_the_picker_and_a_local_file_asks_its_path
         await settle(pilot)
         assert "path" in str(app.screen.query_one("#problem").render())
         assert not [c for c in client.calls if c[0] == "submit_run"]
+
+
+@pytest.mark.asyncio
+async def test_retry_failed_only_and_run_all_again_from_a_run() -> None:
+    client = FakeClient()
+    app = console(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(pilot)
+        app.open_run("r-deploy")
+        await until(pilot, lambda: getattr(app.screen, "run", None) is not None and app.screen.run.tasks)
+        await pilot.press("t")  # still running: said, nothing asked
+        await settle(pilot)
+        assert not [c for c in client.calls if c[0] == "retry_run"]
+        app.open_run("r-backup")
+        await until(pilot, lambda: getattr(app.screen, "replays", None) is False)
+        await pilot.press("T")
+        await settle(pilot)
+        assert "Every task runs again" in str(app.screen.query_one("#question").render())
+        await pilot.press("y")
+        await until(pilot, lambda: ("retry_run", "r-backup", False) in client.calls)

@@ -77,12 +77,18 @@ async def test_run_from_the_dialog_then_retry(cluster: Cluster) -> None:
         app = await started(pilot)
         await pilot.press("colon", *"hello_world", "enter")
         await settle(pilot)
-        await pilot.press("enter")
+        await pilot.press("enter")  # picks the workflow: the dialog's values next
+        await settle(pilot)
+        assert app.screen.query_one("#values").has_focus
+        await pilot.press("enter")  # runs it
         run = await finished(pilot)
         assert run.status == "success" and run.columns == [["greet"], ["wave"]]
         assert run.tasks["wave"].message == "waved back at world"
         first = run.run_id
-        await pilot.press("t")
+        await pilot.press("t")  # every task succeeded: nothing to retry, nothing asked
+        await settle(pilot)
+        assert app.screen.run.run_id == first
+        await pilot.press("T")  # run all again
         await settle(pilot)
         await pilot.press("y")
         await until(
@@ -90,6 +96,42 @@ async def test_run_from_the_dialog_then_retry(cluster: Cluster) -> None:
         )
         again = await finished(pilot)
         assert again.status == "success" and again.workflow == "hello_world"
+
+
+FLAKY = """
+local a = task("a"):command("echo a >> %(root)s/a.log; echo token-$(date +%%s%%N)")
+local b = task("b"):depends_on({ a }):command(function(this, params, input)
+    if not exec.run("test -f %(root)s/flag").success then return false, "no flag yet" end
+    return true, "got " .. strings.trim_space(input.a.stdout)
+end)
+workflow.define("flaky"):tasks({ a, b })
+"""
+
+
+@pytest.mark.asyncio
+async def test_retry_failed_only_from_a_run_reuses_what_succeeded(cluster: Cluster) -> None:
+    root = cluster.root / "flaky"
+    root.mkdir()
+    run_id = submit(cluster, "flaky.sloth", FLAKY % {"root": root})
+    async with app_on(cluster).run_test(size=SIZE) as pilot:
+        app = await started(pilot)
+        app.open_run(run_id)
+        run = await finished(pilot)
+        assert run.status == "failed" and run.tasks["b"].error == "no flag yet"
+        token = run.tasks["a"].outputs["stdout"]
+        (root / "flag").touch()
+        await pilot.press("t")
+        await settle(pilot)
+        assert "only its failed and skipped tasks: b" in str(app.screen.query_one("#question").render())
+        await pilot.press("y")
+        await until(
+            pilot, lambda: getattr(getattr(app.screen, "run", None), "run_id", run_id) != run_id, timeout=15
+        )
+        again = await finished(pilot)
+        assert again.status == "success"
+        assert again.tasks["a"].message == f"reused from run {run_id}"
+        assert again.tasks["b"].message == f"got {token}"
+        assert (root / "a.log").read_text().split() == ["a"]  # a did not run again
 
 
 @pytest.mark.asyncio

@@ -186,9 +186,9 @@ class FakeClient:
     def cancel_run(self, run_id: str, reason: str = "") -> None:
         self.calls.append(("cancel_run", run_id))
 
-    def retry_run(self, run_id: str) -> list[tuple[str, str]]:
-        self.calls.append(("retry_run", run_id))
-        return [("r-nightly", "nightly")]
+    def retry_run(self, run_id: str, failed_only: bool = False) -> list[tuple[str, str, list[str]]]:
+        self.calls.append(("retry_run", run_id, failed_only))
+        return [("r-nightly", "nightly", ["a"])]
 
     def submit_run(
         self, path: str, source: str, workflow: str = "", values: Any = None, params: Any = None, **kw: Any

@@ -19,6 +19,7 @@ SYMBOL = {
     "task.retrying": "RETRY",
     "task.cancelled": "CANCEL",
     "task.skipped": "SKIP",
+    "task.reused": "REUSED",
 }
 
 

@@ -152,34 +152,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "detach", False) or getattr(args, "delegate_to", None):
         raise UsageError("--detach and --default-agent need a master (--master HOST:PORT)")
     request.ssh_hosts = _ssh_hosts(args)
-    # lazy: loaded when this command runs, not for --help (it loads every command module)
-    from sloth_engine.events import bus_for_run
-
     request.store = open_store(getattr(args, "db", None))
-    _record_kept(request)
-    request.bus = bus_for_run(request.store)
     try:
         loaded = load(request)
         workflows = select(loaded, args.workflow)
         refuse_without_master(workflows)  # before any task runs: exit 2, naming the tasks
+        results, interrupted = run_here(request, loaded, workflows, args)
+    finally:
+        if request.ssh_hosts is not None:
+            request.ssh_hosts.close()
+        request.store.close()
+    return exit_code(results, interrupted, _write_reports(results, args))
+
+
+def run_here(
+    request: RunRequest, loaded: Any, workflows: list[Any], args: argparse.Namespace, resume: Any = None
+) -> tuple[list[RunResult], bool]:
+    """Run `workflows` on this machine, recorded in `request.store` (which stays open): the
+    outcomes kept from earlier runs recorded first, stacks locked, secrets granted, hooks let
+    finish after. `resume`: a retry's (sloth_engine.retry), for one workflow."""
+    # lazy: loaded when this command runs, not for --help (it loads every command module)
+    from sloth_engine.events import bus_for_run
+
+    store = request.store
+    if store is None:
+        raise ValueError("run_here runs with a store")
+    _record_kept(request)
+    request.bus = bus_for_run(store)
+    try:
         if request.stack or any(w.stack for w in workflows):
             # lazy: loaded when this command runs, not for --help (it loads every command module)
             from sloth_engine.stacks.lifecycle import StackLifecycle
 
-            request.lifecycle = StackLifecycle(request.store)
+            request.lifecycle = StackLifecycle(store)
         if any(w.config.get("secrets") for w in workflows):
             # lazy: loaded when this command runs, not for --help (it loads every command module)
             from .secrets_cmd import key_for_cli
 
             request.secret_key = key_for_cli()
-        results, interrupted = asyncio.run(_run_all(request, loaded, workflows, args))
+        return asyncio.run(_run_all(request, loaded, workflows, args, resume))
     finally:
-        if request.ssh_hosts is not None:
-            request.ssh_hosts.close()
         if request.bus is not None:
             _finish_hooks(request.bus)
-        request.store.close()
-    reported = _write_reports(results, args)
+
+
+def exit_code(results: list[RunResult], interrupted: bool, reported: bool) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     if any(r.unrecorded for r in results):
@@ -224,7 +241,7 @@ def _finish_hooks(bus: Any) -> None:
 
 
 async def _run_all(
-    request: RunRequest, loaded: Any, workflows: list[Any], args: argparse.Namespace
+    request: RunRequest, loaded: Any, workflows: list[Any], args: argparse.Namespace, resume: Any = None
 ) -> tuple[list[RunResult], bool]:
     loop = asyncio.get_running_loop()
     interrupted = False
@@ -259,7 +276,7 @@ async def _run_all(
     for workflow in workflows:
         progress: Any = LiveProgress() if live else PlainProgress(show_output=args.show_output)
         request.listeners = [progress]
-        run = WorkflowRun(request, loaded, workflow)
+        run = WorkflowRun(request, loaded, workflow, resume=resume)
         current[:] = [run]
         progress.start(workflow, run.run_id)
         result = await run.execute()

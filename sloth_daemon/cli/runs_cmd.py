@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway import with_gateway
 
+from . import runs_retry
 from .remote_store import add_master_option
 from .store_access import duration, fail, print_json, print_table, when, with_store
 
@@ -53,6 +54,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     add_master_option(cancel)
     cancel.set_defaults(func=cmd_cancel)
+    runs_retry.register(rsub, parents)
 
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:

@@ -20,9 +20,9 @@ from sloth_engine.store.schedules import ScheduleDef
 from sloth_engine.store.state import StateEntry
 from sloth_engine.store.tokens import TokenInfo
 
-from .values import Check, Fired, Found, HookShow, Unlocked
+from .values import Check, Fired, Found, HookShow, Retried, Unlocked
 
-__all__ = ["Check", "Fired", "Found", "HookShow", "Unlocked"]
+__all__ = ["Check", "Fired", "Found", "HookShow", "Retried", "Unlocked"]
 
 
 class StateApi(Protocol):
@@ -111,6 +111,10 @@ class RunApi(Protocol):
     def list_runs(self, workflow: str | None, status: str | None, limit: int) -> list[dict[str, Any]]: ...
     def get_run(self, run_id: str, with_tasks: bool = True) -> dict[str, Any] | None: ...
     def get_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]: ...
+    def retry(self, run_id: str, failed_only: bool) -> Retried:
+        """A new run of a finished run's workflow: all its tasks, or (`failed_only`) only those
+        that failed or were skipped, the others' outputs reused (sloth_engine.retry)."""
+        ...
 
 
 class AgentApi(Protocol):

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sloth_engine.errors import NotFound, UsageError
+from sloth_engine.retry import check_source, plan_retry
+from sloth_engine.run import RunRequest, load
 
 from .api import Check, LogTail
+from .values import Retried
 
 if TYPE_CHECKING:
     from sloth_engine.store import Store
@@ -63,6 +67,29 @@ class LocalRuns:
 
     def get_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]:
         return list(self.store.runs.get_logs(run_id, task))
+
+    def retry(self, run_id: str, failed_only: bool) -> Retried:
+        """The run that retries `run_id` here, from its recorded file, workflow and params
+        (sloth_engine.retry): not started, the caller runs it. Refused when the file changed
+        since (failed-only: the kept outputs came from the old file)."""
+        run = self.store.runs.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run '{run_id}'")
+        path = run.get("file") or ""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise UsageError(f"run {run_id}: cannot read its workflow file '{path}': {why}") from None
+        warning = check_source(run, text, path) if failed_only else ""
+        request = RunRequest(path=path, params=dict(run.get("params") or {}), stack=run.get("stack"))
+        request.store = self.store
+        loaded = load(request)
+        workflow = loaded.spec.get(run["workflow"])
+        if workflow is None:
+            raise UsageError(f"{path} no longer defines workflow '{run['workflow']}' (run {run_id})")
+        resume = plan_retry(run, workflow, failed_only)
+        return Retried(local=(request, loaded, workflow, resume), warning=warning)
 
     def abandon_gone(self, gone: Any) -> list[str]:
         """Runs whose owning process is gone end `abandoned` (a master does this itself)."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sloth_daemon.client import PlannedRun
 from sloth_engine.errors import NotFound, SlothError, UsageError
 from sloth_engine.secrets.vault import SecretInfo
 from sloth_engine.store.hooks import ExecutionRow, HookDef
@@ -16,7 +17,7 @@ from sloth_engine.store.schedules import ScheduleDef
 from sloth_engine.store.state import StateEntry
 from sloth_engine.store.tokens import TokenInfo
 
-from .api import Check, Fired, Found, HookShow, LogTail, Unlocked
+from .api import Check, Fired, Found, HookShow, LogTail, Retried, Unlocked
 
 FOREVER = 253402300799.0
 LIST_LIMIT = 5000
@@ -263,6 +264,11 @@ class RemoteRuns:
 
     def get_logs(self, run_id: str, task: str | None = None) -> list[dict[str, Any]]:
         return self.client.run_logs(run_id, task)
+
+    def retry(self, run_id: str, failed_only: bool) -> Retried:
+        """The master starts the run that retries `run_id` (from its submission)."""
+        planned = [PlannedRun(r, w, t) for r, w, t in self.client.retry_run(run_id, failed_only)]
+        return Retried(planned=planned)
 
 
 class RemoteAgents:

@@ -6,7 +6,7 @@ store's modules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Check = tuple[str, str, str]
@@ -41,3 +41,14 @@ class Fired:
 
     run_ids: list[str]
     exit_code: int = 0
+
+
+@dataclass
+class Retried:
+    """`runs retry`: through a master, the new run it started (`planned`: PlannedRun, to
+    follow); here, the new run to execute in this process (`local`: its RunRequest, loaded
+    file, WorkflowSpec and the Resume of sloth_engine.retry). `warning`: to show first."""
+
+    planned: list[Any] = field(default_factory=list)
+    local: tuple[Any, Any, Any, Any] | None = None
+    warning: str = ""

@@ -93,13 +93,14 @@ class ConsoleRpcs:
 
     @unary
     async def RetryRun(self, request: mpb.RetryRunRequest, context: Any) -> mpb.SubmitRunResponse:  # noqa: N802
+        """Run a finished run's workflow again: all of it, or (failed_only) its failed and
+        skipped tasks, reusing the outputs of those that succeeded (RunService.retry)."""
         run = await asyncio.to_thread(self.runs.get, request.run_id)
         if RunStatus(run["status"]) is RunStatus.RUNNING:
             raise Rejected(f"run {request.run_id} is still running")
-        sub = await asyncio.to_thread(self.runs.submissions.get, request.run_id)
-        if sub is None:
-            raise NotFound(f"run {request.run_id} was not submitted to this master: nothing to run again")
-        plan = await self.runs.submit(replace(sub, workflow=run["workflow"]))
+        catalog = getattr(self.automation, "catalog", None)
+        current = catalog.source_for(run["file"]) if catalog is not None and run.get("file") else None
+        plan = await self.runs.retry(request.run_id, request.failed_only, current)
         return mpb.SubmitRunResponse(
             runs=[mpb.PlannedRun(run_id=r, workflow=w, tasks=t) for r, w, t in plan.runs]
         )

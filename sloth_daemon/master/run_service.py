@@ -29,7 +29,8 @@ from sloth_engine.bundle import collect
 from sloth_engine.dsl import LoadedFile
 from sloth_engine.errors import DslError, NotFound, RunTransitionRefused, SlothError
 from sloth_engine.executor.results import RunResult, TaskResult
-from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id
+from sloth_engine.retry import check_source, plan_retry
+from sloth_engine.run import Resume, RunRequest, WorkflowRun, load, new_run_id, source_digest
 from sloth_engine.run_owner import current_owner, owner_gone
 from sloth_engine.run_transition import RunTransition
 from sloth_engine.spec import RunStatus, TaskStatus, WorkflowSpec
@@ -125,10 +126,34 @@ class RunService:
             run_id = new_run_id()
             self.submissions.save(run_id, spec.name, sub)
             stack = request.stack or spec.stack
-            RunTransition(run_id, spec.name, self.store, stack).create(sub.path, sub.params, self.owner)
+            digest = source_digest(sub.source)
+            transition = RunTransition(run_id, spec.name, self.store, stack)
+            transition.create(sub.path, sub.params, self.owner, source_digest=digest)
             runs.append(self._prepare(request, loaded, spec, sub, Resume(run_id), fresh=True))
         self._start(runs)
         return Plan([(r.run_id, r.spec.name, list(r.spec.tasks)) for r in runs])
+
+    async def retry(self, run_id: str, failed_only: bool, current_source: str | None = None) -> Plan:
+        """A new run of a finished run's workflow, from the source it was submitted with: every
+        task again, or (`failed_only`) only its failed and skipped tasks, the others' outputs
+        reused (sloth_engine.retry). `current_source`: the file's text now where this master
+        knows it (its watched folder): a retry reusing outputs refuses a file changed since."""
+        run = await asyncio.to_thread(self.get, run_id)
+        sub = await asyncio.to_thread(self.submissions.get, run_id)
+        if sub is None:
+            raise NotFound(f"run {run_id} was not submitted to this master: nothing to run again")
+        if failed_only and current_source is not None:
+            check_source({**run, "source_digest": source_digest(sub.source)}, current_source, sub.path)
+        sub = replace(sub, workflow=run["workflow"])
+        request, loaded = await asyncio.to_thread(self._load, sub)
+        spec = self.placed(_select(loaded, run["workflow"], sub.path)[0], sub)
+        resume = plan_retry(run, spec, failed_only)
+        self.submissions.save(resume.run_id, spec.name, sub)
+        transition = RunTransition(resume.run_id, spec.name, self.store, request.stack or spec.stack)
+        transition.create(sub.path, sub.params, self.owner, source_digest=source_digest(sub.source))
+        active = self._prepare(request, loaded, spec, sub, resume, fresh=True)
+        self._start([active])
+        return Plan([(active.run_id, spec.name, list(spec.tasks))])
 
     def _load(self, sub: Submission) -> tuple[RunRequest, LoadedFile]:
         digest = hashlib.sha256(sub.source.encode("utf-8", "replace")).hexdigest()[:16]

@@ -43,6 +43,8 @@ class DagExecutor:
         self._blocked_by: dict[str, str] = {}
         self._cancel_reason: str | None = None
         self._running: dict[asyncio.Task[TaskStatus], str] = {}
+        self.reused = False
+        """The finished tasks come from another run (a retry): recorded in this one at the start."""
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Stop the run: running tasks are cancelled (their processes killed), nothing new starts."""
@@ -56,6 +58,8 @@ class DagExecutor:
         started = time.time()
         clock = time.monotonic()
         self.journal.bind(asyncio.get_running_loop())
+        if self.reused:
+            self._record_reused()
         error = ""
         timed_out = False
         try:
@@ -137,6 +141,18 @@ class DagExecutor:
         if self._running:
             await asyncio.wait(self._running)
         self._running.clear()
+
+    def _record_reused(self) -> None:
+        """A retry: the tasks kept from the run it retries, recorded in this one."""
+        now = time.time()
+        for name in self.workflow.tasks:
+            if name in self._finished:
+                result = self.results[name]
+                self.journal.attempt(result, now)
+                self.journal.event(
+                    "task.reused", name, result.attempts, result.status.value,
+                    message=result.message, agent=result.agent,
+                )  # fmt: skip
 
     def _finish_unstarted(self, reason: str | None) -> None:
         for result in self.results.values():

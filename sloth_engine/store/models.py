@@ -85,6 +85,8 @@ class Run(Model):
     """The process executing the run (sloth_engine.run_owner): when it is gone, so is the run."""
     resuming = DoubleField(null=True)
     """When a master began resuming the run; still set at its next start, the run is poison."""
+    source_digest = TextField(null=True)
+    """sha256 of the workflow file's text when the run was created (sloth_engine.retry)."""
 
     class Meta:
         table_name = "runs"

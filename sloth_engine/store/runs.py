@@ -44,7 +44,8 @@ LOG_FIELDS = ("run_id", "task", "attempt", "stream", "seq", "ts", "line")
 _LOG_HEAD = f"INSERT INTO run_logs ({', '.join(LOG_FIELDS)})"
 _CREATE_RUN = (
     "INSERT INTO runs (run_id, workflow, file, stack, status, started_at, params, "
-    "owner_host, owner_boot, owner_pid, owner_started) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)"
+    "owner_host, owner_boot, owner_pid, owner_started, source_digest) "
+    "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)"
 )
 _CLAIM_RUN = (
     "UPDATE runs SET owner_host = ?, owner_boot = ?, owner_pid = ?, owner_started = ? "
@@ -88,13 +89,16 @@ class RunLog:
         params: Mapping[str, Any] | None,
         started_at: float,
         owner: Any = None,
+        source_digest: str | None = None,
     ) -> None:
-        """Record a new run with status 'running', owned by `owner` (a run_owner.Owner); refused
-        when the id exists. Called by sloth_engine.run_transition only."""
+        """Record a new run with status 'running', owned by `owner` (a run_owner.Owner), with
+        the digest of its workflow file's text; refused when the id exists. Called by
+        sloth_engine.run_transition only."""
         text = to_json(dict(params or {}))
         who = _owner_values(owner)
+        values = (run_id, workflow, file, stack, started_at, text, *who, source_digest)
         try:
-            self._b.execute(self._create_sql, (run_id, workflow, file, stack, started_at, text, *who))
+            self._b.execute(self._create_sql, values)
         except StoreError as exc:
             if self.get_run(run_id, with_tasks=False) is not None:
                 raise StoreError(f"run {run_id} exists already") from None

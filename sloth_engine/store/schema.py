@@ -106,6 +106,10 @@ def _v9(ctx: MigrationContext) -> None:
     ctx.execute(host_processes.CREATE_TABLE)
 
 
+def _v10(ctx: MigrationContext) -> None:
+    ctx.add_column(ctx.models.Run, "source_digest")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "state, locks, run history, events", _v1),
     Migration(2, "agents, run submissions (master)", _v2),
@@ -116,6 +120,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "each run's owner and resume mark (abandoned and poison runs)", _v7),
     Migration(8, "agents' own tokens: an agent name bound to its token", _v8),
     Migration(9, "task attempts in child processes of a master's host (adopted after a restart)", _v9),
+    Migration(10, "each run's workflow file digest (a retry refuses a file changed since)", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -22,6 +22,9 @@ from sloth_tui.widgets.dag_view import DagView
 from sloth_tui.widgets.run_summary import RunSummary
 from sloth_tui.widgets.task_panel import TaskPanel
 
+REUSED = (TaskStatus.SUCCESS, TaskStatus.UNCHANGED)
+"""What a failed-only retry does not run again, when every task it depends on is kept too
+(the rule of sloth_engine.retry, which the master applies)."""
 FRAME_RATE = 12.5
 """Most DAG redraws per second while a run streams (the stream's batches are merged)."""
 
@@ -30,7 +33,8 @@ class RunDetailScreen(ConsoleScreen):
     TITLE_TEXT = "Run"
     BINDINGS = [
         Binding("c", "cancel_run", "Cancel run"),
-        Binding("t", "retry_task", "Retry task"),
+        Binding("t", "retry(True)", "Retry failed", tooltip="run again only the failed and skipped tasks"),
+        Binding("T", "retry(False)", "Run all again", tooltip="run every task of the workflow again"),
         Binding("f", "first_failed", "First failure"),
         Binding("o,enter", "open_log", "Full log"),
     ]
@@ -198,12 +202,24 @@ class RunDetailScreen(ConsoleScreen):
             return
         self.console.cancel_run(self.run.run_id)
 
-    def action_retry_task(self) -> None:
-        task = self.query_one(DagView).selected
+    def action_retry(self, failed_only: bool) -> None:
+        """A new run of this run's workflow: its failed and skipped tasks only (the others'
+        outputs reused), or every task."""
         if self.run.status == RunStatus.RUNNING:
             self.notify("the run is still running: retry once it has finished", severity="warning")
             return
-        self.console.retry_run(self.run.run_id, task or "?", self.run.workflow)
+        kept: set[str] = set()
+        for name in (n for column in self.run.columns for n in column):  # dependencies first
+            task = self.run.tasks[name]
+            if task.status in REUSED and all(d in kept for d in task.depends_on if d in self.run.tasks):
+                kept.add(name)
+        again = [name for name in self.run.tasks if name not in kept]
+        if failed_only and self.run.tasks and not again:
+            self.notify(
+                f"every task of run {self.run.run_id} succeeded: nothing to retry", severity="warning"
+            )
+            return
+        self.console.retry_run(self.run.run_id, self.run.workflow, again, failed_only)
 
     def action_open_log(self) -> None:
         """The selected task's output, full screen (follows it while the task runs)."""

@@ -454,10 +454,12 @@ class RunGraph(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskNode, _Mapping]]] = ...) -> None: ...
 
 class RetryRunRequest(_message.Message):
-    __slots__ = ("run_id",)
+    __slots__ = ("run_id", "failed_only")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    FAILED_ONLY_FIELD_NUMBER: _ClassVar[int]
     run_id: str
-    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+    failed_only: bool
+    def __init__(self, run_id: _Optional[str] = ..., failed_only: _Optional[bool] = ...) -> None: ...
 
 class GetWorkflowSourceRequest(_message.Message):
     __slots__ = ("file",)
