@@ -291,15 +291,22 @@ class MasterClient(ConsoleCalls, GatewayCalls):
 
     # ---- inside -------------------------------------------------------------------------------
 
-    def ha_status(self) -> dict[str, Any]:
-        """Leader, standbys, epoch and since when (a master started with --ha)."""
+    def ha_status(self) -> dict[str, Any] | None:
+        """Leader, standbys, epoch and since when; `ha` False for a master without --ha (it
+        leads alone). None from an older master without --ha (it does not serve the status)."""
         import json
 
         def call(request: bytes, timeout: float) -> Any:
             method = self._channel.unary_unary(STATUS_METHOD, lambda b: b, lambda b: b)
-            return method(request, timeout=timeout)
+            try:
+                return method(request, timeout=timeout)
+            except grpc.RpcError as exc:
+                if exc.code() is grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
+                    return b"null"
+                raise
 
-        return json.loads(self._call(call, b""))
+        found = json.loads(self._call(call, b""))
+        return found if isinstance(found, dict) else None
 
     def _call(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from sloth_engine.durations import format_duration, parse_duration
 from sloth_engine.errors import UsageError
 from sloth_engine.home import sloth_home
 
+from .grammar import add_output, as_json
 from .store_access import print_json, print_table, when
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -30,9 +32,6 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
         help="run an agent, or list, inspect and steer agents",
         description="With no COMMAND: run this machine as an agent of --master.",
-    )
-    agent.add_argument(
-        "--master", dest="daemon_master", metavar="HOST:PORT", help="master to dial ($SLOTH_MASTER)"
     )
     agent.add_argument("--name", help="agent name (default: the CN of --tls-cert, else the host name)")
     agent.add_argument("--tags", default="", metavar="K=V,...", help="tags tasks can ask for")
@@ -56,13 +55,12 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         ("stop", "ask an agent to stop"),
     ):
         cmd = asub.add_parser(name, help=help_text, parents=parents)
-        cmd.add_argument("--master", metavar="HOST:PORT", help="the master ($SLOTH_MASTER)")
         if name == "modules":
             cmd.add_argument("name", nargs="?", help="agent name (none: this machine)")
         elif name != "list":
             cmd.add_argument("name", help="agent name")
         if name in ("list", "show", "metrics", "modules"):
-            cmd.add_argument("--json", action="store_true", help="machine-readable output")
+            add_output(cmd)
         cmd.set_defaults(func=modules_here_or_there if name == "modules" else with_gateway(HANDLERS[name]))
     metrics = asub.choices["metrics"]
     metrics.add_argument("--watch", action="store_true", help="print each new heartbeat's metrics")
@@ -93,7 +91,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_daemon.tls import TlsFiles
 
-    master = master_address(args.daemon_master)
+    master = master_address(args.master)
     if not master:
         raise UsageError(
             "agent needs --master HOST:PORT (or $SLOTH_MASTER), or a COMMAND; without a master,"
@@ -124,7 +122,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, service.stop, f"signal {sig.name}")
-        print(f"agent {config.name} dialing {master}", file=sys.stderr, flush=True)
+        logging.getLogger("sloth_daemon.agent").warning("agent %s dialing %s", config.name, master)
         await service.run()
 
     asyncio.run(main())
@@ -178,7 +176,7 @@ def _duration(text: str, flag: str) -> float:
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     agents = gateway.agents.list()
-    if args.json:
+    if as_json(args):
         print_json(agents)
         return EXIT_OK
     if not agents:
@@ -203,7 +201,7 @@ def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
     agent = gateway.agents.get(args.name)
-    if args.json:
+    if as_json(args):
         print_json(agent)
         return EXIT_OK
     tags = ", ".join(f"{k}={v}" for k, v in sorted((agent.get("tags") or {}).items())) or "-"
@@ -231,7 +229,7 @@ def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
 def cmd_metrics(args: argparse.Namespace, gateway: Any) -> int:
     if not args.watch:
         agent = gateway.agents.get(args.name)
-        if args.json:
+        if as_json(args):
             print_json(agent.get("metrics") or {})
         else:
             _print_metrics(agent.get("metrics") or {})
@@ -239,7 +237,7 @@ def cmd_metrics(args: argparse.Namespace, gateway: Any) -> int:
     try:
         for agent in gateway.agents.watch(args.name):
             metrics = agent.get("metrics") or {}
-            if args.json:
+            if as_json(args):
                 print(json.dumps({"name": agent["name"], "status": agent["status"], **metrics}), flush=True)
             else:
                 load = metrics.get("load") or [0, 0, 0]
@@ -279,7 +277,7 @@ def cmd_modules(args: argparse.Namespace, gateway: Any) -> int:
     found = {m.removeprefix("tool:") for m in listed if m.startswith("tool:")}
     rows = [r for r in report(found) if r["module"] in names]
     rows += [ModuleTools(module=m, tools=[], found=[], missing=[]) for m in names if m not in MODULE_NAMES]
-    if args.json:
+    if as_json(args):
         print_json(rows)
         return EXIT_OK
     print_table(

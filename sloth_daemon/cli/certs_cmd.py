@@ -30,7 +30,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="also write agent-NAME.crt/.key (CN=NAME, OU=agent) for the agent NAME (repeat)",
     )
     init.add_argument("--days", type=int, default=825, help="validity of the leaf certificates (825)")
-    init.add_argument("--force", action="store_true", help="replace existing files")
+    init.add_argument(
+        "--force", "--yes", "-y", dest="force", action="store_true", help="replace existing files"
+    )
+    init.add_argument("--auto-approve", dest="force", action="store_true", help=argparse.SUPPRESS)
     init.set_defaults(func=cmd_init)
 
 

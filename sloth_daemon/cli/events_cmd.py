@@ -18,6 +18,7 @@ from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import UsageError
 
+from .grammar import add_output, as_json
 from .store_access import print_json, print_table, when
 
 
@@ -28,24 +29,24 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     _filters(lst)
     lst.add_argument("--since", help="only after: 10m (ago), an ISO time or epoch seconds")
     lst.add_argument("--limit", type=int, default=50)
-    lst.add_argument("--json", action="store_true")
+    add_output(lst)
     lst.set_defaults(func=with_gateway(cmd_list))
     show = esub.add_parser("show", help="one event with its data", parents=parents)
     show.add_argument("id", type=int)
+    add_output(show, default="json")
     show.set_defaults(func=with_gateway(cmd_show))
     clear = esub.add_parser("clear", help="delete events", parents=parents)
     clear.add_argument("--older-than", metavar="DURATION", help="only events older than this: 7d, 12h")
     clear.set_defaults(func=with_gateway(cmd_clear))
     watch = esub.add_parser("watch", help="print events as they happen (Ctrl-C stops)", parents=parents)
     _filters(watch)
-    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_output(watch)  # json: one object per line
     watch.set_defaults(func=with_gateway(cmd_watch))
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", "-t", help="type or prefix: task.failed, task., task.*")
     parser.add_argument("--stack", help="only events of this stack")
-    parser.add_argument("--master", metavar="HOST:PORT", help="ask this master instead of the local store")
 
 
 def parse_since(text: str | None, now: float | None = None) -> float | None:
@@ -73,7 +74,7 @@ def type_prefix(text: str | None) -> str | None:
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     rows = gateway.events.list(type_prefix(args.type), parse_since(args.since), args.stack, args.limit)
-    return _print_list(rows, args.json)
+    return _print_list(rows, as_json(args))
 
 
 def _print_list(rows: list[dict[str, Any]], as_json: bool) -> int:
@@ -101,7 +102,15 @@ def _row(event: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
-    print_json(gateway.events.get(args.id))
+    event = gateway.events.get(args.id)
+    if as_json(args):
+        print_json(event)
+        return 0
+    for label, value in zip(
+        ("id", "time", "type", "severity", "source", "stack", "run"), _row(event)[:7], strict=True
+    ):
+        print(f"{label:<9} {value}")
+    print(f"data      {json.dumps(event['data'], ensure_ascii=False, indent=2, default=str)}")
     return 0
 
 
@@ -119,7 +128,7 @@ def cmd_clear(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_watch(args: argparse.Namespace, gateway: Any) -> int:
     try:
-        _print_stream(gateway.events.watch(type_prefix(args.type), args.stack), args.json)
+        _print_stream(gateway.events.watch(type_prefix(args.type), args.stack), as_json(args))
     except KeyboardInterrupt:
         return 0
     return 0

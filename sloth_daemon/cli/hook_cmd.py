@@ -13,6 +13,7 @@ from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import format_duration, parse_duration
 from sloth_engine.errors import UsageError
 
+from .grammar import add_output, as_json
 from .store_access import fail, print_json, print_table, when
 
 DEFAULT_TIMEOUT = "30s"
@@ -38,20 +39,21 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     add.add_argument("--timeout", default=DEFAULT_TIMEOUT, help=f"limit per run (default {DEFAULT_TIMEOUT})")
     add.add_argument("--replace", action="store_true", help="replace a hook of that name")
     lst = command("list", "the hooks", cmd_list, with_name=False)
-    lst.add_argument("--json", action="store_true")
+    add_output(lst)
     show = command("show", "a hook, its source and its last runs", cmd_show)
-    show.add_argument("--json", action="store_true")
+    add_output(show)
     command("delete", "remove a hook", cmd_delete)
     command("enable", "run the hook again", cmd_enable)
     command("disable", "stop running the hook (kept)", cmd_disable)
     test = command("test", "run the hook once now for a made-up event", cmd_test)
     test.add_argument("--data", default="{}", help="the event's data as JSON")
     test.add_argument("--type", help="the event's type (default: the hook's first)")
+    add_output(test)
     logs = command("logs", "runs of hooks: outcome, duration, output", cmd_logs, with_name=False)
     logs.add_argument("name", nargs="?")
     logs.add_argument("--only-failed", action="store_true", help="failed, timed out and dropped runs")
     logs.add_argument("--limit", type=int, default=50)
-    logs.add_argument("--json", action="store_true")
+    add_output(logs)
 
 
 def cmd_add(args: argparse.Namespace, gateway: Any) -> int:
@@ -71,7 +73,7 @@ def cmd_add(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     hooks = gateway.hooks.list()
-    if args.json:
+    if as_json(args):
         print_json([_doc(h) for h in hooks])
         return 0
     if not hooks:
@@ -95,7 +97,7 @@ def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
 def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
     shown = gateway.hooks.show(args.name, 5)
     hook, recent = shown.hook, shown.recent
-    if args.json:
+    if as_json(args):
         print_json({**_doc(hook), "source": hook.source, "recent": recent})
         return 0
     print(f"hook {hook.name}  ({'enabled' if hook.enabled else 'disabled'})")
@@ -133,6 +135,9 @@ def cmd_test(args: argparse.Namespace, gateway: Any) -> int:
     if not isinstance(data, dict):
         raise UsageError("--data must be a JSON object")
     row = gateway.hooks.test(args.name, data, args.type)
+    if as_json(args):
+        print_json(row._asdict())
+        return 1 if row.error else 0
     if row.output:
         print(row.output)
     print(f"{row.hook}: {row.outcome} in {format_duration(row.duration_s)}", file=sys.stderr)
@@ -143,7 +148,7 @@ def cmd_test(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
     rows = gateway.hooks.executions(args.name, args.only_failed, args.limit)
-    if args.json:
+    if as_json(args):
         print_json(rows)
         return 0
     if not rows:

@@ -11,7 +11,11 @@ from collections.abc import Callable, Sequence
 
 from sloth_daemon import tracing
 from sloth_engine import __version__
-from sloth_engine.errors import ConfigurationError, DslError, SlothError, UsageError
+from sloth_engine.errors import SlothError
+
+from .examples import add_examples
+from .grammar import EXIT_CODES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_of
+from .log_format import handler
 
 COMMAND_MODULES = (
     "run_cmd",
@@ -28,6 +32,7 @@ COMMAND_MODULES = (
     "sysadmin_cmd",
     "token_cmd",
     "certs_cmd",
+    "completion_cmd",
 )
 """Module NAME_cmd registers the command NAME (main imports only the one a command line names)."""
 CLIENT_FLAGS = {
@@ -37,9 +42,19 @@ CLIENT_FLAGS = {
     "tls_key": "SLOTH_TLS_KEY",
 }
 """Flags every command takes; a client (sloth_daemon.client) reads them from the environment."""
-EXIT_USAGE = 2
-GLOBAL_FLAGS = {"--master": "master", "--token": "token", "--log-level": "log_level", "--db": "db"}
+NAME = "sloth-runner"
+"""What `--version` and `version` print first (the product; both programs are it)."""
+GLOBAL_FLAGS = {
+    "--master": "master",
+    "--token": "token",
+    "--log-level": "log_level",
+    "--log-format": "log_format",
+    "--db": "db",
+}
 """Flags accepted anywhere before `--`, before or after the subcommand (hoisted out of argv)."""
+
+
+LOG_FORMATS = ("text", "json")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,13 +72,21 @@ def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentPars
     parser = _Parser(
         prog=prog,
         description="Sloth Runner: Lua workflows run as a DAG on this machine or across agents.",
+        epilog=EXIT_CODES + "\n\nEvery command takes -h for its flags and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"{NAME} {__version__}")
     parser.add_argument(
         "--log-level",
         default=os.environ.get("SLOTH_LOG_LEVEL", "warning"),
         choices=("debug", "info", "warning", "error"),
         help="diagnostics on stderr",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("SLOTH_LOG_FORMAT", "text"),
+        choices=LOG_FORMATS,
+        help="diagnostics as timestamped text lines or one JSON object per line ($SLOTH_LOG_FORMAT)",
     )
     common = _Parser(add_help=False)
     common.add_argument(
@@ -72,6 +95,9 @@ def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentPars
         metavar="URL",
         help="store URL (default: $SLOTH_DB or sqlite:///$SLOTH_HOME/sloth.db)",
     )
+    common.add_argument(
+        "--master", metavar="HOST:PORT[,...]", help="work through this master ($SLOTH_MASTER)"
+    )
     common.add_argument("--token", default=None, help="bearer token for the master ($SLOTH_TOKEN)")
     common.add_argument("--tls-ca", default=None, metavar="PEM", help="CA to trust / to require of clients")
     common.add_argument(
@@ -79,8 +105,8 @@ def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentPars
     )
     common.add_argument("--tls-key", default=None, metavar="PEM", help="its private key ($SLOTH_TLS_KEY)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    version = sub.add_parser("version", help="print the version")
-    version.set_defaults(func=lambda args: print(f"sloth-runner {__version__}") or 0)
+    version = sub.add_parser("version", help="print the version (as --version does)")
+    version.set_defaults(func=lambda args: print(f"{NAME} {__version__}") or 0)
     for name in COMMAND_MODULES if commands is None else [f"{c}_cmd" for c in commands]:
         try:
             module = importlib.import_module(f"sloth_daemon.cli.{name}")
@@ -89,7 +115,17 @@ def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentPars
                 raise
             continue
         module.register(sub, [common])
+    add_examples(parser)
     return parser
+
+
+def setup_logging(level: str, form: str) -> None:
+    """Diagnostics on stderr: `2026-12-04T17:59:14.123Z WARNING name: message`, or JSON lines."""
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler(form, sys.stderr))
+    root.setLevel(level.upper())
 
 
 def script_form(argv: Sequence[str]) -> list[str]:
@@ -136,20 +172,21 @@ def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions (`completion bash|zsh|fish`)
+        # lazy: a command module, imported only when a shell asks for completions
+        from .completion_cmd import complete
+
+        complete(build_parser())
     rest, hoisted = hoist_globals(script_form(sys.argv[1:] if argv is None else argv))
     parser = parser_for(rest)
     if hoisted.get("log_level") not in (None, "debug", "info", "warning", "error"):
         parser.error(f"argument --log-level: invalid choice: '{hoisted['log_level']}'")
+    if hoisted.get("log_format") not in (None, *LOG_FORMATS):
+        parser.error(f"argument --log-format: invalid choice: '{hoisted['log_format']}'")
     args = parser.parse_args(rest)
     for name, value in hoisted.items():
         setattr(args, name, value)
-    if "master" in hoisted and hasattr(args, "daemon_master"):
-        args.daemon_master = args.daemon_master or hoisted["master"]
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.log_level, args.log_format)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -164,22 +201,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_tracing = _tracing(args.command)
     try:
         return int(args.func(args) or 0)
-    except (DslError, UsageError, ConfigurationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except SlothError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code_of(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 1
+        return EXIT_FAILED
     except Exception as exc:  # the boundary: never a traceback for the user
         if os.environ.get("SLOTH_DEBUG"):
             raise
         print(f"error: {exc or 'unexpected error'} (set SLOTH_DEBUG=1 for details)", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     finally:
         if stop_tracing is not None:
             stop_tracing()

@@ -11,6 +11,8 @@ from sloth_engine.errors import UsageError
 from sloth_engine.home import sloth_home
 from sloth_engine.store import open_store
 
+from .grammar import add_output, as_json
+
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     master = sub.add_parser(
@@ -44,8 +46,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     master.add_argument("--ha", action="store_true", help="one of several masters on one PostgreSQL --db")
     master.add_argument("--advertise", metavar="HOST:PORT", help="address other masters send clients to")
     master.add_argument("--lease-ttl", default="10s", metavar="DURATION", help="leader lease (default 10s)")
-    master.add_argument("--master", metavar="HOST:PORT[,...]", help="status: the masters to ask")
-    master.add_argument("--json", action="store_true", help="status: print JSON")
+    add_output(master)  # status
     master.add_argument("--metrics-listen", metavar="[HOST]:PORT", help="serve Prometheus /metrics here")
     master.add_argument("--ready-file", metavar="PATH", help="write the bound HOST:PORT here once serving")
     master.add_argument(
@@ -131,10 +132,16 @@ def _status(args: argparse.Namespace) -> int:
         raise UsageError("master status needs --master HOST:PORT[,HOST:PORT...] (or $SLOTH_MASTER)")
     with MasterClient(address) as client:
         status = client.ha_status()
-    if args.json:
+    if status is None:  # a master from before every master answered the status
+        raise UsageError(f"{address} is a master without --ha that does not report a status")
+    if as_json(args):
         print(json.dumps(status, indent=2))
         return 0
     leader = status["leader"]
+    if not status.get("ha", True):
+        print(f"leader:   {status['this']['address']} (this master: started without --ha)")
+        print("standbys: none")
+        return 0
     if leader is None:
         print(f"leader:   none (epoch {status['epoch']}: election in progress)")
     else:

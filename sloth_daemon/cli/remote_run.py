@@ -19,9 +19,8 @@ from sloth_engine.executor.results import RunResult
 from sloth_engine.run import RunRequest
 from sloth_engine.spec import RunStatus, TaskSpec, WorkflowSpec
 
+from .grammar import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNRECORDED
 from .progress import LiveProgress, PlainProgress
-
-EXIT_OK, EXIT_FAILED, EXIT_UNRECORDED, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 class Interrupts:

@@ -18,13 +18,11 @@ from sloth_engine.run import RunRequest, WorkflowRun, load
 from sloth_engine.spec import RunStatus
 from sloth_engine.store import open_store
 
+from .grammar import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNRECORDED, add_output
 from .progress import LiveProgress, PlainProgress
 from .store_access import master_of
 from .workflow_cmd import plan_text, select
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_UNRECORDED = 3
-"""A run ended but the store could not record how (the outcome waits on disk to be recorded)."""
 EXIT_REPORT = 1
 """The run succeeded but a report asked for (--junit) could not be written."""
 HOOKS_DRAIN_TIMEOUT = 120.0
@@ -49,12 +47,14 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="K=V",
         help="task parameter (repeatable)",
     )
-    run.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    add_output(run)
     run.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
     run.add_argument("--plan", action="store_true", help="print the DAG and exit without running")
     run.add_argument("--max-parallel", type=int, metavar="N", help="tasks in flight at most")
     run.add_argument("--stack", help="stack the run belongs to")
-    run.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    run.add_argument(
+        "--yes", "-y", action="store_true", help="accepted for the original tool (run never asks)"
+    )
     run.add_argument("--show-output", action="store_true", help="print task output lines as they come")
     run.add_argument(
         "--check",
@@ -64,9 +64,6 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="modules report what they would change and change nothing",
     )
     run.add_argument("--diff", action="store_true", help="show each changed file's content as a unified diff")
-    run.add_argument(
-        "--master", metavar="HOST:PORT", help="submit the run to this master and follow it ($SLOTH_MASTER)"
-    )
     run.add_argument("--detach", action="store_true", help="with --master: print the run id and return")
     run.add_argument(
         "--default-agent",

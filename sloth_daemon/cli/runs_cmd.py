@@ -1,18 +1,30 @@
 """`runs list|show|logs|cancel`: the run history kept in the store, or a master's (--master /
-$SLOTH_MASTER): list, show and logs through sloth_daemon.gateway."""
+$SLOTH_MASTER): list, show and logs through sloth_daemon.gateway.
+
+RUN is `last`, a run id, or a unique prefix of one (of the id or of its random part: `3fa2`).
+`runs logs --follow` prints lines as they come until the run ends: from the store, or with a
+master from its WatchRun feed (runs_follow.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway import with_gateway
+from sloth_engine.errors import NotFound
+from sloth_engine.spec import RunStatus
+from sloth_engine.status_words import run_status
+from sloth_engine.store.run_refs import resolve_run_id
 
 from . import runs_retry
-from .remote_store import add_master_option
+from .grammar import add_output, as_json
 from .store_access import duration, fail, print_json, print_table, when, with_store
+
+RUN_HELP = "`last`, a run id, or a unique prefix of one (3fa2)"
+STATUSES = ", ".join(s.value for s in RunStatus)
 
 if TYPE_CHECKING:
     from sloth_engine.store import Store
@@ -23,44 +35,50 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     rsub = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
     lst = rsub.add_parser("list", help="the most recent runs", parents=parents)
     lst.add_argument("--workflow", "-w", help="only runs of this workflow")
-    lst.add_argument("--status", help="only runs with this status (running, succeeded, failed, ...)")
+    lst.add_argument("--status", help=f"only runs with this status: {STATUSES} (synonyms: succeeded, ...)")
     lst.add_argument("--limit", type=int, default=20, help="how many (default 20)")
-    lst.add_argument("--json", action="store_true", help="machine-readable output")
-    add_master_option(lst)
+    add_output(lst)
     lst.set_defaults(func=with_gateway(cmd_list))
     show = rsub.add_parser(
         "show", help="a run: its tasks, attempts, durations, errors, outputs", parents=parents
     )
-    show.add_argument("run_id")
-    show.add_argument("--json", action="store_true", help="machine-readable output")
-    add_master_option(show)
+    show.add_argument("run_id", metavar="RUN", help=RUN_HELP)
+    add_output(show)
     show.set_defaults(func=with_gateway(cmd_show))
     logs = rsub.add_parser(
         "logs", help="captured output of a run's tasks (stderr lines marked with !)", parents=parents
     )
-    logs.add_argument("run_id")
+    logs.add_argument("run_id", metavar="RUN", help=RUN_HELP)
     logs.add_argument("task", nargs="?", help="only this task")
-    add_master_option(logs)
+    logs.add_argument(
+        "--follow", "-f", action="store_true", help="print lines as they come until the run ends"
+    )
+    add_output(logs)  # json: one object per line
     logs.set_defaults(func=with_gateway(cmd_logs))
     cancel = rsub.add_parser(
-        "cancel", help="cancel a run in progress on a master; --force ends one nobody runs", parents=parents
+        "cancel",
+        help="cancel a run in progress on a master; --force ends one nobody runs",
+        description="Cancel a run in progress on a master. --force is no confirmation here: it ends,"
+        " in the store, a run that no process runs any more (its owner died), recorded cancelled.",
+        parents=parents,
     )
-    cancel.add_argument("run_id")
+    cancel.add_argument("run_id", metavar="RUN", help=RUN_HELP)
     cancel.add_argument("--reason", default="cancelled by an operator")
     cancel.add_argument(
         "--force",
         action="store_true",
-        help="end the run in the store even though no process runs it (its owner is gone)",
+        help="end the run in the store even though no process runs it (its owner is gone);"
+        " not a confirmation (cancel never asks)",
     )
-    add_master_option(cancel)
     cancel.set_defaults(func=cmd_cancel)
     runs_retry.register(rsub, parents)
 
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
+    status = run_status(args.status).value if args.status else None
     abandon_gone(gateway)
-    runs = gateway.runs.list_runs(workflow=args.workflow, status=args.status, limit=args.limit)
-    if args.json:
+    runs = gateway.runs.list_runs(workflow=args.workflow, status=status, limit=args.limit)
+    if as_json(args):
         print_json(runs)
         return 0
     if not runs:
@@ -99,10 +117,10 @@ def _say_abandoned(run_ids: list[str]) -> None:
 
 def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
     abandon_gone(gateway)
-    run = gateway.runs.get_run(args.run_id)
+    run = gateway.runs.get_run(resolve(gateway, args.run_id))
     if run is None:
         return fail(f"no run '{args.run_id}'")
-    if args.json:
+    if as_json(args):
         print_json(run)
         return 0
     print(f"run       {run['run_id']}")
@@ -137,22 +155,34 @@ def cmd_show(args: argparse.Namespace, gateway: Any) -> int:
     return 0
 
 
+def resolve(gateway: Any, ref: str) -> str:
+    """The run id RUN names (`last`, an id, a unique prefix)."""
+    return _named(ref, gateway.runs.resolve)
+
+
+def _named(ref: str, resolver: Callable[[str], str]) -> str:
+    """resolver(ref), its NotFound saying `no run 'REF'` (UsageError, ambiguous: exit 2)."""
+    try:
+        return resolver(ref)
+    except NotFound:
+        raise NotFound(f"no run '{ref}'") from None
+
+
 def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
-    if gateway.runs.get_run(args.run_id, with_tasks=False) is None:
-        return fail(f"no run '{args.run_id}'")
+    # lazy: only `runs logs` needs it
+    from .runs_follow import LogPrinter, follow
+
+    args.run_id = resolve(gateway, args.run_id)
+    if args.follow:
+        return follow(gateway, args)
     lines = gateway.runs.get_logs(args.run_id, args.task)
     if not lines:
         which = f"task '{args.task}' of run" if args.task else "run"
         print(f"no output captured for {which} {args.run_id}", file=sys.stderr)
         return 0
-    attempts = {line["attempt"] for line in lines}
+    printer = LogPrinter(args.task, as_json(args), multi_attempt=len({line["attempt"] for line in lines}) > 1)
     for line in lines:
-        if args.task is None:
-            prefix = f"[{line['task']}#{line['attempt']}] "
-        else:
-            prefix = f"[#{line['attempt']}] " if len(attempts) > 1 else ""
-        marker = "! " if line["stream"] == "stderr" else ""
-        print(f"{prefix}{marker}{line['line']}")
+        printer(line)
     return 0
 
 
@@ -166,6 +196,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         from sloth_daemon.client import MasterClient
 
         with MasterClient(master) as client:
+            args.run_id = _named(args.run_id, lambda ref: str(client.get_run(ref)["run_id"]))
             client.cancel_run(args.run_id, args.reason, args.force)
         print(f"run {args.run_id}: {'ended' if args.force else 'cancel sent'}", file=sys.stderr)
         return 0
@@ -182,6 +213,7 @@ def _cancel_local(args: argparse.Namespace, store: Store) -> int:
     from sloth_engine.run_owner import current_owner, owner_gone
 
     _say_abandoned(run_transition.abandon_gone(store, owner_gone))
+    args.run_id = _named(args.run_id, lambda ref: resolve_run_id(store, ref))
     run = store.runs.get_run(args.run_id, with_tasks=False)
     if run is None:
         return fail(f"no run '{args.run_id}'")

@@ -16,7 +16,7 @@ from typing import Any
 
 from sloth_daemon.gateway import with_gateway
 
-from .remote_store import add_master_option
+from .grammar import add_output
 
 
 def register(rsub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -29,21 +29,21 @@ def register(rsub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "  sloth-daemon runs retry RUN_ID --failed-only --master 127.0.0.1:50053",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    retry.add_argument("run_id")
+    retry.add_argument("run_id", metavar="RUN", help="`last`, a run id, or a unique prefix of one (3fa2)")
     retry.add_argument(
         "--failed-only",
         action="store_true",
         help="run only the failed and skipped tasks; the others' recorded outputs are reused",
     )
-    retry.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    add_output(retry)
     retry.add_argument("--show-output", action="store_true", help="print task output lines as they come")
     retry.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
     retry.add_argument("--detach", action="store_true", help="with --master: print the new run id and return")
-    add_master_option(retry)
     retry.set_defaults(func=with_gateway(cmd_retry))
 
 
 def cmd_retry(args: argparse.Namespace, gateway: Any) -> int:
+    args.run_id = str(gateway.runs.resolve(args.run_id))  # `last`, an id or a unique prefix
     # lazy: the engine's run machinery loads when a retry runs, not for `runs list` or --help
     from sloth_engine.run import file_digest
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sloth_daemon.gateway import with_gateway
 
+from .grammar import add_output, as_json
 from .store_access import print_json, print_table, until, when
 
 
@@ -40,11 +41,12 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     add.add_argument("--catch-up", choices=("once", "none"), default="none", help="after a master was down")
     add.add_argument("--replace", action="store_true", help="replace a schedule of that name")
     lst = command("list", "schedules with their next fire time", cmd_list, with_name=False)
-    lst.add_argument("--json", action="store_true")
+    add_output(lst)
     command("delete", "remove a schedule", cmd_delete)
     command("enable", "fire the schedule again (from now on)", cmd_enable)
     command("disable", "stop firing the schedule (kept)", cmd_disable)
-    command("run", "fire a schedule now (on the master with --master, else here)", cmd_run)
+    fire = command("run", "fire a schedule now (on the master with --master, else here)", cmd_run)
+    add_output(fire)
 
 
 def cmd_add(args: argparse.Namespace, gateway: Any) -> int:
@@ -58,7 +60,7 @@ def cmd_add(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     schedules = gateway.schedules.list()
-    if args.json:
+    if as_json(args):
         print_json([s._asdict() for s in schedules])
         return 0
     if not schedules:
@@ -100,6 +102,9 @@ def cmd_disable(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_run(args: argparse.Namespace, gateway: Any) -> int:
     fired = gateway.schedules.fire(args.name)
+    if as_json(args):
+        print_json({"schedule": args.name, "run_ids": list(fired.run_ids), "exit_code": fired.exit_code})
+        return fired.exit_code
     for run_id in fired.run_ids:
         print(run_id)
     return fired.exit_code

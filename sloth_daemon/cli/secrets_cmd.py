@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sloth_daemon.gateway import open_gateway, with_gateway
 from sloth_engine.errors import UsageError
 
+from .grammar import add_output, as_json
 from .store_access import print_json, print_table, when
 
 if TYPE_CHECKING:
@@ -41,8 +42,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     source.add_argument("--from-yaml", metavar="PATH", help="every NAME: VALUE of this YAML mapping")
     get = command("get", "print a secret's value", cmd_get)
     get.add_argument("name")
+    add_output(get)
     lst = command("list", "names and dates, never values", cmd_list)
-    lst.add_argument("--json", action="store_true")
+    add_output(lst)
     delete = command("delete", "remove a secret", cmd_delete)
     delete.add_argument("name")
 
@@ -119,13 +121,16 @@ def _from_yaml(path: Path, only: str | None) -> dict[str, str]:
 
 def cmd_get(args: argparse.Namespace, gateway: Any) -> int:
     value = gateway.secrets.get(args.stack, args.name)
+    if as_json(args):
+        print_json({"stack": args.stack, "name": args.name, "value": value})
+        return 0
     sys.stdout.write(value if value.endswith("\n") else value + "\n")
     return 0
 
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     infos = gateway.secrets.list(args.stack)
-    if args.json:
+    if as_json(args):
         print_json([info._asdict() for info in infos])
         return 0
     if not infos:

@@ -13,6 +13,7 @@ from typing import Any
 from sloth_daemon.gateway import with_gateway
 from sloth_engine.errors import LockHeld
 
+from .grammar import add_output, as_json
 from .store_access import fail, print_json, print_table, until, when
 
 DEFAULT_NAMESPACE = "default"
@@ -30,7 +31,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     get = command("get", "print a value as JSON", cmd_get)
     get.add_argument("key")
     _namespace(get)
-    get.add_argument("--raw", action="store_true", help="print a string value without quotes")
+    get.add_argument("--raw", action="store_true", help="print a string value without quotes (-o text)")
+    add_output(get, default="json")
     put = command("set", "store a value (JSON when VALUE is valid JSON, else a string)", cmd_set)
     put.add_argument("key")
     put.add_argument("value")
@@ -42,19 +44,20 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     lst = command("list", "keys with their values", cmd_list)
     lst.add_argument("--prefix", default="", help="only keys starting with this")
     _namespace(lst)
-    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output(lst)
     lock = command("lock", "take a lock (a lease) and print its fencing token", cmd_lock)
     lock.add_argument("name")
     lock.add_argument("--ttl", required=True, help="lease length: 30s, 5m")
     lock.add_argument("--holder", default=None, help="who holds it (default: USER@HOST)")
     lock.add_argument("--wait", default="0", help="wait this long for a held lock: 10s")
     lock.add_argument("--reason", default="", help="shown to whoever finds it held")
+    add_output(lock)
     unlock = command("unlock", "release a lock", cmd_unlock)
     unlock.add_argument("name")
     unlock.add_argument("--holder", default=None, help="release as this holder (default: USER@HOST)")
     unlock.add_argument("--force", action="store_true", help="release whoever holds it")
     locks = command("locks", "held locks: holder, since, expiry", cmd_locks)
-    locks.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output(locks)
 
 
 def _namespace(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +87,7 @@ def cmd_get(args: argparse.Namespace, gateway: Any) -> int:
     if not found.found:
         return fail(f"no key '{args.key}' in namespace '{args.namespace}'")
     value = found.value
-    if args.raw and isinstance(value, str):
+    if (args.raw or not as_json(args)) and isinstance(value, str):
         print(value)
     else:
         print(json.dumps(value, ensure_ascii=False, indent=2 if isinstance(value, (dict, list)) else None))
@@ -105,7 +108,7 @@ def cmd_delete(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     entries = gateway.state.entries(args.namespace, args.prefix)
-    if args.json:
+    if as_json(args):
         print_json(
             [
                 {
@@ -136,6 +139,11 @@ def cmd_lock(args: argparse.Namespace, gateway: Any) -> int:
     except LockHeld as exc:
         since = f" since {when(exc.since)}" if exc.since else ""
         return fail(f"{exc}{since}")
+    if as_json(args):
+        print_json(
+            {"name": grant.name, "holder": holder, "token": grant.token, "expires_at": grant.expires_at}
+        )
+        return 0
     print(grant.token)
     print(f"locked '{grant.name}' for {holder} until {when(grant.expires_at)}", file=sys.stderr)
     return 0
@@ -154,7 +162,7 @@ def cmd_unlock(args: argparse.Namespace, gateway: Any) -> int:
 
 def cmd_locks(args: argparse.Namespace, gateway: Any) -> int:
     locks = gateway.state.locks()
-    if args.json:
+    if as_json(args):
         print_json([lock._asdict() for lock in locks])
         return 0
     if not locks:

@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sloth_engine.durations import format_duration
-from sloth_engine.errors import SlothError, UsageError
+from sloth_engine.errors import SlothError
 from sloth_engine.store import open_store
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from .grammar import EXIT_FAILED, EXIT_USAGE, exit_code_of
+
+__all__ = ["EXIT_FAILED", "EXIT_USAGE"]
 
 Handler = Callable[[argparse.Namespace, Any], int]
 
@@ -30,13 +31,11 @@ def with_store(handler: Handler) -> Callable[[argparse.Namespace], int]:
         try:
             store = open_store(getattr(args, "db", None))
         except SlothError as exc:
-            return fail(str(exc))
+            return fail(str(exc), exit_code_of(exc))
         try:
             return handler(args, store)
-        except UsageError as exc:
-            return fail(str(exc), EXIT_USAGE)
         except SlothError as exc:
-            return fail(str(exc))
+            return fail(str(exc), exit_code_of(exc))
         finally:
             store.close()
 

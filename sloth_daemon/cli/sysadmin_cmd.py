@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sloth_daemon.gateway import with_gateway
-from sloth_engine.errors import SlothError, StoreError
+from sloth_engine.errors import SlothError, StoreError, UsageError
 from sloth_engine.home import sloth_home
 from sloth_engine.store import LATEST, open_store
 
+from .grammar import add_output, add_output_or_file, add_yes, as_json, confirm, output_and_file
 from .store_access import fail, print_json, print_table, when, with_store
 
 if TYPE_CHECKING:
@@ -44,19 +45,20 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     admin = sub.add_parser("sysadmin", help="health checks, backups and logs of this installation")
     asub = admin.add_subparsers(dest="sysadmin_command", metavar="COMMAND", required=True)
     health = asub.add_parser("health", help="store, disk space, master and agents", parents=parents)
-    health.add_argument("--master", metavar="HOST:PORT", help="also check this master ($SLOTH_MASTER)")
     health.add_argument(
         "--min-free-mb", type=int, default=500, metavar="MB", help="less free disk is a failure (500)"
     )
     health.add_argument("--integrity", action="store_true", help="also run SQLite's integrity check")
-    health.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output(health)
     health.set_defaults(func=cmd_health)
     backup = asub.add_parser("backup", help="a consistent copy of the store, taken online", parents=parents)
-    backup.add_argument("--out", "-o", required=True, metavar="FILE", help="where the copy goes")
+    add_output_or_file(
+        backup, ("text", "json"), "text", ("--out",), "where the copy goes", file_required=True
+    )
     backup.set_defaults(func=with_store(cmd_backup))
     restore = asub.add_parser("restore", help="replace the store's content with a backup", parents=parents)
     restore.add_argument("file", metavar="FILE")
-    restore.add_argument("--yes", "-y", action="store_true", help="yes, replace everything in the store")
+    add_yes(restore, "yes, replace everything in the store")
     restore.set_defaults(func=with_store(cmd_restore))
     init = asub.add_parser(
         "init-store", help="create (or bring up to date) the store's schema", parents=parents
@@ -67,16 +69,23 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     logs.add_argument("--lines", "-n", type=int, default=50, metavar="N", help="start with the last N (50)")
     logs.add_argument("--run", metavar="RUN_ID", help="only this run")
     logs.add_argument("--only", choices=("events", "output"), help="only events, or only task output")
-    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_output(logs)  # json: one object per line
     logs.set_defaults(func=with_gateway(cmd_logs))
 
 
 def cmd_init_store(args: argparse.Namespace) -> int:
     """Create the schema in an empty database (or one whose schema was dropped), or migrate it."""
 
+    local_only(args, "sysadmin init-store")
     with open_store(getattr(args, "db", None)) as store:
         print(f"store {store.url}: schema v{store.schema_version()} ready (this Sloth Runner: v{LATEST})")
     return EXIT_OK
+
+
+def local_only(args: argparse.Namespace, what: str) -> None:
+    """Refuse an explicit --master: this command works on the store of --db, here."""
+    if getattr(args, "master", None):
+        raise UsageError(f"{what} works on the local store (--db / $SLOTH_DB), not through a master")
 
 
 # ---- health ------------------------------------------------------------------------------------
@@ -98,7 +107,7 @@ def cmd_health(args: argparse.Namespace) -> int:
             checks = gateway.admin.health(args.min_free_mb, args.integrity)
         finally:
             gateway.close()
-    if args.json:
+    if as_json(args):
         print_json([{"check": c, "status": s, "detail": d} for c, s, d in checks])
     else:
         print_table(("CHECK", "STATUS", "DETAIL"), checks)
@@ -191,9 +200,14 @@ def cmd_backup(args: argparse.Namespace, store: Store) -> int:
     # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.backup import backup
 
+    local_only(args, "sysadmin backup")
+    _form, out = output_and_file(args)
     started = time.monotonic()
-    info = backup(store, args.out)
+    info = backup(store, str(out))
     took = time.monotonic() - started
+    if as_json(args):
+        print_json({**info._asdict(), "store": store.url, "seconds": round(took, 3)})
+        return EXIT_OK
     print(
         f"backed up {store.url} to {info.path}: {info.size} bytes, schema v{info.schema_version}, "
         f"integrity {info.integrity}, {took:.2f}s"
@@ -205,8 +219,11 @@ def cmd_restore(args: argparse.Namespace, store: Store) -> int:
     # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.backup import restore
 
-    if not args.yes:
-        return fail(f"restore replaces everything in {store.url} with {args.file}: add --yes", EXIT_USAGE)
+    local_only(args, "sysadmin restore")
+    question = f"Replace everything in {store.url} with {args.file}?"
+    if not confirm(question, args.yes):
+        why = f"restore replaces everything in {store.url} with {args.file}: add --yes"
+        return fail(why, EXIT_USAGE if not sys.stdin.isatty() else EXIT_FAILED)
     info = restore(store, args.file)
     print(
         f"restored {store.url} from {info.path} (schema v{info.schema_version}, integrity {info.integrity})"
@@ -241,12 +258,12 @@ def _emit(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
     tail = gateway.admin.tail(args.run, args.only)
-    _emit(tail.read(newest=max(args.lines, 0)), args.json)
+    _emit(tail.read(newest=max(args.lines, 0)), as_json(args))
     if not args.follow:
         return EXIT_OK
     try:
         while True:
             time.sleep(POLL_S)
-            _emit(tail.read(), args.json)
+            _emit(tail.read(), as_json(args))
     except KeyboardInterrupt:
         return EXIT_OK

@@ -15,6 +15,7 @@ from sloth_daemon.gateway import with_gateway
 from sloth_engine.durations import parse_duration
 from sloth_engine.errors import UsageError
 
+from .grammar import add_output, as_json
 from .store_access import print_json, print_table, when
 
 
@@ -27,9 +28,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--role", required=True, choices=("viewer", "operator", "admin", "agent"), help="what it may do"
     )
     create.add_argument("--expires", metavar="DURATION", help="e.g. 30d, 12h (default: never)")
+    add_output(create)
     create.set_defaults(func=with_gateway(cmd_create))
     lst = tsub.add_parser("list", help="name, role, created, expires, revoked", parents=parents)
-    lst.add_argument("--json", action="store_true")
+    add_output(lst)
     lst.set_defaults(func=with_gateway(cmd_list))
     revoke = tsub.add_parser("revoke", help="refuse a token from now on", parents=parents)
     revoke.add_argument("name")
@@ -51,14 +53,17 @@ def cmd_create(args: argparse.Namespace, gateway: Any) -> int:
         if expires <= 0:
             raise UsageError("--expires must be positive")
     secret = gateway.tokens.create(args.name, args.role, expires)
-    print(secret)
+    if as_json(args):
+        print_json({"name": args.name, "role": args.role, "token": secret, "expires_s": expires})
+    else:
+        print(secret)
     print(f"token '{args.name}' ({args.role}) created; it is shown only this once", file=sys.stderr)
     return 0
 
 
 def cmd_list(args: argparse.Namespace, gateway: Any) -> int:
     rows = gateway.tokens.list()
-    if args.json:
+    if as_json(args):
         print_json([r.__dict__ for r in rows])
         return 0
     table = [

@@ -15,24 +15,31 @@ from sloth_engine.errors import DslError
 from sloth_engine.graph import levels
 from sloth_engine.spec import LUA_FUNCTION, WorkflowSpec
 
+from .grammar import add_output, as_json
 from .store_access import master_of
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     wf = sub.add_parser("workflow", help="validate, show and list workflow files")
     wsub = wf.add_subparsers(dest="workflow_command", metavar="COMMAND", required=True)
-    validate = wsub.add_parser("validate", help="check a workflow file without running it")
+    validate = wsub.add_parser(
+        "validate", help="check a workflow file without running it (--master: placement too)", parents=parents
+    )
     validate.add_argument("file", help="workflow file (*.sloth)")
+    add_output(validate)
     validate.set_defaults(func=cmd_validate)
-    show = wsub.add_parser("show", help="tasks, dependencies and placement, as a tree")
+    show = wsub.add_parser("show", help="tasks, dependencies and placement, as a tree", parents=parents)
     show.add_argument("file")
     show.add_argument("--workflow", "-w", help="only this workflow")
-    show.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output(show)
     show.set_defaults(func=cmd_show)
-    lst = wsub.add_parser("list", help="every workflow in every *.sloth file of a folder")
+    lst = wsub.add_parser(
+        "list",
+        help="every workflow in every *.sloth file of a folder (--master: of its watched folder)",
+        parents=parents,
+    )
     lst.add_argument("dir", nargs="?", default=".")
-    lst.add_argument("--json", action="store_true")
-    lst.add_argument("--master", metavar="HOST:PORT", help="the workflows of this master's watched folder")
+    add_output(lst)
     lst.set_defaults(func=cmd_list)
 
 
@@ -41,10 +48,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     unknown = unknown_calls(Path(args.file).read_text(encoding="utf-8"))
     for call in unknown:
         print(f"{args.file}:{call.line}: {call.message()}", file=sys.stderr)
+    if as_json(args):
+        problems = [{"line": c.line, "message": c.message()} for c in unknown]
+        workflows = [{"name": w.name, "tasks": len(w.tasks)} for w in loaded.spec.workflows]
+        print(
+            json.dumps(
+                {"file": args.file, "valid": not unknown, "workflows": workflows, "unknown_calls": problems},
+                indent=2,
+            )
+        )
     if unknown:
         return 2
-    names = ", ".join(f"{w.name} ({len(w.tasks)} tasks)" for w in loaded.spec.workflows)
-    print(f"{args.file}: valid: {names}")
+    if not as_json(args):
+        names = ", ".join(f"{w.name} ({len(w.tasks)} tasks)" for w in loaded.spec.workflows)
+        print(f"{args.file}: valid: {names}")
     # lazy: loaded when this command runs, not for --help (it loads every command module)
     from .placement_check import warn_placement
 
@@ -55,7 +72,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     loaded = load_file(args.file)
     workflows = select(loaded, args.workflow)
-    if args.json:
+    if as_json(args):
         print(json.dumps([describe(w) for w in workflows], indent=2))
         return 0
     for workflow in workflows:
@@ -87,7 +104,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "description": wf.description,
                 }
             )
-    if args.json:
+    if as_json(args):
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
@@ -106,7 +123,7 @@ def _list_master(args: argparse.Namespace) -> int:
 
     with MasterClient(args.master) as client:
         rows = client.list_workflows()
-    if args.json:
+    if as_json(args):
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:

@@ -6,7 +6,8 @@
 `open_gateway(args)` looks at `--master` / $SLOTH_MASTER once: given, a RemoteGateway on a
 MasterClient (no store is opened, none needs to exist); else a LocalGateway on the store of
 `--db` / $SLOTH_DB / $SLOTH_HOME. Project errors become `error: ...` and exit codes as the
-store-backed commands always did (UsageError 2, any other 1).
+store-backed commands always did (sloth_daemon.cli.grammar: UsageError 2, the master unreachable 4,
+any other 1).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sloth_engine.errors import DslError, SlothError, UsageError
+from sloth_engine.errors import SlothError
 
 if TYPE_CHECKING:
     from .api import Gateway
@@ -55,18 +56,19 @@ def with_gateway(
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
         # lazy: the console imports this package: no store, CLI or gRPC client for it
-        from sloth_daemon.cli.store_access import EXIT_USAGE, fail
+        from sloth_daemon.cli.grammar import exit_code_of
+
+        # lazy: the console imports this package: no store, CLI or gRPC client for it
+        from sloth_daemon.cli.store_access import fail
 
         try:
             gateway = opener(args)
         except SlothError as exc:
-            return fail(str(exc))
+            return fail(str(exc), exit_code_of(exc))
         try:
             return handler(args, gateway)
-        except (UsageError, DslError) as exc:
-            return fail(str(exc), EXIT_USAGE)
         except SlothError as exc:
-            return fail(str(exc))
+            return fail(str(exc), exit_code_of(exc))
         finally:
             gateway.close()
 

@@ -116,6 +116,10 @@ class RunApi(Protocol):
         that failed or were skipped, the others' outputs reused (sloth_engine.retry)."""
         ...
 
+    def resolve(self, ref: str) -> str:
+        """The run id `ref` names: `last`, the id, or a unique prefix (NotFound / UsageError)."""
+        ...
+
 
 class AgentApi(Protocol):
     def list(self) -> list[dict[str, Any]]: ...

@@ -91,6 +91,12 @@ class LocalRuns:
         resume = plan_retry(run, workflow, failed_only)
         return Retried(local=(request, loaded, workflow, resume), warning=warning)
 
+    def resolve(self, ref: str) -> str:
+        # lazy: the console imports this package (store code only when a command runs)
+        from sloth_engine.store.run_refs import resolve_run_id
+
+        return resolve_run_id(self.store, ref)
+
     def abandon_gone(self, gone: Any) -> list[str]:
         """Runs whose owning process is gone end `abandoned` (a master does this itself)."""
         from sloth_engine.run_transition import abandon_gone  # lazy: only `runs` commands need it

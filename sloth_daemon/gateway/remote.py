@@ -270,6 +270,10 @@ class RemoteRuns:
         planned = [PlannedRun(r, w, t) for r, w, t in self.client.retry_run(run_id, failed_only)]
         return Retried(planned=planned)
 
+    def resolve(self, ref: str) -> str:
+        """The master resolves `last` and prefixes in GetRun (sloth_daemon.master.run_pages)."""
+        return str(self.client.get_run(ref)["run_id"])
+
 
 class RemoteAgents:
     def __init__(self, client: Any) -> None:

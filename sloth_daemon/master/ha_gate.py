@@ -83,11 +83,15 @@ def _refusing(handler: Any, refuse: Callable[[Any], Any]) -> Any:
     )
 
 
-def status_handler(keeper: LeaderElection) -> grpc.GenericRpcHandler:
-    """`sloth.v1.HaService/GetStatus`: the HA status as JSON (no generated code needed)."""
+def status_handler(keeper: LeaderElection, ha: bool = True) -> grpc.GenericRpcHandler:
+    """`sloth.v1.HaService/GetStatus`: the HA status as JSON (no generated code needed); `ha`
+    False for a master without --ha (its keeper is the store's lease: it leads alone)."""
 
     async def get_status(request: bytes, context: Any) -> bytes:
-        return json.dumps(await asyncio.to_thread(keeper.status)).encode()
+        status = await asyncio.to_thread(keeper.status)
+        if not ha:
+            status["standbys"] = []
+        return json.dumps({"ha": ha, **status}).encode()
 
     service, method = STATUS_METHOD.strip("/").split("/")
     return grpc.method_handlers_generic_handler(

@@ -10,6 +10,7 @@ from sloth_daemon.gen.sloth.v1 import master_pb2 as mpb
 from sloth_daemon.wire import attempt_to_proto, log_to_proto, run_to_proto
 from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.store import Store
+from sloth_engine.store.run_refs import resolve_run_id
 
 DEFAULT_PAGE = 5000
 MAX_PAGE = 20_000
@@ -32,13 +33,16 @@ def _token(token: str, kind: str) -> int:
 
 
 def run_page(store: Store, request: mpb.GetRunRequest) -> mpb.RunInfo:
-    """The run and one page of its attempts, in the order they were first recorded."""
+    """The run and one page of its attempts, in the order they were first recorded. The run
+    may be named by `last` or a unique prefix of its id (sloth_engine.store.run_refs)."""
     run = store.runs.get_run(request.run_id, with_tasks=False)
     if run is None:
-        raise NotFound(f"no run {request.run_id}")
+        run = store.runs.get_run(resolve_run_id(store, request.run_id), with_tasks=False)
+        if run is None:
+            raise NotFound(f"no run {request.run_id}")
     after, size = _token(request.page_token, "a"), _size(request.page_size)
     info = run_to_proto(run)
-    rows = store.runs.attempts_page(request.run_id, after, size)
+    rows = store.runs.attempts_page(run["run_id"], after, size)
     used = info.ByteSize()
     for row_id, attempt in rows:
         message = attempt_to_proto(attempt)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,8 +139,10 @@ class Master:
         )
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-        if self.keeper is not None:
-            server.add_generic_rpc_handlers((status_handler(self.keeper),))
+        # `master status`: with --ha the election's; without, the store's lease this master holds.
+        keeper = self.keeper if self.keeper is not None else self.owner_lease
+        if keeper is not None:
+            server.add_generic_rpc_handlers((status_handler(keeper, ha=self.keeper is not None),))
         host = self.config.listen.rpartition(":")[0] or "127.0.0.1"
         try:
             if self.config.tls.cert or self.config.tls.key or self.config.tls.ca:
@@ -235,7 +236,7 @@ class Master:
 async def serve(config: MasterConfig, store: Store) -> None:
     master = Master(config, store)
     address = await master.start()
-    print(f"master listening on {address}", file=sys.stderr, flush=True)
+    log.warning("master listening on %s", address)  # stamped, in --log-format
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -37,6 +37,7 @@ from sloth_engine import run_transition
 from sloth_engine.bundle import check as check_bundle
 from sloth_engine.errors import NotFound, UsageError
 from sloth_engine.run_owner import owner_gone
+from sloth_engine.status_words import run_status
 from sloth_engine.store.submissions import Submission
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,9 @@ class MasterServicer(ConsoleRpcs, StackRpcs, GatewayRpcs, GatewayStacks, mgrpc.M
     async def ListRuns(self, request: mpb.ListRunsRequest, context: Any) -> mpb.ListRunsResponse:  # noqa: N802
         limit = min(MAX_LIST, request.limit or 20)
         await asyncio.to_thread(run_transition.abandon_gone, self.runs.store, owner_gone, self.runs.deliver)
+        status = run_status(request.status).value if request.status else None
         rows = await asyncio.to_thread(
-            self.runs.store.runs.list_runs, request.workflow or None, request.status or None, limit
+            self.runs.store.runs.list_runs, request.workflow or None, status, limit
         )
         return mpb.ListRunsResponse(runs=[run_to_proto(r) for r in rows])
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from sloth_daemon.gateway import with_gateway
 
+from ..grammar import add_output, as_json, confirm
 from ..store_access import print_json, when
+
+__all__ = ["as_json", "confirm"]
 
 StacksHandler = Callable[[argparse.Namespace, Any], int]
 Command = Callable[[str, str, StacksHandler], argparse.ArgumentParser]
@@ -40,20 +42,8 @@ def command_factory(sub: Any, parents: list[argparse.ArgumentParser]) -> Command
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-
-
-def confirm(question: str, assume_yes: bool) -> bool:
-    """True when --yes / --auto-approve was given or the user answers yes on a terminal."""
-    if assume_yes:
-        return True
-    if not sys.stdin.isatty():
-        return False
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+    """`-o/--output text|json` (`--json` kept as a hidden alias)."""
+    add_output(parser)
 
 
 def show(value: Any, limit: int = 60) -> str:

@@ -9,8 +9,9 @@ from typing import Any
 
 from sloth_engine.errors import StackError, UsageError
 
+from ..grammar import add_output_or_file, add_yes, output_and_file
 from ..store_access import duration, fail, print_table, when
-from .common import Command, add_json, emit_json, lock_line, show
+from .common import Command, add_json, as_json, emit_json, lock_line, show
 
 SHOWN_RESOURCES = 20
 
@@ -29,9 +30,7 @@ def register(command: Command) -> None:
     new.add_argument("--depends-on", action="append", default=[], metavar="STACK", help="repeatable")
     delete = command("delete", "delete a stack with its resources, snapshots and drift reports", cmd_delete)
     delete.add_argument("name")
-    delete.add_argument(
-        "--force", action="store_true", help="even if locked, holding resources or depended on"
-    )
+    add_yes(delete, "delete it even if locked, holding resources or depended on", force_alias=True)
     history = command("history", "the stack's runs (and its events with --events)", cmd_history)
     history.add_argument("name")
     history.add_argument("--limit", type=int, default=20)
@@ -39,8 +38,7 @@ def register(command: Command) -> None:
     add_json(history)
     export = command("export", "everything about a stack as JSON or YAML", cmd_export)
     export.add_argument("name")
-    export.add_argument("--format", choices=("json", "yaml"), default="json")
-    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_or_file(export, ("json", "yaml"), "json", ("--out",), "write to FILE instead of stdout")
     output = command("output", "the stack's outputs (one value with KEY)", cmd_output)
     output.add_argument("name")
     output.add_argument("key", nargs="?")
@@ -59,7 +57,7 @@ def cmd_list(args: argparse.Namespace, stacks: Any) -> int:
             (info.name, info.status, count, info.execution_count, when(info.last_run_at),
              duration(info.last_duration_s), lock.holder if lock else "-", info.description or "-")
         )  # fmt: skip
-    if args.json:
+    if as_json(args):
         return emit_json(docs)
     if not infos:
         print("no stacks (create one with `stack new NAME` or run `run STACK -f FILE`)", file=sys.stderr)
@@ -89,7 +87,7 @@ def stack_document(stacks: Any, name: str) -> dict[str, Any]:
 
 def cmd_show(args: argparse.Namespace, stacks: Any) -> int:
     doc = stack_document(stacks, args.name)
-    if args.json:
+    if as_json(args):
         return emit_json(doc)
     lines = [f"Stack: {doc['name']}"]
     if doc["description"]:
@@ -162,8 +160,8 @@ def cmd_delete(args: argparse.Namespace, stacks: Any) -> int:
     dependents = stacks.deps.describe(args.name)["dependents"]
     if dependents:
         problems.append("stacks depend on it: " + ", ".join(dependents))
-    if problems and not args.force:
-        return fail(f"stack '{args.name}' not deleted: " + "; ".join(problems) + " (use --force)")
+    if problems and not args.yes:
+        return fail(f"stack '{args.name}' not deleted: " + "; ".join(problems) + " (use --yes, or --force)")
     stacks.catalog.delete(args.name)
     print(f"deleted stack '{args.name}'")
     return 0
@@ -173,13 +171,13 @@ def cmd_history(args: argparse.Namespace, stacks: Any) -> int:
     stacks.catalog.require(args.name)
     if args.events:
         events = stacks.store.events.list(stack=args.name, limit=args.limit)
-        if args.json:
+        if as_json(args):
             return emit_json([e.to_dict() for e in events])
         lines = [(when(e.ts), e.type, e.run_id or "-", show(_event_detail(e.data), 70)) for e in events]
         print_table(("TIME", "EVENT", "RUN", "DETAIL"), lines)
         return 0
     runs = stacks.store.runs.stack_runs(args.name, args.limit)
-    if args.json:
+    if as_json(args):
         return emit_json(runs)
     if not runs:
         print(f"stack '{args.name}' has not run yet", file=sys.stderr)
@@ -206,7 +204,8 @@ def _event_detail(data: dict[str, Any]) -> dict[str, Any]:
 def cmd_export(args: argparse.Namespace, stacks: Any) -> int:
     doc = stack_document(stacks, args.name)
     doc["runs"] = stacks.store.runs.stack_runs(args.name, 100)
-    if args.format == "yaml":
+    form, out = output_and_file(args)
+    if form == "yaml":
         import yaml
 
         text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
@@ -214,12 +213,12 @@ def cmd_export(args: argparse.Namespace, stacks: Any) -> int:
         import json
 
         text = json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
-    if args.output:
+    if out:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise StackError(f"cannot write {args.output}: {exc.strerror}") from None
-        print(f"exported stack '{args.name}' to {args.output}", file=sys.stderr)
+            raise StackError(f"cannot write {out}: {exc.strerror}") from None
+        print(f"exported stack '{args.name}' to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -231,11 +230,11 @@ def cmd_output(args: argparse.Namespace, stacks: Any) -> int:
         if args.key not in outputs:
             return fail(f"stack '{args.name}' has no output '{args.key}'")
         value = outputs[args.key]
-        if args.json or not isinstance(value, str):
+        if as_json(args) or not isinstance(value, str):
             return emit_json(value)
         print(value)
         return 0
-    if args.json:
+    if as_json(args):
         return emit_json(outputs)
     for key, value in sorted(outputs.items()):
         print(f"{key} = {show(value, 200)}")

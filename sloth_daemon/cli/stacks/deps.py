@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from ..grammar import add_output
 from ..store_access import fail
-from .common import Command, add_json, emit_json
+from .common import Command, add_json, as_json, emit_json
 
 MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
@@ -18,7 +19,7 @@ def register(command: Command) -> None:
     add_json(shw)
     graph = command("graph", "the dependency graph around a stack", cmd_graph)
     graph.add_argument("name")
-    graph.add_argument("--format", choices=("mermaid", "dot", "text"), default="text")
+    add_output(graph, ("text", "json", "mermaid", "dot"))
     check = command("check", "look for a dependency cycle or a missing stack", cmd_check)
     check.add_argument("name")
     order = command("order", "the order to run stacks in (groups may run in parallel)", cmd_order)
@@ -41,7 +42,7 @@ def register_validate(command: Command) -> None:
 def cmd_show(args: argparse.Namespace, stacks: Any) -> int:
     stacks.catalog.require(args.name)
     doc = stacks.deps.describe(args.name)
-    if args.json:
+    if as_json(args):
         return emit_json(doc)
     lines = [f"Dependencies of stack '{args.name}':", "  direct:"]
     lines.extend(f"    {d}{' (missing)' if d in doc['missing'] else ''}" for d in doc["depends_on"])
@@ -64,9 +65,11 @@ def cmd_graph(args: argparse.Namespace, stacks: Any) -> int:
 
     stacks.catalog.require(args.name)
     graph = stacks.deps.closure(args.name)
-    if args.format == "mermaid":
+    if args.output == "json":
+        return emit_json({"stack": args.name, "depends_on": {n: sorted(graph[n]) for n in sorted(graph)}})
+    if args.output == "mermaid":
         print(mermaid(graph, args.name))
-    elif args.format == "dot":
+    elif args.output == "dot":
         print(dot(graph, args.name))
     else:
         edges = [(n, d) for n in sorted(graph) for d in sorted(graph[n])]
@@ -91,7 +94,7 @@ def cmd_check(args: argparse.Namespace, stacks: Any) -> int:
 
 def cmd_order(args: argparse.Namespace, stacks: Any) -> int:
     groups = stacks.deps.order(args.names)
-    if args.json:
+    if as_json(args):
         return emit_json(groups)
     step = 0
     for group in groups:
@@ -133,7 +136,7 @@ def cmd_validate(args: argparse.Namespace, stacks: Any) -> int:
         stacks.catalog.require(args.name)
     results = {name: stacks.validate(name) for name in names}
     failed = [name for name, checks in results.items() if any(c.status == "fail" for c in checks)]
-    if args.json:
+    if as_json(args):
         emit_json({name: [c.to_dict() for c in checks] for name, checks in results.items()})
         return 1 if failed else 0
     for name, checks in results.items():

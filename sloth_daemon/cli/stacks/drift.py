@@ -10,8 +10,9 @@ from typing import Any
 from sloth_engine.executor.results import RunResult
 from sloth_engine.spec import RunStatus
 
+from ..grammar import add_yes
 from ..store_access import fail, when
-from .common import Command, add_json, confirm, emit_json, show
+from .common import Command, add_json, as_json, confirm, emit_json, show
 
 EXIT_DRIFT = 3
 """`drift detect --exit-code` when drift is found (for CI)."""
@@ -37,13 +38,13 @@ def register(command: Command) -> None:
     add_json(shw)
     fix = command("fix", "run again the tasks that own the drifted resources", cmd_fix)
     fix.add_argument("name")
-    fix.add_argument("--auto-approve", "--yes", "-y", dest="auto_approve", action="store_true")
+    add_yes(fix, "run the plan without asking")
     fix.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
 
 def cmd_detect(args: argparse.Namespace, stacks: Any) -> int:
     report = stacks.drift.detect(args.name)
-    if args.json:
+    if as_json(args):
         emit_json(report.to_dict())
     else:
         print(summary(report))
@@ -76,7 +77,7 @@ def cmd_show(args: argparse.Namespace, stacks: Any) -> int:
     report = None if args.refresh else stacks.drift.latest(args.name)
     if report is None:
         report = stacks.drift.detect(args.name)
-    if args.json:
+    if as_json(args):
         return emit_json(report.to_dict())
     print(detailed(report))
     return 0
@@ -120,9 +121,10 @@ def cmd_fix(args: argparse.Namespace, stacks: Any) -> int:
     print(plan_text(plan))
     if args.dry_run:
         return 0
-    if not confirm("Run these tasks again?", args.auto_approve):
+    if not confirm("Run these tasks again?", args.yes):
         return fail(
-            "not fixed: confirm on a terminal or pass --auto-approve", 2 if not sys.stdin.isatty() else 1
+            "not fixed: confirm on a terminal or pass --yes (or --auto-approve)",
+            2 if not sys.stdin.isatty() else 1,
         )
     if stacks.remote:  # the master runs the owning tasks, from the workflow files it has
         return _apply_on_master(args.name, stacks, plan)

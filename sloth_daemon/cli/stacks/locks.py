@@ -10,7 +10,7 @@ from sloth_engine.errors import StackLocked
 
 from ..state_cmd import default_holder
 from ..store_access import fail, when
-from .common import Command, add_json, emit_json, lock_line
+from .common import Command, add_json, as_json, emit_json, lock_line
 
 
 def register(command: Command) -> None:
@@ -20,6 +20,7 @@ def register(command: Command) -> None:
     acquire.add_argument("--locked-by", default=None, help="who holds it (default: USER@HOST)")
     acquire.add_argument("--ttl", default=None, help="release by itself after this long: 30m, 1h")
     acquire.add_argument("--wait", default=None, help="wait this long for a held lock: 5m")
+    add_json(acquire)
     status = command("status", "who holds a stack's lock, why and since when", cmd_status)
     status.add_argument("name")
     add_json(status)
@@ -43,6 +44,9 @@ def cmd_acquire(args: argparse.Namespace, stacks: Any) -> int:
     # lazy: loaded when this command runs, not for --help (it loads every command module)
     from sloth_engine.store.stack_records import FOREVER
 
+    if as_json(args):
+        expires = None if grant.expires_at >= FOREVER - 1 else grant.expires_at
+        return emit_json({"stack": args.name, "holder": holder, "token": grant.token, "expires_at": expires})
     until = "until released" if grant.expires_at >= FOREVER - 1 else f"until {when(grant.expires_at)}"
     print(f"locked stack '{args.name}' for {holder} {until} (token {grant.token})")
     return 0
@@ -51,7 +55,7 @@ def cmd_acquire(args: argparse.Namespace, stacks: Any) -> int:
 def cmd_status(args: argparse.Namespace, stacks: Any) -> int:
     stacks.catalog.require(args.name)
     info = stacks.locks.status(args.name)
-    if args.json:
+    if as_json(args):
         # lazy: loaded when this command runs, not for --help (it loads every command module)
         from sloth_engine.stacks.locks import lock_dict
 

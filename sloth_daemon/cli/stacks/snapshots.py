@@ -6,9 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from ..grammar import add_output, add_yes
 from ..state_cmd import default_holder
 from ..store_access import fail, print_table, when
-from .common import Command, add_json, confirm, emit_json, show
+from .common import Command, add_json, as_json, confirm, emit_json, show
 
 
 def register(command: Command) -> None:
@@ -26,17 +27,14 @@ def register(command: Command) -> None:
     restore = command("restore", "make a snapshot's resources and outputs the stack's state", cmd_restore)
     restore.add_argument("name")
     restore.add_argument("version")
-    restore.add_argument("--yes", "-y", action="store_true", help="do not ask on a terminal")
+    add_yes(restore, "do not ask on a terminal")
     compare = command(
         "compare", "added, removed and changed resources and outputs between two versions", cmd_compare
     )
     compare.add_argument("name")
     compare.add_argument("old", help="v1 (or `current` for the live state)")
     compare.add_argument("new", help="v2 (or `current`)")
-    compare.add_argument("--format", choices=("text", "json"), default="text")
-    compare.add_argument(
-        "--json", dest="format", action="store_const", const="json", help="same as --format json"
-    )
+    add_output(compare)
     delete = command("delete", "delete a snapshot", cmd_delete)
     delete.add_argument("name")
     delete.add_argument("version")
@@ -52,7 +50,7 @@ def cmd_create(args: argparse.Namespace, stacks: Any) -> int:
 def cmd_list(args: argparse.Namespace, stacks: Any) -> int:
     stacks.catalog.require(args.name)
     snaps = stacks.snapshots.list(args.name)
-    if args.json:
+    if as_json(args):
         return emit_json([s.to_dict() for s in snaps])
     if not snaps:
         print(f"stack '{args.name}' has no snapshots", file=sys.stderr)
@@ -68,7 +66,7 @@ def cmd_show(args: argparse.Namespace, stacks: Any) -> int:
     stacks.catalog.require(args.name)
     snap = stacks.snapshots.get(args.name, args.version)
     info = snap.info
-    if args.json:
+    if as_json(args):
         doc = {**info.to_dict(), "resources": [r.to_dict() for r in snap.resources], "outputs": snap.outputs}
         return emit_json(doc)
     lines = [
@@ -104,7 +102,7 @@ def cmd_compare(args: argparse.Namespace, stacks: Any) -> int:
     old = _side(stacks, args.name, args.old)
     new = _side(stacks, args.name, args.new)
     doc = compare(old, new)
-    if args.format == "json":
+    if args.output == "json":
         return emit_json(doc)
     print(render(doc))
     return 0
