@@ -83,6 +83,12 @@ def test_every_command_help_has_the_shared_flags_and_examples(capsys: pytest.Cap
                 assert (parsed.yes if hasattr(parsed, "yes") else parsed.force) is True, (name, spelling)
         if name not in LOCAL_ONLY:
             assert "--master" in text and "--token" in text, f"`{name}` lacks --master/--token"
+        for action in parser._actions:  # a short flag means one thing everywhere
+            for flag, dests in (("-o", {"output"}), ("-y", {"yes", "force"}), ("-v", {"values"})):
+                if flag in action.option_strings:
+                    assert action.dest in dests, (name, flag, action.dest)
+            if "--values" in action.option_strings:
+                assert "-v" in action.option_strings, name
 
 
 def _required(parser: argparse.ArgumentParser) -> list[str]:

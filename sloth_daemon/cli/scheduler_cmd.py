@@ -35,7 +35,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     add.add_argument("--cron", required=True, help='"*/5 * * * *", or 6 fields with seconds first')
     add.add_argument("--file", "-f", required=True, help="the workflow file")
     add.add_argument("--workflow", "-w", default="", help="only this workflow of the file")
-    add.add_argument("--values", help="YAML values file, read at each fire")
+    add.add_argument("--values", "-v", help="YAML values file, read at each fire")
     add.add_argument("--tz", default="UTC", help="time zone of the cron fields (default UTC)")
     add.add_argument("--overlap", choices=("skip", "queue", "allow"), default="skip")
     add.add_argument("--catch-up", choices=("once", "none"), default="none", help="after a master was down")
