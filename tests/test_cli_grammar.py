@@ -27,7 +27,7 @@ from sloth_daemon.cli.examples import commands
 NO_DATA = {
     # Commands that change something and say so on stderr (or run a daemon): no -o.
     "state set", "state delete", "state unlock", "runs cancel", "master", "agent", "agent exec",
-    "agent stop", "hook add", "hook delete", "hook enable", "hook disable", "events clear",
+    "agent stop", "agent install", "agent update", "hook add", "hook delete", "hook enable", "hook disable", "events clear",
     "secrets set", "secrets delete", "scheduler add", "scheduler delete", "scheduler enable",
     "scheduler disable", "stack new", "stack delete", "stack lock release",
     "stack lock force-release", "stack snapshot create", "stack snapshot restore",

@@ -56,7 +56,6 @@ def register(asub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def _common(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--master", metavar="HOST:PORT", help="the master ($SLOTH_MASTER)")
     cmd.add_argument("--ssh-user", help="the user to log in as (install: required)")
     cmd.add_argument("--ssh-key", metavar="PATH", help="the private key to log in with")
     cmd.add_argument("--ssh-port", type=int, metavar="N", help="the host's SSH port (default 22)")

@@ -85,6 +85,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "sloth-daemon agent exec web1 --timeout 30s -- df -h",
     ),
     "agent stop": ("sloth-daemon agent stop web1 --master 10.0.0.5:50053",),
+    "agent install": (
+        "sloth-daemon agent install web1.example.com --ssh-user admin --master 10.0.0.5:50053",
+        "sloth-daemon agent install 10.0.0.7 --ssh-user admin --name db1 --tags role=db --check",
+    ),
+    "agent update": ("sloth-daemon agent update web1 --master 10.0.0.5:50053",),
     "agent run": ("sloth-daemon agent run deploy.sloth", "sloth-daemon agent run deploy.sloth -o json"),
     "hook": (
         "sloth-daemon hook add notify -f notify.lua -e task.failed",

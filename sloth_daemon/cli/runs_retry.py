@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from sloth_daemon.gateway import with_gateway
+from sloth_engine.errors import NotFound
 
 from .grammar import add_output
 
@@ -43,7 +44,10 @@ def register(rsub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_retry(args: argparse.Namespace, gateway: Any) -> int:
-    args.run_id = str(gateway.runs.resolve(args.run_id))  # `last`, an id or a unique prefix
+    try:  # `last`, an id or a unique prefix
+        args.run_id = str(gateway.runs.resolve(args.run_id))
+    except NotFound:
+        raise NotFound(f"no run '{args.run_id}'") from None
     # lazy: the engine's run machinery loads when a retry runs, not for `runs list` or --help
     from sloth_engine.run import file_digest
 
