@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,9 +263,11 @@ def cmd_logs(args: argparse.Namespace, gateway: Any) -> int:
     _emit(tail.read(newest=max(args.lines, 0)), as_json(args))
     if not args.follow:
         return EXIT_OK
-    try:
-        while True:
-            time.sleep(POLL_S)
-            _emit(tail.read(), as_json(args))
-    except KeyboardInterrupt:
-        return EXIT_OK
+    # Ctrl-C or SIGTERM end the follow at the next poll, wherever the signal lands (a
+    # KeyboardInterrupt raised inside a store read could be lost; a flag cannot).
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(POLL_S):
+        _emit(tail.read(), as_json(args))
+    return EXIT_OK
